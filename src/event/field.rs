@@ -1,0 +1,170 @@
+//! Field access by name: the one door through which detection reads an event.
+//!
+//! [`Field`] lists every field an event can carry, under its canonical (Sysmon-style)
+//! name. Detection maps the names rules use (Sysmon, proxy, Zeek, ECS) onto these once,
+//! when rules compile, so matching an event is a `match`, not a string lookup.
+
+use std::net::IpAddr;
+
+use super::{Body, Event, RULE_NAME};
+
+/// A field value as detection sees it. Numbers and addresses keep their type so that
+/// `cidr` needs no parsing; string matching formats them on demand.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FieldValue<'a> {
+    Str(&'a str),
+    Int(i64),
+    Ip(IpAddr),
+}
+
+macro_rules! fields {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Every field of every event kind, named as in the JSON output.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Field { $($variant,)* }
+
+        impl Field {
+            pub const ALL: &'static [Field] = &[$(Field::$variant,)*];
+
+            /// The name used in the JSON output (and by Sysmon where Sysmon has it).
+            pub fn name(self) -> &'static str {
+                match self { $(Field::$variant => $name,)* }
+            }
+
+            /// The field of that exact (case-sensitive) canonical name.
+            pub fn from_name(name: &str) -> Option<Field> {
+                match name { $($name => Some(Field::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+fields! {
+    EventId => "EventID",
+    EventType => "EventType",
+    UtcTime => "UtcTime",
+    Computer => "Computer",
+    Source => "Source",
+    FlowId => "FlowId",
+    CommunityId => "CommunityId",
+    Protocol => "Protocol",
+    SourceIp => "SourceIp",
+    SourcePort => "SourcePort",
+    DestinationIp => "DestinationIp",
+    DestinationPort => "DestinationPort",
+    SourceIsIpv6 => "SourceIsIpv6",
+    DestinationIsIpv6 => "DestinationIsIpv6",
+    RuleName => "RuleName",
+    QueryName => "QueryName",
+    QueryType => "QueryType",
+    QueryStatus => "QueryStatus",
+    QueryResults => "QueryResults",
+    Rcode => "Rcode",
+    Ttl => "Ttl",
+    Initiated => "Initiated",
+    DestinationHostname => "DestinationHostname",
+    HostnameSource => "HostnameSource",
+    DestinationPortName => "DestinationPortName",
+    AppProtocol => "AppProtocol",
+    TlsSni => "TlsSni",
+    TlsAlpn => "TlsAlpn",
+    TlsVersion => "TlsVersion",
+    TlsEch => "TlsEch",
+    Ja3 => "Ja3",
+    Ja3Hash => "Ja3Hash",
+    Ja4 => "Ja4",
+    QuicVersion => "QuicVersion",
+    HttpHost => "HttpHost",
+    HttpMethod => "HttpMethod",
+    HttpUri => "HttpUri",
+    HttpVersion => "HttpVersion",
+    HttpUserAgent => "HttpUserAgent",
+    HttpReferer => "HttpReferer",
+    HttpContentLength => "HttpContentLength",
+    HttpStatus => "HttpStatus",
+    Truncated => "Truncated",
+}
+
+fn bool_str(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
+}
+
+impl Event {
+    /// The value of `field`, or `None` when this event does not have it (a field of
+    /// another event kind, or one whose value is unknown). Detection treats `None` as null.
+    pub fn get(&self, field: Field) -> Option<FieldValue<'_>> {
+        use FieldValue::{Int, Ip, Str};
+        let h = &self.header;
+        let common = match field {
+            Field::EventId => Some(Int(i64::from(self.body.event_id()))),
+            Field::EventType => Some(Str(self.body.event_type())),
+            Field::Computer => Some(Str(&h.computer)),
+            Field::Source => Some(Str(&h.source)),
+            Field::FlowId => Some(Int(h.flow_id as i64)),
+            Field::CommunityId => Some(Str(&h.community_id)),
+            Field::Protocol => Some(Str(h.protocol.as_str())),
+            Field::SourceIp => Some(Ip(h.src_ip)),
+            Field::SourcePort => Some(Int(i64::from(h.src_port))),
+            Field::DestinationIp => Some(Ip(h.dst_ip)),
+            Field::DestinationPort => Some(Int(i64::from(h.dst_port))),
+            Field::SourceIsIpv6 => Some(Str(bool_str(h.src_ip.is_ipv6()))),
+            Field::DestinationIsIpv6 => Some(Str(bool_str(h.dst_ip.is_ipv6()))),
+            Field::RuleName if !self.alerts.is_empty() => Some(Str(RULE_NAME)),
+            // UtcTime is formatted only for output; rules do not match on it.
+            _ => None,
+        };
+        if common.is_some() {
+            return common;
+        }
+        match &self.body {
+            Body::Dns(d) => match field {
+                Field::QueryName => Some(Str(&d.query_name)),
+                Field::QueryType => Some(Str(&d.query_type)),
+                Field::QueryStatus => Some(Str(&d.query_status)),
+                Field::QueryResults => Some(Str(&d.query_results)),
+                Field::Rcode => d.rcode.map(|r| Int(i64::from(r))),
+                Field::Ttl => d.ttl.map(|t| Int(i64::from(t))),
+                Field::Truncated => Some(Str(bool_str(d.truncated))),
+                _ => None,
+            },
+            Body::Connect(c) => match field {
+                Field::Initiated => Some(Str("true")),
+                Field::DestinationHostname => Some(Str(c.destination_hostname.as_deref().unwrap_or("-"))),
+                Field::HostnameSource => c.hostname_source.map(|s| Str(s.as_str())),
+                Field::DestinationPortName => Some(Str(super::ports::port_name(h.dst_port).unwrap_or("-"))),
+                Field::AppProtocol => Some(Str(c.app_protocol.as_str())),
+                Field::TlsSni => opt(&c.tls_sni),
+                Field::TlsAlpn => opt(&c.tls_alpn),
+                Field::TlsVersion => opt(&c.tls_version),
+                Field::TlsEch => c.tls_ech.map(|b| Str(bool_str(b))),
+                Field::Ja3 => opt(&c.ja3),
+                Field::Ja3Hash => opt(&c.ja3_hash),
+                Field::Ja4 => opt(&c.ja4),
+                Field::QuicVersion => opt(&c.quic_version),
+                Field::HttpHost => opt(&c.http_host),
+                Field::HttpMethod => opt(&c.http_method),
+                Field::HttpUri => opt(&c.http_uri),
+                Field::HttpUserAgent => opt(&c.http_user_agent),
+                Field::Truncated => Some(Str(bool_str(c.truncated))),
+                _ => None,
+            },
+            Body::Http(r) => match field {
+                Field::HttpMethod => Some(Str(&r.method)),
+                Field::HttpHost => opt(&r.host),
+                Field::HttpUri => Some(Str(&r.uri)),
+                Field::HttpVersion => Some(Str(&r.version)),
+                Field::HttpUserAgent => Some(Str(&r.user_agent)),
+                Field::HttpReferer => opt(&r.referer),
+                Field::HttpContentLength => r.content_length.map(|n| Int(n as i64)),
+                Field::HttpStatus => r.status.map(|s| Int(i64::from(s))),
+                Field::DestinationHostname => Some(Str(r.destination_hostname.as_deref().unwrap_or("-"))),
+                Field::Truncated => Some(Str(bool_str(r.truncated))),
+                _ => None,
+            },
+        }
+    }
+}
+
+fn opt(s: &Option<String>) -> Option<FieldValue<'_>> {
+    s.as_deref().map(FieldValue::Str)
+}

@@ -1,0 +1,213 @@
+//! The event schema (DESIGN §3): Sysmon-shaped events built from what the parsers found,
+//! and their JSON-lines form.
+//!
+//! Where it sits: after `proto/` (which produces protocol facts) and before `detect/`
+//! (which reads events through [`Event::get`]) and `output/` (which writes the bytes
+//! [`json`] makes). It may import `time`, `decode`, `flow` and `proto`, nothing later.
+
+pub mod field;
+pub mod json;
+pub mod ports;
+pub mod text;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub use field::{Field, FieldValue};
+
+use crate::time::Timestamp;
+
+/// Fields every event has (Sysmon's names in the comments where they differ).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Header {
+    /// `UtcTime`: the time of the packet that completed the event.
+    pub time: Timestamp,
+    /// `Computer`: the sensor's name.
+    pub computer: Arc<str>,
+    /// `Source`: interface name or pcap path.
+    pub source: Arc<str>,
+    /// `FlowId`: unique per flow within a run (worker index in the top bits).
+    pub flow_id: u64,
+    /// `CommunityId`: Community ID v1 of the 5-tuple (`1:` + base64 of a SHA-1).
+    pub community_id: String,
+    pub protocol: Transport,
+    pub src_ip: IpAddr,
+    pub src_port: u16,
+    pub dst_ip: IpAddr,
+    pub dst_port: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+    /// IANA protocol number, as Community ID hashes it.
+    pub fn ip_proto(self) -> u8 {
+        match self {
+            Transport::Udp => 17,
+            Transport::Tcp => 6,
+        }
+    }
+}
+
+/// One event: a common header, the body of its kind, and the rules it matched.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub header: Header,
+    pub body: Body,
+    /// Filled by `detect`; empty when no rule matched.
+    pub alerts: Vec<Alert>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    Dns(DnsQuery),
+    Connect(NetworkConnect),
+    Http(HttpRequest),
+}
+
+impl Body {
+    pub fn event_id(&self) -> u32 {
+        match self {
+            Body::Dns(_) => 22,
+            Body::Connect(_) => 3,
+            Body::Http(_) => 100,
+        }
+    }
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Body::Dns(_) => "DnsQuery",
+            Body::Connect(_) => "NetworkConnect",
+            Body::Http(_) => "HttpRequest",
+        }
+    }
+}
+
+/// EventID 22. String fields hold text already made safe by [`text::wire_text`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DnsQuery {
+    /// Without the trailing dot; `-` for the root.
+    pub query_name: String,
+    /// `A`, `HTTPS`, `TYPE65280`, ...
+    pub query_type: String,
+    /// Sysmon's decimal string: `0`, `9003` (NXDOMAIN), `9501` (no records), `1460` (no response).
+    pub query_status: String,
+    /// Sysmon's form, each answer ending in `;`; `-` when none.
+    pub query_results: String,
+    /// The response's RCODE; `None` when no response came.
+    pub rcode: Option<u16>,
+    /// Smallest TTL of the answers; `None` when there were none.
+    pub ttl: Option<u32>,
+    /// True when a value above was capped (see `text`).
+    pub truncated: bool,
+}
+
+/// EventID 3: one per flow, once its application is identified or when it ends.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NetworkConnect {
+    pub destination_hostname: Option<String>,
+    pub hostname_source: Option<HostnameSource>,
+    pub app_protocol: AppProtocol,
+    pub tls_sni: Option<String>,
+    /// ALPN protocols offered, comma-separated, in the client's order.
+    pub tls_alpn: Option<String>,
+    /// Highest version offered, as `TLS 1.3`.
+    pub tls_version: Option<String>,
+    pub tls_ech: Option<bool>,
+    pub ja3: Option<String>,
+    pub ja3_hash: Option<String>,
+    pub ja4: Option<String>,
+    /// `0x00000001` form.
+    pub quic_version: Option<String>,
+    pub http_host: Option<String>,
+    pub http_method: Option<String>,
+    pub http_uri: Option<String>,
+    pub http_user_agent: Option<String>,
+    pub truncated: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AppProtocol {
+    Tls,
+    Quic,
+    Http,
+    Dns,
+    #[default]
+    Unknown,
+}
+
+impl AppProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppProtocol::Tls => "tls",
+            AppProtocol::Quic => "quic",
+            AppProtocol::Http => "http",
+            AppProtocol::Dns => "dns",
+            AppProtocol::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostnameSource {
+    TlsSni,
+    QuicSni,
+    HttpHost,
+    Dns,
+}
+
+impl HostnameSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostnameSource::TlsSni => "tls_sni",
+            HostnameSource::QuicSni => "quic_sni",
+            HostnameSource::HttpHost => "http_host",
+            HostnameSource::Dns => "dns",
+        }
+    }
+}
+
+/// EventID 100: one per HTTP/1.x request.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HttpRequest {
+    pub method: String,
+    /// Raw Host header (port included); `None` when absent.
+    pub host: Option<String>,
+    pub uri: String,
+    /// `HTTP/1.1`.
+    pub version: String,
+    /// Empty string when absent.
+    pub user_agent: String,
+    pub referer: Option<String>,
+    pub content_length: Option<u64>,
+    pub status: Option<u16>,
+    pub destination_hostname: Option<String>,
+    pub truncated: bool,
+}
+
+/// A rule that matched an event (`Alerts` in the JSON).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alert {
+    pub rule_id: Arc<str>,
+    pub rule_title: Arc<str>,
+    pub rule_level: Arc<str>,
+    pub rule_tags: Arc<[Arc<str>]>,
+}
+
+/// Sysmon-modular's `RuleName` for everything c2tap alerts on.
+pub const RULE_NAME: &str = "technique_id=T1071.001,technique_name=Web Protocols";
+
+impl Event {
+    pub fn event_id(&self) -> u32 {
+        self.body.event_id()
+    }
+}

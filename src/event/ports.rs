@@ -1,0 +1,48 @@
+//! `DestinationPortName`: the service name Sysmon shows for well-known ports (it takes
+//! them from the Windows services file; these are the IANA names for the ports that web
+//! C2 and its neighbours use). Unknown ports have no name (the field is absent).
+
+pub fn port_name(port: u16) -> Option<&'static str> {
+    Some(match port {
+        20 => "ftp-data",
+        21 => "ftp",
+        22 => "ssh",
+        23 => "telnet",
+        25 => "smtp",
+        53 => "domain",
+        67 => "bootps",
+        68 => "bootpc",
+        80 => "http",
+        88 => "kerberos",
+        110 => "pop3",
+        123 => "ntp",
+        135 => "epmap",
+        137 => "netbios-ns",
+        138 => "netbios-dgm",
+        139 => "netbios-ssn",
+        143 => "imap",
+        161 => "snmp",
+        389 => "ldap",
+        443 => "https",
+        445 => "microsoft-ds",
+        465 => "submissions",
+        587 => "submission",
+        636 => "ldaps",
+        853 => "domain-s",
+        993 => "imaps",
+        995 => "pop3s",
+        1080 => "socks",
+        1433 => "ms-sql-s",
+        1723 => "pptp",
+        3128 => "squid-http",
+        3306 => "mysql",
+        3389 => "ms-wbt-server",
+        5353 => "mdns",
+        5355 => "llmnr",
+        5985 => "wsman",
+        5986 => "wsmans",
+        8080 => "http-alt",
+        8443 => "https-alt",
+        _ => return None,
+    })
+}

@@ -1,0 +1,90 @@
+//! Turning wire bytes into event text.
+//!
+//! Strings from the wire may hold any bytes. Valid UTF-8 is kept as it is (the JSON
+//! writer escapes control characters as `\u00XX`); every byte that is not part of valid
+//! UTF-8 becomes the four characters `\xNN`, so the JSON is always valid and the bytes
+//! can be recovered. A literal backslash is kept as it is: rules written for Sysmon
+//! match URIs and names with backslashes unchanged.
+
+/// Longest text c2tap keeps from one wire value, in bytes of output. Names are capped
+/// far lower by their parsers; this bounds the values that have no protocol cap (URIs,
+/// User-Agents) at the size of an HTTP request head.
+pub const MAX_WIRE_TEXT: usize = 16 * 1024;
+
+/// Text for `bytes`, and whether it had to be cut at [`MAX_WIRE_TEXT`].
+pub fn wire_text(bytes: &[u8]) -> (String, bool) {
+    let mut out = String::with_capacity(bytes.len().min(MAX_WIRE_TEXT));
+    let truncated = push_wire_text(&mut out, bytes);
+    (out, truncated)
+}
+
+/// Appends the text for `bytes` to `out`; returns true when it was cut.
+pub fn push_wire_text(out: &mut String, mut bytes: &[u8]) -> bool {
+    let limit = out.len().saturating_add(MAX_WIRE_TEXT);
+    while !bytes.is_empty() {
+        match std::str::from_utf8(bytes) {
+            Ok(valid) => return push_capped(out, valid, limit),
+            Err(e) => {
+                let (valid, rest) = bytes.split_at(e.valid_up_to());
+                // SAFETY-free: `valid_up_to` marks a UTF-8 boundary by definition.
+                if push_capped(out, std::str::from_utf8(valid).unwrap_or(""), limit) {
+                    return true;
+                }
+                let bad = e.error_len().unwrap_or(rest.len()).min(rest.len());
+                for b in rest.iter().take(bad) {
+                    if out.len() + 4 > limit {
+                        return true;
+                    }
+                    push_hex_escape(out, *b);
+                }
+                bytes = rest.get(bad..).unwrap_or(&[]);
+            }
+        }
+    }
+    false
+}
+
+fn push_capped(out: &mut String, s: &str, limit: usize) -> bool {
+    let room = limit.saturating_sub(out.len());
+    if s.len() <= room {
+        out.push_str(s);
+        return false;
+    }
+    let mut cut = room;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    out.push_str(&s[..cut]);
+    true
+}
+
+fn push_hex_escape(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('\\');
+    out.push('x');
+    out.push(HEX[usize::from(b >> 4)] as char);
+    out.push(HEX[usize::from(b & 15)] as char);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_utf8_is_kept() {
+        assert_eq!(wire_text("héllo\u{1}".as_bytes()), ("héllo\u{1}".into(), false));
+    }
+
+    #[test]
+    fn invalid_bytes_are_escaped() {
+        assert_eq!(wire_text(b"a\xffb\xc3"), ("a\\xffb\\xc3".into(), false));
+    }
+
+    #[test]
+    fn long_values_are_capped_and_flagged() {
+        let big = vec![b'a'; MAX_WIRE_TEXT + 10];
+        let (s, cut) = wire_text(&big);
+        assert!(cut);
+        assert_eq!(s.len(), MAX_WIRE_TEXT);
+    }
+}

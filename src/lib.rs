@@ -1,0 +1,20 @@
+//! c2tap: a passive network sensor for command-and-control traffic hidden in web
+//! protocols (MITRE ATT&CK T1071.001).
+//!
+//! The module tree follows the data flow (DESIGN §1–2): `capture` reads frames,
+//! `pipeline` hands them to workers, which `decode` them, track `flow`s, run the
+//! `proto` parsers, build `event`s, run `detect`ion and serialize; `output` writes the
+//! bytes. Imports flow one way: decode ← flow ← proto ← event ← detect ← output;
+//! `capture` and `telemetry` are leaves; only `pipeline` and the binary see everything.
+
+pub mod capture;
+pub mod config;
+pub mod decode;
+pub mod detect;
+pub mod event;
+pub mod flow;
+pub mod output;
+pub mod pipeline;
+pub mod proto;
+pub mod telemetry;
+pub mod time;

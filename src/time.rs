@@ -1,0 +1,133 @@
+//! Packet time. Every clock in c2tap (flow expiry, DNS timeouts, event times) is the
+//! timestamp of the packet being processed, never the wall clock, so that a replay
+//! gives the same output as the live capture it was recorded from.
+//!
+//! A leaf module: it imports nothing from the crate and anything may import it.
+
+use std::fmt;
+
+/// Nanoseconds since the Unix epoch, as carried by the capture (pcap micro- or
+/// nanosecond resolution, pcapng any resolution). Signed so that arithmetic on
+/// odd captures (timestamps before 1970, clocks going backwards) cannot overflow
+/// in the ordinary range.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub const ZERO: Timestamp = Timestamp(0);
+
+    pub const fn from_secs_nanos(secs: i64, nanos: u32) -> Timestamp {
+        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos as i64))
+    }
+
+    pub const fn from_secs(secs: i64) -> Timestamp {
+        Timestamp(secs.saturating_mul(1_000_000_000))
+    }
+
+    pub const fn from_millis(ms: i64) -> Timestamp {
+        Timestamp(ms.saturating_mul(1_000_000))
+    }
+
+    pub const fn as_nanos(self) -> i64 {
+        self.0
+    }
+
+    pub const fn secs(self) -> i64 {
+        self.0.div_euclid(1_000_000_000)
+    }
+
+    pub const fn subsec_nanos(self) -> u32 {
+        self.0.rem_euclid(1_000_000_000) as u32
+    }
+
+    /// `self + d`, saturating: a timeout added to a hostile timestamp never wraps.
+    pub const fn saturating_add(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(d.0))
+    }
+
+    /// Time elapsed from `earlier` to `self`; zero when the clock went backwards.
+    pub const fn since(self, earlier: Timestamp) -> Duration {
+        let d = self.0.saturating_sub(earlier.0);
+        Duration(if d < 0 { 0 } else { d })
+    }
+
+    /// Sysmon's `UtcTime` form: `2026-11-22 09:31:03.722` (UTC, milliseconds).
+    pub fn sysmon(self) -> SysmonTime {
+        SysmonTime(self)
+    }
+}
+
+/// A span of packet time in nanoseconds (never negative when built through the API).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(pub i64);
+
+impl Duration {
+    pub const fn from_secs(s: i64) -> Duration {
+        Duration(s.saturating_mul(1_000_000_000))
+    }
+    pub const fn from_millis(ms: i64) -> Duration {
+        Duration(ms.saturating_mul(1_000_000))
+    }
+    pub const fn as_nanos(self) -> i64 {
+        self.0
+    }
+}
+
+/// Displays a timestamp as Sysmon does; see [`Timestamp::sysmon`].
+pub struct SysmonTime(Timestamp);
+
+impl fmt::Display for SysmonTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ts = self.0;
+        let (y, mo, d) = civil_from_days(ts.secs().div_euclid(86_400));
+        let sod = ts.secs().rem_euclid(86_400);
+        write!(
+            f,
+            "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02}.{:03}",
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60,
+            ts.subsec_nanos() / 1_000_000
+        )
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
+/// Howard Hinnant's `civil_from_days`, valid for the whole i64 day range we can reach.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysmon_form() {
+        // 2026-11-22 09:31:03.722 UTC
+        let ts = Timestamp::from_secs_nanos(1_795_339_863, 722_999_999);
+        assert_eq!(ts.sysmon().to_string(), "2026-11-22 09:31:03.722");
+        assert_eq!(Timestamp::ZERO.sysmon().to_string(), "1970-01-01 00:00:00.000");
+        assert_eq!(
+            Timestamp::from_secs(951_782_400).sysmon().to_string(),
+            "2000-02-29 00:00:00.000"
+        );
+    }
+
+    #[test]
+    fn since_never_negative() {
+        let a = Timestamp::from_secs(10);
+        let b = Timestamp::from_secs(5);
+        assert_eq!(b.since(a), Duration(0));
+        assert_eq!(a.since(b), Duration::from_secs(5));
+    }
+}
