@@ -1,1 +1,261 @@
-//! config
+//! Configuration: the TOML file (`-c/--config`) and the command-line flags become one
+//! validated [`RuntimeConfig`]. Flags win over the file; the file wins over defaults.
+//! Unknown keys are refused (`deny_unknown_fields`): a typo must not silently do nothing.
+//!
+//! Two stages, as in ripgrep: raw values ([`FileConfig`], [`Overrides`]) are checked
+//! once here; everything after works with a config that cannot be wrong.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::output::{OutputTarget, Rotation};
+
+/// Which events are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum EventsMode {
+    /// Only events that matched a rule (and SensorState).
+    Alerts,
+    /// Every event; matched ones carry their alerts.
+    All,
+}
+
+/// Defaults, each with its reason.
+pub mod defaults {
+    /// A DNS query unanswered after 5 s of packet time is reported as `1460` (no
+    /// response): resolvers give up and retry around then (glibc's default timeout).
+    pub const DNS_TIMEOUT_MS: u64 = 5_000;
+    /// libpcap's largest snaplen: the whole frame, as tcpdump -s 0.
+    pub const SNAPLEN: i32 = 262_144;
+    /// Kernel ring of 64 MiB: about 130 ms of a saturated 1 Gbit/s link, enough to ride
+    /// out a worker pause without kernel drops.
+    pub const BUFFER_MIB: i32 = 64;
+    /// Keep this many rotated files by default.
+    pub const ROTATE_KEEP: u32 = 5;
+}
+
+/// The TOML file, as written by the user.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub sensor_name: Option<String>,
+    pub workers: Option<usize>,
+    pub events: Option<EventsMode>,
+    pub output: Option<String>,
+    pub rotate_size: Option<String>,
+    pub rotate_keep: Option<u32>,
+    pub rules: Option<Vec<PathBuf>>,
+    pub stats_interval: Option<u64>,
+    pub dns_timeout_ms: Option<u64>,
+    pub flow_table_cap: Option<usize>,
+    #[serde(default)]
+    pub live: LiveFileConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveFileConfig {
+    pub interface: Option<String>,
+    pub filter: Option<String>,
+    pub snaplen: Option<i32>,
+    pub buffer_mib: Option<i32>,
+    pub promiscuous: Option<bool>,
+}
+
+/// Values given on the command line (all optional; `None` = not given).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub workers: Option<usize>,
+    pub events: Option<EventsMode>,
+    pub output: Option<String>,
+    pub rotate_size: Option<String>,
+    pub rotate_keep: Option<u32>,
+    pub rules: Vec<PathBuf>,
+    pub stats_interval: Option<u64>,
+    pub sensor_name: Option<String>,
+    pub interface: Option<String>,
+    pub filter: Option<String>,
+    pub snaplen: Option<i32>,
+    pub buffer_mib: Option<i32>,
+    pub no_promiscuous: bool,
+}
+
+/// The validated configuration every other module reads.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    pub sensor_name: Arc<str>,
+    pub workers: usize,
+    pub events: EventsMode,
+    pub output: OutputTarget,
+    /// Empty: the built-in rule set.
+    pub rules: Vec<PathBuf>,
+    /// Seconds between periodic SensorState events; `None`: only at start and stop.
+    pub stats_interval: Option<u64>,
+    pub dns_timeout_ms: u64,
+    /// Flows per worker; `None`: the flow module's default.
+    pub flow_table_cap: Option<usize>,
+    pub live: LiveSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct LiveSettings {
+    pub interface: Option<String>,
+    pub filter: Option<String>,
+    pub snaplen: i32,
+    pub buffer_bytes: i32,
+    pub promiscuous: bool,
+}
+
+/// Workers when none is asked for: every core but the one the capture thread uses.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1))
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Most workers c2tap accepts: more than this is a typo, not a machine.
+const MAX_WORKERS: usize = 256;
+
+impl RuntimeConfig {
+    /// Reads the file (if any) and applies the flags. Errors here are usage errors
+    /// (exit status 2).
+    pub fn load(o: Overrides) -> anyhow::Result<RuntimeConfig> {
+        let file = match &o.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let workers = o.workers.or(file.workers).unwrap_or_else(default_workers);
+        if workers == 0 || workers > MAX_WORKERS {
+            bail!("--workers must be between 1 and {MAX_WORKERS}, not {workers}");
+        }
+        let rotate_size = o.rotate_size.or(file.rotate_size);
+        let rotate = match rotate_size {
+            Some(s) => Some(Rotation {
+                max_bytes: parse_size(&s).with_context(|| format!("--rotate-size {s:?}"))?,
+                keep: o.rotate_keep.or(file.rotate_keep).unwrap_or(defaults::ROTATE_KEEP),
+            }),
+            None => None,
+        };
+        let output = match o.output.or(file.output).as_deref() {
+            None | Some("-") => {
+                if rotate.is_some() {
+                    bail!("--rotate-size needs -o FILE");
+                }
+                OutputTarget::Stdout
+            }
+            Some(s) if s.starts_with("tls://") => {
+                bail!("-o {s}: the TLS output is not available in this build yet; use -o FILE or -o -")
+            }
+            Some(path) => OutputTarget::File { path: PathBuf::from(path), rotate },
+        };
+        let snaplen = o.snaplen.or(file.live.snaplen).unwrap_or(defaults::SNAPLEN);
+        if !(64..=262_144).contains(&snaplen) {
+            bail!("--snaplen must be between 64 and 262144, not {snaplen}");
+        }
+        let buffer_mib = o.buffer_mib.or(file.live.buffer_mib).unwrap_or(defaults::BUFFER_MIB);
+        if !(1..=2047).contains(&buffer_mib) {
+            bail!("--buffer-mib must be between 1 and 2047, not {buffer_mib}");
+        }
+        let stats_interval = o.stats_interval.or(file.stats_interval).filter(|s| *s > 0);
+        let sensor_name = o
+            .sensor_name
+            .or(file.sensor_name)
+            .unwrap_or_else(hostname);
+        let rules = if o.rules.is_empty() { file.rules.unwrap_or_default() } else { o.rules };
+        Ok(RuntimeConfig {
+            sensor_name: sensor_name.into(),
+            workers,
+            events: o.events.or(file.events).unwrap_or(EventsMode::Alerts),
+            output,
+            rules,
+            stats_interval,
+            dns_timeout_ms: file.dns_timeout_ms.unwrap_or(defaults::DNS_TIMEOUT_MS),
+            flow_table_cap: file.flow_table_cap,
+            live: LiveSettings {
+                interface: o.interface.or(file.live.interface),
+                filter: o.filter.or(file.live.filter),
+                snaplen,
+                buffer_bytes: buffer_mib.saturating_mul(1 << 20),
+                promiscuous: !o.no_promiscuous && file.live.promiscuous.unwrap_or(true),
+            },
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config {}", path.display()))
+}
+
+/// `10M`, `512k`, `1G` or plain bytes.
+pub fn parse_size(s: &str) -> anyhow::Result<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let mult: u64 = match c.to_ascii_lowercase() {
+                'k' => 1 << 10,
+                'm' => 1 << 20,
+                'g' => 1 << 30,
+                _ => bail!("unknown size suffix {c:?} (use k, M or G)"),
+            };
+            (&s[..i], mult)
+        }
+        _ => (s, 1),
+    };
+    let n: u64 = num.trim().parse().context("not a number")?;
+    let bytes = n.checked_mul(mult).context("size too large")?;
+    if bytes < 1024 {
+        bail!("size must be at least 1k");
+    }
+    Ok(bytes)
+}
+
+/// The sensor's name for the `Computer` field: the host name, as Sysmon reports it.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "c2tap".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10M").unwrap(), 10 << 20);
+        assert_eq!(parse_size("2048").unwrap(), 2048);
+        assert!(parse_size("10X").is_err());
+        assert!(parse_size("12").is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<FileConfig>("workerz = 3").unwrap_err();
+        assert!(err.to_string().contains("workerz"), "{err}");
+    }
+
+    #[test]
+    fn flags_win_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "workers = 3\nevents = \"all\"\n[live]\nsnaplen = 1500\n").unwrap();
+        let cfg = RuntimeConfig::load(Overrides {
+            config: Some(path),
+            workers: Some(2),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.workers, 2);
+        assert_eq!(cfg.events, EventsMode::All);
+        assert_eq!(cfg.live.snaplen, 1500);
+    }
+}

@@ -1,1 +1,144 @@
-//! telemetry
+//! Counters and the SensorState event (EventID 4).
+//!
+//! Every drop and every error caused by traffic is a counter, never a log line. Each
+//! thread owns one [`CounterSlot`]: it counts into a plain local [`Counts`] on the hot
+//! path and publishes the totals into its slot once per batch (relaxed stores, no
+//! contention). A [`Registry`] sums the slots when a SensorState event is due.
+//!
+//! A leaf module: it imports nothing from the data path.
+
+use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($($variant:ident => $name:literal: $doc:literal,)*) => {
+        /// The counters of DESIGN §6, by name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(usize)]
+        pub enum Counter { $(#[doc = $doc] $variant,)* }
+
+        impl Counter {
+            pub const ALL: &'static [Counter] = &[$(Counter::$variant,)*];
+            /// snake_case name as it appears in SensorState events.
+            pub fn name(self) -> &'static str {
+                match self { $(Counter::$variant => $name,)* }
+            }
+        }
+    };
+}
+
+counters! {
+    Packets => "packets": "Frames read from the source.",
+    Bytes => "bytes": "Bytes of frames read (captured length).",
+    KernelDrops => "kernel_drops": "Packets the kernel dropped (pcap stats ps_drop).",
+    InterfaceDrops => "interface_drops": "Packets the interface dropped (pcap stats ps_ifdrop).",
+    QueueDrops => "queue_drops": "Packets dropped because a worker queue was full (live only).",
+    UnsupportedLinktype => "unsupported_linktype_packets": "Frames of a link type c2tap does not decode.",
+    DecodeErrors => "decode_errors": "Frames that did not decode to an IP packet (malformed, truncated, not IP).",
+    FragmentsReassembled => "fragments_reassembled": "IP datagrams rebuilt from fragments.",
+    FragmentsDropped => "fragments_dropped": "IP fragments dropped (pool caps, age, overlaps).",
+    FlowsCreated => "flows_created": "Flows created.",
+    FlowsEvicted => "flows_evicted": "Flows evicted because the flow table was full.",
+    FlowsExpired => "flows_expired": "Flows ended by idle timeout.",
+    ReassemblyGaps => "reassembly_gaps": "TCP gaps skipped by stream reassembly.",
+    ReassemblyOverlapConflicts => "reassembly_overlap_conflicts": "Overlapping TCP segments whose bytes differed.",
+    ReassemblyCapped => "reassembly_capped": "TCP directions that reached their buffering cap.",
+    DnsMessages => "dns_messages": "DNS messages parsed.",
+    DnsParseErrors => "dns_parse_errors": "DNS messages that failed to parse.",
+    DnsTimeouts => "dns_timeouts": "DNS queries that got no response within the timeout.",
+    DnsEvictions => "dns_evictions": "DNS transactions evicted from a full table.",
+    HttpParseErrors => "http_parse_errors": "HTTP data that failed to parse.",
+    TlsParseErrors => "tls_parse_errors": "TLS data that failed to parse.",
+    QuicParseErrors => "quic_parse_errors": "QUIC packets that failed to decrypt or parse.",
+    Events => "events": "Events produced.",
+    Alerts => "alerts": "Events that matched at least one rule.",
+    OutputDrops => "output_drops": "Events dropped because the output could not keep up (live only).",
+}
+
+const N: usize = Counter::ALL.len();
+
+/// A thread's own counts, updated without atomics on the hot path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts([u64; N]);
+
+impl Counts {
+    #[inline]
+    pub fn add(&mut self, c: Counter, n: u64) {
+        self.0[c as usize] = self.0[c as usize].wrapping_add(n);
+    }
+    #[inline]
+    pub fn incr(&mut self, c: Counter) {
+        self.add(c, 1);
+    }
+    /// Sets a counter that mirrors a total kept elsewhere (pcap stats, parser counters).
+    pub fn set(&mut self, c: Counter, n: u64) {
+        self.0[c as usize] = n;
+    }
+    pub fn get(&self, c: Counter) -> u64 {
+        self.0[c as usize]
+    }
+}
+
+/// One thread's published totals.
+#[derive(Debug)]
+pub struct CounterSlot([AtomicU64; N]);
+
+impl CounterSlot {
+    /// Publishes `counts` (the thread's running totals) for readers.
+    pub fn publish(&self, counts: &Counts) {
+        for (slot, v) in self.0.iter().zip(counts.0.iter()) {
+            slot.store(*v, Ordering::Relaxed);
+        }
+    }
+}
+
+/// All slots of a run, for summing.
+#[derive(Debug, Default)]
+pub struct Registry {
+    slots: Mutex<Vec<Arc<CounterSlot>>>,
+}
+
+impl Registry {
+    pub fn slot(&self) -> Arc<CounterSlot> {
+        let slot = Arc::new(CounterSlot(std::array::from_fn(|_| AtomicU64::new(0))));
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.push(slot.clone());
+        }
+        slot
+    }
+
+    /// Sum of every thread's published totals.
+    pub fn totals(&self) -> Counts {
+        let mut sum = Counts::default();
+        if let Ok(slots) = self.slots.lock() {
+            for slot in slots.iter() {
+                for (i, v) in slot.0.iter().enumerate() {
+                    sum.0[i] = sum.0[i].wrapping_add(v.load(Ordering::Relaxed));
+                }
+            }
+        }
+        sum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_sums_published_slots() {
+        let reg = Registry::default();
+        let (a, b) = (reg.slot(), reg.slot());
+        let mut ca = Counts::default();
+        ca.add(Counter::Packets, 3);
+        a.publish(&ca);
+        let mut cb = Counts::default();
+        cb.incr(Counter::Packets);
+        cb.incr(Counter::QueueDrops);
+        b.publish(&cb);
+        let t = reg.totals();
+        assert_eq!(t.get(Counter::Packets), 4);
+        assert_eq!(t.get(Counter::QueueDrops), 1);
+        assert_eq!(t.get(Counter::Events), 0);
+    }
+}

@@ -1,0 +1,71 @@
+//! The writer thread: takes buffers of complete JSON lines from the workers and the
+//! capture thread and writes them to the sink. It never parses or formats anything, so
+//! its speed is the sink's.
+
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::shutdown::Signals;
+use crate::output::{OutputError, Sink, is_broken_pipe};
+
+/// Buffers of lines in flight between workers and the writer. Each holds a batch's
+/// events (tens of KiB at most), so the queue bounds output memory to a few MiB.
+pub const WRITER_QUEUE: usize = 256;
+
+/// How often an idle writer wakes to flush and to look at SIGHUP.
+const IDLE_TICK: Duration = Duration::from_millis(200);
+
+/// How a writer ended.
+pub enum WriterEnd {
+    /// Every buffer was written.
+    Done,
+    /// The reader of stdout went away (`| head`): not an error; the run stops.
+    BrokenPipe,
+    Failed(OutputError),
+}
+
+pub fn run(mut sink: Sink, rx: Receiver<Vec<u8>>, signals: Signals) -> WriterEnd {
+    let end = loop {
+        if signals.take_reopen()
+            && let Err(e) = sink.reopen()
+        {
+            break WriterEnd::Failed(e);
+        }
+        match rx.recv_timeout(IDLE_TICK) {
+            Ok(buf) => {
+                if let Err(e) = sink.write_lines(&buf) {
+                    break classify(e);
+                }
+                // Flush when nothing else is waiting, so a live sensor's events leave
+                // promptly while a replay still writes in large chunks.
+                if rx.is_empty()
+                    && let Err(e) = sink.flush()
+                {
+                    break classify(e);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(e) = sink.flush() {
+                    break classify(e);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                break match sink.flush() {
+                    Ok(()) => WriterEnd::Done,
+                    Err(e) => classify(e),
+                };
+            }
+        }
+    };
+    if !matches!(end, WriterEnd::Done) {
+        // Producers must not block on a writer that is gone: stop the run and drain.
+        signals.request_stop();
+        while rx.recv().is_ok() {}
+    }
+    end
+}
+
+fn classify(e: OutputError) -> WriterEnd {
+    if is_broken_pipe(&e) { WriterEnd::BrokenPipe } else { WriterEnd::Failed(e) }
+}
