@@ -190,21 +190,95 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
 
 /// The glue between the command line and the library, kept apart from parsing.
 mod c2tap_app {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use anyhow::{Context, anyhow};
+    use c2tap::capture::{Live, LiveConfig, Replay, Source};
+    use c2tap::decode::LinkType;
+    use c2tap::detect::Engine;
+    use c2tap::output::Sink;
+    use c2tap::pipeline::shutdown::Signals;
+    use c2tap::pipeline::writer::WriterEnd;
+    use c2tap::pipeline::{self, Mode};
+
     use super::*;
 
-    pub fn replay(_cfg: &RuntimeConfig, _inputs: &[PathBuf]) -> Result<ExitCode, Failure> {
-        Err(Failure::Runtime(anyhow::anyhow!("replay is being wired")))
+    pub fn replay(cfg: &RuntimeConfig, inputs: &[PathBuf]) -> Result<ExitCode, Failure> {
+        let engine = load_engine(&cfg.rules)?;
+        let sink = Sink::open(&cfg.output).map_err(|e| Failure::Usage(e.into()))?;
+        let signals = Signals::install().map_err(|e| Failure::Runtime(e.into()))?;
+        let mut source =
+            Replay::open(inputs, LinkType::is_supported).map_err(|e| Failure::Runtime(e.into()))?;
+        finish(pipeline::run(cfg, Mode::Replay, &mut source, engine, sink, &signals))
     }
-    pub fn live(_cfg: &RuntimeConfig) -> Result<ExitCode, Failure> {
-        Err(Failure::Runtime(anyhow::anyhow!("live is being wired")))
+
+    pub fn live(cfg: &RuntimeConfig) -> Result<ExitCode, Failure> {
+        let Some(interface) = cfg.live.interface.clone() else {
+            return Err(Failure::Usage(anyhow!("live capture needs -i IFACE (or [live] interface in the config)")));
+        };
+        let engine = load_engine(&cfg.rules)?;
+        let sink = Sink::open(&cfg.output).map_err(|e| Failure::Usage(e.into()))?;
+        let signals = Signals::install().map_err(|e| Failure::Runtime(e.into()))?;
+        let live = LiveConfig {
+            interface,
+            bpf: cfg.live.filter.clone(),
+            snaplen: cfg.live.snaplen,
+            buffer_size: cfg.live.buffer_bytes,
+            promiscuous: cfg.live.promiscuous,
+            ..LiveConfig::default()
+        };
+        let mut source: Box<dyn Source> =
+            Box::new(Live::open(&live, LinkType::is_supported).map_err(|e| Failure::Runtime(e.into()))?);
+        finish(pipeline::run(cfg, Mode::Live, source.as_mut(), engine, sink, &signals))
     }
-    pub fn rules_check(_r: &[PathBuf]) -> Result<ExitCode, Failure> {
-        Err(Failure::Runtime(anyhow::anyhow!("rules are being wired")))
+
+    fn load_engine(rules: &[PathBuf]) -> Result<Arc<Engine>, Failure> {
+        let engine = if rules.is_empty() {
+            Engine::builtin()
+        } else {
+            Engine::load_paths(rules)
+        };
+        engine.map(Arc::new).map_err(|e| Failure::Usage(anyhow::Error::new(e).context("loading rules")))
     }
-    pub fn rules_coverage(_r: &[PathBuf], _t: Option<&str>, _json: bool) -> Result<ExitCode, Failure> {
-        Err(Failure::Runtime(anyhow::anyhow!("rules are being wired")))
+
+    /// Maps how a run ended to the exit status; the error comes after everything
+    /// parsed before it was written.
+    fn finish(report: pipeline::RunReport) -> Result<ExitCode, Failure> {
+        match report.writer {
+            WriterEnd::Done | WriterEnd::BrokenPipe => {}
+            WriterEnd::Failed(e) => return Err(Failure::Runtime(e.into())),
+        }
+        match report.capture_error {
+            Some(e) => Err(Failure::Runtime(e.into())),
+            None => Ok(ExitCode::SUCCESS),
+        }
     }
-    pub fn rules_test(_r: &[PathBuf], _e: &std::path::Path) -> Result<ExitCode, Failure> {
-        Err(Failure::Runtime(anyhow::anyhow!("rules are being wired")))
+
+    pub fn rules_check(rules: &[PathBuf]) -> Result<ExitCode, Failure> {
+        let mut out = io::stdout().lock();
+        let code = c2tap::detect::tools::check(rules, &mut out).map_err(|e| Failure::Runtime(e.into()))?;
+        Ok(ExitCode::from(code))
+    }
+
+    pub fn rules_coverage(rules: &[PathBuf], technique: Option<&str>, json: bool) -> Result<ExitCode, Failure> {
+        let mut out = io::stdout().lock();
+        let code = c2tap::detect::tools::coverage(rules, technique, json, &mut out)
+            .map_err(|e| Failure::Runtime(e.into()))?;
+        Ok(ExitCode::from(code))
+    }
+
+    pub fn rules_test(rules: &[PathBuf], events: &Path) -> Result<ExitCode, Failure> {
+        let mut out = io::stdout().lock();
+        let input: Box<dyn io::BufRead> = if events == Path::new("-") {
+            Box::new(io::stdin().lock())
+        } else {
+            let f = std::fs::File::open(events)
+                .with_context(|| format!("{}", events.display()))
+                .map_err(Failure::Usage)?;
+            Box::new(io::BufReader::new(f))
+        };
+        let code = c2tap::detect::tools::test(rules, input, &mut out).map_err(|e| Failure::Runtime(e.into()))?;
+        Ok(ExitCode::from(code))
     }
 }
