@@ -49,7 +49,9 @@ impl DnsCounters {
 
     /// Total parse errors of every kind.
     pub fn parse_errors_total(&self) -> u64 {
-        self.parse_errors.iter().fold(0u64, |a, b| a.saturating_add(*b))
+        self.parse_errors
+            .iter()
+            .fold(0u64, |a, b| a.saturating_add(*b))
     }
 
     /// Calls `f(name, value)` for every counter, parse errors as `parse_error_<kind>`.
@@ -67,7 +69,10 @@ impl DnsCounters {
         f("timeouts", self.timeouts);
         f("evictions", self.evictions);
         f("flushed", self.flushed);
-        f("responses_without_question", self.responses_without_question);
+        f(
+            "responses_without_question",
+            self.responses_without_question,
+        );
         f("names_truncated", self.names_truncated);
         f("answers_capped", self.answers_capped);
         f("tcp_messages", self.tcp_messages);
@@ -89,7 +94,10 @@ impl DnsCounters {
         sum(&mut self.timeouts, other.timeouts);
         sum(&mut self.evictions, other.evictions);
         sum(&mut self.flushed, other.flushed);
-        sum(&mut self.responses_without_question, other.responses_without_question);
+        sum(
+            &mut self.responses_without_question,
+            other.responses_without_question,
+        );
         sum(&mut self.names_truncated, other.names_truncated);
         sum(&mut self.answers_capped, other.answers_capped);
         sum(&mut self.tcp_messages, other.tcp_messages);

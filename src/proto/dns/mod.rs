@@ -30,6 +30,9 @@ pub mod state;
 pub mod tcp;
 pub mod transaction;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 pub use cache::DnsCache;
 pub use counters::DnsCounters;
 pub use parse::{Message, ParseError, TypeName};

@@ -156,7 +156,9 @@ fn walk_name(msg: &[u8], start: usize, mut label: impl FnMut(&[u8])) -> Result<u
                 if labels > MAX_LABELS {
                     return Err(ParseError::TooManyLabels);
                 }
-                let to = next.checked_add(usize::from(len)).ok_or(ParseError::Truncated)?;
+                let to = next
+                    .checked_add(usize::from(len))
+                    .ok_or(ParseError::Truncated)?;
                 label(msg.get(next..to).ok_or(ParseError::Truncated)?);
                 pos = to;
             }
@@ -348,7 +350,10 @@ impl<'a> Record<'a> {
             if end > rdata_end {
                 return Err(ParseError::BadRdata);
             }
-            Ok(Name { msg: self.msg, start })
+            Ok(Name {
+                msg: self.msg,
+                start,
+            })
         };
         Ok(match self.rtype {
             1 => RData::A(Ipv4Addr::from(
@@ -366,7 +371,11 @@ impl<'a> Record<'a> {
                 let end = walk_name(self.msg, target.start, |_| {})?;
                 let params_at = end.saturating_sub(self.rdata_start);
                 let params = self.rdata.get(params_at..).unwrap_or(&[]);
-                RData::Svcb(Svcb { priority, target, params })
+                RData::Svcb(Svcb {
+                    priority,
+                    target,
+                    params,
+                })
             }
             _ => RData::Other(self.rdata),
         })
@@ -460,7 +469,14 @@ impl<'a> Iterator for Questions<'a> {
             let qtype = be16(self.msg, end).ok_or(ParseError::Truncated)?;
             let qclass = be16(self.msg, end.saturating_add(2)).ok_or(ParseError::Truncated)?;
             self.pos = end.saturating_add(4);
-            Ok(Question { name: Name { msg: self.msg, start }, qtype, qclass })
+            Ok(Question {
+                name: Name {
+                    msg: self.msg,
+                    start,
+                },
+                qtype,
+                qclass,
+            })
         })();
         if res.is_err() {
             self.left = 0;
@@ -520,11 +536,17 @@ impl<'a> Iterator for Records<'a> {
             let rdlen = be16(self.msg, fixed(8)).ok_or(ParseError::Truncated)?;
             let rdata_start = fixed(10);
             let rdata_end = rdata_start.saturating_add(usize::from(rdlen));
-            let rdata = self.msg.get(rdata_start..rdata_end).ok_or(ParseError::Truncated)?;
+            let rdata = self
+                .msg
+                .get(rdata_start..rdata_end)
+                .ok_or(ParseError::Truncated)?;
             self.pos = rdata_end;
             Ok(Record {
                 section,
-                name: Name { msg: self.msg, start },
+                name: Name {
+                    msg: self.msg,
+                    start,
+                },
                 rtype,
                 rclass,
                 ttl,
@@ -653,7 +675,11 @@ impl std::fmt::Display for TypeName {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 pub(crate) mod tests {
     use super::*;
 
@@ -713,7 +739,10 @@ pub(crate) mod tests {
         assert!(msg.header.is_response());
         assert_eq!(msg.header.rcode(), 3);
         assert_eq!(msg.header.opcode(), 0);
-        assert_eq!(Message::parse(&m[..11]).unwrap_err(), ParseError::ShortHeader);
+        assert_eq!(
+            Message::parse(&m[..11]).unwrap_err(),
+            ParseError::ShortHeader
+        );
     }
 
     #[test]
@@ -739,7 +768,10 @@ pub(crate) mod tests {
     fn pointer_loop_attempt_is_rejected() {
         // The question name is a pointer to itself: not strictly backwards.
         let m = message(1, 0, [1, 0, 0, 0], &[0xC0, 12, 0, 1, 0, 1]);
-        assert_eq!(first_question_text(&m).unwrap_err(), ParseError::ForwardPointer);
+        assert_eq!(
+            first_question_text(&m).unwrap_err(),
+            ParseError::ForwardPointer
+        );
         // Two names pointing at each other: the second's target is before it, but the
         // first then points forward, which is refused.
         let mut body = question("a", 1);
@@ -750,7 +782,10 @@ pub(crate) mod tests {
         assert!(r.is_err());
         // A label run that points back into itself (12: "a" then pointer to 12).
         let m = message(1, 0, [1, 0, 0, 0], &[1, b'a', 0xC0, 12, 0, 1, 0, 1]);
-        assert_eq!(first_question_text(&m).unwrap_err(), ParseError::ForwardPointer);
+        assert_eq!(
+            first_question_text(&m).unwrap_err(),
+            ParseError::ForwardPointer
+        );
     }
 
     #[test]
@@ -758,7 +793,10 @@ pub(crate) mod tests {
         let mut body = vec![0xC0, 18, 0, 1, 0, 1];
         body.extend(wire_name("later.example"));
         let m = message(1, 0, [1, 0, 0, 0], &body);
-        assert_eq!(first_question_text(&m).unwrap_err(), ParseError::ForwardPointer);
+        assert_eq!(
+            first_question_text(&m).unwrap_err(),
+            ParseError::ForwardPointer
+        );
     }
 
     #[test]
@@ -768,7 +806,10 @@ pub(crate) mod tests {
         assert_eq!(first_question_text(&m).unwrap(), name127);
         let name128 = vec!["a"; 128].join(".");
         let m = message(1, 0, [1, 0, 0, 0], &question(&name128, 1));
-        assert_eq!(first_question_text(&m).unwrap_err(), ParseError::TooManyLabels);
+        assert_eq!(
+            first_question_text(&m).unwrap_err(),
+            ParseError::TooManyLabels
+        );
     }
 
     #[test]
@@ -781,7 +822,12 @@ pub(crate) mod tests {
         }
         body.extend([0, 0, 1, 0, 1]);
         let m = message(1, 0, [1, 0, 0, 0], &body);
-        let q = Message::parse(&m).unwrap().questions().next().unwrap().unwrap();
+        let q = Message::parse(&m)
+            .unwrap()
+            .questions()
+            .next()
+            .unwrap()
+            .unwrap();
         let (text, cut) = q.name.text();
         assert!(cut);
         assert!(text.len() <= MAX_NAME_TEXT);
@@ -809,7 +855,10 @@ pub(crate) mod tests {
         let m = message(7, 0x8180, [1, 1, 0, 0], &body);
         let msg = Message::parse(&m).unwrap();
         let q = msg.questions().next().unwrap().unwrap();
-        assert_eq!((q.qtype, TypeName(q.qtype).to_string()), (65, "HTTPS".into()));
+        assert_eq!(
+            (q.qtype, TypeName(q.qtype).to_string()),
+            (65, "HTTPS".into())
+        );
         let r = msg.records().next().unwrap().unwrap();
         match r.data().unwrap() {
             RData::Svcb(s) => {
@@ -871,7 +920,10 @@ pub(crate) mod tests {
         let m = message(1, 0, [17, 0, 0, 0], &question("a", 1).repeat(17));
         let msg = Message::parse(&m).unwrap();
         assert_eq!(msg.questions().count(), MAX_QUESTIONS);
-        assert_eq!(msg.records().next().unwrap().unwrap_err(), ParseError::TooManyQuestions);
+        assert_eq!(
+            msg.records().next().unwrap().unwrap_err(),
+            ParseError::TooManyQuestions
+        );
 
         let mut body = question("a", 1);
         body.extend(record(&PTR_Q, 1, 1, &[1, 2, 3, 4]).repeat(600));

@@ -17,7 +17,9 @@ const MIN_RECORD: usize = 11;
 /// datagram, a query carrying no answers, and a first question that parses with a
 /// known class (IN, CH, HS, NONE, ANY; the mDNS unicast bit is ignored).
 pub fn probe(payload: &[u8]) -> bool {
-    let Ok(msg) = Message::parse(payload) else { return false };
+    let Ok(msg) = Message::parse(payload) else {
+        return false;
+    };
     let h = msg.header;
     if !matches!(h.opcode(), 0 | 4 | 5) {
         return false;
@@ -48,7 +50,11 @@ pub fn probe(payload: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::super::parse::tests::{message, question};
     use super::*;
@@ -58,7 +64,12 @@ mod tests {
         let q = message(9, 0x0100, [1, 0, 0, 0], &question("example.com", 1));
         assert!(probe(&q));
         let mut body = question("example.com", 1);
-        body.extend(super::super::parse::tests::record(&[0xC0, 12], 1, 5, &[1, 2, 3, 4]));
+        body.extend(super::super::parse::tests::record(
+            &[0xC0, 12],
+            1,
+            5,
+            &[1, 2, 3, 4],
+        ));
         let r = message(9, 0x8180, [1, 1, 0, 0], &body);
         assert!(probe(&r));
     }
@@ -68,7 +79,9 @@ mod tests {
         assert!(!probe(b""));
         assert!(!probe(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
         // QUIC long header-ish bytes.
-        assert!(!probe(&[0xc3, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0]));
+        assert!(!probe(&[
+            0xc3, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0
+        ]));
         // No question.
         assert!(!probe(&message(9, 0, [0, 0, 0, 0], &[])));
         // Counts that cannot fit.

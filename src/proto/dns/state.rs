@@ -47,7 +47,10 @@ pub struct DnsConfig {
 
 impl Default for DnsConfig {
     fn default() -> Self {
-        DnsConfig { timeout: DEFAULT_TIMEOUT, max_pending: DEFAULT_MAX_PENDING }
+        DnsConfig {
+            timeout: DEFAULT_TIMEOUT,
+            max_pending: DEFAULT_MAX_PENDING,
+        }
     }
 }
 
@@ -133,7 +136,10 @@ struct OwnedQuestion {
 
 impl DnsState {
     pub fn new(cfg: DnsConfig) -> DnsState {
-        let cfg = DnsConfig { max_pending: cfg.max_pending.max(1), ..cfg };
+        let cfg = DnsConfig {
+            max_pending: cfg.max_pending.max(1),
+            ..cfg
+        };
         DnsState {
             cfg,
             pending: HashMap::new(),
@@ -216,9 +222,15 @@ impl DnsState {
                 Ok(q) => {
                     let (name, truncated) = q.name.text();
                     if truncated {
-                        self.counters.names_truncated = self.counters.names_truncated.saturating_add(1);
+                        self.counters.names_truncated =
+                            self.counters.names_truncated.saturating_add(1);
                     }
-                    qs.push(OwnedQuestion { name, truncated, qtype: q.qtype, qclass: q.qclass });
+                    qs.push(OwnedQuestion {
+                        name,
+                        truncated,
+                        qtype: q.qtype,
+                        qclass: q.qclass,
+                    });
                 }
                 Err(e) => *first_err = Some(e),
             }
@@ -260,7 +272,8 @@ impl DnsState {
                 qclass: q.qclass,
                 name_truncated: q.truncated,
             };
-            self.order.push_back((seq, ts.saturating_add(self.cfg.timeout), Arc::clone(&key)));
+            self.order
+                .push_back((seq, ts.saturating_add(self.cfg.timeout), Arc::clone(&key)));
             self.pending.insert(key, pending);
         }
     }
@@ -273,7 +286,8 @@ impl DnsState {
         }
         if self.order.len() > self.cfg.max_pending.saturating_mul(ORDER_SLACK) {
             let pending = &self.pending;
-            self.order.retain(|(seq, _, k)| pending.get(k).is_some_and(|p| p.seq == *seq));
+            self.order
+                .retain(|(seq, _, k)| pending.get(k).is_some_and(|p| p.seq == *seq));
         }
     }
 
@@ -286,7 +300,9 @@ impl DnsState {
                 return false;
             }
             let seq = *seq;
-            let Some((_, _, key)) = self.order.pop_front() else { return false };
+            let Some((_, _, key)) = self.order.pop_front() else {
+                return false;
+            };
             if self.pending.get(&key).is_some_and(|p| p.seq == seq)
                 && let Some((key, p)) = self.pending.remove_entry(&key)
             {
@@ -324,11 +340,19 @@ impl DnsState {
                 qclass: q.qclass & 0x7FFF,
                 name: q.name.into_boxed_str(),
             };
-            let (key, query_ts, flow_id, qclass, truncated) = match self.pending.remove_entry(&key) {
+            let (key, query_ts, flow_id, qclass, truncated) = match self.pending.remove_entry(&key)
+            {
                 // The order queue still holds the key: copy it (one short string).
-                Some((k, p)) => (clone_key(&k), Some(p.query_ts), p.flow_id, p.qclass, p.name_truncated),
+                Some((k, p)) => (
+                    clone_key(&k),
+                    Some(p.query_ts),
+                    p.flow_id,
+                    p.qclass,
+                    p.name_truncated,
+                ),
                 None => {
-                    self.counters.unmatched_responses = self.counters.unmatched_responses.saturating_add(1);
+                    self.counters.unmatched_responses =
+                        self.counters.unmatched_responses.saturating_add(1);
                     (key, None, pkt.flow_id, q.qclass, q.truncated)
                 }
             };
@@ -387,7 +411,8 @@ impl DnsState {
                     }
                     let (answer, cut) = Answer::from_record(&r);
                     if cut {
-                        self.counters.names_truncated = self.counters.names_truncated.saturating_add(1);
+                        self.counters.names_truncated =
+                            self.counters.names_truncated.saturating_add(1);
                     }
                     resp.answers.push(answer);
                 }
@@ -452,5 +477,242 @@ fn no_response(key: &TxKey, p: &Pending) -> DnsTransaction {
         qclass: p.qclass,
         query_ts: Some(p.query_ts),
         response: None,
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+pub(crate) mod tests {
+    use super::super::parse::tests::{PTR_Q, message, question, record};
+    use super::super::transaction::status;
+    use super::*;
+
+    pub(crate) const CLIENT: &str = "10.0.0.1:5555";
+    pub(crate) const SERVER: &str = "10.0.0.53:53";
+
+    pub(crate) fn pkt(from_client: bool) -> DnsPacket {
+        let (c, s) = (CLIENT.parse().unwrap(), SERVER.parse().unwrap());
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        DnsPacket {
+            flow_id: 7,
+            transport: DnsTransport::Udp,
+            src,
+            dst,
+        }
+    }
+
+    pub(crate) fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+        message(id, 0x0100, [1, 0, 0, 0], &question(name, qtype))
+    }
+
+    pub(crate) fn response(
+        id: u16,
+        name: &str,
+        qtype: u16,
+        rcode: u16,
+        answers: &[Vec<u8>],
+    ) -> Vec<u8> {
+        let mut body = question(name, qtype);
+        for a in answers {
+            body.extend_from_slice(a);
+        }
+        message(id, 0x8180 | rcode, [1, answers.len() as u16, 0, 0], &body)
+    }
+
+    pub(crate) fn a_record(ttl: u32, ip: [u8; 4]) -> Vec<u8> {
+        record(&PTR_Q, 1, ttl, &ip)
+    }
+
+    fn t(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
+    #[test]
+    fn query_and_response_join() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        st.on_message(&pkt(true), t(1000), &query(42, "Example.COM", 1), &mut out)
+            .unwrap();
+        assert!(out.is_empty());
+        assert_eq!(st.pending(), 1);
+        let resp = response(42, "example.com", 1, 0, &[a_record(300, [1, 2, 3, 4])]);
+        st.on_message(&pkt(false), t(1020), &resp, &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        let tx = &out[0];
+        assert_eq!(tx.client, CLIENT.parse().unwrap());
+        assert_eq!(tx.server, SERVER.parse().unwrap());
+        assert_eq!(&*tx.qname, "Example.COM");
+        assert_eq!(tx.query_ts, Some(t(1000)));
+        assert_eq!(tx.time(), t(1020));
+        assert_eq!(tx.status(), status::SUCCESS);
+        assert_eq!(tx.response.as_ref().unwrap().min_ttl, Some(300));
+        assert_eq!(st.pending(), 0);
+        assert_eq!(st.counters().unmatched_responses, 0);
+        // The timeout later finds nothing (the order entry is stale).
+        st.expire(t(60_000), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(st.counters().timeouts, 0);
+    }
+
+    #[test]
+    fn unanswered_query_times_out_on_packet_time() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        st.on_message(&pkt(true), t(1000), &query(1, "slow.example", 28), &mut out)
+            .unwrap();
+        st.expire(t(5999), &mut out);
+        assert!(out.is_empty());
+        st.expire(t(6000), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].status(), status::TIMEOUT);
+        assert_eq!(out[0].time(), t(1000));
+        assert_eq!(st.counters().timeouts, 1);
+        // A late response is then response-only.
+        st.on_message(
+            &pkt(false),
+            t(7000),
+            &response(1, "slow.example", 28, 0, &[]),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].query_ts, None);
+        assert_eq!(out[1].status(), status::NO_RECORDS);
+    }
+
+    #[test]
+    fn response_without_query_is_reported() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        let resp = response(9, "orphan.example", 1, 3, &[]);
+        st.on_message(&pkt(false), t(5), &resp, &mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].client, CLIENT.parse().unwrap());
+        assert_eq!(out[0].status(), 9003);
+        assert_eq!(st.counters().unmatched_responses, 1);
+    }
+
+    #[test]
+    fn two_questions_give_two_transactions() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        let mut body = question("a.example", 1);
+        body.extend(question("b.example", 28));
+        st.on_message(
+            &pkt(true),
+            t(0),
+            &message(3, 0x0100, [2, 0, 0, 0], &body),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(st.pending(), 2);
+        st.on_message(
+            &pkt(false),
+            t(10),
+            &message(3, 0x8180, [2, 0, 0, 0], &body),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(&*out[0].qname, "a.example");
+        assert_eq!(&*out[1].qname, "b.example");
+        assert!(out.iter().all(|tx| tx.query_ts == Some(t(0))));
+    }
+
+    #[test]
+    fn retransmitted_query_is_not_duplicated() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        let q = query(5, "again.example", 1);
+        st.on_message(&pkt(true), t(0), &q, &mut out).unwrap();
+        st.on_message(&pkt(true), t(1000), &q, &mut out).unwrap();
+        st.flush_all(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(st.counters().duplicate_queries, 1);
+        assert_eq!(st.counters().flushed, 1);
+    }
+
+    #[test]
+    fn cap_evicts_oldest_as_no_response() {
+        let cfg = DnsConfig {
+            max_pending: 3,
+            ..DnsConfig::default()
+        };
+        let mut st = DnsState::new(cfg);
+        let mut out = Vec::new();
+        for i in 0..5u16 {
+            st.on_message(
+                &pkt(true),
+                t(i64::from(i)),
+                &query(i, "x.example", 1),
+                &mut out,
+            )
+            .unwrap();
+        }
+        assert_eq!(st.pending(), 3);
+        assert_eq!(st.counters().evictions, 2);
+        assert_eq!(out.iter().map(|tx| tx.id).collect::<Vec<_>>(), vec![0, 1]);
+        assert!(out.iter().all(|tx| tx.status() == status::TIMEOUT));
+        // Stale order entries never exceed the slack even with answered traffic.
+        for i in 0..100u16 {
+            st.on_message(
+                &pkt(true),
+                t(10),
+                &query(1000 + i, "y.example", 1),
+                &mut out,
+            )
+            .unwrap();
+            st.on_message(
+                &pkt(false),
+                t(10),
+                &response(1000 + i, "y.example", 1, 0, &[]),
+                &mut out,
+            )
+            .unwrap();
+        }
+        assert!(st.order.len() <= 3 * ORDER_SLACK + 1);
+    }
+
+    #[test]
+    fn malformed_message_is_counted() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        assert_eq!(
+            st.on_message(&pkt(true), t(0), &[1, 2, 3], &mut out),
+            Err(ParseError::ShortHeader)
+        );
+        let bad = message(1, 0, [1, 0, 0, 0], &[0xC0, 12, 0, 1, 0, 1]);
+        assert_eq!(
+            st.on_message(&pkt(true), t(0), &bad, &mut out),
+            Err(ParseError::ForwardPointer)
+        );
+        assert_eq!(st.counters().parse_errors_total(), 2);
+        assert_eq!(st.pending(), 0);
+    }
+
+    #[test]
+    fn tcp_messages_go_through_the_framer() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut framer = TcpDnsFramer::new();
+        let mut out = Vec::new();
+        let q = query(77, "tcp.example", 1);
+        let mut stream = (q.len() as u16).to_be_bytes().to_vec();
+        stream.extend(&q);
+        let p = DnsPacket {
+            transport: DnsTransport::Tcp,
+            ..pkt(true)
+        };
+        st.on_tcp_data(&mut framer, &p, t(0), &stream[..5], &mut out);
+        assert_eq!(st.pending(), 0);
+        st.on_tcp_data(&mut framer, &p, t(0), &stream[5..], &mut out);
+        assert_eq!(st.pending(), 1);
+        st.on_tcp_data(&mut framer, &p, t(0), &[0, 3, 1, 2, 3], &mut out);
+        assert_eq!(st.counters().tcp_framing_errors, 1);
+        assert_eq!(st.counters().tcp_messages, 1);
     }
 }

@@ -55,7 +55,11 @@ impl TcpDnsFramer {
     /// Consumes `bytes`, calling `out` with each complete message (without its prefix).
     /// Returns the error once, on the bad length that stops the stream; bytes fed
     /// after that are ignored.
-    pub fn feed(&mut self, mut bytes: &[u8], out: &mut impl FnMut(&[u8])) -> Result<(), FramingError> {
+    pub fn feed(
+        &mut self,
+        mut bytes: &[u8],
+        out: &mut impl FnMut(&[u8]),
+    ) -> Result<(), FramingError> {
         if self.stopped {
             return Ok(());
         }
@@ -119,4 +123,89 @@ impl TcpDnsFramer {
 
 fn prefix(b: &[u8]) -> Option<u16> {
     Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+mod tests {
+    use super::*;
+
+    fn frame(body: &[u8]) -> Vec<u8> {
+        let mut v = (body.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(body);
+        v
+    }
+
+    fn collect(f: &mut TcpDnsFramer, chunks: &[&[u8]]) -> (Vec<Vec<u8>>, Vec<FramingError>) {
+        let mut msgs = Vec::new();
+        let mut errs = Vec::new();
+        for c in chunks {
+            if let Err(e) = f.feed(c, &mut |m: &[u8]| msgs.push(m.to_vec())) {
+                errs.push(e);
+            }
+        }
+        (msgs, errs)
+    }
+
+    #[test]
+    fn two_messages_in_one_chunk() {
+        let (a, b) = ([1u8; 12], [2u8; 20]);
+        let mut chunk = frame(&a);
+        chunk.extend(frame(&b));
+        let mut f = TcpDnsFramer::new();
+        let (msgs, errs) = collect(&mut f, &[&chunk]);
+        assert_eq!(msgs, vec![a.to_vec(), b.to_vec()]);
+        assert!(errs.is_empty());
+        assert_eq!(f.buffered(), 0);
+    }
+
+    #[test]
+    fn one_message_split_in_three() {
+        let body: Vec<u8> = (0..40).collect();
+        let s = frame(&body);
+        let mut f = TcpDnsFramer::new();
+        // Split inside the prefix, then inside the body.
+        let (msgs, errs) = collect(&mut f, &[&s[..1], &s[1..17], &s[17..]]);
+        assert_eq!(msgs, vec![body]);
+        assert!(errs.is_empty());
+        // A second message split right after its prefix.
+        let s2 = frame(&[9u8; 12]);
+        let (msgs, _) = collect(&mut f, &[&s2[..2], &s2[2..]]);
+        assert_eq!(msgs, vec![vec![9u8; 12]]);
+    }
+
+    #[test]
+    fn bad_length_stops_the_stream() {
+        let mut chunk = frame(&[1u8; 12]);
+        chunk.extend([0, 5, 1, 2, 3, 4, 5]);
+        chunk.extend(frame(&[3u8; 12]));
+        let mut f = TcpDnsFramer::new();
+        let (msgs, errs) = collect(&mut f, &[&chunk]);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(errs, vec![FramingError::BadLength(5)]);
+        assert!(f.is_stopped());
+        let (msgs, errs) = collect(&mut f, &[&frame(&[4u8; 12])]);
+        assert!(msgs.is_empty() && errs.is_empty());
+        // A bad length learnt from a prefix split over two chunks.
+        let mut f = TcpDnsFramer::new();
+        let (_, errs) = collect(&mut f, &[&[0], &[0, 0, 0]]);
+        assert_eq!(errs, vec![FramingError::BadLength(0)]);
+    }
+
+    #[test]
+    fn largest_message_is_buffered_and_freed() {
+        let body = vec![7u8; u16::MAX as usize];
+        let s = frame(&body);
+        let mut f = TcpDnsFramer::new();
+        let chunks: Vec<&[u8]> = s.chunks(1460).collect();
+        let (msgs, errs) = collect(&mut f, &chunks);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].len(), u16::MAX as usize);
+        assert!(errs.is_empty());
+        assert!(f.buf.capacity() <= KEEP_CAPACITY);
+    }
 }

@@ -43,7 +43,10 @@ pub enum AnswerData {
     /// NS, CNAME, PTR, DNAME name; MX exchange; SRV target (presentation text).
     Name(Box<str>),
     /// SVCB/HTTPS target (empty for the root, "same as owner") and address hints.
-    Svcb { target: Box<str>, hints: Vec<IpAddr> },
+    Svcb {
+        target: Box<str>,
+        hints: Vec<IpAddr>,
+    },
     /// Any other type, or RDATA that did not decode.
     Other,
 }
@@ -72,10 +75,21 @@ impl Answer {
             Ok(RData::A(a)) => AnswerData::A(a),
             Ok(RData::Aaaa(a)) => AnswerData::Aaaa(a),
             Ok(RData::Name(n)) => AnswerData::Name(text(n, &mut cut)),
-            Ok(RData::Svcb(s)) => AnswerData::Svcb { target: text(s.target, &mut cut), hints: s.hints() },
+            Ok(RData::Svcb(s)) => AnswerData::Svcb {
+                target: text(s.target, &mut cut),
+                hints: s.hints(),
+            },
             Ok(RData::Other(_)) | Err(_) => AnswerData::Other,
         };
-        (Answer { owner: owner.into_boxed_str(), rtype: r.rtype, ttl: r.ttl, data }, cut)
+        (
+            Answer {
+                owner: owner.into_boxed_str(),
+                rtype: r.rtype,
+                ttl: r.ttl,
+                data,
+            },
+            cut,
+        )
     }
 }
 
@@ -135,12 +149,21 @@ impl DnsTransaction {
     /// - NOERROR otherwise (NODATA, or a CNAME chain that ends without the asked type):
     ///   `9501`.
     pub fn status(&self) -> u32 {
-        let Some(r) = &self.response else { return status::TIMEOUT };
+        let Some(r) = &self.response else {
+            return status::TIMEOUT;
+        };
         if r.rcode != 0 {
             return status::RCODE_BASE.saturating_add(u32::from(r.rcode));
         }
-        let found = r.answers.iter().any(|a| self.qtype == 255 || a.rtype == self.qtype);
-        if found { status::SUCCESS } else { status::NO_RECORDS }
+        let found = r
+            .answers
+            .iter()
+            .any(|a| self.qtype == 255 || a.rtype == self.qtype);
+        if found {
+            status::SUCCESS
+        } else {
+            status::NO_RECORDS
+        }
     }
 
     /// Addresses this transaction resolved `qname` to, with their TTLs: A and AAAA
