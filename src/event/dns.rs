@@ -78,12 +78,13 @@ pub fn query_results(tx: &DnsTransaction) -> (String, bool) {
 #[allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
+    clippy::arithmetic_side_effects,
+    clippy::panic
 )]
 mod tests {
     use super::*;
     use crate::proto::dns::parse::tests::{PTR_Q, message, question, record};
-    use crate::proto::dns::state::tests::{a_record, pkt, query, response};
+    use crate::proto::dns::state::tests::{pkt, query, response};
     use crate::proto::dns::{DnsConfig, DnsState};
     use crate::time::Timestamp;
 

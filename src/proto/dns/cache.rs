@@ -170,7 +170,8 @@ impl DnsCache {
 #[allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
+    clippy::arithmetic_side_effects,
+    clippy::panic
 )]
 mod tests {
     use super::super::parse::tests::{PTR_Q, record};

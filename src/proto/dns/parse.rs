@@ -678,7 +678,8 @@ impl std::fmt::Display for TypeName {
 #[allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
+    clippy::arithmetic_side_effects,
+    clippy::panic
 )]
 pub(crate) mod tests {
     use super::*;

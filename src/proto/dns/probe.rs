@@ -53,7 +53,8 @@ pub fn probe(payload: &[u8]) -> bool {
 #[allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
+    clippy::arithmetic_side_effects,
+    clippy::panic
 )]
 mod tests {
     use super::super::parse::tests::{message, question};

@@ -484,7 +484,8 @@ fn no_response(key: &TxKey, p: &Pending) -> DnsTransaction {
 #[allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
-    clippy::arithmetic_side_effects
+    clippy::arithmetic_side_effects,
+    clippy::panic
 )]
 pub(crate) mod tests {
     use super::super::parse::tests::{PTR_Q, message, question, record};
