@@ -19,7 +19,9 @@ use pcap_parser::{Block, PcapBlockOwned, PcapError};
 
 fn shared_dir() -> Option<PathBuf> {
     let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    [local, PathBuf::from("/work/shared")].into_iter().find(|p| p.join("corpus/public").is_dir())
+    [local, PathBuf::from("/work/shared")]
+        .into_iter()
+        .find(|p| p.join("corpus/public").is_dir())
 }
 
 /// One transport payload with its addresses.
@@ -35,8 +37,14 @@ type Sliced<'a> = (IpAddr, IpAddr, Option<TransportSlice<'a>>);
 
 fn lax(p: LaxSlicedPacket<'_>) -> Option<Sliced<'_>> {
     let (s, d) = match p.net? {
-        LaxNetSlice::Ipv4(ip) => (IpAddr::V4(ip.header().source_addr()), IpAddr::V4(ip.header().destination_addr())),
-        LaxNetSlice::Ipv6(ip) => (IpAddr::V6(ip.header().source_addr()), IpAddr::V6(ip.header().destination_addr())),
+        LaxNetSlice::Ipv4(ip) => (
+            IpAddr::V4(ip.header().source_addr()),
+            IpAddr::V4(ip.header().destination_addr()),
+        ),
+        LaxNetSlice::Ipv6(ip) => (
+            IpAddr::V6(ip.header().source_addr()),
+            IpAddr::V6(ip.header().destination_addr()),
+        ),
         LaxNetSlice::Arp(_) => return None,
     };
     Some((s, d, p.transport))
@@ -50,12 +58,14 @@ fn slice_packet(linktype: i32, data: &[u8]) -> Option<Sliced<'_>> {
         113 => {
             let p = SlicedPacket::from_linux_sll(data).ok()?;
             let (s, d) = match p.net? {
-                etherparse::NetSlice::Ipv4(ip) => {
-                    (IpAddr::V4(ip.header().source_addr()), IpAddr::V4(ip.header().destination_addr()))
-                }
-                etherparse::NetSlice::Ipv6(ip) => {
-                    (IpAddr::V6(ip.header().source_addr()), IpAddr::V6(ip.header().destination_addr()))
-                }
+                etherparse::NetSlice::Ipv4(ip) => (
+                    IpAddr::V4(ip.header().source_addr()),
+                    IpAddr::V4(ip.header().destination_addr()),
+                ),
+                etherparse::NetSlice::Ipv6(ip) => (
+                    IpAddr::V6(ip.header().source_addr()),
+                    IpAddr::V6(ip.header().destination_addr()),
+                ),
                 etherparse::NetSlice::Arp(_) => return None,
             };
             Some((s, d, p.transport))
@@ -82,7 +92,10 @@ fn for_each_segment(path: &Path, mut f: impl FnMut(Seg<'_>)) -> bool {
                     }
                     PcapBlockOwned::Legacy(b) => Some((
                         legacy_linktype,
-                        Timestamp::from_secs_nanos(i64::from(b.ts_sec), b.ts_usec.saturating_mul(1000)),
+                        Timestamp::from_secs_nanos(
+                            i64::from(b.ts_sec),
+                            b.ts_usec.saturating_mul(1000),
+                        ),
                         b.data,
                     )),
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => {
@@ -172,8 +185,17 @@ fn parse_file(path: &Path) -> Option<FileResult> {
         if seg.src.port() != 53 && seg.dst.port() != 53 {
             return;
         }
-        let transport = if seg.tcp.is_some() { DnsTransport::Tcp } else { DnsTransport::Udp };
-        let pkt = DnsPacket { flow_id: 0, transport, src: seg.src, dst: seg.dst };
+        let transport = if seg.tcp.is_some() {
+            DnsTransport::Tcp
+        } else {
+            DnsTransport::Udp
+        };
+        let pkt = DnsPacket {
+            flow_id: 0,
+            transport,
+            src: seg.src,
+            dst: seg.dst,
+        };
         match seg.tcp {
             None => {
                 record(seg.payload, &mut res);
@@ -190,7 +212,11 @@ fn parse_file(path: &Path) -> Option<FileResult> {
                 if seg.payload.is_empty() || offset >= seg.payload.len() && offset < (1 << 30) {
                     return; // retransmission of bytes already fed
                 }
-                let data = if offset < (1 << 30) { &seg.payload[offset..] } else { seg.payload };
+                let data = if offset < (1 << 30) {
+                    &seg.payload[offset..]
+                } else {
+                    seg.payload
+                };
                 dir.next = Some(seq.wrapping_add(seg.payload.len() as u32));
                 let mut msgs = Vec::new();
                 let _ = dir.framer.feed(data, &mut |m: &[u8]| msgs.push(m.to_vec()));
@@ -202,14 +228,35 @@ fn parse_file(path: &Path) -> Option<FileResult> {
         }
     });
     state.flush_all(&mut txs);
+    if std::env::var("DNS_DEBUG").is_ok() {
+        for t in txs
+            .iter()
+            .filter(|t| t.query_ts.is_none() || t.response.is_none())
+        {
+            eprintln!(
+                "  unjoined {} {} {:?} id={} q={:?} r={}",
+                t.client,
+                t.server,
+                t.qname,
+                t.id,
+                t.query_ts,
+                t.response.is_some()
+            );
+        }
+    }
     res.transactions = txs.len();
-    res.joined = txs.iter().filter(|t| t.query_ts.is_some() && t.response.is_some()).count();
+    res.joined = txs
+        .iter()
+        .filter(|t| t.query_ts.is_some() && t.response.is_some())
+        .count();
     supported.then_some(res)
 }
 
 /// Files whose DNS rides in a tunnel (left to the decode module's own tests).
 fn tunnelled(note: &str) -> bool {
-    ["tunnel", "GRE", "VXLAN", "Geneve", "GTP", "6in4"].iter().any(|k| note.contains(k))
+    ["tunnel", "GRE", "VXLAN", "Geneve", "GTP", "6in4"]
+        .iter()
+        .any(|k| note.contains(k))
 }
 
 #[test]
@@ -248,7 +295,10 @@ fn every_tshark_dns_query_is_found() {
                 continue;
             }
             exp += 1;
-            let key = (v["qname"].as_str().unwrap().to_owned(), v["qtype"].as_u64().unwrap() as u16);
+            let key = (
+                v["qname"].as_str().unwrap().to_owned(),
+                v["qtype"].as_u64().unwrap() as u16,
+            );
             match res.ours.get_mut(&key) {
                 Some(n) if *n > 0 => {
                     *n -= 1;

@@ -29,6 +29,7 @@ pub mod probe;
 pub mod state;
 pub mod tcp;
 pub mod transaction;
+pub mod types;
 
 #[cfg(test)]
 mod fuzz_tests;

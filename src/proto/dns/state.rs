@@ -9,14 +9,16 @@
 //!   oldest first), and then emitted once;
 //! - a retransmitted query (same key while pending) is counted and ignored;
 //! - a response with no pending query still gives a transaction (as Zeek does);
-//! - a message with several questions gives one transaction per question.
+//! - a message with several questions gives one transaction per question;
+//! - a query sent to a multicast group (LLMNR, mDNS) is joined with a unicast answer
+//!   from any host on the same port.
 //!
 //! Not done: a response retransmitted after its transaction finished gives a second,
 //! response-only transaction (the table keeps no memory of finished transactions).
 
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -111,6 +113,8 @@ struct Pending {
     seq: u64,
     query_ts: Timestamp,
     flow_id: u64,
+    /// The query's destination (a multicast group for LLMNR/mDNS).
+    server: SocketAddr,
     qclass: u16,
     name_truncated: bool,
 }
@@ -249,7 +253,7 @@ impl DnsState {
         for q in questions {
             let key = TxKey {
                 client: pkt.src,
-                server: pkt.dst,
+                server: server_key(pkt.dst),
                 transport: pkt.transport,
                 id,
                 qtype: q.qtype,
@@ -269,6 +273,7 @@ impl DnsState {
                 seq,
                 query_ts: ts,
                 flow_id: pkt.flow_id,
+                server: pkt.dst,
                 qclass: q.qclass,
                 name_truncated: q.truncated,
             };
@@ -331,7 +336,7 @@ impl DnsState {
         }
         let response = Arc::new(self.read_response(msg, ts, first_err));
         for q in questions {
-            let key = TxKey {
+            let mut key = TxKey {
                 client: pkt.dst,
                 server: pkt.src,
                 transport: pkt.transport,
@@ -340,11 +345,18 @@ impl DnsState {
                 qclass: q.qclass & 0x7FFF,
                 name: q.name.into_boxed_str(),
             };
-            let (key, query_ts, flow_id, qclass, truncated) = match self.pending.remove_entry(&key)
-            {
+            let mut hit = self.pending.remove_entry(&key);
+            if hit.is_none() {
+                // Perhaps the answer to a multicast query (LLMNR, mDNS with the QU bit).
+                key.server = multicast_server_key(pkt.src);
+                hit = self.pending.remove_entry(&key);
+                key.server = pkt.src;
+            }
+            let (key, server, query_ts, flow_id, qclass, truncated) = match hit {
                 // The order queue still holds the key: copy it (one short string).
                 Some((k, p)) => (
                     clone_key(&k),
+                    p.server,
                     Some(p.query_ts),
                     p.flow_id,
                     p.qclass,
@@ -353,7 +365,7 @@ impl DnsState {
                 None => {
                     self.counters.unmatched_responses =
                         self.counters.unmatched_responses.saturating_add(1);
-                    (key, None, pkt.flow_id, q.qclass, q.truncated)
+                    (key, pkt.src, None, pkt.flow_id, q.qclass, q.truncated)
                 }
             };
             self.counters.transactions = self.counters.transactions.saturating_add(1);
@@ -361,7 +373,7 @@ impl DnsState {
                 flow_id,
                 transport: key.transport,
                 client: key.client,
-                server: key.server,
+                server,
                 id: key.id,
                 qname: key.name,
                 qname_truncated: truncated,
@@ -452,6 +464,25 @@ impl DnsState {
     }
 }
 
+/// The server part of a query's key: a multicast destination is replaced by the
+/// unspecified address of its family (same port), since the answer comes from
+/// whichever host responds.
+fn server_key(dst: SocketAddr) -> SocketAddr {
+    if dst.ip().is_multicast() {
+        multicast_server_key(dst)
+    } else {
+        dst
+    }
+}
+
+fn multicast_server_key(addr: SocketAddr) -> SocketAddr {
+    let any = match addr.ip() {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    SocketAddr::new(any, addr.port())
+}
+
 fn clone_key(k: &TxKey) -> TxKey {
     TxKey {
         client: k.client,
@@ -469,7 +500,7 @@ fn no_response(key: &TxKey, p: &Pending) -> DnsTransaction {
         flow_id: p.flow_id,
         transport: key.transport,
         client: key.client,
-        server: key.server,
+        server: p.server,
         id: key.id,
         qname: key.name.clone(),
         qname_truncated: p.name_truncated,
@@ -677,6 +708,43 @@ pub(crate) mod tests {
             .unwrap();
         }
         assert!(st.order.len() <= 3 * ORDER_SLACK + 1);
+    }
+
+    #[test]
+    fn multicast_query_joins_a_unicast_answer() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let group: SocketAddr = "224.0.0.252:5355".parse().unwrap();
+        let responder: SocketAddr = "10.0.0.9:5355".parse().unwrap();
+        let q = DnsPacket {
+            flow_id: 1,
+            transport: DnsTransport::Udp,
+            src: client,
+            dst: group,
+        };
+        let r = DnsPacket {
+            flow_id: 2,
+            transport: DnsTransport::Udp,
+            src: responder,
+            dst: client,
+        };
+        st.on_message(&q, t(0), &query(3, "printer", 1), &mut out)
+            .unwrap();
+        st.on_message(
+            &r,
+            t(5),
+            &response(3, "printer", 1, 0, &[a_record(30, [10, 0, 0, 9])]),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].client, out[0].server, out[0].flow_id),
+            (client, group, 1)
+        );
+        assert_eq!(out[0].query_ts, Some(t(0)));
+        assert_eq!(st.counters().unmatched_responses, 0);
     }
 
     #[test]
