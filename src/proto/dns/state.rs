@@ -748,6 +748,31 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn truncated_response_still_answers_its_query() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        st.on_message(&pkt(true), t(0), &query(8, "big.example", 16), &mut out)
+            .unwrap();
+        let mut r = response(
+            8,
+            "big.example",
+            16,
+            0,
+            &[record(&PTR_Q, 16, 60, &[200; 100])],
+        );
+        r[2] |= 0x02; // TC
+        r.truncate(r.len() - 50);
+        let err = st.on_message(&pkt(false), t(1), &r, &mut out);
+        assert_eq!(err, Err(ParseError::Truncated));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].query_ts, Some(t(0)));
+        let resp = out[0].response.as_ref().unwrap();
+        assert!(resp.tc && resp.answers_incomplete && resp.answers.is_empty());
+        assert_eq!(out[0].status(), status::NO_RECORDS);
+        assert_eq!(st.counters().parse_errors[ParseError::Truncated.index()], 1);
+    }
+
+    #[test]
     fn malformed_message_is_counted() {
         let mut st = DnsState::new(DnsConfig::default());
         let mut out = Vec::new();
