@@ -1,1 +1,14 @@
-//! proto
+//! Application-protocol parsers (DESIGN §2): pure parsers over reassembled bytes,
+//! content-based probing, and the per-flow state that turns messages into protocol facts.
+//!
+//! Where it sits: after `flow` (which hands over datagrams and in-order stream bytes),
+//! before `event`. It may import `time`, `decode` and `flow`, nothing later.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+
+pub mod dns;

@@ -1,0 +1,837 @@
+//! A total, zero-copy view of one DNS message (RFC 1035 §4.1).
+//!
+//! [`Message::parse`] checks only the 12-byte header; questions and records are then
+//! read lazily by iterators that stop at the first malformed item after yielding its
+//! error, so everything that parsed before it stays usable (a truncated response keeps
+//! its question). No accessor can panic and no loop can run away:
+//! - a compression pointer (RFC 1035 §4.1.4) must point strictly before the start of the
+//!   run of labels that contains it, so each hop moves backwards and a loop is
+//!   impossible; [`MAX_POINTER_HOPS`] bounds the work anyway;
+//! - a name has at most [`MAX_LABELS`] labels, its text at most [`MAX_NAME_TEXT`] bytes
+//!   (longer text is cut and flagged, never rejected);
+//! - at most [`MAX_QUESTIONS`] questions and [`MAX_RECORDS`] records are looked at.
+//!
+//! Every record type is accepted: RDATA is skipped by RDLENGTH, and only the types the
+//! events need are decoded ([`RData`]).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+pub use super::types::{TypeName, type_mnemonic};
+
+/// Fixed header length (RFC 1035 §4.1.1).
+pub const HEADER_LEN: usize = 12;
+/// Longest name text kept, escapes included: what dnsmasq uses (Suricata's cap too).
+/// A wire name is at most 255 octets (RFC 1035 §2.3.4) so only escaped binary labels or
+/// hostile names reach this; the text is cut and flagged.
+pub const MAX_NAME_TEXT: usize = 1025;
+/// Most labels in a name: 127 one-octet labels fill the 255-octet limit of RFC 1035
+/// §2.3.4. More can only be an attack on the decoder.
+pub const MAX_LABELS: usize = 127;
+/// Most compression pointers followed in one name. Real encoders chain at most a few
+/// (a pointer to a suffix that itself ends in a pointer); pointers only go backwards, so
+/// this is a bound on work, not what prevents loops.
+pub const MAX_POINTER_HOPS: usize = 32;
+/// Most questions looked at in one message. Servers answer only QDCOUNT=1 in practice
+/// (RFC 9619); a few more covers odd clients, more is a resource attack.
+pub const MAX_QUESTIONS: usize = 16;
+/// Most resource records looked at in one message, all sections together. A 64 KiB TCP
+/// message could hold ~5900 minimal records; real answers (round-robin sets, DNSSEC
+/// signatures, glue) stay far below 512.
+pub const MAX_RECORDS: usize = 512;
+/// Most SVCB/HTTPS address hints decoded from one record.
+pub const MAX_HINTS: usize = 16;
+
+/// Why a message, or part of it, could not be read. Each is a counter (see `kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("message shorter than the 12-byte header")]
+    ShortHeader,
+    #[error("question or record runs past the end of the message")]
+    Truncated,
+    #[error("compression pointer does not point backwards")]
+    ForwardPointer,
+    #[error("more than MAX_POINTER_HOPS compression pointers in one name")]
+    TooManyHops,
+    #[error("name has more than MAX_LABELS labels")]
+    TooManyLabels,
+    #[error("reserved label type (0x40/0x80)")]
+    BadLabelType,
+    #[error("RDATA does not match its RDLENGTH")]
+    BadRdata,
+    #[error("more than MAX_QUESTIONS questions: records cannot be located")]
+    TooManyQuestions,
+}
+
+impl ParseError {
+    /// Every kind, in counter order.
+    pub const ALL: [ParseError; 8] = [
+        ParseError::ShortHeader,
+        ParseError::Truncated,
+        ParseError::ForwardPointer,
+        ParseError::TooManyHops,
+        ParseError::TooManyLabels,
+        ParseError::BadLabelType,
+        ParseError::BadRdata,
+        ParseError::TooManyQuestions,
+    ];
+
+    /// The counter name (snake_case).
+    pub fn kind(self) -> &'static str {
+        match self {
+            ParseError::ShortHeader => "short_header",
+            ParseError::Truncated => "truncated",
+            ParseError::ForwardPointer => "forward_pointer",
+            ParseError::TooManyHops => "too_many_hops",
+            ParseError::TooManyLabels => "too_many_labels",
+            ParseError::BadLabelType => "bad_label_type",
+            ParseError::BadRdata => "bad_rdata",
+            ParseError::TooManyQuestions => "too_many_questions",
+        }
+    }
+
+    /// Position in [`ParseError::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The fixed header (RFC 1035 §4.1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub id: u16,
+    pub flags: u16,
+    pub qdcount: u16,
+    pub ancount: u16,
+    pub nscount: u16,
+    pub arcount: u16,
+}
+
+impl Header {
+    /// QR: true for a response.
+    pub fn is_response(&self) -> bool {
+        self.flags & 0x8000 != 0
+    }
+    pub fn opcode(&self) -> u8 {
+        ((self.flags >> 11) & 0xF) as u8
+    }
+    /// TC: the message was truncated by the sender.
+    pub fn truncated(&self) -> bool {
+        self.flags & 0x0200 != 0
+    }
+    /// The 4-bit header RCODE (EDNS may extend it, see [`Record::ext_rcode`]).
+    pub fn rcode(&self) -> u8 {
+        (self.flags & 0xF) as u8
+    }
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    let end = at.checked_add(2)?;
+    let s = b.get(at..end)?;
+    Some(u16::from_be_bytes([*s.first()?, *s.get(1)?]))
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    let hi = be16(b, at)?;
+    let lo = be16(b, at.checked_add(2)?)?;
+    Some((u32::from(hi) << 16) | u32::from(lo))
+}
+
+/// Walks the name starting at `start`, calling `label` with each label's bytes in
+/// order, and returns the offset just past the name where it starts (after the first
+/// pointer when compressed). Fails on every malformation listed in the module doc.
+fn walk_name(msg: &[u8], start: usize, mut label: impl FnMut(&[u8])) -> Result<usize, ParseError> {
+    let mut pos = start;
+    // Start of the run of labels being read: a pointer must land strictly before it.
+    let mut run_start = start;
+    let mut end = None;
+    let mut hops = 0usize;
+    let mut labels = 0usize;
+    // Each turn either consumes a label (at most MAX_LABELS) or a pointer (at most
+    // MAX_POINTER_HOPS), so the loop is bounded by their sum.
+    loop {
+        let len = *msg.get(pos).ok_or(ParseError::Truncated)?;
+        let next = pos.checked_add(1).ok_or(ParseError::Truncated)?;
+        match len & 0xC0 {
+            0x00 if len == 0 => return Ok(end.unwrap_or(next)),
+            0x00 => {
+                labels = labels.saturating_add(1);
+                if labels > MAX_LABELS {
+                    return Err(ParseError::TooManyLabels);
+                }
+                let to = next
+                    .checked_add(usize::from(len))
+                    .ok_or(ParseError::Truncated)?;
+                label(msg.get(next..to).ok_or(ParseError::Truncated)?);
+                pos = to;
+            }
+            0xC0 => {
+                let lo = *msg.get(next).ok_or(ParseError::Truncated)?;
+                let target = (usize::from(len & 0x3F) << 8) | usize::from(lo);
+                if target >= run_start {
+                    return Err(ParseError::ForwardPointer);
+                }
+                hops = hops.saturating_add(1);
+                if hops > MAX_POINTER_HOPS {
+                    return Err(ParseError::TooManyHops);
+                }
+                if end.is_none() {
+                    end = Some(next.checked_add(1).ok_or(ParseError::Truncated)?);
+                }
+                run_start = target;
+                pos = target;
+            }
+            _ => return Err(ParseError::BadLabelType),
+        }
+    }
+}
+
+/// Appends one label in presentation form, escaping as dig does (RFC 4343 §2.1):
+/// `.` and `\` as `\.` and `\\`, bytes outside printable ASCII (0x21..=0x7E) as `\DDD`
+/// (three decimal digits). Nothing is dropped, and the text is plain ASCII.
+/// Returns false when the text would pass `limit` (nothing more is appended then).
+fn push_label(out: &mut String, label: &[u8], limit: usize) -> bool {
+    for &b in label {
+        let width = match b {
+            b'.' | b'\\' => 2,
+            0x21..=0x7E => 1,
+            _ => 4,
+        };
+        if out.len().saturating_add(width) > limit {
+            return false;
+        }
+        match b {
+            b'.' | b'\\' => {
+                out.push('\\');
+                out.push(char::from(b));
+            }
+            0x21..=0x7E => out.push(char::from(b)),
+            _ => {
+                out.push('\\');
+                out.push(char::from(b'0'.saturating_add(b / 100)));
+                out.push(char::from(b'0'.saturating_add(b / 10 % 10)));
+                out.push(char::from(b'0'.saturating_add(b % 10)));
+            }
+        }
+    }
+    true
+}
+
+/// A name inside a message, not yet decoded. Valid by construction: it is only handed
+/// out after [`walk_name`] accepted it.
+#[derive(Clone, Copy, Debug)]
+pub struct Name<'a> {
+    msg: &'a [u8],
+    start: usize,
+}
+
+impl<'a> Name<'a> {
+    /// Appends the presentation text (labels joined by `.`, no trailing dot, empty for
+    /// the root) to `out`. Returns true when it was cut at [`MAX_NAME_TEXT`].
+    pub fn push_text(&self, out: &mut String) -> bool {
+        let limit = out.len().saturating_add(MAX_NAME_TEXT);
+        let mut first = true;
+        let mut cut = false;
+        // The name was walked successfully before, so this walk cannot fail.
+        let _ = walk_name(self.msg, self.start, |label| {
+            if cut {
+                return;
+            }
+            if !first {
+                if out.len() >= limit {
+                    cut = true;
+                    return;
+                }
+                out.push('.');
+            }
+            first = false;
+            cut = !push_label(out, label, limit);
+        });
+        cut
+    }
+
+    /// The presentation text and whether it was cut.
+    pub fn text(&self) -> (String, bool) {
+        let mut s = String::new();
+        let cut = self.push_text(&mut s);
+        (s, cut)
+    }
+}
+
+/// One question (RFC 1035 §4.1.2).
+#[derive(Clone, Copy, Debug)]
+pub struct Question<'a> {
+    pub name: Name<'a>,
+    pub qtype: u16,
+    pub qclass: u16,
+}
+
+/// The section a record came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Answer,
+    Authority,
+    Additional,
+}
+
+/// One resource record (RFC 1035 §4.1.3) with its RDATA still raw.
+#[derive(Clone, Copy, Debug)]
+pub struct Record<'a> {
+    pub section: Section,
+    pub name: Name<'a>,
+    pub rtype: u16,
+    pub rclass: u16,
+    pub ttl: u32,
+    pub rdata: &'a [u8],
+    msg: &'a [u8],
+    rdata_start: usize,
+}
+
+/// Decoded RDATA of the types the events use; everything else is `Other`.
+#[derive(Clone, Copy, Debug)]
+pub enum RData<'a> {
+    A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
+    /// NS, CNAME, PTR, DNAME: the name; MX: the exchange; SRV: the target.
+    Name(Name<'a>),
+    /// SVCB/HTTPS (RFC 9460): the target and the raw SvcParams.
+    Svcb(Svcb<'a>),
+    Other(&'a [u8]),
+}
+
+/// SVCB/HTTPS RDATA (RFC 9460 §2.2).
+#[derive(Clone, Copy, Debug)]
+pub struct Svcb<'a> {
+    pub priority: u16,
+    pub target: Name<'a>,
+    params: &'a [u8],
+}
+
+impl Svcb<'_> {
+    /// Addresses of the `ipv4hint` (key 4) and `ipv6hint` (key 6) parameters, at most
+    /// [`MAX_HINTS`]; a malformed parameter list ends the walk quietly.
+    pub fn hints(&self) -> Vec<IpAddr> {
+        let mut out = Vec::new();
+        let mut rest = self.params;
+        while let (Some(key), Some(len)) = (be16(rest, 0), be16(rest, 2)) {
+            let end = 4usize.saturating_add(usize::from(len));
+            let Some(value) = rest.get(4..end) else { break };
+            let width = match key {
+                4 => 4,
+                6 => 16,
+                _ => 0,
+            };
+            if width != 0 {
+                for chunk in value.chunks_exact(width) {
+                    if out.len() >= MAX_HINTS {
+                        return out;
+                    }
+                    if let Ok(a) = <[u8; 4]>::try_from(chunk) {
+                        out.push(IpAddr::from(a));
+                    } else if let Ok(a) = <[u8; 16]>::try_from(chunk) {
+                        out.push(IpAddr::from(a));
+                    }
+                }
+            }
+            rest = rest.get(end..).unwrap_or(&[]);
+        }
+        out
+    }
+}
+
+impl<'a> Record<'a> {
+    /// Decodes the RDATA of the types listed in [`RData`]; a name inside RDATA must end
+    /// within RDLENGTH.
+    pub fn data(&self) -> Result<RData<'a>, ParseError> {
+        let rdata_end = self.rdata_start.saturating_add(self.rdata.len());
+        let name_at = |skip: usize| -> Result<Name<'a>, ParseError> {
+            let start = self.rdata_start.saturating_add(skip);
+            if start >= rdata_end {
+                return Err(ParseError::BadRdata);
+            }
+            let end = walk_name(self.msg, start, |_| {})?;
+            if end > rdata_end {
+                return Err(ParseError::BadRdata);
+            }
+            Ok(Name {
+                msg: self.msg,
+                start,
+            })
+        };
+        Ok(match self.rtype {
+            1 => RData::A(Ipv4Addr::from(
+                <[u8; 4]>::try_from(self.rdata).map_err(|_| ParseError::BadRdata)?,
+            )),
+            28 => RData::Aaaa(Ipv6Addr::from(
+                <[u8; 16]>::try_from(self.rdata).map_err(|_| ParseError::BadRdata)?,
+            )),
+            2 | 5 | 12 | 39 => RData::Name(name_at(0)?),
+            15 => RData::Name(name_at(2)?),
+            33 => RData::Name(name_at(6)?),
+            64 | 65 => {
+                let priority = be16(self.rdata, 0).ok_or(ParseError::BadRdata)?;
+                let target = name_at(2)?;
+                let end = walk_name(self.msg, target.start, |_| {})?;
+                let params_at = end.saturating_sub(self.rdata_start);
+                let params = self.rdata.get(params_at..).unwrap_or(&[]);
+                RData::Svcb(Svcb {
+                    priority,
+                    target,
+                    params,
+                })
+            }
+            _ => RData::Other(self.rdata),
+        })
+    }
+
+    /// For an OPT record (RFC 6891 §6.1.3): the upper 8 bits of the extended RCODE.
+    pub fn ext_rcode(&self) -> Option<u8> {
+        (self.rtype == 41).then_some((self.ttl >> 24) as u8)
+    }
+}
+
+/// A DNS message: the header, checked; the rest read on demand.
+#[derive(Clone, Copy, Debug)]
+pub struct Message<'a> {
+    bytes: &'a [u8],
+    pub header: Header,
+}
+
+impl<'a> Message<'a> {
+    /// Checks the header only; questions and records are read by the iterators.
+    pub fn parse(bytes: &'a [u8]) -> Result<Message<'a>, ParseError> {
+        let f = |at| be16(bytes, at).ok_or(ParseError::ShortHeader);
+        let header = Header {
+            id: f(0)?,
+            flags: f(2)?,
+            qdcount: f(4)?,
+            ancount: f(6)?,
+            nscount: f(8)?,
+            arcount: f(10)?,
+        };
+        Ok(Message { bytes, header })
+    }
+
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The questions, at most [`MAX_QUESTIONS`]; after an error, nothing more.
+    pub fn questions(&self) -> Questions<'a> {
+        Questions {
+            msg: self.bytes,
+            pos: HEADER_LEN,
+            left: usize::from(self.header.qdcount).min(MAX_QUESTIONS),
+        }
+    }
+
+    /// The records of all three sections in order, at most [`MAX_RECORDS`]; yields
+    /// `TooManyQuestions` or the questions' error first when the records cannot be
+    /// located.
+    pub fn records(&self) -> Records<'a> {
+        let h = &self.header;
+        let mut recs = Records {
+            msg: self.bytes,
+            pos: 0,
+            counts: [h.ancount, h.nscount, h.arcount],
+            seen: 0,
+            capped: false,
+            pending_error: None,
+        };
+        if usize::from(h.qdcount) > MAX_QUESTIONS {
+            recs.pending_error = Some(ParseError::TooManyQuestions);
+            return recs;
+        }
+        let mut qs = self.questions();
+        for q in qs.by_ref() {
+            if let Err(e) = q {
+                recs.pending_error = Some(e);
+                return recs;
+            }
+        }
+        recs.pos = qs.pos;
+        recs
+    }
+}
+
+/// Iterator over questions; see [`Message::questions`].
+pub struct Questions<'a> {
+    msg: &'a [u8],
+    pos: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for Questions<'a> {
+    type Item = Result<Question<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.left = self.left.checked_sub(1)?;
+        let res = (|| {
+            let start = self.pos;
+            let end = walk_name(self.msg, start, |_| {})?;
+            let qtype = be16(self.msg, end).ok_or(ParseError::Truncated)?;
+            let qclass = be16(self.msg, end.saturating_add(2)).ok_or(ParseError::Truncated)?;
+            self.pos = end.saturating_add(4);
+            Ok(Question {
+                name: Name {
+                    msg: self.msg,
+                    start,
+                },
+                qtype,
+                qclass,
+            })
+        })();
+        if res.is_err() {
+            self.left = 0;
+        }
+        Some(res)
+    }
+}
+
+/// Iterator over records; see [`Message::records`].
+pub struct Records<'a> {
+    msg: &'a [u8],
+    pos: usize,
+    /// Records still to read in the answer, authority and additional sections.
+    counts: [u16; 3],
+    seen: usize,
+    capped: bool,
+    pending_error: Option<ParseError>,
+}
+
+impl Records<'_> {
+    /// True when iteration stopped at [`MAX_RECORDS`] with records left.
+    pub fn capped(&self) -> bool {
+        self.capped
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<Record<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.pending_error.take() {
+            self.counts = [0; 3];
+            return Some(Err(e));
+        }
+        let (idx, section) = match self.counts {
+            [a, _, _] if a > 0 => (0, Section::Answer),
+            [_, n, _] if n > 0 => (1, Section::Authority),
+            [_, _, r] if r > 0 => (2, Section::Additional),
+            _ => return None,
+        };
+        if self.seen >= MAX_RECORDS {
+            self.capped = true;
+            self.counts = [0; 3];
+            return None;
+        }
+        self.seen = self.seen.saturating_add(1);
+        if let Some(c) = self.counts.get_mut(idx) {
+            *c = c.saturating_sub(1);
+        }
+        let res = (|| {
+            let start = self.pos;
+            let end = walk_name(self.msg, start, |_| {})?;
+            let fixed = |off: usize| end.saturating_add(off);
+            let rtype = be16(self.msg, end).ok_or(ParseError::Truncated)?;
+            let rclass = be16(self.msg, fixed(2)).ok_or(ParseError::Truncated)?;
+            let ttl = be32(self.msg, fixed(4)).ok_or(ParseError::Truncated)?;
+            let rdlen = be16(self.msg, fixed(8)).ok_or(ParseError::Truncated)?;
+            let rdata_start = fixed(10);
+            let rdata_end = rdata_start.saturating_add(usize::from(rdlen));
+            let rdata = self
+                .msg
+                .get(rdata_start..rdata_end)
+                .ok_or(ParseError::Truncated)?;
+            self.pos = rdata_end;
+            Ok(Record {
+                section,
+                name: Name {
+                    msg: self.msg,
+                    start,
+                },
+                rtype,
+                rclass,
+                ttl,
+                rdata,
+                msg: self.msg,
+                rdata_start,
+            })
+        })();
+        if res.is_err() {
+            self.counts = [0; 3];
+        }
+        Some(res)
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Wire form of a dotted name (test helper; labels must be < 64 bytes).
+    pub(crate) fn wire_name(s: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        for l in s.split('.').filter(|l| !l.is_empty()) {
+            v.push(l.len() as u8);
+            v.extend_from_slice(l.as_bytes());
+        }
+        v.push(0);
+        v
+    }
+
+    /// A message with the given header fields followed by `body`.
+    pub(crate) fn message(id: u16, flags: u16, counts: [u16; 4], body: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for x in [id, flags, counts[0], counts[1], counts[2], counts[3]] {
+            v.extend_from_slice(&x.to_be_bytes());
+        }
+        v.extend_from_slice(body);
+        v
+    }
+
+    pub(crate) fn question(name: &str, qtype: u16) -> Vec<u8> {
+        let mut v = wire_name(name);
+        v.extend_from_slice(&qtype.to_be_bytes());
+        v.extend_from_slice(&1u16.to_be_bytes());
+        v
+    }
+
+    /// A record whose owner is `owner` (already wire-encoded, may be a pointer).
+    pub(crate) fn record(owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8]) -> Vec<u8> {
+        let mut v = owner.to_vec();
+        v.extend_from_slice(&rtype.to_be_bytes());
+        v.extend_from_slice(&1u16.to_be_bytes());
+        v.extend_from_slice(&ttl.to_be_bytes());
+        v.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        v.extend_from_slice(rdata);
+        v
+    }
+
+    /// Pointer to the first question's name (offset 12).
+    pub(crate) const PTR_Q: [u8; 2] = [0xC0, 12];
+
+    fn first_question_text(m: &[u8]) -> Result<String, ParseError> {
+        let msg = Message::parse(m)?;
+        let q = msg.questions().next().unwrap()?;
+        Ok(q.name.text().0)
+    }
+
+    #[test]
+    fn header_fields() {
+        let m = message(0xbeef, 0x8183, [1, 0, 0, 0], &question("a.b", 1));
+        let msg = Message::parse(&m).unwrap();
+        assert_eq!(msg.header.id, 0xbeef);
+        assert!(msg.header.is_response());
+        assert_eq!(msg.header.rcode(), 3);
+        assert_eq!(msg.header.opcode(), 0);
+        assert_eq!(
+            Message::parse(&m[..11]).unwrap_err(),
+            ParseError::ShortHeader
+        );
+    }
+
+    #[test]
+    fn compression_is_followed() {
+        // Answer owner is a pointer to the question; CNAME target is "www" + pointer to
+        // "example.com" inside the question.
+        let mut body = question("www.example.com", 1);
+        let mut target = vec![3, b'c', b'd', b'n', 0xC0, 16];
+        body.extend(record(&PTR_Q, 5, 300, &target));
+        target.clear();
+        let m = message(1, 0x8180, [1, 1, 0, 0], &body);
+        let msg = Message::parse(&m).unwrap();
+        let r = msg.records().next().unwrap().unwrap();
+        assert_eq!(r.section, Section::Answer);
+        assert_eq!(r.name.text().0, "www.example.com");
+        match r.data().unwrap() {
+            RData::Name(n) => assert_eq!(n.text().0, "cdn.example.com"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn pointer_loop_attempt_is_rejected() {
+        // The question name is a pointer to itself: not strictly backwards.
+        let m = message(1, 0, [1, 0, 0, 0], &[0xC0, 12, 0, 1, 0, 1]);
+        assert_eq!(
+            first_question_text(&m).unwrap_err(),
+            ParseError::ForwardPointer
+        );
+        // Two names pointing at each other: the second's target is before it, but the
+        // first then points forward, which is refused.
+        let mut body = question("a", 1);
+        body.extend(record(&[1, b'x', 0xC0, 25], 1, 0, &[1, 2, 3, 4]));
+        let m = message(1, 0x8000, [1, 1, 0, 0], &body);
+        let msg = Message::parse(&m).unwrap();
+        let r = msg.records().next().unwrap();
+        assert!(r.is_err());
+        // A label run that points back into itself (12: "a" then pointer to 12).
+        let m = message(1, 0, [1, 0, 0, 0], &[1, b'a', 0xC0, 12, 0, 1, 0, 1]);
+        assert_eq!(
+            first_question_text(&m).unwrap_err(),
+            ParseError::ForwardPointer
+        );
+    }
+
+    #[test]
+    fn forward_pointer_is_rejected() {
+        let mut body = vec![0xC0, 18, 0, 1, 0, 1];
+        body.extend(wire_name("later.example"));
+        let m = message(1, 0, [1, 0, 0, 0], &body);
+        assert_eq!(
+            first_question_text(&m).unwrap_err(),
+            ParseError::ForwardPointer
+        );
+    }
+
+    #[test]
+    fn label_cap() {
+        let name127 = vec!["a"; 127].join(".");
+        let m = message(1, 0, [1, 0, 0, 0], &question(&name127, 1));
+        assert_eq!(first_question_text(&m).unwrap(), name127);
+        let name128 = vec!["a"; 128].join(".");
+        let m = message(1, 0, [1, 0, 0, 0], &question(&name128, 1));
+        assert_eq!(
+            first_question_text(&m).unwrap_err(),
+            ParseError::TooManyLabels
+        );
+    }
+
+    #[test]
+    fn long_text_is_cut_and_flagged() {
+        // 127 labels of 63 binary bytes: 127*63*4 bytes of escaped text, far over 1025.
+        let mut body = Vec::new();
+        for _ in 0..127 {
+            body.push(63);
+            body.extend([0u8; 63]);
+        }
+        body.extend([0, 0, 1, 0, 1]);
+        let m = message(1, 0, [1, 0, 0, 0], &body);
+        let q = Message::parse(&m)
+            .unwrap()
+            .questions()
+            .next()
+            .unwrap()
+            .unwrap();
+        let (text, cut) = q.name.text();
+        assert!(cut);
+        assert!(text.len() <= MAX_NAME_TEXT);
+        assert!(text.starts_with("\\000\\000"));
+    }
+
+    #[test]
+    fn binary_label_is_escaped() {
+        let body = [3, b'a', b'.', 0xff, 2, b' ', b'\\', 0, 0, 1, 0, 1];
+        let m = message(1, 0, [1, 0, 0, 0], &body);
+        assert_eq!(first_question_text(&m).unwrap(), "a\\.\\255.\\032\\\\");
+    }
+
+    #[test]
+    fn https_question_and_svcb_answer() {
+        let mut body = question("example.com", 65);
+        // priority 1, target ".", alpn "h2", ipv4hint 1.2.3.4, ipv6hint 2001:db8::1
+        let mut rdata = vec![0, 1, 0];
+        rdata.extend([0, 1, 0, 3, 2, b'h', b'2']);
+        rdata.extend([0, 4, 0, 4, 1, 2, 3, 4]);
+        rdata.extend([0, 6, 0, 16, 0x20, 0x01, 0x0d, 0xb8]);
+        rdata.extend([0; 11]);
+        rdata.push(1);
+        body.extend(record(&PTR_Q, 65, 60, &rdata));
+        let m = message(7, 0x8180, [1, 1, 0, 0], &body);
+        let msg = Message::parse(&m).unwrap();
+        let q = msg.questions().next().unwrap().unwrap();
+        assert_eq!(
+            (q.qtype, TypeName(q.qtype).to_string()),
+            (65, "HTTPS".into())
+        );
+        let r = msg.records().next().unwrap().unwrap();
+        match r.data().unwrap() {
+            RData::Svcb(s) => {
+                assert_eq!(s.priority, 1);
+                assert_eq!(s.target.text().0, "");
+                let hints = s.hints();
+                assert_eq!(hints.len(), 2);
+                assert_eq!(hints[0].to_string(), "1.2.3.4");
+                assert_eq!(hints[1].to_string(), "2001:db8::1");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn caa_and_unknown_types_are_skipped_by_rdlength() {
+        let mut body = question("example.com", 257);
+        body.extend(record(&PTR_Q, 257, 100, b"\x00\x05issueletsencrypt.org"));
+        body.extend(record(&PTR_Q, 65280, 100, &[9; 7]));
+        body.extend(record(&PTR_Q, 1, 100, &[1, 2, 3, 4]));
+        let m = message(7, 0x8180, [1, 3, 0, 0], &body);
+        let msg = Message::parse(&m).unwrap();
+        let recs: Vec<_> = msg.records().map(|r| r.unwrap()).collect();
+        assert_eq!(recs.len(), 3);
+        assert!(matches!(recs[0].data().unwrap(), RData::Other(d) if d.len() == 22));
+        assert_eq!(TypeName(recs[1].rtype).to_string(), "TYPE65280");
+        assert!(matches!(recs[2].data().unwrap(), RData::A(a) if a == Ipv4Addr::new(1, 2, 3, 4)));
+    }
+
+    #[test]
+    fn truncated_response_keeps_its_question() {
+        let mut body = question("cut.example", 1);
+        body.extend(record(&PTR_Q, 1, 100, &[1, 2, 3, 4]));
+        let mut m = message(7, 0x8380, [1, 2, 0, 0], &body);
+        m.truncate(m.len() - 2);
+        let msg = Message::parse(&m).unwrap();
+        let qs: Vec<_> = msg.questions().collect();
+        assert_eq!(qs.len(), 1);
+        assert_eq!(qs[0].as_ref().unwrap().name.text().0, "cut.example");
+        let recs: Vec<_> = msg.records().collect();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].as_ref().unwrap_err(), &ParseError::Truncated);
+    }
+
+    #[test]
+    fn bad_rdata_lengths() {
+        let mut body = question("a", 1);
+        body.extend(record(&PTR_Q, 1, 1, &[1, 2, 3]));
+        body.extend(record(&PTR_Q, 5, 1, &[3, b'a', b'b']));
+        let m = message(7, 0x8180, [1, 2, 0, 0], &body);
+        let msg = Message::parse(&m).unwrap();
+        for r in msg.records() {
+            assert!(r.unwrap().data().is_err());
+        }
+    }
+
+    #[test]
+    fn caps_on_questions_and_records() {
+        let m = message(1, 0, [17, 0, 0, 0], &question("a", 1).repeat(17));
+        let msg = Message::parse(&m).unwrap();
+        assert_eq!(msg.questions().count(), MAX_QUESTIONS);
+        assert_eq!(
+            msg.records().next().unwrap().unwrap_err(),
+            ParseError::TooManyQuestions
+        );
+
+        let mut body = question("a", 1);
+        body.extend(record(&PTR_Q, 1, 1, &[1, 2, 3, 4]).repeat(600));
+        let m = message(1, 0x8180, [1, 600, 0, 0], &body);
+        let msg = Message::parse(&m).unwrap();
+        let mut recs = msg.records();
+        assert_eq!(recs.by_ref().filter(|r| r.is_ok()).count(), MAX_RECORDS);
+        assert!(recs.capped());
+    }
+
+    #[test]
+    fn error_kinds_are_distinct() {
+        let mut kinds: Vec<_> = ParseError::ALL.iter().map(|e| e.kind()).collect();
+        kinds.dedup();
+        assert_eq!(kinds.len(), ParseError::ALL.len());
+        for (i, e) in ParseError::ALL.iter().enumerate() {
+            assert_eq!(e.index(), i);
+        }
+    }
+}

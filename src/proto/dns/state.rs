@@ -1,0 +1,812 @@
+//! The per-worker transaction table: joins queries with their responses.
+//!
+//! A transaction is keyed by the client and server endpoints, the transport, the
+//! message ID and the question (name without case, type, class without the mDNS
+//! top bit). Orientation comes from the QR bit, not from the caller: the sender of a
+//! query (the receiver of a response) is the client.
+//! - a query question is kept pending until its response, its timeout (packet time,
+//!   [`DnsConfig::timeout`]) or its eviction by the cap ([`DnsConfig::max_pending`],
+//!   oldest first), and then emitted once;
+//! - a retransmitted query (same key while pending) is counted and ignored;
+//! - a response with no pending query still gives a transaction (as Zeek does);
+//! - a message with several questions gives one transaction per question;
+//! - a query sent to a multicast group (LLMNR, mDNS) is joined with a unicast answer
+//!   from any host on the same port.
+//!
+//! Not done: a response retransmitted after its transaction finished gives a second,
+//! response-only transaction (the table keeps no memory of finished transactions).
+
+use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use super::counters::DnsCounters;
+use super::parse::{Message, ParseError, Section};
+use super::tcp::TcpDnsFramer;
+use super::transaction::{Answer, DnsResponse, DnsTransaction, DnsTransport, MAX_ANSWERS};
+use crate::time::{Duration, Timestamp};
+
+/// How long a query waits for its response, in packet time. Stub resolvers retry after
+/// 1–5 s (Windows: 1 s then doubling; glibc: 5 s), so an answer later than 5 s is not
+/// one the client waited for.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pending questions per worker: 5 s of ~1600 unanswered queries per second. At the
+/// longest name text (1025 bytes) this is under 10 MiB per worker.
+pub const DEFAULT_MAX_PENDING: usize = 8192;
+/// The order queue holds stale entries of answered queries until they reach its front;
+/// it is compacted when it grows past this many times the table cap.
+const ORDER_SLACK: usize = 2;
+
+/// Settings of the table (from `RuntimeConfig`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DnsConfig {
+    pub timeout: Duration,
+    pub max_pending: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            timeout: DEFAULT_TIMEOUT,
+            max_pending: DEFAULT_MAX_PENDING,
+        }
+    }
+}
+
+/// Where one message was seen: the packet's own addresses, as captured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DnsPacket {
+    /// The caller's flow id; carried into the transactions.
+    pub flow_id: u64,
+    pub transport: DnsTransport,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+}
+
+#[derive(Debug)]
+struct TxKey {
+    client: SocketAddr,
+    server: SocketAddr,
+    transport: DnsTransport,
+    id: u16,
+    qtype: u16,
+    /// Without the mDNS unicast-response / cache-flush bit.
+    qclass: u16,
+    /// As the client sent it; compared and hashed without ASCII case (RFC 4343).
+    name: Box<str>,
+}
+
+impl PartialEq for TxKey {
+    fn eq(&self, o: &TxKey) -> bool {
+        self.id == o.id
+            && self.qtype == o.qtype
+            && self.qclass == o.qclass
+            && self.client == o.client
+            && self.server == o.server
+            && self.transport == o.transport
+            && self.name.eq_ignore_ascii_case(&o.name)
+    }
+}
+
+impl Eq for TxKey {}
+
+impl Hash for TxKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.client.hash(h);
+        self.server.hash(h);
+        self.transport.hash(h);
+        self.id.hash(h);
+        self.qtype.hash(h);
+        self.qclass.hash(h);
+        h.write_usize(self.name.len());
+        for b in self.name.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Pending {
+    seq: u64,
+    query_ts: Timestamp,
+    flow_id: u64,
+    /// The query's destination (a multicast group for LLMNR/mDNS).
+    server: SocketAddr,
+    qclass: u16,
+    name_truncated: bool,
+}
+
+/// The transaction table of one worker; see the module doc.
+pub struct DnsState {
+    cfg: DnsConfig,
+    pending: HashMap<Arc<TxKey>, Pending>,
+    /// Insertion order: (seq, deadline, key). Entries whose seq no longer matches the
+    /// table are stale and skipped.
+    order: VecDeque<(u64, Timestamp, Arc<TxKey>)>,
+    next_seq: u64,
+    counters: DnsCounters,
+}
+
+/// A question read from a message, owned.
+struct OwnedQuestion {
+    name: String,
+    truncated: bool,
+    qtype: u16,
+    qclass: u16,
+}
+
+impl DnsState {
+    pub fn new(cfg: DnsConfig) -> DnsState {
+        let cfg = DnsConfig {
+            max_pending: cfg.max_pending.max(1),
+            ..cfg
+        };
+        DnsState {
+            cfg,
+            pending: HashMap::new(),
+            order: VecDeque::new(),
+            next_seq: 0,
+            counters: DnsCounters::default(),
+        }
+    }
+
+    pub fn counters(&self) -> &DnsCounters {
+        &self.counters
+    }
+
+    /// Questions waiting for a response.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Handles one DNS message (a UDP payload or a TCP-framed message) seen at `ts`,
+    /// pushing finished transactions to `out`. Also expires pending queries older than
+    /// the timeout. Returns the first parse error met (already counted); what parsed
+    /// before it has been used.
+    pub fn on_message(
+        &mut self,
+        pkt: &DnsPacket,
+        ts: Timestamp,
+        bytes: &[u8],
+        out: &mut Vec<DnsTransaction>,
+    ) -> Result<(), ParseError> {
+        self.expire(ts, out);
+        let msg = Message::parse(bytes).inspect_err(|e| self.counters.parse_error(*e))?;
+        self.counters.messages_parsed = self.counters.messages_parsed.saturating_add(1);
+        let mut first_err = None;
+        let questions = self.read_questions(&msg, &mut first_err);
+        let res = if msg.header.is_response() {
+            self.on_response(pkt, ts, &msg, questions, &mut first_err, out);
+            first_err
+        } else {
+            self.on_query(pkt, ts, msg.header.id, questions, out);
+            first_err
+        };
+        match res {
+            Some(e) => {
+                self.counters.parse_error(e);
+                Err(e)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Feeds in-order TCP stream bytes of one direction through its `framer` and
+    /// handles every complete message. A bad length prefix stops the framer for good
+    /// and is counted.
+    pub fn on_tcp_data(
+        &mut self,
+        framer: &mut TcpDnsFramer,
+        pkt: &DnsPacket,
+        ts: Timestamp,
+        bytes: &[u8],
+        out: &mut Vec<DnsTransaction>,
+    ) {
+        let res = framer.feed(bytes, &mut |m: &[u8]| {
+            self.counters.tcp_messages = self.counters.tcp_messages.saturating_add(1);
+            // Errors are counted by on_message; the next message may be fine.
+            let _ = self.on_message(pkt, ts, m, out);
+        });
+        if res.is_err() {
+            self.counters.tcp_framing_errors = self.counters.tcp_framing_errors.saturating_add(1);
+        }
+    }
+
+    fn read_questions(
+        &mut self,
+        msg: &Message<'_>,
+        first_err: &mut Option<ParseError>,
+    ) -> Vec<OwnedQuestion> {
+        let mut qs = Vec::new();
+        for q in msg.questions() {
+            match q {
+                Ok(q) => {
+                    let (name, truncated) = q.name.text();
+                    if truncated {
+                        self.counters.names_truncated =
+                            self.counters.names_truncated.saturating_add(1);
+                    }
+                    qs.push(OwnedQuestion {
+                        name,
+                        truncated,
+                        qtype: q.qtype,
+                        qclass: q.qclass,
+                    });
+                }
+                Err(e) => *first_err = Some(e),
+            }
+        }
+        qs
+    }
+
+    fn on_query(
+        &mut self,
+        pkt: &DnsPacket,
+        ts: Timestamp,
+        id: u16,
+        questions: Vec<OwnedQuestion>,
+        out: &mut Vec<DnsTransaction>,
+    ) {
+        for q in questions {
+            let key = TxKey {
+                client: pkt.src,
+                server: server_key(pkt.dst),
+                transport: pkt.transport,
+                id,
+                qtype: q.qtype,
+                qclass: q.qclass & 0x7FFF,
+                name: q.name.into_boxed_str(),
+            };
+            if self.pending.contains_key(&key) {
+                self.counters.duplicate_queries = self.counters.duplicate_queries.saturating_add(1);
+                continue;
+            }
+            self.counters.queries = self.counters.queries.saturating_add(1);
+            self.make_room(out);
+            let key = Arc::new(key);
+            let seq = self.next_seq;
+            self.next_seq = self.next_seq.wrapping_add(1);
+            let pending = Pending {
+                seq,
+                query_ts: ts,
+                flow_id: pkt.flow_id,
+                server: pkt.dst,
+                qclass: q.qclass,
+                name_truncated: q.truncated,
+            };
+            self.order
+                .push_back((seq, ts.saturating_add(self.cfg.timeout), Arc::clone(&key)));
+            self.pending.insert(key, pending);
+        }
+    }
+
+    /// Evicts the oldest pending question when the table is full, and compacts the
+    /// order queue when stale entries dominate it.
+    fn make_room(&mut self, out: &mut Vec<DnsTransaction>) {
+        if self.pending.len() >= self.cfg.max_pending && self.pop_oldest(None, out) {
+            self.counters.evictions = self.counters.evictions.saturating_add(1);
+        }
+        if self.order.len() > self.cfg.max_pending.saturating_mul(ORDER_SLACK) {
+            let pending = &self.pending;
+            self.order
+                .retain(|(seq, _, k)| pending.get(k).is_some_and(|p| p.seq == *seq));
+        }
+    }
+
+    /// Removes the oldest live pending question (only when its deadline is at or
+    /// before `until`, if given) and pushes it as a no-response transaction. Returns
+    /// false when there was none.
+    fn pop_oldest(&mut self, until: Option<Timestamp>, out: &mut Vec<DnsTransaction>) -> bool {
+        while let Some((seq, deadline, _)) = self.order.front() {
+            if until.is_some_and(|u| *deadline > u) {
+                return false;
+            }
+            let seq = *seq;
+            let Some((_, _, key)) = self.order.pop_front() else {
+                return false;
+            };
+            if self.pending.get(&key).is_some_and(|p| p.seq == seq)
+                && let Some((key, p)) = self.pending.remove_entry(&key)
+            {
+                out.push(no_response(&key, &p));
+                self.counters.transactions = self.counters.transactions.saturating_add(1);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn on_response(
+        &mut self,
+        pkt: &DnsPacket,
+        ts: Timestamp,
+        msg: &Message<'_>,
+        questions: Vec<OwnedQuestion>,
+        first_err: &mut Option<ParseError>,
+        out: &mut Vec<DnsTransaction>,
+    ) {
+        self.counters.responses = self.counters.responses.saturating_add(1);
+        if questions.is_empty() {
+            self.counters.responses_without_question =
+                self.counters.responses_without_question.saturating_add(1);
+            return;
+        }
+        let response = Arc::new(self.read_response(msg, ts, first_err));
+        for q in questions {
+            let mut key = TxKey {
+                client: pkt.dst,
+                server: pkt.src,
+                transport: pkt.transport,
+                id: msg.header.id,
+                qtype: q.qtype,
+                qclass: q.qclass & 0x7FFF,
+                name: q.name.into_boxed_str(),
+            };
+            let mut hit = self.pending.remove_entry(&key);
+            if hit.is_none() {
+                // Perhaps the answer to a multicast query (LLMNR, mDNS with the QU bit).
+                key.server = multicast_server_key(pkt.src);
+                hit = self.pending.remove_entry(&key);
+                key.server = pkt.src;
+            }
+            let (key, server, query_ts, flow_id, qclass, truncated) = match hit {
+                // The order queue still holds the key: copy it (one short string).
+                Some((k, p)) => (
+                    clone_key(&k),
+                    p.server,
+                    Some(p.query_ts),
+                    p.flow_id,
+                    p.qclass,
+                    p.name_truncated,
+                ),
+                None => {
+                    self.counters.unmatched_responses =
+                        self.counters.unmatched_responses.saturating_add(1);
+                    (key, pkt.src, None, pkt.flow_id, q.qclass, q.truncated)
+                }
+            };
+            self.counters.transactions = self.counters.transactions.saturating_add(1);
+            out.push(DnsTransaction {
+                flow_id,
+                transport: key.transport,
+                client: key.client,
+                server,
+                id: key.id,
+                qname: key.name,
+                qname_truncated: truncated,
+                qtype: key.qtype,
+                qclass,
+                query_ts,
+                response: Some(Arc::clone(&response)),
+            });
+        }
+    }
+
+    /// Reads the answers (and the OPT record's extended RCODE) of a response.
+    fn read_response(
+        &mut self,
+        msg: &Message<'_>,
+        ts: Timestamp,
+        first_err: &mut Option<ParseError>,
+    ) -> DnsResponse {
+        let mut resp = DnsResponse {
+            ts,
+            rcode: u16::from(msg.header.rcode()),
+            tc: msg.header.truncated(),
+            answers: Vec::new(),
+            answers_incomplete: false,
+            min_ttl: None,
+        };
+        let mut records = msg.records();
+        for r in records.by_ref() {
+            let r = match r {
+                Ok(r) => r,
+                Err(e) => {
+                    // A question error was already noted; keep the first.
+                    first_err.get_or_insert(e);
+                    resp.answers_incomplete = true;
+                    break;
+                }
+            };
+            match r.section {
+                Section::Answer => {
+                    resp.min_ttl = Some(resp.min_ttl.map_or(r.ttl, |t| t.min(r.ttl)));
+                    if let Err(e) = r.data() {
+                        self.counters.parse_error(e);
+                    }
+                    if resp.answers.len() >= MAX_ANSWERS {
+                        resp.answers_incomplete = true;
+                        continue;
+                    }
+                    let (answer, cut) = Answer::from_record(&r);
+                    if cut {
+                        self.counters.names_truncated =
+                            self.counters.names_truncated.saturating_add(1);
+                    }
+                    resp.answers.push(answer);
+                }
+                Section::Additional => {
+                    if let Some(ext) = r.ext_rcode() {
+                        resp.rcode |= u16::from(ext) << 4;
+                    }
+                }
+                Section::Authority => {}
+            }
+        }
+        if records.capped() {
+            resp.answers_incomplete = true;
+        }
+        if resp.answers.len() >= MAX_ANSWERS && resp.answers_incomplete {
+            self.counters.answers_capped = self.counters.answers_capped.saturating_add(1);
+        }
+        resp
+    }
+
+    /// Emits, as no-response (`1460`) transactions, the pending questions whose
+    /// timeout passed at packet time `now`. Call it once per batch so that idle
+    /// periods still expire queries; [`DnsState::on_message`] calls it too.
+    pub fn expire(&mut self, now: Timestamp, out: &mut Vec<DnsTransaction>) {
+        while self.pop_oldest(Some(now), out) {
+            self.counters.timeouts = self.counters.timeouts.saturating_add(1);
+        }
+    }
+
+    /// Emits every pending question as a no-response transaction (end of input).
+    pub fn flush_all(&mut self, out: &mut Vec<DnsTransaction>) {
+        while self.pop_oldest(None, out) {
+            self.counters.flushed = self.counters.flushed.saturating_add(1);
+        }
+        self.order.clear();
+        self.pending.clear();
+    }
+}
+
+/// The server part of a query's key: a multicast destination is replaced by the
+/// unspecified address of its family (same port), since the answer comes from
+/// whichever host responds.
+fn server_key(dst: SocketAddr) -> SocketAddr {
+    if dst.ip().is_multicast() {
+        multicast_server_key(dst)
+    } else {
+        dst
+    }
+}
+
+fn multicast_server_key(addr: SocketAddr) -> SocketAddr {
+    let any = match addr.ip() {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    SocketAddr::new(any, addr.port())
+}
+
+fn clone_key(k: &TxKey) -> TxKey {
+    TxKey {
+        client: k.client,
+        server: k.server,
+        transport: k.transport,
+        id: k.id,
+        qtype: k.qtype,
+        qclass: k.qclass,
+        name: k.name.clone(),
+    }
+}
+
+fn no_response(key: &TxKey, p: &Pending) -> DnsTransaction {
+    DnsTransaction {
+        flow_id: p.flow_id,
+        transport: key.transport,
+        client: key.client,
+        server: p.server,
+        id: key.id,
+        qname: key.name.clone(),
+        qname_truncated: p.name_truncated,
+        qtype: key.qtype,
+        qclass: p.qclass,
+        query_ts: Some(p.query_ts),
+        response: None,
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::panic
+)]
+pub(crate) mod tests {
+    use super::super::parse::tests::{PTR_Q, message, question, record};
+    use super::super::transaction::status;
+    use super::*;
+
+    pub(crate) const CLIENT: &str = "10.0.0.1:5555";
+    pub(crate) const SERVER: &str = "10.0.0.53:53";
+
+    pub(crate) fn pkt(from_client: bool) -> DnsPacket {
+        let (c, s) = (CLIENT.parse().unwrap(), SERVER.parse().unwrap());
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        DnsPacket {
+            flow_id: 7,
+            transport: DnsTransport::Udp,
+            src,
+            dst,
+        }
+    }
+
+    pub(crate) fn query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+        message(id, 0x0100, [1, 0, 0, 0], &question(name, qtype))
+    }
+
+    pub(crate) fn response(
+        id: u16,
+        name: &str,
+        qtype: u16,
+        rcode: u16,
+        answers: &[Vec<u8>],
+    ) -> Vec<u8> {
+        let mut body = question(name, qtype);
+        for a in answers {
+            body.extend_from_slice(a);
+        }
+        message(id, 0x8180 | rcode, [1, answers.len() as u16, 0, 0], &body)
+    }
+
+    pub(crate) fn a_record(ttl: u32, ip: [u8; 4]) -> Vec<u8> {
+        record(&PTR_Q, 1, ttl, &ip)
+    }
+
+    fn t(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
+    #[test]
+    fn query_and_response_join() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        st.on_message(&pkt(true), t(1000), &query(42, "Example.COM", 1), &mut out)
+            .unwrap();
+        assert!(out.is_empty());
+        assert_eq!(st.pending(), 1);
+        let resp = response(42, "example.com", 1, 0, &[a_record(300, [1, 2, 3, 4])]);
+        st.on_message(&pkt(false), t(1020), &resp, &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        let tx = &out[0];
+        assert_eq!(tx.client, CLIENT.parse().unwrap());
+        assert_eq!(tx.server, SERVER.parse().unwrap());
+        assert_eq!(&*tx.qname, "Example.COM");
+        assert_eq!(tx.query_ts, Some(t(1000)));
+        assert_eq!(tx.time(), t(1020));
+        assert_eq!(tx.status(), status::SUCCESS);
+        assert_eq!(tx.response.as_ref().unwrap().min_ttl, Some(300));
+        assert_eq!(st.pending(), 0);
+        assert_eq!(st.counters().unmatched_responses, 0);
+        // The timeout later finds nothing (the order entry is stale).
+        st.expire(t(60_000), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(st.counters().timeouts, 0);
+    }
+
+    #[test]
+    fn unanswered_query_times_out_on_packet_time() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        st.on_message(&pkt(true), t(1000), &query(1, "slow.example", 28), &mut out)
+            .unwrap();
+        st.expire(t(5999), &mut out);
+        assert!(out.is_empty());
+        st.expire(t(6000), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].status(), status::TIMEOUT);
+        assert_eq!(out[0].time(), t(1000));
+        assert_eq!(st.counters().timeouts, 1);
+        // A late response is then response-only.
+        st.on_message(
+            &pkt(false),
+            t(7000),
+            &response(1, "slow.example", 28, 0, &[]),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].query_ts, None);
+        assert_eq!(out[1].status(), status::NO_RECORDS);
+    }
+
+    #[test]
+    fn response_without_query_is_reported() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        let resp = response(9, "orphan.example", 1, 3, &[]);
+        st.on_message(&pkt(false), t(5), &resp, &mut out).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].client, CLIENT.parse().unwrap());
+        assert_eq!(out[0].status(), 9003);
+        assert_eq!(st.counters().unmatched_responses, 1);
+    }
+
+    #[test]
+    fn two_questions_give_two_transactions() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        let mut body = question("a.example", 1);
+        body.extend(question("b.example", 28));
+        st.on_message(
+            &pkt(true),
+            t(0),
+            &message(3, 0x0100, [2, 0, 0, 0], &body),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(st.pending(), 2);
+        st.on_message(
+            &pkt(false),
+            t(10),
+            &message(3, 0x8180, [2, 0, 0, 0], &body),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(&*out[0].qname, "a.example");
+        assert_eq!(&*out[1].qname, "b.example");
+        assert!(out.iter().all(|tx| tx.query_ts == Some(t(0))));
+    }
+
+    #[test]
+    fn retransmitted_query_is_not_duplicated() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        let q = query(5, "again.example", 1);
+        st.on_message(&pkt(true), t(0), &q, &mut out).unwrap();
+        st.on_message(&pkt(true), t(1000), &q, &mut out).unwrap();
+        st.flush_all(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(st.counters().duplicate_queries, 1);
+        assert_eq!(st.counters().flushed, 1);
+    }
+
+    #[test]
+    fn cap_evicts_oldest_as_no_response() {
+        let cfg = DnsConfig {
+            max_pending: 3,
+            ..DnsConfig::default()
+        };
+        let mut st = DnsState::new(cfg);
+        let mut out = Vec::new();
+        for i in 0..5u16 {
+            st.on_message(
+                &pkt(true),
+                t(i64::from(i)),
+                &query(i, "x.example", 1),
+                &mut out,
+            )
+            .unwrap();
+        }
+        assert_eq!(st.pending(), 3);
+        assert_eq!(st.counters().evictions, 2);
+        assert_eq!(out.iter().map(|tx| tx.id).collect::<Vec<_>>(), vec![0, 1]);
+        assert!(out.iter().all(|tx| tx.status() == status::TIMEOUT));
+        // Stale order entries never exceed the slack even with answered traffic.
+        for i in 0..100u16 {
+            st.on_message(
+                &pkt(true),
+                t(10),
+                &query(1000 + i, "y.example", 1),
+                &mut out,
+            )
+            .unwrap();
+            st.on_message(
+                &pkt(false),
+                t(10),
+                &response(1000 + i, "y.example", 1, 0, &[]),
+                &mut out,
+            )
+            .unwrap();
+        }
+        assert!(st.order.len() <= 3 * ORDER_SLACK + 1);
+    }
+
+    #[test]
+    fn multicast_query_joins_a_unicast_answer() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let group: SocketAddr = "224.0.0.252:5355".parse().unwrap();
+        let responder: SocketAddr = "10.0.0.9:5355".parse().unwrap();
+        let q = DnsPacket {
+            flow_id: 1,
+            transport: DnsTransport::Udp,
+            src: client,
+            dst: group,
+        };
+        let r = DnsPacket {
+            flow_id: 2,
+            transport: DnsTransport::Udp,
+            src: responder,
+            dst: client,
+        };
+        st.on_message(&q, t(0), &query(3, "printer", 1), &mut out)
+            .unwrap();
+        st.on_message(
+            &r,
+            t(5),
+            &response(3, "printer", 1, 0, &[a_record(30, [10, 0, 0, 9])]),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].client, out[0].server, out[0].flow_id),
+            (client, group, 1)
+        );
+        assert_eq!(out[0].query_ts, Some(t(0)));
+        assert_eq!(st.counters().unmatched_responses, 0);
+    }
+
+    #[test]
+    fn truncated_response_still_answers_its_query() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        st.on_message(&pkt(true), t(0), &query(8, "big.example", 16), &mut out)
+            .unwrap();
+        let mut r = response(
+            8,
+            "big.example",
+            16,
+            0,
+            &[record(&PTR_Q, 16, 60, &[200; 100])],
+        );
+        r[2] |= 0x02; // TC
+        r.truncate(r.len() - 50);
+        let err = st.on_message(&pkt(false), t(1), &r, &mut out);
+        assert_eq!(err, Err(ParseError::Truncated));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].query_ts, Some(t(0)));
+        let resp = out[0].response.as_ref().unwrap();
+        assert!(resp.tc && resp.answers_incomplete && resp.answers.is_empty());
+        assert_eq!(out[0].status(), status::NO_RECORDS);
+        assert_eq!(st.counters().parse_errors[ParseError::Truncated.index()], 1);
+    }
+
+    #[test]
+    fn malformed_message_is_counted() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        assert_eq!(
+            st.on_message(&pkt(true), t(0), &[1, 2, 3], &mut out),
+            Err(ParseError::ShortHeader)
+        );
+        let bad = message(1, 0, [1, 0, 0, 0], &[0xC0, 12, 0, 1, 0, 1]);
+        assert_eq!(
+            st.on_message(&pkt(true), t(0), &bad, &mut out),
+            Err(ParseError::ForwardPointer)
+        );
+        assert_eq!(st.counters().parse_errors_total(), 2);
+        assert_eq!(st.pending(), 0);
+    }
+
+    #[test]
+    fn tcp_messages_go_through_the_framer() {
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut framer = TcpDnsFramer::new();
+        let mut out = Vec::new();
+        let q = query(77, "tcp.example", 1);
+        let mut stream = (q.len() as u16).to_be_bytes().to_vec();
+        stream.extend(&q);
+        let p = DnsPacket {
+            transport: DnsTransport::Tcp,
+            ..pkt(true)
+        };
+        st.on_tcp_data(&mut framer, &p, t(0), &stream[..5], &mut out);
+        assert_eq!(st.pending(), 0);
+        st.on_tcp_data(&mut framer, &p, t(0), &stream[5..], &mut out);
+        assert_eq!(st.pending(), 1);
+        st.on_tcp_data(&mut framer, &p, t(0), &[0, 3, 1, 2, 3], &mut out);
+        assert_eq!(st.counters().tcp_framing_errors, 1);
+        assert_eq!(st.counters().tcp_messages, 1);
+    }
+}
