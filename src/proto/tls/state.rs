@@ -1,0 +1,280 @@
+//! Per-flow state: the client→server byte stream, fed in pieces of any size, until
+//! the ClientHello is read.
+//!
+//! Two layers of reassembly: TLS records across TCP segments (a record header may
+//! itself be split), and the handshake message across records. The first piece of
+//! a connection usually holds the whole ClientHello in one record: that case is read
+//! in place, without copying. Otherwise the message is gathered into one buffer of at
+//! most `HANDSHAKE_HEADER_LEN + MAX_CLIENT_HELLO` bytes; a longer ClientHello is read
+//! from its first [`MAX_CLIENT_HELLO`] bytes, marked partial and counted as capped.
+
+use super::parse::{CONTENT_HANDSHAKE, RECORD_HEADER_LEN, RecordHeader};
+use super::{InvalidKind, TlsCounters};
+use crate::proto::handshake::{
+    CLIENT_HELLO, HANDSHAKE_HEADER_LEN, HandshakeFacts, MAX_CLIENT_HELLO, parse_client_hello,
+};
+
+/// What one [`ClientHelloStream::feed`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Everything so far fits a ClientHello; feed more bytes.
+    NeedMore,
+    /// The ClientHello was read (check `partial`). The stream is finished.
+    Done(Box<HandshakeFacts>),
+    /// The stream does not start with a TLS ClientHello. The stream is finished.
+    NotTls,
+    /// It started like TLS but broke before the ClientHello ended. Finished.
+    Invalid(InvalidKind),
+    /// An earlier call already gave the final answer; the bytes were not looked at.
+    Finished,
+}
+
+/// Where the reader is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Reading a record header (`head_len` bytes of it so far).
+    RecordHeader,
+    /// Inside a record's payload, `record_left` bytes of it still to come.
+    RecordBody,
+    Finished,
+}
+
+/// The client→server state of one TCP connection until its ClientHello is read.
+#[derive(Clone, Debug)]
+pub struct ClientHelloStream {
+    phase: Phase,
+    head: [u8; RECORD_HEADER_LEN],
+    head_len: usize,
+    record_left: usize,
+    /// Records seen; only the first decides "not TLS", later ones are "invalid".
+    records: u32,
+    /// The handshake message so far, header included (≤ header + MAX_CLIENT_HELLO).
+    msg: Vec<u8>,
+    /// Bytes of `msg` needed once the message header is known: header +
+    /// min(declared, cap). `None` while the header is still incomplete.
+    want: Option<usize>,
+    /// The declared body length was over the cap.
+    capped: bool,
+}
+
+impl Default for ClientHelloStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientHelloStream {
+    pub fn new() -> Self {
+        ClientHelloStream {
+            phase: Phase::RecordHeader,
+            head: [0; RECORD_HEADER_LEN],
+            head_len: 0,
+            record_left: 0,
+            records: 0,
+            msg: Vec::new(),
+            want: None,
+            capped: false,
+        }
+    }
+
+    /// True once a final answer was given (Done, NotTls or Invalid).
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Finished
+    }
+
+    /// Takes the next bytes of the client→server stream, in order.
+    pub fn feed(&mut self, data: &[u8], counters: &mut TlsCounters) -> Progress {
+        if self.phase == Phase::Finished {
+            return Progress::Finished;
+        }
+        if self.records == 0
+            && self.head_len == 0
+            && let Some(facts) = whole_in_first_record(data)
+        {
+            return self.done(facts, counters);
+        }
+        let answer = self.gather(data);
+        match answer {
+            Step::More => Progress::NeedMore,
+            Step::NotTls => {
+                self.phase = Phase::Finished;
+                counters.not_tls = counters.not_tls.saturating_add(1);
+                Progress::NotTls
+            }
+            Step::Invalid(kind) => self.invalid(kind, counters),
+            Step::Complete => match parse_client_hello(&self.msg) {
+                Ok(facts) => {
+                    if self.capped {
+                        counters.capped_hellos = counters.capped_hellos.saturating_add(1);
+                    }
+                    self.done(facts, counters)
+                }
+                Err(e) => self.invalid(InvalidKind::from_hello(e), counters),
+            },
+        }
+    }
+
+    /// The stream ended, or has a gap, before the ClientHello was complete: the facts
+    /// from what arrived (marked partial), if its fixed fields did.
+    pub fn finish(&mut self, counters: &mut TlsCounters) -> Option<HandshakeFacts> {
+        if self.phase == Phase::Finished || self.msg.is_empty() {
+            self.phase = Phase::Finished;
+            return None;
+        }
+        match parse_client_hello(&self.msg) {
+            Ok(mut facts) => {
+                facts.partial = true;
+                match self.done(facts, counters) {
+                    Progress::Done(facts) => Some(*facts),
+                    _ => None,
+                }
+            }
+            Err(e) => {
+                self.invalid(InvalidKind::from_hello(e), counters);
+                None
+            }
+        }
+    }
+
+    fn done(&mut self, facts: HandshakeFacts, counters: &mut TlsCounters) -> Progress {
+        self.phase = Phase::Finished;
+        self.msg = Vec::new();
+        counters.client_hellos = counters.client_hellos.saturating_add(1);
+        if facts.partial {
+            counters.partial_hellos = counters.partial_hellos.saturating_add(1);
+        }
+        Progress::Done(Box::new(facts))
+    }
+
+    fn invalid(&mut self, kind: InvalidKind, counters: &mut TlsCounters) -> Progress {
+        self.phase = Phase::Finished;
+        self.msg = Vec::new();
+        counters.count_invalid(kind);
+        Progress::Invalid(kind)
+    }
+
+    /// Moves `data` through record headers into `msg` until `msg` holds `want` bytes.
+    /// Each turn consumes at least one byte, so the loop ends with `data`.
+    fn gather(&mut self, mut data: &[u8]) -> Step {
+        while !data.is_empty() {
+            match self.phase {
+                Phase::RecordHeader => {
+                    let room = RECORD_HEADER_LEN.saturating_sub(self.head_len);
+                    let n = room.min(data.len());
+                    let (now, rest) = data.split_at(n);
+                    for (slot, b) in self.head.iter_mut().skip(self.head_len).zip(now) {
+                        *slot = *b;
+                    }
+                    self.head_len = self.head_len.saturating_add(n);
+                    data = rest;
+                    if self.head_len < RECORD_HEADER_LEN {
+                        // A first header that already fails the probe need not wait.
+                        if self.records == 0
+                            && super::probe(self.head.get(..self.head_len).unwrap_or(&[]))
+                                == super::Probe::NotTls
+                        {
+                            return Step::NotTls;
+                        }
+                        return Step::More;
+                    }
+                    if let Some(step) = self.start_record() {
+                        return step;
+                    }
+                }
+                Phase::RecordBody => {
+                    let want = self.want.unwrap_or(HANDSHAKE_HEADER_LEN);
+                    let need = want.saturating_sub(self.msg.len());
+                    let n = need.min(self.record_left).min(data.len());
+                    let (now, rest) = data.split_at(n);
+                    self.msg.extend_from_slice(now);
+                    self.record_left = self.record_left.saturating_sub(n);
+                    data = rest;
+                    if let Some(step) = self.after_body_bytes() {
+                        return step;
+                    }
+                }
+                Phase::Finished => return Step::More,
+            }
+        }
+        Step::More
+    }
+
+    /// A complete record header is in `head`: check it and enter its body.
+    fn start_record(&mut self) -> Option<Step> {
+        let h = RecordHeader::new(self.head);
+        let first = self.records == 0;
+        self.records = self.records.saturating_add(1);
+        self.head_len = 0;
+        if h.content_type != CONTENT_HANDSHAKE {
+            return Some(if first { Step::NotTls } else { Step::Invalid(InvalidKind::RecordType) });
+        }
+        if !h.version_ok() || (first && h.version > 0x0304) {
+            return Some(if first { Step::NotTls } else { Step::Invalid(InvalidKind::RecordVersion) });
+        }
+        if !h.len_ok() {
+            return Some(if first { Step::NotTls } else { Step::Invalid(InvalidKind::RecordLength) });
+        }
+        self.record_left = usize::from(h.len);
+        self.phase = Phase::RecordBody;
+        None
+    }
+
+    /// Bytes were added to `msg`: learn the message length, or finish.
+    fn after_body_bytes(&mut self) -> Option<Step> {
+        if let Some(&kind) = self.msg.first()
+            && kind != CLIENT_HELLO
+        {
+            // Only a first message can be "not a ClientHello": `msg` is never reset.
+            return Some(Step::NotTls);
+        }
+        if self.want.is_none() && self.msg.len() >= HANDSHAKE_HEADER_LEN {
+            let declared = self
+                .msg
+                .get(1..HANDSHAKE_HEADER_LEN)
+                .unwrap_or(&[])
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            self.capped = declared > MAX_CLIENT_HELLO;
+            let want = HANDSHAKE_HEADER_LEN.saturating_add(declared.min(MAX_CLIENT_HELLO));
+            self.msg.reserve_exact(want.saturating_sub(self.msg.len()));
+            self.want = Some(want);
+        }
+        if let Some(want) = self.want
+            && self.msg.len() >= want
+        {
+            return Some(Step::Complete);
+        }
+        if self.record_left == 0 {
+            self.phase = Phase::RecordHeader;
+        }
+        None
+    }
+}
+
+/// Result of moving bytes.
+enum Step {
+    More,
+    NotTls,
+    Invalid(InvalidKind),
+    Complete,
+}
+
+/// The common case, read in place: `data` starts with a handshake record that holds a
+/// whole ClientHello no longer than the cap.
+fn whole_in_first_record(data: &[u8]) -> Option<HandshakeFacts> {
+    let h = RecordHeader::read(data)?;
+    if h.content_type != CONTENT_HANDSHAKE || !h.version_ok() || !h.len_ok() {
+        return None;
+    }
+    let record = data.get(RECORD_HEADER_LEN..RECORD_HEADER_LEN.checked_add(usize::from(h.len))?)?;
+    let (&kind, rest) = record.split_first()?;
+    let declared = rest
+        .get(..3)?
+        .iter()
+        .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+    if kind != CLIENT_HELLO || declared > MAX_CLIENT_HELLO {
+        return None;
+    }
+    let msg = record.get(..HANDSHAKE_HEADER_LEN.checked_add(declared)?)?;
+    parse_client_hello(msg).ok()
+}
