@@ -1,7 +1,8 @@
 //! Filling a NetworkConnect (EventID 3) from the handshake facts of a TLS or QUIC
 //! ClientHello: `TlsSni`, `TlsAlpn`, `TlsVersion`, `TlsEch`, `Ja3`, `Ja3Hash`, `Ja4`,
 //! `AppProtocol`, and `DestinationHostname` / `HostnameSource` from the SNI (SNI is
-//! the first choice for the hostname, DESIGN §3).
+//! the first choice for the hostname, DESIGN §3). Partial facts (a ClientHello cut,
+//! capped or with a malformed extension) set `truncated` and give no JA3/JA4.
 //!
 //! Imports `proto::handshake`, `proto::ja3`, `proto::ja4`.
 
@@ -47,15 +48,20 @@ pub fn apply_tls(facts: &HandshakeFacts, quic: bool, conn: &mut NetworkConnect) 
     }
     conn.tls_version = Some(version_name(facts.highest_version));
     conn.tls_ech = Some(facts.ech);
-    let ja3_string = ja3::ja3_string(facts);
-    conn.ja3_hash = Some(ja3::ja3_hash(&ja3_string));
-    conn.ja3 = Some(ja3_string);
-    let transport = if quic {
-        ja4::Transport::Quic
-    } else {
-        ja4::Transport::Tcp
-    };
-    conn.ja4 = Some(ja4::ja4(facts, transport));
+    // A fingerprint of partial lists would be a wrong fingerprint, one that rules could
+    // match by accident: none is given (as Suricata and tshark give none for a hello
+    // they could not read whole). `truncated` says why it is missing.
+    if !facts.partial {
+        let ja3_string = ja3::ja3_string(facts);
+        conn.ja3_hash = Some(ja3::ja3_hash(&ja3_string));
+        conn.ja3 = Some(ja3_string);
+        let transport = if quic {
+            ja4::Transport::Quic
+        } else {
+            ja4::Transport::Tcp
+        };
+        conn.ja4 = Some(ja4::ja4(facts, transport));
+    }
     conn.truncated |= truncated;
 }
 
@@ -121,8 +127,14 @@ mod tests {
         assert_eq!(conn.tls_sni.as_deref(), Some("bad\\xffname"));
         assert_eq!(conn.hostname_source, Some(HostnameSource::QuicSni));
         assert_eq!(conn.app_protocol, AppProtocol::Quic);
-        assert!(conn.ja4.as_deref().is_some_and(|j| j.starts_with('q')));
+        assert_eq!((conn.ja3, conn.ja3_hash, conn.ja4), (None, None, None));
         assert!(conn.truncated);
+        f.partial = false;
+        let mut conn = NetworkConnect::default();
+        apply_tls(&f, true, &mut conn);
+        assert!(conn.ja4.as_deref().is_some_and(|j| j.starts_with("q13d")));
+        // Escaping a byte is not cutting: not truncated.
+        assert!(!conn.truncated);
     }
 
     #[test]

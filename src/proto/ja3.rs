@@ -55,3 +55,51 @@ fn push_list(s: &mut String, values: impl Iterator<Item = u16>) {
         let _ = write!(s, "{v}");
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::proto::handshake::parse_client_hello;
+    use crate::proto::tls::testdata::*;
+
+    fn facts(record: &[&str]) -> HandshakeFacts {
+        parse_client_hello(&unhex(record)[5..]).unwrap()
+    }
+
+    // Expected strings and hashes: tshark 4.0.17 `tls.handshake.ja3_full` / `ja3`.
+    #[test]
+    fn edge_matches_tshark() {
+        let s = ja3_string(&facts(EDGE_RECORD));
+        assert_eq!(
+            s,
+            "771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,\
+             13-0-10-5-11-43-27-65281-51-17513-45-35-23-18-16-21,29-23-24,0"
+        );
+        assert_eq!(ja3_hash(&s), "34fcb8e0ef812f18e760b52314a54fd0");
+    }
+
+    #[test]
+    fn firefox_and_tls12_match_tshark() {
+        assert_eq!(
+            ja3_hash(&ja3_string(&facts(FIREFOX_RECORD))),
+            "579ccef312d18482fc42e2b822ca2430"
+        );
+        assert_eq!(
+            ja3_hash(&ja3_string(&facts(TLS12_RECORD))),
+            "a0e9f5d64349fb13191bc781f81f42e1"
+        );
+    }
+
+    #[test]
+    fn empty_lists_keep_their_commas() {
+        let f = HandshakeFacts {
+            legacy_version: 0x0301,
+            cipher_suites: vec![0x0a0a, 0x002f],
+            ..HandshakeFacts::default()
+        };
+        assert_eq!(ja3_string(&f), "769,47,,,");
+        // MD5 of the empty string, to pin the hex form.
+        assert_eq!(ja3_hash(""), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+}

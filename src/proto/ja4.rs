@@ -164,3 +164,144 @@ fn push_hash12(out: &mut String, text: &str) {
         let _ = write!(out, "{b:02x}");
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::proto::handshake::parse_client_hello;
+    use crate::proto::tls::testdata::*;
+
+    fn facts(record: &[&str]) -> HandshakeFacts {
+        parse_client_hello(&unhex(record)[5..]).unwrap()
+    }
+
+    /// The specification's worked example (JA4.md, "Example").
+    fn spec_example() -> HandshakeFacts {
+        HandshakeFacts {
+            legacy_version: 0x0303,
+            supported_versions: vec![0x0304, 0x0303],
+            highest_version: 0x0304,
+            cipher_suites: vec![
+                0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
+                0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+            ],
+            extensions: vec![
+                0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023,
+                0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015,
+            ],
+            signature_algorithms: vec![
+                0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+            ],
+            alpn: vec![b"h2".to_vec()],
+            sni: Some(b"example.com".to_vec()),
+            ..HandshakeFacts::default()
+        }
+    }
+
+    #[test]
+    fn specification_example() {
+        assert_eq!(
+            ja4(&spec_example(), Transport::Tcp),
+            "t13d1516h2_8daaf6152771_e5627efa2ab1"
+        );
+        // "If there are no signature algorithms ... = 6d807ffa2a79".
+        let mut f = spec_example();
+        f.signature_algorithms.clear();
+        assert_eq!(ja4(&f, Transport::Tcp), "t13d1516h2_8daaf6152771_6d807ffa2a79");
+    }
+
+    // Expected values: FoxIO's python/test/testdata/{browsers-x509.pcapng,tls12.pcap,
+    // latest.pcapng}.json and rust snapshots.
+    #[test]
+    fn real_hellos_match_foxio() {
+        assert_eq!(
+            ja4(&facts(EDGE_RECORD), Transport::Tcp),
+            "t13d1516h2_8daaf6152771_e5627efa2ab1"
+        );
+        assert_eq!(
+            ja4(&facts(FIREFOX_RECORD), Transport::Tcp),
+            "t13d1715h2_5b57614c22b0_3d5424432f57"
+        );
+        assert_eq!(
+            ja4(&facts(TLS12_RECORD), Transport::Tcp),
+            "t12d190800_d83cc789557e_7af1ed941c26"
+        );
+    }
+
+    #[test]
+    fn grease_removed_everywhere() {
+        let mut f = spec_example();
+        f.cipher_suites.insert(0, 0x2a2a);
+        f.extensions.insert(3, 0x3a3a);
+        f.signature_algorithms.insert(0, 0xfafa);
+        f.supported_versions.insert(0, 0x5a5a);
+        assert_eq!(ja4(&f, Transport::Tcp), "t13d1516h2_8daaf6152771_e5627efa2ab1");
+    }
+
+    #[test]
+    fn transport_sni_and_version() {
+        let mut f = spec_example();
+        assert!(ja4(&f, Transport::Quic).starts_with("q13d"));
+        assert!(ja4(&f, Transport::Dtls).starts_with("d13d"));
+        f.extensions.retain(|&e| e != 0);
+        assert!(ja4(&f, Transport::Tcp).starts_with("t13i1515h2_"));
+        for (v, code) in [
+            (0x0303, "12"),
+            (0x0302, "11"),
+            (0x0301, "10"),
+            (0x0300, "s3"),
+            (0x0002, "s2"),
+            (0xfeff, "d1"),
+            (0xfefd, "d2"),
+            (0xfefc, "d3"),
+            (0x7f17, "00"),
+        ] {
+            f.highest_version = v;
+            assert_eq!(&ja4(&f, Transport::Tcp)[1..3], code);
+        }
+    }
+
+    #[test]
+    fn alpn_characters() {
+        let code = |alpn: Vec<Vec<u8>>| {
+            let f = HandshakeFacts {
+                alpn,
+                ..spec_example()
+            };
+            ja4(&f, Transport::Tcp)[8..10].to_string()
+        };
+        assert_eq!(code(vec![]), "00");
+        assert_eq!(code(vec![vec![]]), "00");
+        assert_eq!(code(vec![b"http/1.1".to_vec(), b"h2".to_vec()]), "h1");
+        assert_eq!(code(vec![b"h".to_vec()]), "hh");
+        // The specification's examples for non-alphanumeric bytes.
+        assert_eq!(code(vec![vec![0xab]]), "ab");
+        assert_eq!(code(vec![vec![0xab, 0xcd]]), "ad");
+        assert_eq!(code(vec![vec![0x30, 0xab]]), "3b");
+        assert_eq!(code(vec![vec![0x30, 0x31, 0xab, 0xcd]]), "3d");
+        assert_eq!(code(vec![vec![0x30, 0xab, 0xcd, 0x31]]), "01");
+    }
+
+    #[test]
+    fn empty_lists_and_caps() {
+        let f = HandshakeFacts {
+            highest_version: 0x0303,
+            ..HandshakeFacts::default()
+        };
+        assert_eq!(ja4(&f, Transport::Tcp), "t12i000000_000000000000_000000000000");
+        // Only SNI and ALPN: the sorted list is empty.
+        let f = HandshakeFacts {
+            extensions: vec![0, 0x10],
+            signature_algorithms: vec![0x0403],
+            ..f
+        };
+        assert!(ja4(&f, Transport::Tcp).ends_with("_000000000000"));
+        let f = HandshakeFacts {
+            cipher_suites: (1..=150).collect(),
+            extensions: (0x100..0x200).collect(),
+            ..HandshakeFacts::default()
+        };
+        assert_eq!(&ja4(&f, Transport::Tcp)[4..8], "9999");
+    }
+}

@@ -278,3 +278,232 @@ fn whole_in_first_record(data: &[u8]) -> Option<HandshakeFacts> {
     let msg = record.get(..HANDSHAKE_HEADER_LEN.checked_add(declared)?)?;
     parse_client_hello(msg).ok()
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+mod tests {
+    use super::*;
+    use crate::proto::tls::testdata::*;
+
+    fn done(p: Progress) -> HandshakeFacts {
+        match p {
+            Progress::Done(f) => *f,
+            other => panic!("expected Done, got {other:?}"),
+        }
+    }
+
+    fn edge_msg() -> Vec<u8> {
+        unhex(EDGE_RECORD)[5..].to_vec()
+    }
+
+    fn feed_all(s: &mut ClientHelloStream, pieces: &[&[u8]], c: &mut TlsCounters) -> Progress {
+        let mut last = Progress::NeedMore;
+        for p in pieces {
+            last = s.feed(p, c);
+            if !matches!(last, Progress::NeedMore) {
+                break;
+            }
+        }
+        last
+    }
+
+    #[test]
+    fn whole_record_in_one_piece() {
+        let record = unhex(EDGE_RECORD);
+        let mut c = TlsCounters::default();
+        let mut s = ClientHelloStream::new();
+        let f = done(s.feed(&record, &mut c));
+        assert_eq!(f, parse_client_hello(&record[5..]).unwrap());
+        assert!(s.is_finished());
+        assert_eq!(s.feed(b"more", &mut c), Progress::Finished);
+        assert_eq!(c.client_hellos, 1);
+        assert_eq!(c.partial_hellos, 0);
+    }
+
+    #[test]
+    fn hello_split_over_two_records() {
+        let msg = edge_msg();
+        let data = records(&msg, 300);
+        assert_eq!(data.len(), msg.len() + 10);
+        let mut c = TlsCounters::default();
+        let f = done(ClientHelloStream::new().feed(&data, &mut c));
+        assert_eq!(f, parse_client_hello(&msg).unwrap());
+        assert!(!f.partial);
+    }
+
+    #[test]
+    fn any_segmentation_gives_the_same_facts() {
+        let msg = edge_msg();
+        let expected = parse_client_hello(&msg).unwrap();
+        for record_size in [1, 3, 4, 5, 100, 512, 16384] {
+            let data = records(&msg, record_size);
+            for piece in [1, 2, 5, 6, 7, 300, 1460] {
+                let pieces: Vec<&[u8]> = data.chunks(piece).collect();
+                let mut c = TlsCounters::default();
+                let mut s = ClientHelloStream::new();
+                let f = done(feed_all(&mut s, &pieces, &mut c));
+                assert_eq!(f, expected, "records of {record_size}, pieces of {piece}");
+                assert_eq!(c.client_hellos, 1);
+            }
+        }
+    }
+
+    #[test]
+    fn not_tls_is_decided_early() {
+        let mut c = TlsCounters::default();
+        let mut s = ClientHelloStream::new();
+        assert_eq!(s.feed(b"G", &mut c), Progress::NotTls);
+        assert_eq!(c.not_tls, 1);
+        // A server hello, byte by byte: decided at the handshake type.
+        let mut s = ClientHelloStream::new();
+        let pieces: [&[u8]; 6] = [&[0x16], &[3], &[3], &[0], &[80], &[2]];
+        assert_eq!(feed_all(&mut s, &pieces, &mut c), Progress::NotTls);
+        assert_eq!(c.not_tls, 2);
+        // TLS 1.4 record version, zero length.
+        for head in [[0x16u8, 3, 5, 0, 1], [0x16, 3, 1, 0, 0]] {
+            let mut s = ClientHelloStream::new();
+            assert_eq!(s.feed(&head, &mut c), Progress::NotTls);
+        }
+    }
+
+    #[test]
+    fn bad_second_record_is_invalid() {
+        let msg = edge_msg();
+        let mut first = records(&msg[..100], 100);
+        let cases: [([u8; 5], InvalidKind); 3] = [
+            ([0x17, 3, 3, 0, 10], InvalidKind::RecordType),
+            ([0x16, 2, 0, 0, 10], InvalidKind::RecordVersion),
+            ([0x16, 3, 3, 0, 0], InvalidKind::RecordLength),
+        ];
+        first.truncate(105);
+        for (head, kind) in cases {
+            let mut c = TlsCounters::default();
+            let mut s = ClientHelloStream::new();
+            assert_eq!(s.feed(&first, &mut c), Progress::NeedMore);
+            assert_eq!(s.feed(&head, &mut c), Progress::Invalid(kind));
+            assert_eq!(c.fields().iter().map(|f| f.1).sum::<u64>(), 1);
+        }
+    }
+
+    #[test]
+    fn malformed_fixed_fields_are_invalid() {
+        let m = HelloBuilder {
+            session_id: vec![0; 33],
+            ..HelloBuilder::default()
+        }
+        .message();
+        let mut c = TlsCounters::default();
+        let p = ClientHelloStream::new().feed(&records(&m, 1000), &mut c);
+        assert_eq!(p, Progress::Invalid(InvalidKind::HelloMalformed));
+        assert_eq!(c.invalid_hello_malformed, 1);
+        // A declared length of zero.
+        let p = ClientHelloStream::new().feed(&[0x16, 3, 1, 0, 4, 1, 0, 0, 0], &mut c);
+        assert_eq!(p, Progress::Invalid(InvalidKind::HelloTruncated));
+    }
+
+    #[test]
+    fn huge_hello_is_capped() {
+        let m = HelloBuilder::default()
+            .ext(0, sni_ext(b"huge.example"))
+            .ext(0x0015, vec![0; 30_000])
+            .message();
+        let data = records(&m, 16384);
+        let mut c = TlsCounters::default();
+        let mut s = ClientHelloStream::new();
+        let pieces: Vec<&[u8]> = data.chunks(1460).collect();
+        let mut fed = 0;
+        let mut answer = Progress::NeedMore;
+        for p in &pieces {
+            fed += p.len();
+            answer = s.feed(p, &mut c);
+            if !matches!(answer, Progress::NeedMore) {
+                break;
+            }
+        }
+        let f = done(answer);
+        assert!(f.partial);
+        assert_eq!(f.sni.as_deref(), Some(&b"huge.example"[..]));
+        // Answered once the cap was reached, not at the end of the message.
+        assert!(fed < MAX_CLIENT_HELLO + 2 * 1460 + 10);
+        assert_eq!((c.client_hellos, c.partial_hellos, c.capped_hellos), (1, 1, 1));
+        assert!(s.msg.capacity() == 0);
+    }
+
+    #[test]
+    fn finish_gives_what_arrived() {
+        let data = records(&edge_msg(), 16384);
+        let mut c = TlsCounters::default();
+        let mut s = ClientHelloStream::new();
+        assert_eq!(s.feed(&data[..300], &mut c), Progress::NeedMore);
+        let f = s.finish(&mut c).unwrap();
+        assert!(f.partial);
+        assert_eq!(f.sni.as_deref(), Some(&b"edge.microsoft.com"[..]));
+        assert_eq!((c.client_hellos, c.partial_hellos), (1, 1));
+        assert_eq!(s.feed(&data[300..], &mut c), Progress::Finished);
+
+        // Too little for the fixed fields: counted invalid, no facts.
+        let mut s = ClientHelloStream::new();
+        assert_eq!(s.feed(&data[..20], &mut c), Progress::NeedMore);
+        assert_eq!(s.finish(&mut c), None);
+        assert_eq!(c.invalid_hello_truncated, 1);
+        // Nothing at all: nothing counted.
+        let mut s = ClientHelloStream::new();
+        assert_eq!(s.finish(&mut c), None);
+        assert_eq!(c.client_hellos, 1);
+    }
+
+    #[test]
+    fn counters_merge_and_list() {
+        let mut a = TlsCounters {
+            client_hellos: 2,
+            not_tls: 1,
+            ..TlsCounters::default()
+        };
+        let b = TlsCounters {
+            client_hellos: 3,
+            invalid_record_type: 4,
+            ..TlsCounters::default()
+        };
+        a.merge(&b);
+        assert_eq!(a.client_hellos, 5);
+        assert_eq!(a.invalid_record_type, 4);
+        assert!(a.fields().contains(&("not_tls", 1)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_streams_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000),
+            piece in 1usize..300,
+        ) {
+            let mut c = TlsCounters::default();
+            let mut s = ClientHelloStream::new();
+            for p in bytes.chunks(piece) {
+                let _ = s.feed(p, &mut c);
+            }
+            let _ = s.finish(&mut c);
+            let _ = super::super::probe(&bytes);
+        }
+
+        #[test]
+        fn random_streams_after_a_valid_start_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000),
+            piece in 1usize..300,
+        ) {
+            let mut data = vec![0x16, 3, 1, 0x40, 0, 1, 0, 0x3f, 0xfc];
+            data.extend_from_slice(&bytes);
+            let mut c = TlsCounters::default();
+            let mut s = ClientHelloStream::new();
+            for p in data.chunks(piece) {
+                let _ = s.feed(p, &mut c);
+            }
+            let _ = s.finish(&mut c);
+            proptest::prop_assert!(s.msg.len() <= HANDSHAKE_HEADER_LEN + MAX_CLIENT_HELLO);
+        }
+    }
+}
