@@ -293,22 +293,62 @@ fn sni_matches_tshark_oracle() {
         "tls corpus: {files} captures, {compared} expected SNIs, counters {:?}",
         counters
     );
-    assert!(unexplained.is_empty(), "unexplained:\n{}", unexplained.join("\n"));
+    assert!(
+        unexplained.is_empty(),
+        "unexplained:\n{}",
+        unexplained.join("\n")
+    );
     assert!(compared >= 20, "too few SNIs compared: {compared}");
 }
 
 /// JA4 values published by FoxIO for the captures taken from their repository,
 /// by SNI (FoxIO-LLC/ja4 python/test/testdata/*.json).
 const FOXIO_JA4: &[(&str, &str, &str)] = &[
-    ("ja4_tls12", "contile.services.mozilla.com", "t13d1715h2_5b57614c22b0_3d5424432f57"),
-    ("ja4_browsers-x509", "edge.microsoft.com", "t13d1516h2_8daaf6152771_e5627efa2ab1"),
-    ("ja4_browsers-x509", "nym1-ib.adnxs.com", "t13d1516h2_8daaf6152771_e5627efa2ab1"),
-    ("ja4_browsers-x509", "lptag.liveperson.net", "t13d1516h2_8daaf6152771_e5627efa2ab1"),
-    ("ja4_latest", "pdx-col.eum-appdynamics.com", "t13d1516h2_8daaf6152771_e5627efa2ab1"),
-    ("ja4_latest", "discovery.cem.cloud.us", "t12d190800_d83cc789557e_7af1ed941c26"),
-    ("ja4_latest", "app.slack.com", "t13d1516h2_8daaf6152771_9b887d9acb53"),
-    ("ja4_latest", "ping-edge.smartscreen.microsoft.com", "t13d1516h2_8daaf6152771_e5627efa2ab1"),
-    ("ja4_latest", "data-edge.smartscreen.microsoft.com", "t13d1516h2_8daaf6152771_e5627efa2ab1"),
+    (
+        "ja4_tls12",
+        "contile.services.mozilla.com",
+        "t13d1715h2_5b57614c22b0_3d5424432f57",
+    ),
+    (
+        "ja4_browsers-x509",
+        "edge.microsoft.com",
+        "t13d1516h2_8daaf6152771_e5627efa2ab1",
+    ),
+    (
+        "ja4_browsers-x509",
+        "nym1-ib.adnxs.com",
+        "t13d1516h2_8daaf6152771_e5627efa2ab1",
+    ),
+    (
+        "ja4_browsers-x509",
+        "lptag.liveperson.net",
+        "t13d1516h2_8daaf6152771_e5627efa2ab1",
+    ),
+    (
+        "ja4_latest",
+        "pdx-col.eum-appdynamics.com",
+        "t13d1516h2_8daaf6152771_e5627efa2ab1",
+    ),
+    (
+        "ja4_latest",
+        "discovery.cem.cloud.us",
+        "t12d190800_d83cc789557e_7af1ed941c26",
+    ),
+    (
+        "ja4_latest",
+        "app.slack.com",
+        "t13d1516h2_8daaf6152771_9b887d9acb53",
+    ),
+    (
+        "ja4_latest",
+        "ping-edge.smartscreen.microsoft.com",
+        "t13d1516h2_8daaf6152771_e5627efa2ab1",
+    ),
+    (
+        "ja4_latest",
+        "data-edge.smartscreen.microsoft.com",
+        "t13d1516h2_8daaf6152771_e5627efa2ab1",
+    ),
 ];
 
 #[test]
@@ -436,7 +476,10 @@ fn ja3_matches_tshark() {
                 .filter(|t| t.sport == h.sport && t.dport == h.dport)
                 .collect();
             compared += 1;
-            if same_conn.iter().any(|t| t.ja3_full == s && t.ja3 == ja3_hash(&s)) {
+            if same_conn
+                .iter()
+                .any(|t| t.ja3_full == s && t.ja3 == ja3_hash(&s))
+            {
                 continue;
             }
             mismatches.push(format!(
@@ -449,7 +492,13 @@ fn ja3_matches_tshark() {
             ));
         }
     }
-    eprintln!("ja3: {compared} ClientHellos compared with tshark, {skipped_partial} partial skipped");
-    assert!(mismatches.is_empty(), "JA3 mismatches:\n{}", mismatches.join("\n"));
+    eprintln!(
+        "ja3: {compared} ClientHellos compared with tshark, {skipped_partial} partial skipped"
+    );
+    assert!(
+        mismatches.is_empty(),
+        "JA3 mismatches:\n{}",
+        mismatches.join("\n")
+    );
     assert!(compared >= 20);
 }

@@ -113,7 +113,11 @@ mod tests {
         assert_eq!(conn.tls_ech, Some(true));
         assert_eq!(conn.ja3.as_deref(), Some("771,4865-4866,0-16-43-65037,,"));
         assert_eq!(conn.ja3_hash.as_ref().map(String::len), Some(32));
-        assert!(conn.ja4.as_deref().is_some_and(|j| j.starts_with("t13d0204h2_")));
+        assert!(
+            conn.ja4
+                .as_deref()
+                .is_some_and(|j| j.starts_with("t13d0204h2_"))
+        );
         assert!(!conn.truncated);
     }
 

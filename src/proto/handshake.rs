@@ -276,7 +276,6 @@ fn read_alpn(data: &[u8], facts: &mut HandshakeFacts) -> bool {
     true
 }
 
-
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,
@@ -297,7 +296,10 @@ mod tests {
         assert_eq!(all.len(), 16);
         assert_eq!(all[0], 0x0a0a);
         assert_eq!(all[15], 0xfafa);
-        assert!(all.iter().all(|v| v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff));
+        assert!(
+            all.iter()
+                .all(|v| v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff)
+        );
         assert!(!is_grease(0x0a1a) && !is_grease(0x0000) && !is_grease(0x1301));
     }
 
@@ -313,15 +315,16 @@ mod tests {
         assert_eq!(
             f.extensions,
             vec![
-                0x6a6a, 13, 0, 10, 5, 11, 43, 27, 65281, 51, 17513, 45, 35, 23, 18, 16, 0x0a0a,
-                21
+                0x6a6a, 13, 0, 10, 5, 11, 43, 27, 65281, 51, 17513, 45, 35, 23, 18, 16, 0x0a0a, 21
             ]
         );
         assert_eq!(f.supported_groups, vec![0x4a4a, 0x001d, 0x0017, 0x0018]);
         assert_eq!(f.ec_point_formats, vec![0]);
         assert_eq!(
             f.signature_algorithms,
-            vec![0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601]
+            vec![
+                0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601
+            ]
         );
         assert_eq!(f.alpn, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
         assert_eq!(f.sni.as_deref(), Some(&b"edge.microsoft.com"[..]));
@@ -369,10 +372,10 @@ mod tests {
     #[test]
     fn odd_list_and_bad_vectors_are_partial() {
         for (kind, data) in [
-            (0x000a, vec![0, 3, 0, 0x1d, 0]),  // odd u16 list
-            (0x000b, vec![2, 0]),               // point formats shorter than said
-            (0x002b, vec![4, 3, 4]),            // versions shorter than said
-            (0x000d, vec![0]),                  // no room for the length
+            (0x000a, vec![0, 3, 0, 0x1d, 0]),    // odd u16 list
+            (0x000b, vec![2, 0]),                // point formats shorter than said
+            (0x002b, vec![4, 3, 4]),             // versions shorter than said
+            (0x000d, vec![0]),                   // no room for the length
             (0x0010, vec![0, 3, 5, b'h', b'2']), // ALPN name longer than the list
         ] {
             let m = HelloBuilder::default().ext(kind, data).message();
@@ -406,9 +409,7 @@ mod tests {
 
     #[test]
     fn block_length_past_the_message_is_partial() {
-        let mut m = HelloBuilder::default()
-            .ext(0, sni_ext(b"x.test"))
-            .message();
+        let mut m = HelloBuilder::default().ext(0, sni_ext(b"x.test")).message();
         // The extension block length is the last 2 bytes before its data.
         let block_at = m.len() - sni_ext(b"x.test").len() - 4 - 2;
         m[block_at + 1] += 10;
@@ -442,7 +443,10 @@ mod tests {
     fn errors() {
         assert_eq!(parse_client_hello(&[]), Err(TlsError::Truncated));
         assert_eq!(parse_client_hello(&[1, 0]), Err(TlsError::Truncated));
-        assert_eq!(parse_client_hello(&[2, 0, 0, 0]), Err(TlsError::NotClientHello));
+        assert_eq!(
+            parse_client_hello(&[2, 0, 0, 0]),
+            Err(TlsError::NotClientHello)
+        );
         assert_eq!(parse_client_hello(&[1, 0, 0, 0]), Err(TlsError::Truncated));
         let m = HelloBuilder::default().message();
         assert_eq!(parse_client_hello(&m[..20]), Err(TlsError::Truncated));
@@ -483,6 +487,30 @@ mod tests {
         assert!(f.ech);
         assert_eq!(f.highest_version, 0x7f17);
         assert!(!f.partial);
+    }
+
+    #[test]
+    fn grease_is_kept_in_facts_and_skipped_for_the_version() {
+        let m = HelloBuilder {
+            ciphers: vec![0x3a3a, 0x1301],
+            ..HelloBuilder::default()
+        }
+        .ext(0x0a0a, vec![])
+        .ext(0x000a, u16_list_ext(&[0x2a2a, 0x001d]))
+        .ext(0x000d, u16_list_ext(&[0xbaba, 0x0403]))
+        .ext(0x002b, versions_ext(&[0xfafa, 0x0304]))
+        .message();
+        let f = parse_client_hello(&m).unwrap();
+        assert_eq!(f.cipher_suites, vec![0x3a3a, 0x1301]);
+        assert_eq!(f.extensions, vec![0x0a0a, 0x000a, 0x000d, 0x002b]);
+        assert_eq!(f.supported_groups, vec![0x2a2a, 0x001d]);
+        assert_eq!(f.signature_algorithms, vec![0xbaba, 0x0403]);
+        assert_eq!(f.highest_version, 0x0304);
+        // Only GREASE in supported_versions: fall back to legacy_version.
+        let m = HelloBuilder::default()
+            .ext(0x002b, versions_ext(&[0xfafa]))
+            .message();
+        assert_eq!(parse_client_hello(&m).unwrap().highest_version, 0x0303);
     }
 
     #[test]

@@ -123,10 +123,7 @@ fn version_code(facts: &HandshakeFacts) -> &'static str {
 }
 
 fn push_alpn(out: &mut String, first: Option<&[u8]>) {
-    let (Some(&a), Some(&z)) = (
-        first.and_then(<[u8]>::first),
-        first.and_then(<[u8]>::last),
-    ) else {
+    let (Some(&a), Some(&z)) = (first.and_then(<[u8]>::first), first.and_then(<[u8]>::last)) else {
         out.push_str("00");
         return;
     };
@@ -208,7 +205,10 @@ mod tests {
         // "If there are no signature algorithms ... = 6d807ffa2a79".
         let mut f = spec_example();
         f.signature_algorithms.clear();
-        assert_eq!(ja4(&f, Transport::Tcp), "t13d1516h2_8daaf6152771_6d807ffa2a79");
+        assert_eq!(
+            ja4(&f, Transport::Tcp),
+            "t13d1516h2_8daaf6152771_6d807ffa2a79"
+        );
     }
 
     // Expected values: FoxIO's python/test/testdata/{browsers-x509.pcapng,tls12.pcap,
@@ -236,7 +236,10 @@ mod tests {
         f.extensions.insert(3, 0x3a3a);
         f.signature_algorithms.insert(0, 0xfafa);
         f.supported_versions.insert(0, 0x5a5a);
-        assert_eq!(ja4(&f, Transport::Tcp), "t13d1516h2_8daaf6152771_e5627efa2ab1");
+        assert_eq!(
+            ja4(&f, Transport::Tcp),
+            "t13d1516h2_8daaf6152771_e5627efa2ab1"
+        );
     }
 
     #[test]
@@ -289,7 +292,10 @@ mod tests {
             highest_version: 0x0303,
             ..HandshakeFacts::default()
         };
-        assert_eq!(ja4(&f, Transport::Tcp), "t12i000000_000000000000_000000000000");
+        assert_eq!(
+            ja4(&f, Transport::Tcp),
+            "t12i000000_000000000000_000000000000"
+        );
         // Only SNI and ALPN: the sorted list is empty.
         let f = HandshakeFacts {
             extensions: vec![0, 0x10],

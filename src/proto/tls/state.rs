@@ -206,13 +206,25 @@ impl ClientHelloStream {
         self.records = self.records.saturating_add(1);
         self.head_len = 0;
         if h.content_type != CONTENT_HANDSHAKE {
-            return Some(if first { Step::NotTls } else { Step::Invalid(InvalidKind::RecordType) });
+            return Some(if first {
+                Step::NotTls
+            } else {
+                Step::Invalid(InvalidKind::RecordType)
+            });
         }
         if !h.version_ok() || (first && h.version > 0x0304) {
-            return Some(if first { Step::NotTls } else { Step::Invalid(InvalidKind::RecordVersion) });
+            return Some(if first {
+                Step::NotTls
+            } else {
+                Step::Invalid(InvalidKind::RecordVersion)
+            });
         }
         if !h.len_ok() {
-            return Some(if first { Step::NotTls } else { Step::Invalid(InvalidKind::RecordLength) });
+            return Some(if first {
+                Step::NotTls
+            } else {
+                Step::Invalid(InvalidKind::RecordLength)
+            });
         }
         self.record_left = usize::from(h.len);
         self.phase = Phase::RecordBody;
@@ -430,7 +442,10 @@ mod tests {
         assert_eq!(f.sni.as_deref(), Some(&b"huge.example"[..]));
         // Answered once the cap was reached, not at the end of the message.
         assert!(fed < MAX_CLIENT_HELLO + 2 * 1460 + 10);
-        assert_eq!((c.client_hellos, c.partial_hellos, c.capped_hellos), (1, 1, 1));
+        assert_eq!(
+            (c.client_hellos, c.partial_hellos, c.capped_hellos),
+            (1, 1, 1)
+        );
         assert!(s.msg.capacity() == 0);
     }
 

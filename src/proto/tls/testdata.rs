@@ -1,4 +1,10 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, clippy::arithmetic_side_effects)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
 //! Test fixtures: real ClientHello records (TCP payloads, record header included)
 //! taken with `tshark -T fields -e tcp.payload` from captures in FoxIO's ja4
 //! repository (shared/corpus/public), and a builder for synthetic hellos.
