@@ -5,8 +5,9 @@
 //! itself be split), and the handshake message across records. The first piece of
 //! a connection usually holds the whole ClientHello in one record: that case is read
 //! in place, without copying. Otherwise the message is gathered into one buffer of at
-//! most `HANDSHAKE_HEADER_LEN + MAX_CLIENT_HELLO` bytes; a longer ClientHello is read
-//! from its first [`MAX_CLIENT_HELLO`] bytes, marked partial and counted as capped.
+//! most `HANDSHAKE_HEADER_LEN + MAX_CLIENT_HELLO` bytes, grown only as bytes arrive and
+//! freed on the final answer; a longer ClientHello is read from its first
+//! [`MAX_CLIENT_HELLO`] bytes, marked partial and counted as capped.
 
 use super::parse::{CONTENT_HANDSHAKE, RECORD_HEADER_LEN, RecordHeader};
 use super::{InvalidKind, TlsCounters};
@@ -248,7 +249,9 @@ impl ClientHelloStream {
                 .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
             self.capped = declared > MAX_CLIENT_HELLO;
             let want = HANDSHAKE_HEADER_LEN.saturating_add(declared.min(MAX_CLIENT_HELLO));
-            self.msg.reserve_exact(want.saturating_sub(self.msg.len()));
+            // No reservation from the declared length: a peer that declares 16 KiB
+            // and stalls must not cost 16 KiB per flow. `msg` grows with the bytes
+            // that actually arrive.
             self.want = Some(want);
         }
         if let Some(want) = self.want
