@@ -10,6 +10,7 @@ pub mod field;
 pub mod json;
 pub mod ports;
 pub mod text;
+pub mod tls;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -12,3 +12,7 @@
 )]
 
 pub mod dns;
+pub mod handshake;
+pub mod ja3;
+pub mod ja4;
+pub mod tls;
