@@ -23,6 +23,8 @@ mod live;
 mod pcap_file;
 mod pcapng_file;
 mod replay;
+#[cfg(test)]
+mod tests;
 
 pub use error::CaptureError;
 pub use input::{MAX_RECORD, MAX_SNAPLEN, READ_CHUNK};

@@ -49,7 +49,7 @@ const BOM: u32 = 0x1A2B_3C4D;
 /// Offset of the packet bytes in an enhanced or obsolete packet block, and in a simple
 /// packet block.
 const EPB_DATA_OFF: usize = 28;
-const SPB_DATA_OFF: usize = 16;
+const SPB_DATA_OFF: usize = 12;
 
 /// Interfaces per section. The interface id of a packet is 32 bits, so a hostile file
 /// could declare millions; 65 536 is far beyond any real capture (dumpcap writes one per

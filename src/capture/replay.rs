@@ -19,10 +19,11 @@ pub const MAX_DIR_DEPTH: usize = 16;
 /// The name stdin has in events and messages.
 pub const STDIN_NAME: &str = "stdin";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
 enum InputSpec {
     File(PathBuf),
     Stdin,
+    /// A reader handed in by [`Replay::from_reader`]; taken when opened.
+    Reader(Arc<str>, Option<Box<dyn io::Read + Send>>),
 }
 
 enum Format {
@@ -84,7 +85,7 @@ impl Replay {
         let mut total = Some(0u64);
         for s in &specs {
             total = match s {
-                InputSpec::Stdin => None,
+                InputSpec::Stdin | InputSpec::Reader(..) => None,
                 InputSpec::File(p) => {
                     let len = fs::metadata(p).map(|m| m.len()).unwrap_or(0);
                     total.map(|t| t.saturating_add(len))
@@ -109,14 +110,40 @@ impl Replay {
         Ok(replay)
     }
 
+    /// Replays one capture from any reader (a pipe, a socket, bytes in memory) under the
+    /// given name; `input_bytes_total` is then unknown.
+    pub fn from_reader(
+        name: &str,
+        reader: Box<dyn io::Read + Send>,
+        supported: fn(u32) -> bool,
+    ) -> Result<Replay, CaptureError> {
+        let mut replay = Replay {
+            inputs: vec![InputSpec::Reader(Arc::from(name), Some(reader))],
+            next_input: 0,
+            cur: None,
+            spare: Vec::new(),
+            name: Arc::from(name),
+            pending: 0,
+            supported,
+            stats: CaptureStats::default(),
+            done: false,
+        };
+        replay.open_next()?;
+        Ok(replay)
+    }
+
     /// Opens the next input and reads its header.
     fn open_next(&mut self) -> Result<(), CaptureError> {
-        let Some(spec) = self.inputs.get(self.next_input).cloned() else {
+        let Some(spec) = self.inputs.get_mut(self.next_input) else {
             return Ok(());
         };
         self.next_input += 1;
-        let (name, reader): (Arc<str>, Box<dyn io::Read + Send>) = match &spec {
+        let (name, reader): (Arc<str>, Box<dyn io::Read + Send>) = match spec {
             InputSpec::Stdin => (Arc::from(STDIN_NAME), Box::new(io::stdin())),
+            InputSpec::Reader(name, reader) => match reader.take() {
+                Some(r) => (name.clone(), r),
+                None => return Ok(()),
+            },
             InputSpec::File(p) => {
                 let name = path_name(p);
                 let f = File::open(p).map_err(|source| CaptureError::Io {
