@@ -21,7 +21,12 @@ fn corpus_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("read corpus dir")
         .map(|e| e.expect("dir entry").path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            )
+        })
         .collect();
     files.sort();
     files
@@ -30,7 +35,10 @@ fn corpus_files(dir: &Path) -> Vec<PathBuf> {
 /// Frame counts by Wireshark's own reader: `capinfos` for all files at once, else
 /// `tshark` per file; `None` when neither runs.
 fn wireshark_counts(files: &[PathBuf]) -> Option<HashMap<PathBuf, u64>> {
-    if let Ok(out) = Command::new("capinfos").args(["-T", "-r", "-c", "-M"]).args(files).output()
+    if let Ok(out) = Command::new("capinfos")
+        .args(["-T", "-r", "-c", "-M"])
+        .args(files)
+        .output()
         && out.status.success()
     {
         let text = String::from_utf8_lossy(&out.stdout);
@@ -49,7 +57,10 @@ fn wireshark_counts(files: &[PathBuf]) -> Option<HashMap<PathBuf, u64>> {
             .args(["-T", "fields", "-e", "frame.number"])
             .output()
             .ok()?;
-        counts.insert(f.clone(), out.stdout.iter().filter(|&&b| b == b'\n').count() as u64);
+        counts.insert(
+            f.clone(),
+            out.stdout.iter().filter(|&&b| b == b'\n').count() as u64,
+        );
     }
     Some(counts)
 }
@@ -106,21 +117,35 @@ fn corpus_reads_to_the_end_like_wireshark() {
         }
         let stats = replay.stats();
         assert_eq!(stats.packets, times.len() as u64);
-        assert_eq!(stats.input_bytes_read, stats.input_bytes_total.unwrap(), "{}", file.display());
+        assert_eq!(
+            stats.input_bytes_read,
+            stats.input_bytes_total.unwrap(),
+            "{}",
+            file.display()
+        );
         if let Some(counts) = &counts {
-            let want = counts.get(file).unwrap_or_else(|| panic!("no count for {}", file.display()));
+            let want = counts
+                .get(file)
+                .unwrap_or_else(|| panic!("no count for {}", file.display()));
             assert_eq!(times.len() as u64, *want, "frames of {}", file.display());
         }
         for (frame, ts) in expected_times(file) {
             let ours = times[(frame - 1) as usize];
             // Microsecond precision: tshark's value went through a float in the oracle.
             let diff = (ours as f64 / 1e3 - ts * 1e6).abs();
-            assert!(diff < 1.0, "{} frame {frame}: ours {ours} ns, tshark {ts}", file.display());
+            assert!(
+                diff < 1.0,
+                "{} frame {frame}: ours {ours} ns, tshark {ts}",
+                file.display()
+            );
             checked_ts += 1;
         }
         total_frames += times.len() as u64;
     }
-    eprintln!("{} files, {total_frames} frames, {checked_ts} timestamps checked", files.len());
+    eprintln!(
+        "{} files, {total_frames} frames, {checked_ts} timestamps checked",
+        files.len()
+    );
 }
 
 #[test]
@@ -151,9 +176,15 @@ fn corpus_directory_is_one_replay() {
     assert_eq!(stats.files, files.len() as u64);
     assert_eq!(stats.packets, frames);
     // Files in path order (a file without frames would not appear; none is empty).
-    let want: Vec<String> = files.iter().map(|f| f.to_string_lossy().into_owned()).collect();
+    let want: Vec<String> = files
+        .iter()
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names.len(), want.len());
     for (got, want) in names.iter().zip(&want) {
-        assert!(got.ends_with(want.rsplit('/').next().unwrap()), "{got} vs {want}");
+        assert!(
+            got.ends_with(want.rsplit('/').next().unwrap()),
+            "{got} vs {want}"
+        );
     }
 }

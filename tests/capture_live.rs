@@ -22,7 +22,8 @@ fn missing_interface_fails_at_open() {
         .expect("no such interface");
     assert!(matches!(err, CaptureError::NoSuchInterface { .. }), "{err}");
     assert!(
-        err.to_string().starts_with("eth9-c2tap-none: no such interface (available: "),
+        err.to_string()
+            .starts_with("eth9-c2tap-none: no such interface (available: "),
         "{err}"
     );
 }
@@ -41,7 +42,11 @@ fn loopback_frames_filter_and_idle() {
     bad.bpf = Some("udp port ((".into());
     let err = Live::open(&bad, ethernet_or_raw).err().expect("bad filter");
     assert!(matches!(err, CaptureError::BadFilter { .. }), "{err}");
-    assert!(err.to_string().starts_with("lo: invalid BPF filter \"udp port ((\": "), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("lo: invalid BPF filter \"udp port ((\": "),
+        "{err}"
+    );
 
     let mut cfg = LiveConfig::new("lo");
     cfg.bpf = Some(format!("udp dst port {port}"));
@@ -54,14 +59,20 @@ fn loopback_frames_filter_and_idle() {
         tx.send_to(format!("c2tap-live-{i}").as_bytes(), ("127.0.0.1", port))
             .unwrap();
     }
-    let now_ns = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64;
+    let now_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
     let mut seen = [false; N];
     let deadline = Instant::now() + Duration::from_secs(5);
     while seen.iter().any(|s| !s) && Instant::now() < deadline {
         match live.next_frame().unwrap() {
             Next::Frame(f) => {
                 assert!(f.data.len() <= f.origlen as usize);
-                assert!((f.ts.as_nanos() - now_ns).abs() < 10_000_000_000, "packet time");
+                assert!(
+                    (f.ts.as_nanos() - now_ns).abs() < 10_000_000_000,
+                    "packet time"
+                );
                 let text = String::from_utf8_lossy(f.data);
                 let i = text
                     .find("c2tap-live-")
@@ -93,7 +104,10 @@ fn loopback_frames_filter_and_idle() {
         let took = start.elapsed();
         assert!(took < Duration::from_secs(1), "idle took {took:?}");
         if round >= 2 {
-            assert!(took >= Duration::from_millis(50), "idle after {took:?}: not waiting");
+            assert!(
+                took >= Duration::from_millis(50),
+                "idle after {took:?}: not waiting"
+            );
         }
     }
 }

@@ -86,10 +86,11 @@ impl Replay {
         for s in &specs {
             total = match s {
                 InputSpec::Stdin | InputSpec::Reader(..) => None,
-                InputSpec::File(p) => {
-                    let len = fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-                    total.map(|t| t.saturating_add(len))
-                }
+                // A FIFO or device (`<(zcat x.pcap.gz)`) has no size to show progress by.
+                InputSpec::File(p) => match fs::metadata(p) {
+                    Ok(m) if m.is_file() => total.map(|t| t.saturating_add(m.len())),
+                    _ => None,
+                },
             };
         }
         let mut replay = Replay {

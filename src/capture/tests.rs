@@ -88,7 +88,7 @@ impl Ng {
         ng
     }
     fn block(&mut self, btype: u32, mut body: Vec<u8>) -> &mut Ng {
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let len = 12 + body.len() as u32;
