@@ -30,21 +30,10 @@ const IDB_TYPE: u32 = 1;
 const OPB_TYPE: u32 = 2;
 const SPB_TYPE: u32 = 3;
 const EPB_TYPE: u32 = 6;
-/// Block types we know and do not need: name resolution, interface statistics, systemd
-/// journal, decryption secrets, custom (copyable and not), process information; also
-/// the deprecated IRIG and ARINC 429 blocks.
-const IGNORED_TYPES: [u32; 10] = [
-    4,
-    5,
-    7,
-    8,
-    9,
-    10,
-    0x0000_0BAD,
-    0x4000_0BAD,
-    0x8000_0001,
-    0x0000_0101,
-];
+/// Block types we know and do not need: name resolution, interface statistics, the
+/// deprecated IRIG timestamp and ARINC 429 blocks, systemd journal, decryption secrets,
+/// custom (copyable and not), process information.
+const IGNORED_TYPES: [u32; 9] = [4, 5, 7, 8, 9, 10, 0x0000_0BAD, 0x4000_0BAD, 0x8000_0001];
 const BOM: u32 = 0x1A2B_3C4D;
 /// Offset of the packet bytes in an enhanced or obsolete packet block, and in a simple
 /// packet block.
@@ -200,7 +189,16 @@ impl NgFile {
             };
             let found = match block_type {
                 SHB_TYPE => {
-                    parse_sectionheaderblock(block).map_err(|_| bad("section header"))?;
+                    let (_, shb) =
+                        parse_sectionheaderblock(block).map_err(|_| bad("section header"))?;
+                    // A new major version may change any block's layout (pcapng §4.1).
+                    if shb.major_version != 1 {
+                        return Err(corrupt(format!(
+                            "pcapng version {}.{} in section header block {block_no}, only 1.x \
+                             is known",
+                            shb.major_version, shb.minor_version
+                        )));
+                    }
                     self.ifaces.clear();
                     None
                 }

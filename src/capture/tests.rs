@@ -470,6 +470,11 @@ fn pcapng_corrupt_lengths() {
     f[28 + 4..28 + 8].copy_from_slice(&21u32.to_le_bytes());
     let (_, err) = drain(&mut replay_bytes(f).unwrap());
     assert!(err.unwrap().to_string().contains("invalid length 21"));
+    // An unknown major version.
+    let mut f = ng.out.clone();
+    f[12..14].copy_from_slice(&2u16.to_le_bytes());
+    let (_, err) = drain(&mut replay_bytes(f).unwrap());
+    assert!(err.unwrap().to_string().contains("pcapng version 2.0"));
 }
 
 /// A reader returning at most 3 bytes per call, as a pipe may.
