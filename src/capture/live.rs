@@ -43,6 +43,13 @@ pub struct LiveConfig {
     pub immediate: bool,
 }
 
+/// The defaults, with no interface named yet.
+impl Default for LiveConfig {
+    fn default() -> LiveConfig {
+        LiveConfig::new("")
+    }
+}
+
 impl LiveConfig {
     pub fn new(interface: impl Into<String>) -> LiveConfig {
         LiveConfig {
