@@ -4,10 +4,110 @@
 //! raw frames and their link type; the pipeline hashes and dispatches them to workers.
 //! A leaf module: it imports nothing from the rest of the crate but [`crate::time`], and
 //! knows nothing of protocols: link types travel as the raw DLT/LINKTYPE number.
+//!
+//! Two [`Source`]s: [`Replay`] reads pcap/pcapng files (through pcap-parser, streaming,
+//! never a whole file in memory) and [`Live`] captures from an interface (libpcap through
+//! the `pcap` crate). Both yield [`Frame`]s that borrow the source's buffer until the next
+//! call. What a broken file or device does is a [`CaptureError`], final for the source;
+//! what a capture merely contains (skipped blocks, unsupported interfaces, clamped
+//! lengths) is counted in [`CaptureStats`].
 
 use std::sync::Arc;
 
 use crate::time::Timestamp;
+
+mod error;
+mod input;
+mod linktype;
+mod live;
+mod pcap_file;
+mod pcapng_file;
+mod replay;
+#[cfg(test)]
+mod tests;
+
+pub use error::CaptureError;
+pub use input::{MAX_RECORD, MAX_SNAPLEN, READ_CHUNK};
+pub use linktype::{LINKTYPE_RAW, dlt_to_linktype, linktype_name};
+pub use live::{DEFAULT_BUFFER_SIZE, DEFAULT_POLL_TIMEOUT_MS, DEFAULT_SNAPLEN, Live, LiveConfig};
+pub use pcapng_file::MAX_INTERFACES;
+pub use replay::{MAX_DIR_DEPTH, Replay, STDIN_NAME};
+
+/// One captured frame, borrowed from the source until its next `next_frame` call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame<'a> {
+    pub ts: Timestamp,
+    /// LINKTYPE_* number (pcapng interfaces may differ from frame to frame).
+    pub linktype: u32,
+    /// The captured bytes (`caplen` of them).
+    pub data: &'a [u8],
+    /// Length on the wire, never below `data.len()`.
+    pub origlen: u32,
+}
+
+/// What a source has next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next<'a> {
+    Frame(Frame<'a>),
+    /// Live only: no frame is ready. Returned when the kernel ring has just been drained
+    /// and then after every `poll_timeout_ms` without traffic, so the caller can flush
+    /// batches and look at its shutdown flag.
+    Idle,
+    /// No more frames (end of the last file; a live source after an error).
+    End,
+}
+
+/// A packet source: replay files or a live interface.
+pub trait Source {
+    /// The next frame. Errors are final for the source (after an error, next_frame
+    /// returns End).
+    fn next_frame(&mut self) -> Result<Next<'_>, CaptureError>;
+    /// Interface name or the path of the file being read now (changes between files of
+    /// a replay; `stdin` for standard input).
+    fn current_name(&self) -> &Arc<str>;
+    /// Counters so far.
+    fn stats(&mut self) -> CaptureStats;
+}
+
+/// Counters of a source since it was opened (`snake_case` names, as in SensorState).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Frames returned.
+    pub packets: u64,
+    /// Captured bytes of the frames returned.
+    pub bytes: u64,
+    /// Live: packets the kernel dropped for lack of buffer space (`ps_drop`).
+    pub kernel_drops: u64,
+    /// Live: packets the interface or driver dropped (`ps_ifdrop`).
+    pub interface_drops: u64,
+    /// Replay: bytes read from the inputs so far.
+    pub input_bytes_read: u64,
+    /// Replay: the size of all input files (for a progress bar); `None` with stdin.
+    pub input_bytes_total: Option<u64>,
+    /// pcapng packets of interfaces whose link type the decoder does not know.
+    pub unsupported_linktype_packets: u64,
+    /// pcapng blocks skipped: unknown block types, packets of undeclared interfaces.
+    pub skipped_blocks: u64,
+    /// Records whose caplen exceeded the snaplen; their data was cut to it.
+    pub caplen_clamped: u64,
+    /// Records whose origlen was below their caplen; it was raised to the caplen.
+    pub origlen_raised: u64,
+    /// Replay: files opened (including the one being read).
+    pub files: u64,
+}
+
+/// Where the next frame lies in a replay buffer (offsets relative to the unconsumed
+/// bytes), so the format readers return no borrow.
+#[derive(Clone, Copy, Debug)]
+struct FrameLoc {
+    ts: Timestamp,
+    linktype: u32,
+    data_off: usize,
+    len: usize,
+    origlen: u32,
+    /// Length of the whole record, consumed once the frame is released.
+    consume: usize,
+}
 
 /// Default and bounds of a batch. Batching amortises the channel hand-off (a crossbeam
 /// send costs about as much as decoding a packet); more than a few hundred packets only

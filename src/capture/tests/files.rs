@@ -1,0 +1,75 @@
+//! Inputs on disk: directory expansion, several files, errors in later files.
+
+use std::path::PathBuf;
+
+use super::*;
+
+#[test]
+fn directory_expansion_in_path_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir(root.join("sub")).unwrap();
+    let a = pcap(MICRO, false, 65535, 1, &[(1, 0, P1, 11)]);
+    let mut ng = Ng::new(false);
+    ng.idb(101, 0, None, None).epb(0, 2_000_000, P2, 4);
+    std::fs::write(root.join("b.pcap"), &a).unwrap();
+    std::fs::write(root.join("sub/a.pcapng"), &ng.out).unwrap();
+    std::fs::write(root.join("c.pcap.1"), &a).unwrap();
+    std::fs::write(root.join("a.cap"), &a).unwrap();
+    std::fs::write(root.join("notes.txt"), b"not a capture").unwrap();
+    let mut r = Replay::open(&[root.to_path_buf()], sup).unwrap();
+    let total = (3 * a.len() + ng.out.len()) as u64;
+    assert_eq!(r.stats().input_bytes_total, Some(total));
+    let mut names = Vec::new();
+    while let Next::Frame(_) = r.next_frame().unwrap() {
+        names.push(r.current_name().to_string());
+    }
+    let rel: Vec<String> = names
+        .iter()
+        .map(|n| n.strip_prefix(root.to_str().unwrap()).unwrap().to_string())
+        .collect();
+    assert_eq!(rel, ["/a.cap", "/b.pcap", "/c.pcap.1", "/sub/a.pcapng"]);
+    let s = r.stats();
+    assert_eq!((s.files, s.input_bytes_read), (4, total));
+
+    let empty = tempfile::tempdir().unwrap();
+    let err = Replay::open(&[empty.path().to_path_buf()], sup)
+        .err()
+        .unwrap();
+    assert!(matches!(err, CaptureError::NoFiles { .. }), "{err}");
+    let err = Replay::open(&[PathBuf::from("/nonexistent/x.pcap")], sup)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().starts_with("/nonexistent/x.pcap: "),
+        "{err}"
+    );
+    assert!(matches!(
+        Replay::open(&[], sup),
+        Err(CaptureError::NoInputs)
+    ));
+}
+
+#[test]
+fn error_in_a_later_file_comes_after_the_earlier_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("1.pcap");
+    let bad = dir.path().join("2.pcap");
+    std::fs::write(&good, pcap(MICRO, false, 65535, 1, &[(1, 0, P1, 11)])).unwrap();
+    std::fs::write(&bad, [0x1f, 0x8b, 8, 0]).unwrap();
+    let mut r = Replay::open(&[good, bad.clone()], sup).unwrap();
+    let (got, err) = drain(&mut r);
+    assert_eq!(got.len(), 1);
+    assert!(
+        err.unwrap()
+            .to_string()
+            .starts_with(&format!("{}: not a pcap", bad.display()))
+    );
+}
+
+#[test]
+fn sources_are_send() {
+    fn send<T: Send>() {}
+    send::<Replay>();
+    send::<Live>();
+}
