@@ -192,6 +192,7 @@ impl Source for Live {
                         .header
                         .len
                         .max(u32::try_from(p.data.len()).unwrap_or(u32::MAX)),
+                    source: &self.name,
                 }))
             }
             Err(pcap::Error::TimeoutExpired) => {

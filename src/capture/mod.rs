@@ -43,6 +43,9 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// Length on the wire, never below `data.len()`.
     pub origlen: u32,
+    /// The interface or file this frame came from (the same `Arc` for every frame of
+    /// one file, so a change of source is a pointer comparison).
+    pub source: &'a Arc<str>,
 }
 
 /// What a source has next.

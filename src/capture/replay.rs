@@ -239,6 +239,7 @@ impl Source for Replay {
             linktype: loc.linktype,
             data,
             origlen: loc.origlen,
+            source: &self.name,
         }))
     }
 
