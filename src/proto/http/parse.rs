@@ -1,0 +1,666 @@
+//! Pure HTTP/1.x head parsing: the probe, request and response heads.
+//!
+//! The fast path is `httparse` (strict, zero-copy); any head it refuses is handed to the
+//! lenient line parser in [`super::lenient`], which unfolds obsolete line folding, skips
+//! header lines it cannot read and keeps raw bytes that are not UTF-8. Nothing here
+//! buffers: callers pass the bytes of one head and get an owned head back.
+
+use super::lenient;
+use super::{InvalidKind, MAX_HEAD_BYTES};
+
+/// Headers the fast path can hold. httparse needs a fixed array; 96 is well above what
+/// browsers send (20–30) and keeps the array at 3 KiB of stack. A head with more
+/// headers is not lost: it goes to the lenient parser, which has no count cap (the
+/// head itself is capped at [`MAX_HEAD_BYTES`]).
+pub const MAX_HEADERS: usize = 96;
+
+/// Request methods c2tap recognises: RFC 9110 §9 and the IANA HTTP Method Registry
+/// (WebDAV RFC 4918, DeltaV RFC 3253, CalDAV RFC 4791, ACL RFC 3744, BIND RFC 5842,
+/// RFC 5323 SEARCH, RFC 4437 redirect refs, RFC 5789 PATCH). Case-sensitive, as servers
+/// treat them (RFC 9110 §9.1). A closed list keeps the probe from claiming any
+/// "WORD " stream on any port.
+pub const METHODS: &[&[u8]] = &[
+    b"GET",
+    b"POST",
+    b"HEAD",
+    b"PUT",
+    b"DELETE",
+    b"OPTIONS",
+    b"PATCH",
+    b"CONNECT",
+    b"TRACE",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"SEARCH",
+    b"REPORT",
+    b"MKACTIVITY",
+    b"CHECKOUT",
+    b"CHECKIN",
+    b"UNCHECKOUT",
+    b"MERGE",
+    b"MKWORKSPACE",
+    b"UPDATE",
+    b"LABEL",
+    b"VERSION-CONTROL",
+    b"BASELINE-CONTROL",
+    b"MKCALENDAR",
+    b"ACL",
+    b"BIND",
+    b"UNBIND",
+    b"REBIND",
+    b"MKREDIRECTREF",
+    b"UPDATEREDIRECTREF",
+    b"ORDERPATCH",
+];
+
+/// Longest entry of [`METHODS`] plus its space: the most bytes a probe can wait for.
+pub const MAX_PROBE_BYTES: usize = 18;
+
+/// What the first bytes of a stream say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// A known method followed by a space.
+    Http,
+    NotHttp,
+    /// Too few bytes to tell (a prefix of some `METHOD `).
+    NeedMore,
+}
+
+/// Does `first` start like an HTTP/1.x request line? Used on any port.
+pub fn probe(first: &[u8]) -> Probe {
+    let mut maybe = false;
+    for method in METHODS {
+        match first.split_at_checked(method.len()) {
+            Some((m, rest)) => {
+                if m == *method {
+                    match rest.first() {
+                        Some(b' ') => return Probe::Http,
+                        Some(_) => {}
+                        None => maybe = true,
+                    }
+                }
+            }
+            None => maybe |= method.starts_with(first),
+        }
+    }
+    if maybe {
+        Probe::NeedMore
+    } else {
+        Probe::NotHttp
+    }
+}
+
+/// Does `first` start like a status line (`HTTP/`)? Case-insensitive: some servers send
+/// `http/1.1 200 OK` and clients accept it (Zeek's lower-case test capture).
+pub fn probe_response(first: &[u8]) -> Probe {
+    const PREFIX: &[u8] = b"HTTP/";
+    match first.get(..PREFIX.len()) {
+        Some(p) if p.eq_ignore_ascii_case(PREFIX) => Probe::Http,
+        Some(_) => Probe::NotHttp,
+        None if PREFIX
+            .get(..first.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(first)) =>
+        {
+            Probe::NeedMore
+        }
+        None => Probe::NotHttp,
+    }
+}
+
+/// Where a head ends: the index just past its empty line (`\n\n` or `\n\r\n`, the forms
+/// httparse accepts), searched from `from` within `buf`. `from` lets a caller that saw
+/// a prefix before resume without rescanning it (it backs up 2 bytes itself).
+pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(rest) = buf.get(i..) {
+        let nl = rest.iter().position(|&b| b == b'\n')?;
+        let at = i.checked_add(nl)?;
+        match (buf.get(at.wrapping_add(1)), buf.get(at.wrapping_add(2))) {
+            (Some(b'\n'), _) => return at.checked_add(2),
+            (Some(b'\r'), Some(b'\n')) => return at.checked_add(3),
+            _ => i = at.checked_add(1)?,
+        }
+    }
+    None
+}
+
+/// Body framing a head announces (RFC 9112 §6).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Framing {
+    /// Content-Length, when present and valid (several equal values count as one).
+    pub content_length: Option<u64>,
+    /// Transfer-Encoding's last coding is `chunked` (it then wins over Content-Length).
+    pub chunked: bool,
+    /// A Content-Length that is not a number or conflicts with another, or a
+    /// Transfer-Encoding whose last coding is not chunked: the length is unknown.
+    pub invalid: Option<InvalidKind>,
+}
+
+/// An owned request head. Strings are raw wire bytes; `event::http` turns them into
+/// text with `event::text::wire_text`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestHead {
+    pub method: Vec<u8>,
+    /// The request-target as sent: origin-form `/p?q`, absolute-form `http://h/p`,
+    /// authority-form `h:443` (CONNECT) or `*`.
+    pub uri: Vec<u8>,
+    /// Minor version: `HTTP/1.<minor>`.
+    pub version_minor: u8,
+    /// First Host header, raw (port included).
+    pub host: Option<Vec<u8>>,
+    pub user_agent: Option<Vec<u8>>,
+    pub referer: Option<Vec<u8>>,
+    /// Every Cookie header, joined with `; ` (RFC 6265 §5.4), for the proxy `cs-cookie`.
+    pub cookie: Option<Vec<u8>>,
+    pub framing: Framing,
+    /// The head was longer than [`MAX_HEAD_BYTES`]: fields come from its first 16 KiB.
+    pub truncated: bool,
+    /// The fast parser refused the head and the lenient one read it (obs-fold, bytes
+    /// outside the grammar, more than [`MAX_HEADERS`] headers).
+    pub lenient: bool,
+}
+
+impl RequestHead {
+    pub fn content_length(&self) -> Option<u64> {
+        self.framing.content_length
+    }
+
+    pub fn transfer_encoding_chunked(&self) -> bool {
+        self.framing.chunked
+    }
+
+    /// `HTTP/1.1`.
+    pub fn version(&self) -> String {
+        format!("HTTP/1.{}", self.version_minor)
+    }
+
+    pub fn is_connect(&self) -> bool {
+        self.method == b"CONNECT"
+    }
+
+    pub fn is_head(&self) -> bool {
+        self.method == b"HEAD"
+    }
+
+    /// The authority of an absolute-form target (`http://user@h:8080/p` → `h:8080`) or of
+    /// a CONNECT's authority-form target; `None` for origin-form.
+    pub fn target_authority(&self) -> Option<&[u8]> {
+        if self.is_connect() {
+            return Some(&self.uri);
+        }
+        split_absolute(&self.uri).map(|(authority, _)| authority)
+    }
+
+    /// Path and query of the target: an absolute-form target loses its scheme and
+    /// authority (`http://h/p?q` → `/p?q`, `http://h` → `/`); other forms are kept.
+    pub fn path(&self) -> &[u8] {
+        match split_absolute(&self.uri) {
+            Some((_, path)) if !path.is_empty() => path,
+            Some(_) => b"/",
+            None => &self.uri,
+        }
+    }
+
+    /// The Host header, else the target's authority (absolute-form, CONNECT): where a
+    /// proxy request is going when the client sent no Host.
+    pub fn effective_host(&self) -> Option<&[u8]> {
+        self.host.as_deref().or_else(|| self.target_authority())
+    }
+
+    /// Heap bytes held, for the pending queue's byte cap.
+    pub fn heap_bytes(&self) -> usize {
+        let opt = |v: &Option<Vec<u8>>| v.as_ref().map_or(0, Vec::len);
+        self.method
+            .len()
+            .saturating_add(self.uri.len())
+            .saturating_add(opt(&self.host))
+            .saturating_add(opt(&self.user_agent))
+            .saturating_add(opt(&self.referer))
+            .saturating_add(opt(&self.cookie))
+    }
+}
+
+/// `scheme://authority/rest` → (authority without userinfo, `/rest` or `?q` or empty).
+fn split_absolute(uri: &[u8]) -> Option<(&[u8], &[u8])> {
+    let sep = uri.windows(3).position(|w| w == b"://")?;
+    let scheme = uri.get(..sep)?;
+    if scheme.is_empty()
+        || !scheme
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(b))
+    {
+        return None;
+    }
+    let after = uri.get(sep.checked_add(3)?..)?;
+    let end = after
+        .iter()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(after.len());
+    let (authority, rest) = after.split_at_checked(end)?;
+    let host = match authority.iter().rposition(|&b| b == b'@') {
+        Some(at) => authority.get(at.checked_add(1)?..)?,
+        None => authority,
+    };
+    Some((host, rest))
+}
+
+/// An owned response head: what matching and body skipping need.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub version_minor: u8,
+    pub framing: Framing,
+    pub truncated: bool,
+    pub lenient: bool,
+}
+
+/// Collects the headers c2tap keeps, from either parser.
+#[derive(Default)]
+pub(super) struct HeadBuilder {
+    pub(super) head: RequestHead,
+    /// The last header line was one we keep, so a folded continuation extends it.
+    last: Option<Slot>,
+    framing: FramingBuilder,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Host,
+    UserAgent,
+    Referer,
+    Cookie,
+    ContentLength,
+    TransferEncoding,
+}
+
+#[derive(Default)]
+struct FramingBuilder {
+    content_length: Option<Vec<u8>>,
+    length_conflict: bool,
+    transfer_encoding: Option<Vec<u8>>,
+}
+
+impl HeadBuilder {
+    pub(super) fn header(&mut self, name: &[u8], value: &[u8]) {
+        let slot = if name.eq_ignore_ascii_case(b"host") {
+            Slot::Host
+        } else if name.eq_ignore_ascii_case(b"user-agent") {
+            Slot::UserAgent
+        } else if name.eq_ignore_ascii_case(b"referer") {
+            Slot::Referer
+        } else if name.eq_ignore_ascii_case(b"cookie") {
+            Slot::Cookie
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            Slot::ContentLength
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            Slot::TransferEncoding
+        } else {
+            self.last = None;
+            return;
+        };
+        let h = &mut self.head;
+        let f = &mut self.framing;
+        // First Host/User-Agent/Referer wins, as tshark and most servers read them; a
+        // later duplicate is not kept, nor extended by its folded lines.
+        let kept = match slot {
+            Slot::Host => set_first(&mut h.host, value),
+            Slot::UserAgent => set_first(&mut h.user_agent, value),
+            Slot::Referer => set_first(&mut h.referer, value),
+            Slot::Cookie => {
+                join(&mut h.cookie, value, b"; ");
+                true
+            }
+            Slot::ContentLength => {
+                match &f.content_length {
+                    Some(prev) if prev.as_slice() != value => f.length_conflict = true,
+                    Some(_) => {}
+                    None => f.content_length = Some(value.to_vec()),
+                }
+                true
+            }
+            Slot::TransferEncoding => {
+                join(&mut f.transfer_encoding, value, b", ");
+                true
+            }
+        };
+        self.last = kept.then_some(slot);
+    }
+
+    /// A folded continuation line (RFC 9112 §5.2: replace the fold with a space).
+    pub(super) fn continuation(&mut self, value: &[u8]) {
+        let h = &mut self.head;
+        let target = match self.last {
+            None => return,
+            Some(Slot::Host) => &mut h.host,
+            Some(Slot::UserAgent) => &mut h.user_agent,
+            Some(Slot::Referer) => &mut h.referer,
+            Some(Slot::Cookie) => &mut h.cookie,
+            Some(Slot::ContentLength) => &mut self.framing.content_length,
+            Some(Slot::TransferEncoding) => &mut self.framing.transfer_encoding,
+        };
+        join(target, value, b" ");
+    }
+
+    pub(super) fn finish(mut self) -> RequestHead {
+        self.head.framing = self.framing.finish();
+        self.head
+    }
+
+    pub(super) fn finish_framing(self) -> Framing {
+        self.framing.finish()
+    }
+}
+
+fn set_first(slot: &mut Option<Vec<u8>>, value: &[u8]) -> bool {
+    if slot.is_some() {
+        return false;
+    }
+    *slot = Some(value.to_vec());
+    true
+}
+
+fn join(slot: &mut Option<Vec<u8>>, value: &[u8], sep: &[u8]) {
+    match slot {
+        Some(v) => {
+            v.extend_from_slice(sep);
+            v.extend_from_slice(value);
+        }
+        None => *slot = Some(value.to_vec()),
+    }
+}
+
+impl FramingBuilder {
+    fn finish(self) -> Framing {
+        let mut out = Framing::default();
+        if let Some(te) = self.transfer_encoding {
+            // RFC 9112 §6.3: chunked must be the final coding; any other final coding
+            // leaves a request's length unknown.
+            let last = te
+                .rsplit(|&b| b == b',')
+                .next()
+                .map(trim)
+                .unwrap_or_default();
+            if last.eq_ignore_ascii_case(b"chunked") {
+                out.chunked = true;
+            } else {
+                out.invalid = Some(InvalidKind::TransferEncoding);
+            }
+            return out;
+        }
+        if let Some(cl) = self.content_length {
+            match parse_decimal(trim(&cl)) {
+                Some(n) if !self.length_conflict => out.content_length = Some(n),
+                _ => out.invalid = Some(InvalidKind::ContentLength),
+            }
+        }
+        out
+    }
+}
+
+/// A decimal u64 of digits only (RFC 9110 §8.6: `1*DIGIT`); `None` on overflow.
+fn parse_decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(0u64, |n, &b| {
+        let d = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
+}
+
+/// Strips optional whitespace (SP, HTAB) at both ends.
+pub(super) fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Parses a complete request head (`head` ends with its empty line).
+pub fn parse_request_head(head: &[u8]) -> Result<RequestHead, InvalidKind> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let fast = httparse::ParserConfig::default()
+        .allow_multiple_spaces_in_request_line_delimiters(true)
+        .parse_request(&mut req, head);
+    if let Ok(httparse::Status::Complete(_)) = fast {
+        let mut b = HeadBuilder::default();
+        b.head.method = req.method.unwrap_or_default().as_bytes().to_vec();
+        b.head.uri = req.path.unwrap_or_default().as_bytes().to_vec();
+        b.head.version_minor = req.version.unwrap_or(1);
+        for h in req.headers.iter() {
+            b.header(h.name.as_bytes(), h.value);
+        }
+        return Ok(b.finish());
+    }
+    lenient::request(head, false)
+}
+
+/// Parses the first [`MAX_HEAD_BYTES`] of a head that is longer than that: fields from
+/// the complete lines in `prefix`, flagged truncated.
+pub fn parse_truncated_request_head(prefix: &[u8]) -> Result<RequestHead, InvalidKind> {
+    lenient::request(complete_lines(prefix), true)
+}
+
+/// Parses a complete response head (`head` ends with its empty line).
+pub fn parse_response_head(head: &[u8]) -> Result<ResponseHead, InvalidKind> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let fast = httparse::ParserConfig::default()
+        .allow_multiple_spaces_in_response_status_delimiters(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_spaces_after_header_name_in_responses(true)
+        .parse_response(&mut resp, head);
+    if let Ok(httparse::Status::Complete(_)) = fast {
+        let mut b = HeadBuilder::default();
+        for h in resp.headers.iter() {
+            b.header(h.name.as_bytes(), h.value);
+        }
+        return Ok(ResponseHead {
+            status: resp.code.unwrap_or_default(),
+            version_minor: resp.version.unwrap_or(1),
+            framing: b.finish_framing(),
+            truncated: false,
+            lenient: false,
+        });
+    }
+    lenient::response(head, false)
+}
+
+/// Like [`parse_truncated_request_head`], for a response.
+pub fn parse_truncated_response_head(prefix: &[u8]) -> Result<ResponseHead, InvalidKind> {
+    lenient::response(complete_lines(prefix), true)
+}
+
+/// `prefix` cut after its last `\n`, so a header cut in the middle is not half-read.
+fn complete_lines(prefix: &[u8]) -> &[u8] {
+    let prefix = prefix.get(..MAX_HEAD_BYTES).unwrap_or(prefix);
+    match prefix.iter().rposition(|&b| b == b'\n') {
+        Some(i) => prefix.get(..=i).unwrap_or(prefix),
+        // Not even the request line fits: keep it whole-but-cut rather than nothing.
+        None => prefix,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_knows_methods_and_waits_on_prefixes() {
+        assert_eq!(probe(b"GET / HTTP/1.1\r\n"), Probe::Http);
+        assert_eq!(probe(b"PROPFIND /x"), Probe::Http);
+        assert_eq!(probe(b"CONNECT h:443 HTTP/1.1"), Probe::Http);
+        assert_eq!(probe(b"GE"), Probe::NeedMore);
+        assert_eq!(probe(b"GET"), Probe::NeedMore);
+        assert_eq!(probe(b""), Probe::NeedMore);
+        assert_eq!(probe(b"get / HTTP/1.1"), Probe::NotHttp);
+        assert_eq!(probe(b"GETX / HTTP/1.1"), Probe::NotHttp);
+        assert_eq!(probe(b"\x16\x03\x01\x02\x00"), Probe::NotHttp);
+        assert_eq!(probe(b"SSH-2.0-OpenSSH"), Probe::NotHttp);
+    }
+
+    #[test]
+    fn response_probe_is_case_insensitive() {
+        assert_eq!(probe_response(b"HTTP/1.1 200 OK"), Probe::Http);
+        assert_eq!(probe_response(b"http/1.1 200 OK"), Probe::Http);
+        assert_eq!(probe_response(b"HTT"), Probe::NeedMore);
+        assert_eq!(probe_response(b"HTX"), Probe::NotHttp);
+    }
+
+    #[test]
+    fn head_end_forms() {
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\n\r\nX", 0), Some(18));
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\n\nX", 0), Some(16));
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0), None);
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n\r", 0), None);
+    }
+
+    #[test]
+    fn browser_get() {
+        let h = parse_request_head(
+            b"GET /a?b=1 HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: UA/1\r\n\
+              Referer: http://r/\r\nCookie: a=1\r\nCookie: b=2\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(h.method, b"GET");
+        assert_eq!(h.uri, b"/a?b=1");
+        assert_eq!(h.version(), "HTTP/1.1");
+        assert_eq!(h.host.as_deref(), Some(&b"example.com:8080"[..]));
+        assert_eq!(h.user_agent.as_deref(), Some(&b"UA/1"[..]));
+        assert_eq!(h.referer.as_deref(), Some(&b"http://r/"[..]));
+        assert_eq!(h.cookie.as_deref(), Some(&b"a=1; b=2"[..]));
+        assert!(!h.lenient && !h.truncated);
+    }
+
+    #[test]
+    fn first_host_wins() {
+        let h = parse_request_head(b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n").unwrap();
+        assert_eq!(h.host.as_deref(), Some(&b"a"[..]));
+        assert_eq!(h.version_minor, 0);
+    }
+
+    #[test]
+    fn framing() {
+        let h = parse_request_head(b"POST / HTTP/1.1\r\nContent-Length: 12\r\n\r\n").unwrap();
+        assert_eq!(h.content_length(), Some(12));
+        let h = parse_request_head(
+            b"POST / HTTP/1.1\r\nContent-Length: 12\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        )
+        .unwrap();
+        assert!(h.transfer_encoding_chunked());
+        let h = parse_request_head(b"POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n").unwrap();
+        assert_eq!(h.framing.invalid, Some(InvalidKind::ContentLength));
+        let h = parse_request_head(
+            b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(h.framing.invalid, Some(InvalidKind::ContentLength));
+        let h =
+            parse_request_head(b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n")
+                .unwrap();
+        assert_eq!(h.framing.invalid, Some(InvalidKind::ContentLength));
+        let h = parse_request_head(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n").unwrap();
+        assert_eq!(h.framing.invalid, Some(InvalidKind::TransferEncoding));
+    }
+
+    #[test]
+    fn absolute_form() {
+        let h =
+            parse_request_head(b"GET http://user@proxy.test:3128/p?q=1 HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(h.path(), b"/p?q=1");
+        assert_eq!(h.target_authority(), Some(&b"proxy.test:3128"[..]));
+        assert_eq!(h.effective_host(), Some(&b"proxy.test:3128"[..]));
+        let h = parse_request_head(b"GET http://h.test HTTP/1.1\r\nHost: other\r\n\r\n").unwrap();
+        assert_eq!(h.path(), b"/");
+        assert_eq!(h.effective_host(), Some(&b"other"[..]));
+        let h = parse_request_head(b"GET /x://y HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(h.path(), b"/x://y");
+        assert_eq!(h.target_authority(), None);
+    }
+
+    #[test]
+    fn obs_fold_is_unfolded() {
+        let h = parse_request_head(
+            b"GET / HTTP/1.1\r\nUser-Agent: Long\r\n  Agent/2\r\nHost: h\r\n\r\n",
+        )
+        .unwrap();
+        assert!(h.lenient);
+        assert_eq!(h.user_agent.as_deref(), Some(&b"Long Agent/2"[..]));
+        assert_eq!(h.host.as_deref(), Some(&b"h"[..]));
+    }
+
+    #[test]
+    fn invalid_header_bytes_keep_the_request() {
+        let h = parse_request_head(
+            b"GET /\xff\xfe HTTP/1.1\r\nBad Name: x\r\nno colon line\r\nHost: h\x01st\r\nUser-Agent: \xc3\x28\r\n\r\n",
+        )
+        .unwrap();
+        assert!(h.lenient);
+        assert_eq!(h.uri, b"/\xff\xfe");
+        assert_eq!(h.host.as_deref(), Some(&b"h\x01st"[..]));
+        assert_eq!(h.user_agent.as_deref(), Some(&b"\xc3\x28"[..]));
+    }
+
+    #[test]
+    fn many_headers_go_lenient() {
+        let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..200 {
+            head.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        head.extend_from_slice(b"User-Agent: late\r\n\r\n");
+        let h = parse_request_head(&head).unwrap();
+        assert!(h.lenient);
+        assert_eq!(h.user_agent.as_deref(), Some(&b"late"[..]));
+    }
+
+    #[test]
+    fn bad_request_lines() {
+        assert_eq!(
+            parse_request_head(b"GET /\r\n\r\n"),
+            Err(InvalidKind::RequestLine)
+        );
+        assert_eq!(
+            parse_request_head(b"GET / HTTP/2.0\r\n\r\n"),
+            Err(InvalidKind::RequestLine)
+        );
+        assert_eq!(
+            parse_request_head(b"\r\n\r\n"),
+            Err(InvalidKind::RequestLine)
+        );
+    }
+
+    #[test]
+    fn truncated_head_keeps_complete_lines() {
+        let h = parse_truncated_request_head(b"GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: cut he")
+            .unwrap();
+        assert!(h.truncated);
+        assert_eq!(h.host.as_deref(), Some(&b"h"[..]));
+        assert_eq!(h.user_agent, None);
+    }
+
+    #[test]
+    fn responses() {
+        let r = parse_response_head(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+        assert_eq!(r.status, 204);
+        let r =
+            parse_response_head(b"http/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+        assert_eq!(r.status, 200);
+        assert!(r.framing.chunked && r.lenient);
+        let r = parse_response_head(b"HTTP/1.0 200\r\nContent-Length: 5\r\n\r\n").unwrap();
+        assert_eq!((r.status, r.framing.content_length), (200, Some(5)));
+        assert_eq!(
+            parse_response_head(b"HTTP/1.1 2x0 OK\r\n\r\n"),
+            Err(InvalidKind::StatusLine)
+        );
+    }
+}

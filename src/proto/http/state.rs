@@ -1,0 +1,697 @@
+//! Per-connection HTTP/1.x state: both directions of one TCP connection.
+//!
+//! The client→server stream is a sequence of request heads, each followed by a body
+//! skipped by Content-Length or chunked coding (RFC 9112 §6.3); many requests may come
+//! in one feed (keep-alive, pipelining). The server→client stream is a sequence of
+//! response heads matched in order to a FIFO of pending requests (RFC 9112 §9.3.2),
+//! bodies skipped by Content-Length, chunked or connection close; HEAD, 1xx, 204 and 304
+//! responses have none.
+//!
+//! **When a request becomes an event.** Each request is held in the pending FIFO and
+//! emitted with its status when its final (non-1xx) response head arrives. It is emitted
+//! without a status when: the FIFO is over [`MAX_PENDING`] requests or
+//! [`MAX_PENDING_BYTES`] (the oldest goes); the server stream can no longer answer it
+//! (a close-delimited body, a 101 upgrade, a tunnel, invalid data there); or at
+//! [`HttpState::flush`] (flow end). Deterministic on the bytes alone: no timers.
+//!
+//! **CONNECT.** After a CONNECT head the client stream waits (consumes nothing) for the
+//! proxy's answer. A 2xx starts the tunnel in both directions: [`Outcome::Tunnel`] and
+//! [`HttpState::tunnel_start`] give the stream offsets where it begins, and the caller
+//! re-probes from there (a TLS ClientHello inside). Any other status lets the client
+//! stream go on with the next request (a retry with Proxy-Authorization). If the client
+//! sends bytes that are not a request before an answer is seen (the answer was lost, or
+//! a client that does not wait), its side of the tunnel starts there.
+//!
+//! **Invalid data** is counted by kind, then skipped up to the start of a line that
+//! begins like a message (a known method and a space; `HTTP/` on the server side) —
+//! searched for at most [`MAX_RESYNC_BYTES`], after which the direction is dropped.
+
+use std::collections::VecDeque;
+
+use super::body::{BodySkip, Chunk, SkipEnd};
+use super::parse::{
+    Framing, Probe, RequestHead, ResponseHead, find_head_end, parse_request_head,
+    parse_response_head, parse_truncated_request_head, parse_truncated_response_head, probe,
+    probe_response,
+};
+use super::{HttpCounters, InvalidKind, MAX_HEAD_BYTES};
+use crate::time::Timestamp;
+
+/// Requests awaiting a response. Browsers never pipeline and keep one request in flight
+/// per connection; scanners and scripts pipeline a few dozen at most (suricata-verify's
+/// nodup capture: 9 in one segment). 32 keeps the status for those.
+pub const MAX_PENDING: usize = 32;
+
+/// Heap bytes of pending request heads per connection: 64 KiB, four maximal heads, so a
+/// flood of unanswered requests costs little per connection.
+pub const MAX_PENDING_BYTES: usize = 64 * 1024;
+
+/// Finished transactions held until the caller drains them. The caller drains after
+/// every feed; 256 covers the requests one feed of a reassembly buffer can hold (at
+/// ~16 bytes the smallest request) only partly, so the oldest are dropped and counted.
+pub const MAX_READY: usize = 256;
+
+/// Bytes searched for a fresh message start after invalid data before giving up on the
+/// direction. 1 MiB: past a body of unknown length a pipelined request comes soon, and
+/// a stream that shows no message start in 1 MiB is not HTTP any more.
+pub const MAX_RESYNC_BYTES: u64 = 1 << 20;
+
+/// One request and what was learned of its response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpTransaction {
+    pub request: RequestHead,
+    /// The final response's status code, when it was seen.
+    pub status: Option<u16>,
+    /// Time of the packet that completed the request head.
+    pub time: Timestamp,
+}
+
+/// What one feed did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Feed {
+    /// Bytes of the slice consumed; the caller keeps the rest and passes it again,
+    /// with what follows, next time. Never more than the slice.
+    pub consumed: usize,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything usable was consumed; more bytes are needed. What is left unconsumed
+    /// is a partial head (under [`MAX_HEAD_BYTES`]), a partial method or status-line
+    /// prefix, or client bytes held after a CONNECT until the proxy answers.
+    NeedMore,
+    /// The bytes from `consumed` on are inside a CONNECT tunnel: re-probe them.
+    Tunnel,
+    /// This direction is no longer HTTP/1 (101 upgrade, resynchronisation abandoned):
+    /// everything was consumed and later bytes will be too; the caller may stop feeding.
+    Stopped,
+}
+
+/// Stream offsets (bytes fed and consumed since the state began) where a tunnel starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TunnelStart {
+    /// Client→server offset just past the CONNECT head.
+    pub to_server: Option<u64>,
+    /// Server→client offset just past the 2xx response head.
+    pub to_client: Option<u64>,
+}
+
+/// What a direction is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dir {
+    /// At a message start; `scanned` bytes were already searched for the head's end.
+    Head {
+        scanned: usize,
+    },
+    /// Past the first [`MAX_HEAD_BYTES`] of a long head, up to its empty line: `nl` is
+    /// 1 after a `\n`, 2 after `\n\r`, 0 otherwise.
+    SkipHeadRest {
+        nl: u8,
+        then: After,
+    },
+    Body(BodySkip),
+    /// Looking for a line start that begins a message.
+    Resync {
+        line_start: bool,
+        skipped: u64,
+    },
+    /// Client side after a CONNECT head, until the proxy answers.
+    AwaitConnect,
+    Tunnel,
+    Stopped,
+}
+
+/// Where a direction goes after a head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum After {
+    Head,
+    Body(BodySkip),
+    AwaitConnect,
+    Tunnel,
+    Stopped,
+}
+
+impl After {
+    fn dir(self) -> Dir {
+        match self {
+            After::Head => Dir::Head { scanned: 0 },
+            After::Body(b) => Dir::Body(b),
+            After::AwaitConnect => Dir::AwaitConnect,
+            After::Tunnel => Dir::Tunnel,
+            After::Stopped => Dir::Stopped,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Pending {
+    request: RequestHead,
+    time: Timestamp,
+}
+
+/// Both directions of one HTTP/1.x connection.
+#[derive(Clone, Debug)]
+pub struct HttpState {
+    req: Dir,
+    resp: Dir,
+    /// Bytes consumed so far in each direction (stream offsets of the next feed).
+    req_offset: u64,
+    resp_offset: u64,
+    pending: VecDeque<Pending>,
+    pending_bytes: usize,
+    /// Responses still owed to requests evicted from `pending` unanswered: the next
+    /// responses belong to them, not to the requests now pending.
+    owed: u64,
+    ready: VecDeque<HttpTransaction>,
+    first: Option<RequestHead>,
+    /// Client stream offset just past the latest CONNECT head.
+    connect_offset: Option<u64>,
+    tunnel: TunnelStart,
+}
+
+impl Default for HttpState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn after_body(framing: &Framing, counters: &mut HttpCounters) -> After {
+    if let Some(kind) = framing.invalid {
+        // Length unknown: read no body; if one follows, the next head fails to parse
+        // and resynchronisation skips it.
+        counters.count_invalid(kind);
+    }
+    if framing.chunked {
+        After::Body(BodySkip::Chunked(Chunk::SizeStart))
+    } else {
+        match framing.content_length {
+            Some(n) if n > 0 => After::Body(BodySkip::Length(n)),
+            _ => After::Head,
+        }
+    }
+}
+
+fn fed(consumed: usize, outcome: Outcome) -> Feed {
+    Feed { consumed, outcome }
+}
+
+/// Number of CR/LF bytes at the start (stray line ends between messages).
+fn leading_crlf(data: &[u8]) -> usize {
+    data.iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count()
+}
+
+/// The `nl` state of [`Dir::SkipHeadRest`] after `tail`.
+fn nl_state(tail: &[u8]) -> u8 {
+    match tail {
+        [.., b'\n', b'\r'] => 2,
+        [.., b'\n'] => 1,
+        _ => 0,
+    }
+}
+
+impl HttpState {
+    pub fn new() -> Self {
+        HttpState {
+            req: Dir::Head { scanned: 0 },
+            resp: Dir::Head { scanned: 0 },
+            req_offset: 0,
+            resp_offset: 0,
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            owed: 0,
+            ready: VecDeque::new(),
+            first: None,
+            connect_offset: None,
+            tunnel: TunnelStart::default(),
+        }
+    }
+
+    /// The first request of the connection (for the NetworkConnect event).
+    pub fn first_request(&self) -> Option<&RequestHead> {
+        self.first.as_ref()
+    }
+
+    /// True once the proxy answered a CONNECT with 2xx.
+    pub fn tunnel_established(&self) -> bool {
+        self.tunnel.to_client.is_some()
+    }
+
+    pub fn tunnel_start(&self) -> TunnelStart {
+        self.tunnel
+    }
+
+    /// Finished transactions, oldest first.
+    pub fn take_events(&mut self) -> impl Iterator<Item = HttpTransaction> + '_ {
+        self.ready.drain(..)
+    }
+
+    /// Flow end: every pending request becomes an event without a status.
+    pub fn flush(&mut self, counters: &mut HttpCounters) {
+        while let Some(p) = self.pending.pop_front() {
+            self.emit(p, None, counters);
+        }
+        self.pending_bytes = 0;
+    }
+
+    fn emit(&mut self, p: Pending, status: Option<u16>, counters: &mut HttpCounters) {
+        if self.ready.len() >= MAX_READY {
+            self.ready.pop_front();
+            counters.events_dropped = counters.events_dropped.saturating_add(1);
+        }
+        self.ready.push_back(HttpTransaction {
+            request: p.request,
+            status,
+            time: p.time,
+        });
+    }
+
+    /// Can the server stream still deliver a status for a request parsed now?
+    fn server_can_answer(&self) -> bool {
+        !matches!(
+            self.resp,
+            Dir::Body(BodySkip::UntilClose) | Dir::Tunnel | Dir::Stopped
+        )
+    }
+
+    fn on_request(&mut self, head: RequestHead, time: Timestamp, counters: &mut HttpCounters) {
+        counters.requests = counters.requests.saturating_add(1);
+        if head.truncated {
+            counters.truncated_heads = counters.truncated_heads.saturating_add(1);
+        }
+        if head.lenient {
+            counters.lenient_heads = counters.lenient_heads.saturating_add(1);
+        }
+        if self.first.is_none() {
+            self.first = Some(head.clone());
+        }
+        let p = Pending {
+            request: head,
+            time,
+        };
+        if !self.server_can_answer() {
+            self.emit(p, None, counters);
+            return;
+        }
+        self.pending_bytes = self.pending_bytes.saturating_add(p.request.heap_bytes());
+        self.pending.push_back(p);
+        while self.pending.len() > MAX_PENDING || self.pending_bytes > MAX_PENDING_BYTES {
+            let Some(old) = self.pending.pop_front() else {
+                break;
+            };
+            self.pending_bytes = self.pending_bytes.saturating_sub(old.request.heap_bytes());
+            self.owed = self.owed.saturating_add(1);
+            counters.pending_overflow = counters.pending_overflow.saturating_add(1);
+            self.emit(old, None, counters);
+        }
+    }
+
+    /// Starts skipping invalid data in a direction.
+    fn resync(kind: InvalidKind, line_start: bool, counters: &mut HttpCounters) -> Dir {
+        counters.count_invalid(kind);
+        counters.resyncs = counters.resyncs.saturating_add(1);
+        Dir::Resync {
+            line_start,
+            skipped: 0,
+        }
+    }
+
+    /// Feeds client→server bytes: `data` is every unread byte of that stream, `time` the
+    /// packet time that completed it.
+    pub fn feed_request(
+        &mut self,
+        data: &[u8],
+        time: Timestamp,
+        counters: &mut HttpCounters,
+    ) -> Feed {
+        let feed = self.run_request(data, time, counters);
+        self.req_offset = self
+            .req_offset
+            .saturating_add(u64::try_from(feed.consumed).unwrap_or(u64::MAX));
+        feed
+    }
+
+    fn run_request(&mut self, data: &[u8], time: Timestamp, counters: &mut HttpCounters) -> Feed {
+        let mut pos = 0usize;
+        loop {
+            let rest = data.get(pos..).unwrap_or_default();
+            match self.req {
+                Dir::Head { scanned } => {
+                    let crlf = leading_crlf(rest);
+                    if crlf > 0 {
+                        pos = pos.saturating_add(crlf);
+                        self.req = Dir::Head { scanned: 0 };
+                        continue;
+                    }
+                    match probe(rest) {
+                        Probe::NeedMore => return fed(pos, Outcome::NeedMore),
+                        Probe::NotHttp => {
+                            self.req = Self::resync(InvalidKind::NotRequestLine, false, counters);
+                            continue;
+                        }
+                        Probe::Http => {}
+                    }
+                    let window = rest.get(..MAX_HEAD_BYTES).unwrap_or(rest);
+                    if let Some(end) = find_head_end(window, scanned.saturating_sub(2)) {
+                        let head = window.get(..end).unwrap_or_default();
+                        pos = pos.saturating_add(end);
+                        self.req = match parse_request_head(head) {
+                            Ok(h) => {
+                                let next = self.request_next(&h, pos, counters);
+                                self.on_request(h, time, counters);
+                                next.dir()
+                            }
+                            Err(kind) => Self::resync(kind, true, counters),
+                        };
+                    } else if rest.len() >= MAX_HEAD_BYTES {
+                        pos = pos.saturating_add(window.len());
+                        self.req = match parse_truncated_request_head(window) {
+                            Ok(h) => {
+                                let then = self.request_next(&h, pos, counters);
+                                self.on_request(h, time, counters);
+                                Dir::SkipHeadRest {
+                                    nl: nl_state(window),
+                                    then,
+                                }
+                            }
+                            Err(kind) => Self::resync(kind, nl_state(window) != 0, counters),
+                        };
+                    } else {
+                        self.req = Dir::Head {
+                            scanned: rest.len(),
+                        };
+                        return fed(pos, Outcome::NeedMore);
+                    }
+                }
+                Dir::SkipHeadRest {
+                    then: After::AwaitConnect,
+                    ..
+                } => {
+                    let (used, dir, outcome) = step_common(self.req, rest, counters, probe);
+                    pos = pos.saturating_add(used);
+                    if dir == Dir::AwaitConnect {
+                        // The tunnel starts after the whole head, not its first 16 KiB.
+                        self.connect_offset = Some(self.req_offset.saturating_add(pos as u64));
+                    }
+                    self.req = dir;
+                    if let Some(outcome) = outcome {
+                        return fed(pos, outcome);
+                    }
+                }
+                Dir::AwaitConnect => {
+                    if self.tunnel.to_client.is_some() {
+                        self.req = Dir::Tunnel;
+                        continue;
+                    }
+                    match probe(rest) {
+                        Probe::NotHttp if !rest.is_empty() => {
+                            // Not a request: the client is already talking through the
+                            // tunnel (its answer was not seen or not awaited).
+                            self.tunnel.to_server =
+                                Some(self.req_offset.saturating_add(pos as u64));
+                            self.req = Dir::Tunnel;
+                        }
+                        Probe::Http if rest.len() >= MAX_HEAD_BYTES => {
+                            // A whole head waits and no answer came: stop waiting.
+                            self.req = Dir::Head { scanned: 0 };
+                        }
+                        _ => return fed(pos, Outcome::NeedMore),
+                    }
+                }
+                Dir::SkipHeadRest { .. }
+                | Dir::Body(_)
+                | Dir::Resync { .. }
+                | Dir::Tunnel
+                | Dir::Stopped => {
+                    let (used, dir, outcome) = step_common(self.req, rest, counters, probe);
+                    pos = pos.saturating_add(used);
+                    self.req = dir;
+                    if let Some(outcome) = outcome {
+                        return fed(pos, outcome);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where the client stream goes after request head `h`, whose end is at `pos`.
+    fn request_next(&mut self, h: &RequestHead, pos: usize, counters: &mut HttpCounters) -> After {
+        if h.is_connect() {
+            self.connect_offset = Some(self.req_offset.saturating_add(pos as u64));
+            return After::AwaitConnect;
+        }
+        after_body(&h.framing, counters)
+    }
+
+    /// Feeds server→client bytes, like [`HttpState::feed_request`].
+    pub fn feed_response(&mut self, data: &[u8], counters: &mut HttpCounters) -> Feed {
+        let feed = self.run_response(data, counters);
+        self.resp_offset = self
+            .resp_offset
+            .saturating_add(u64::try_from(feed.consumed).unwrap_or(u64::MAX));
+        feed
+    }
+
+    fn run_response(&mut self, data: &[u8], counters: &mut HttpCounters) -> Feed {
+        let mut pos = 0usize;
+        loop {
+            let rest = data.get(pos..).unwrap_or_default();
+            let Dir::Head { scanned } = self.resp else {
+                let (used, dir, outcome) = step_common(self.resp, rest, counters, probe_response);
+                pos = pos.saturating_add(used);
+                self.resp = dir;
+                if let Some(outcome) = outcome {
+                    return fed(pos, outcome);
+                }
+                continue;
+            };
+            let crlf = leading_crlf(rest);
+            if crlf > 0 {
+                pos = pos.saturating_add(crlf);
+                self.resp = Dir::Head { scanned: 0 };
+                continue;
+            }
+            match probe_response(rest) {
+                Probe::NeedMore => return fed(pos, Outcome::NeedMore),
+                Probe::NotHttp => {
+                    self.resp = self.response_invalid(InvalidKind::StatusLine, false, counters);
+                    continue;
+                }
+                Probe::Http => {}
+            }
+            let window = rest.get(..MAX_HEAD_BYTES).unwrap_or(rest);
+            if let Some(end) = find_head_end(window, scanned.saturating_sub(2)) {
+                pos = pos.saturating_add(end);
+                self.resp = match parse_response_head(window.get(..end).unwrap_or_default()) {
+                    Ok(r) => self.on_response(&r, pos, counters).dir(),
+                    Err(kind) => self.response_invalid(kind, true, counters),
+                };
+            } else if rest.len() >= MAX_HEAD_BYTES {
+                pos = pos.saturating_add(window.len());
+                self.resp = match parse_truncated_response_head(window) {
+                    Ok(r) => Dir::SkipHeadRest {
+                        nl: nl_state(window),
+                        then: self.on_response(&r, pos, counters),
+                    },
+                    Err(kind) => self.response_invalid(kind, nl_state(window) != 0, counters),
+                };
+            } else {
+                self.resp = Dir::Head {
+                    scanned: rest.len(),
+                };
+                return fed(pos, Outcome::NeedMore);
+            }
+        }
+    }
+
+    /// Invalid server data: responses can no longer be matched in order, so every
+    /// pending request is emitted without a status, then the stream resynchronises.
+    fn response_invalid(
+        &mut self,
+        kind: InvalidKind,
+        line_start: bool,
+        counters: &mut HttpCounters,
+    ) -> Dir {
+        self.flush(counters);
+        self.owed = 0;
+        Self::resync(kind, line_start, counters)
+    }
+
+    /// Matches response `r` (head ending at `pos`) to its request; returns where the
+    /// server stream goes next.
+    fn on_response(&mut self, r: &ResponseHead, pos: usize, counters: &mut HttpCounters) -> After {
+        counters.responses = counters.responses.saturating_add(1);
+        if r.truncated {
+            counters.truncated_heads = counters.truncated_heads.saturating_add(1);
+        }
+        if r.lenient {
+            counters.lenient_heads = counters.lenient_heads.saturating_add(1);
+        }
+        let status = r.status;
+        // 1xx other than 101 are interim: the final response follows (RFC 9110 §15.2).
+        if (100..200).contains(&status) && status != 101 {
+            return After::Head;
+        }
+        let request = if self.owed > 0 {
+            self.owed = self.owed.saturating_sub(1);
+            None
+        } else {
+            let p = self.pending.pop_front();
+            match &p {
+                Some(p) => {
+                    self.pending_bytes = self.pending_bytes.saturating_sub(p.request.heap_bytes())
+                }
+                None => {
+                    counters.responses_unmatched = counters.responses_unmatched.saturating_add(1)
+                }
+            }
+            p
+        };
+        let (is_head, is_connect) = request.as_ref().map_or((false, false), |p| {
+            (p.request.is_head(), p.request.is_connect())
+        });
+        if let Some(p) = request {
+            self.emit(p, Some(status), counters);
+        }
+        if status == 101 {
+            // The connection now speaks another protocol (WebSocket, h2c) in both
+            // directions: nothing more to read as HTTP/1.
+            counters.upgrades = counters.upgrades.saturating_add(1);
+            self.req = Dir::Stopped;
+            self.flush(counters);
+            return After::Stopped;
+        }
+        let success = (200..300).contains(&status);
+        if is_connect {
+            if success {
+                counters.tunnels = counters.tunnels.saturating_add(1);
+                if self.tunnel.to_server.is_none() {
+                    self.tunnel.to_server = self.connect_offset;
+                }
+                self.tunnel.to_client = Some(self.resp_offset.saturating_add(pos as u64));
+                self.flush(counters);
+                return After::Tunnel;
+            }
+            if self.req == Dir::AwaitConnect {
+                self.req = Dir::Head { scanned: 0 };
+            }
+        }
+        // RFC 9112 §6.3 rules 1–2: no body after HEAD, 1xx, 204, 304.
+        if is_head || status == 204 || status == 304 {
+            return After::Head;
+        }
+        let next = if r.framing.chunked || r.framing.content_length.is_some() {
+            after_body(&r.framing, counters)
+        } else {
+            if let Some(kind) = r.framing.invalid {
+                counters.count_invalid(kind);
+            }
+            // Rule 8: the body runs to the connection's end; no later response comes.
+            self.flush(counters);
+            After::Body(BodySkip::UntilClose)
+        };
+        next
+    }
+}
+
+/// One step of a direction in a state both directions share. Returns the bytes used,
+/// the next state, and `Some(outcome)` when the feed should return.
+fn step_common(
+    dir: Dir,
+    rest: &[u8],
+    counters: &mut HttpCounters,
+    starts_message: fn(&[u8]) -> Probe,
+) -> (usize, Dir, Option<Outcome>) {
+    match dir {
+        Dir::SkipHeadRest { nl, then } => match skip_head_rest(nl, rest) {
+            (used, Ok(())) => (used, then.dir(), None),
+            (used, Err(nl)) => (
+                used,
+                Dir::SkipHeadRest { nl, then },
+                Some(Outcome::NeedMore),
+            ),
+        },
+        Dir::Body(mut skip) => {
+            let r = skip.skip(rest);
+            counters.bodies_skipped_bytes =
+                counters.bodies_skipped_bytes.saturating_add(r.body_bytes);
+            match r.end {
+                SkipEnd::More => (r.consumed, Dir::Body(skip), Some(Outcome::NeedMore)),
+                SkipEnd::Done => (r.consumed, Dir::Head { scanned: 0 }, None),
+                SkipEnd::Invalid(kind) => {
+                    (r.consumed, HttpState::resync(kind, false, counters), None)
+                }
+            }
+        }
+        Dir::Resync {
+            line_start,
+            skipped,
+        } => {
+            let (used, found, line_start) = resync_scan(rest, line_start, starts_message);
+            let skipped = skipped.saturating_add(used as u64);
+            if found {
+                (used, Dir::Head { scanned: 0 }, None)
+            } else if skipped > MAX_RESYNC_BYTES {
+                counters.resyncs_abandoned = counters.resyncs_abandoned.saturating_add(1);
+                (used, Dir::Stopped, None)
+            } else {
+                (
+                    used,
+                    Dir::Resync {
+                        line_start,
+                        skipped,
+                    },
+                    Some(Outcome::NeedMore),
+                )
+            }
+        }
+        Dir::Tunnel => (0, Dir::Tunnel, Some(Outcome::Tunnel)),
+        Dir::Stopped => (rest.len(), Dir::Stopped, Some(Outcome::Stopped)),
+        // Only reached through the request loop, which handles these itself.
+        Dir::Head { .. } | Dir::AwaitConnect => (0, dir, Some(Outcome::NeedMore)),
+    }
+}
+
+/// Skips the rest of an over-long head up to its empty line. Returns the bytes used and
+/// `Ok` at the end of the head, or `Err(nl)` (the line-end state) when more is needed.
+fn skip_head_rest(mut nl: u8, rest: &[u8]) -> (usize, Result<(), u8>) {
+    for (i, &b) in rest.iter().enumerate() {
+        nl = match (nl, b) {
+            (1 | 2, b'\n') => return (i.saturating_add(1), Ok(())),
+            (1, b'\r') => 2,
+            (_, b'\n') => 1,
+            _ => 0,
+        };
+    }
+    (rest.len(), Err(nl))
+}
+
+/// Looks for a line start where `starts_message` says yes. Returns the bytes to skip,
+/// whether a message start was found there, and whether the scan stopped at a line
+/// start (a partial message prefix left unconsumed, or the last byte was `\n`).
+fn resync_scan(
+    rest: &[u8],
+    mut line_start: bool,
+    starts_message: fn(&[u8]) -> Probe,
+) -> (usize, bool, bool) {
+    let mut i = 0usize;
+    loop {
+        let tail = rest.get(i..).unwrap_or_default();
+        if line_start {
+            match starts_message(tail) {
+                Probe::Http => return (i, true, true),
+                Probe::NeedMore => return (i, false, true),
+                Probe::NotHttp => {}
+            }
+        }
+        match tail.iter().position(|&b| b == b'\n') {
+            Some(n) => {
+                i = i.saturating_add(n).saturating_add(1);
+                line_start = true;
+            }
+            None => return (rest.len(), false, false),
+        }
+    }
+}
