@@ -6,6 +6,7 @@
 //! [`json`] makes). It may import `time`, `decode`, `flow` and `proto`, nothing later.
 
 pub mod field;
+pub mod http;
 pub mod json;
 pub mod ports;
 pub mod text;

@@ -582,7 +582,7 @@ impl HttpState {
         if is_head || status == 204 || status == 304 {
             return After::Head;
         }
-        let next = if r.framing.chunked || r.framing.content_length.is_some() {
+        if r.framing.chunked || r.framing.content_length.is_some() {
             after_body(&r.framing, counters)
         } else {
             if let Some(kind) = r.framing.invalid {
@@ -591,8 +591,7 @@ impl HttpState {
             // Rule 8: the body runs to the connection's end; no later response comes.
             self.flush(counters);
             After::Body(BodySkip::UntilClose)
-        };
-        next
+        }
     }
 }
 
