@@ -185,7 +185,11 @@ fn run_capture(path: &PathBuf, c: &mut HttpCounters) -> Vec<(Req, Option<u16>)> 
     let mut out = Vec::new();
     for (key, d) in &dirs {
         let up = in_order(d);
-        let first: Vec<u8> = up.iter().flat_map(|s| s.1.iter().copied()).take(32).collect();
+        let first: Vec<u8> = up
+            .iter()
+            .flat_map(|s| s.1.iter().copied())
+            .take(32)
+            .collect();
         if probe(&first) != Probe::Http {
             continue;
         }
@@ -252,7 +256,12 @@ fn corpus_requests_match_tshark() {
     let mut names: Vec<_> = std::fs::read_dir(&corpus)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            )
+        })
         .collect();
     names.sort();
     let mut counters = HttpCounters::default();

@@ -36,7 +36,11 @@ pub fn host_without_port(host: &[u8]) -> &[u8] {
 
 /// The event's `HttpUri`: path and query (see the module doc).
 fn uri(req: &RequestHead) -> &[u8] {
-    if req.is_connect() { &req.uri } else { req.path() }
+    if req.is_connect() {
+        &req.uri
+    } else {
+        req.path()
+    }
 }
 
 /// EventID 100's specific fields for one request and its status, when seen.
@@ -88,9 +92,7 @@ pub fn apply_http(req: &RequestHead, conn: &mut NetworkConnect) {
         conn.hostname_source,
         Some(HostnameSource::TlsSni | HostnameSource::QuicSni)
     ) || conn.tls_sni.is_some();
-    if !named_by_sni
-        && let Some(h) = host_bytes.map(host_without_port).filter(|h| !h.is_empty())
-    {
+    if !named_by_sni && let Some(h) = host_bytes.map(host_without_port).filter(|h| !h.is_empty()) {
         conn.destination_hostname = Some(text(h, &mut truncated));
         conn.hostname_source = Some(HostnameSource::HttpHost);
     }
@@ -135,15 +137,24 @@ mod tests {
     #[test]
     fn absolute_form_and_connect() {
         let e = http_request_body(&head(b"GET http://p.example:3128/x HTTP/1.1\r\n\r\n"), None);
-        assert_eq!((e.host.as_deref(), e.uri.as_str()), (Some("p.example:3128"), "/x"));
+        assert_eq!(
+            (e.host.as_deref(), e.uri.as_str()),
+            (Some("p.example:3128"), "/x")
+        );
         assert_eq!(e.destination_hostname.as_deref(), Some("p.example"));
         let e = http_request_body(&head(b"CONNECT t.example:443 HTTP/1.1\r\n\r\n"), Some(200));
-        assert_eq!((e.host.as_deref(), e.uri.as_str()), (Some("t.example:443"), "t.example:443"));
+        assert_eq!(
+            (e.host.as_deref(), e.uri.as_str()),
+            (Some("t.example:443"), "t.example:443")
+        );
     }
 
     #[test]
     fn wire_bytes_are_escaped() {
-        let e = http_request_body(&head(b"GET /\xff HTTP/1.1\r\nUser-Agent: a\x01\r\n\r\n"), None);
+        let e = http_request_body(
+            &head(b"GET /\xff HTTP/1.1\r\nUser-Agent: a\x01\r\n\r\n"),
+            None,
+        );
         assert_eq!(e.uri, "/\\xff");
         assert_eq!(e.user_agent, "a\u{1}");
     }
