@@ -7,7 +7,8 @@
 //! that cannot be read makes the head invalid: without it there is no request.
 
 use super::InvalidKind;
-use super::parse::{HeadBuilder, RequestHead, ResponseHead, trim};
+use super::fields::{HeadBuilder, trim};
+use super::head::{RequestHead, ResponseHead};
 
 /// Lines of `head` without their terminators, stopping at the first empty line after
 /// the start line. Empty lines before the start line are skipped (RFC 9112 §2.2).

@@ -16,9 +16,13 @@
 //! No function here panics on any input; every buffer and loop has a named cap.
 
 pub mod body;
+mod fields;
+pub mod head;
 mod lenient;
 pub mod parse;
+mod response;
 pub mod state;
+mod stream;
 
 pub use parse::{
     Framing, MAX_HEADERS, METHODS, Probe, RequestHead, ResponseHead, probe, probe_response,

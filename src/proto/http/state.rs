@@ -28,11 +28,12 @@
 
 use std::collections::VecDeque;
 
-use super::body::{BodySkip, Chunk, SkipEnd};
+use super::body::BodySkip;
 use super::parse::{
-    Framing, Probe, RequestHead, ResponseHead, find_head_end, parse_request_head,
-    parse_response_head, parse_truncated_request_head, parse_truncated_response_head, probe,
-    probe_response,
+    Probe, RequestHead, find_head_end, parse_request_head, parse_truncated_request_head, probe,
+};
+use super::stream::{
+    After, Dir, after_body, fed, leading_crlf, nl_state, start_resync, step_common,
 };
 use super::{HttpCounters, InvalidKind, MAX_HEAD_BYTES};
 use crate::time::Timestamp;
@@ -97,118 +98,35 @@ pub struct TunnelStart {
     pub to_client: Option<u64>,
 }
 
-/// What a direction is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Dir {
-    /// At a message start; `scanned` bytes were already searched for the head's end.
-    Head {
-        scanned: usize,
-    },
-    /// Past the first [`MAX_HEAD_BYTES`] of a long head, up to its empty line: `nl` is
-    /// 1 after a `\n`, 2 after `\n\r`, 0 otherwise.
-    SkipHeadRest {
-        nl: u8,
-        then: After,
-    },
-    Body(BodySkip),
-    /// Looking for a line start that begins a message.
-    Resync {
-        line_start: bool,
-        skipped: u64,
-    },
-    /// Client side after a CONNECT head, until the proxy answers.
-    AwaitConnect,
-    Tunnel,
-    Stopped,
-}
-
-/// Where a direction goes after a head.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum After {
-    Head,
-    Body(BodySkip),
-    AwaitConnect,
-    Tunnel,
-    Stopped,
-}
-
-impl After {
-    fn dir(self) -> Dir {
-        match self {
-            After::Head => Dir::Head { scanned: 0 },
-            After::Body(b) => Dir::Body(b),
-            After::AwaitConnect => Dir::AwaitConnect,
-            After::Tunnel => Dir::Tunnel,
-            After::Stopped => Dir::Stopped,
-        }
-    }
-}
-
 #[derive(Clone, Debug)]
-struct Pending {
-    request: RequestHead,
-    time: Timestamp,
+pub(super) struct Pending {
+    pub(super) request: RequestHead,
+    pub(super) time: Timestamp,
 }
 
 /// Both directions of one HTTP/1.x connection.
 #[derive(Clone, Debug)]
 pub struct HttpState {
-    req: Dir,
-    resp: Dir,
+    pub(super) req: Dir,
+    pub(super) resp: Dir,
     /// Bytes consumed so far in each direction (stream offsets of the next feed).
-    req_offset: u64,
-    resp_offset: u64,
-    pending: VecDeque<Pending>,
-    pending_bytes: usize,
+    pub(super) req_offset: u64,
+    pub(super) resp_offset: u64,
+    pub(super) pending: VecDeque<Pending>,
+    pub(super) pending_bytes: usize,
     /// Responses still owed to requests evicted from `pending` unanswered: the next
     /// responses belong to them, not to the requests now pending.
-    owed: u64,
-    ready: VecDeque<HttpTransaction>,
-    first: Option<RequestHead>,
+    pub(super) owed: u64,
+    pub(super) ready: VecDeque<HttpTransaction>,
+    pub(super) first: Option<RequestHead>,
     /// Client stream offset just past the latest CONNECT head.
-    connect_offset: Option<u64>,
-    tunnel: TunnelStart,
+    pub(super) connect_offset: Option<u64>,
+    pub(super) tunnel: TunnelStart,
 }
 
 impl Default for HttpState {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-fn after_body(framing: &Framing, counters: &mut HttpCounters) -> After {
-    if let Some(kind) = framing.invalid {
-        // Length unknown: read no body; if one follows, the next head fails to parse
-        // and resynchronisation skips it.
-        counters.count_invalid(kind);
-    }
-    if framing.chunked {
-        After::Body(BodySkip::Chunked(Chunk::SizeStart))
-    } else {
-        match framing.content_length {
-            Some(n) if n > 0 => After::Body(BodySkip::Length(n)),
-            _ => After::Head,
-        }
-    }
-}
-
-fn fed(consumed: usize, outcome: Outcome) -> Feed {
-    Feed { consumed, outcome }
-}
-
-/// Number of CR/LF bytes at the start (stray line ends between messages).
-fn leading_crlf(data: &[u8]) -> usize {
-    data.iter()
-        .take_while(|b| matches!(b, b'\r' | b'\n'))
-        .count()
-}
-
-/// The `nl` state of [`Dir::SkipHeadRest`] after `tail`.
-fn nl_state(tail: &[u8]) -> u8 {
-    match tail {
-        [.., b'\n', b'\r'] => 2,
-        [.., b'\n'] => 1,
-        _ => 0,
     }
 }
 
@@ -256,7 +174,7 @@ impl HttpState {
         self.pending_bytes = 0;
     }
 
-    fn emit(&mut self, p: Pending, status: Option<u16>, counters: &mut HttpCounters) {
+    pub(super) fn emit(&mut self, p: Pending, status: Option<u16>, counters: &mut HttpCounters) {
         if self.ready.len() >= MAX_READY {
             self.ready.pop_front();
             counters.events_dropped = counters.events_dropped.saturating_add(1);
@@ -269,7 +187,7 @@ impl HttpState {
     }
 
     /// Can the server stream still deliver a status for a request parsed now?
-    fn server_can_answer(&self) -> bool {
+    pub(super) fn server_can_answer(&self) -> bool {
         !matches!(
             self.resp,
             Dir::Body(BodySkip::UntilClose) | Dir::Tunnel | Dir::Stopped
@@ -308,16 +226,6 @@ impl HttpState {
         }
     }
 
-    /// Starts skipping invalid data in a direction.
-    fn resync(kind: InvalidKind, line_start: bool, counters: &mut HttpCounters) -> Dir {
-        counters.count_invalid(kind);
-        counters.resyncs = counters.resyncs.saturating_add(1);
-        Dir::Resync {
-            line_start,
-            skipped: 0,
-        }
-    }
-
     /// Feeds client→server bytes: `data` is every unread byte of that stream, `time` the
     /// packet time that completed it.
     pub fn feed_request(
@@ -348,7 +256,7 @@ impl HttpState {
                     match probe(rest) {
                         Probe::NeedMore => return fed(pos, Outcome::NeedMore),
                         Probe::NotHttp => {
-                            self.req = Self::resync(InvalidKind::NotRequestLine, false, counters);
+                            self.req = start_resync(InvalidKind::NotRequestLine, false, counters);
                             continue;
                         }
                         Probe::Http => {}
@@ -363,7 +271,7 @@ impl HttpState {
                                 self.on_request(h, time, counters);
                                 next.dir()
                             }
-                            Err(kind) => Self::resync(kind, true, counters),
+                            Err(kind) => start_resync(kind, true, counters),
                         };
                     } else if rest.len() >= MAX_HEAD_BYTES {
                         pos = pos.saturating_add(window.len());
@@ -376,7 +284,7 @@ impl HttpState {
                                     then,
                                 }
                             }
-                            Err(kind) => Self::resync(kind, nl_state(window) != 0, counters),
+                            Err(kind) => start_resync(kind, nl_state(window) != 0, counters),
                         };
                     } else {
                         self.req = Dir::Head {
@@ -443,254 +351,5 @@ impl HttpState {
             return After::AwaitConnect;
         }
         after_body(&h.framing, counters)
-    }
-
-    /// Feeds server→client bytes, like [`HttpState::feed_request`].
-    pub fn feed_response(&mut self, data: &[u8], counters: &mut HttpCounters) -> Feed {
-        let feed = self.run_response(data, counters);
-        self.resp_offset = self
-            .resp_offset
-            .saturating_add(u64::try_from(feed.consumed).unwrap_or(u64::MAX));
-        feed
-    }
-
-    fn run_response(&mut self, data: &[u8], counters: &mut HttpCounters) -> Feed {
-        let mut pos = 0usize;
-        loop {
-            let rest = data.get(pos..).unwrap_or_default();
-            let Dir::Head { scanned } = self.resp else {
-                let (used, dir, outcome) = step_common(self.resp, rest, counters, probe_response);
-                pos = pos.saturating_add(used);
-                self.resp = dir;
-                if let Some(outcome) = outcome {
-                    return fed(pos, outcome);
-                }
-                continue;
-            };
-            let crlf = leading_crlf(rest);
-            if crlf > 0 {
-                pos = pos.saturating_add(crlf);
-                self.resp = Dir::Head { scanned: 0 };
-                continue;
-            }
-            match probe_response(rest) {
-                Probe::NeedMore => return fed(pos, Outcome::NeedMore),
-                Probe::NotHttp => {
-                    self.resp = self.response_invalid(InvalidKind::StatusLine, false, counters);
-                    continue;
-                }
-                Probe::Http => {}
-            }
-            let window = rest.get(..MAX_HEAD_BYTES).unwrap_or(rest);
-            if let Some(end) = find_head_end(window, scanned.saturating_sub(2)) {
-                pos = pos.saturating_add(end);
-                self.resp = match parse_response_head(window.get(..end).unwrap_or_default()) {
-                    Ok(r) => self.on_response(&r, pos, counters).dir(),
-                    Err(kind) => self.response_invalid(kind, true, counters),
-                };
-            } else if rest.len() >= MAX_HEAD_BYTES {
-                pos = pos.saturating_add(window.len());
-                self.resp = match parse_truncated_response_head(window) {
-                    Ok(r) => Dir::SkipHeadRest {
-                        nl: nl_state(window),
-                        then: self.on_response(&r, pos, counters),
-                    },
-                    Err(kind) => self.response_invalid(kind, nl_state(window) != 0, counters),
-                };
-            } else {
-                self.resp = Dir::Head {
-                    scanned: rest.len(),
-                };
-                return fed(pos, Outcome::NeedMore);
-            }
-        }
-    }
-
-    /// Invalid server data: responses can no longer be matched in order, so every
-    /// pending request is emitted without a status, then the stream resynchronises.
-    fn response_invalid(
-        &mut self,
-        kind: InvalidKind,
-        line_start: bool,
-        counters: &mut HttpCounters,
-    ) -> Dir {
-        self.flush(counters);
-        self.owed = 0;
-        Self::resync(kind, line_start, counters)
-    }
-
-    /// Matches response `r` (head ending at `pos`) to its request; returns where the
-    /// server stream goes next.
-    fn on_response(&mut self, r: &ResponseHead, pos: usize, counters: &mut HttpCounters) -> After {
-        counters.responses = counters.responses.saturating_add(1);
-        if r.truncated {
-            counters.truncated_heads = counters.truncated_heads.saturating_add(1);
-        }
-        if r.lenient {
-            counters.lenient_heads = counters.lenient_heads.saturating_add(1);
-        }
-        let status = r.status;
-        // 1xx other than 101 are interim: the final response follows (RFC 9110 §15.2).
-        if (100..200).contains(&status) && status != 101 {
-            return After::Head;
-        }
-        let request = if self.owed > 0 {
-            self.owed = self.owed.saturating_sub(1);
-            None
-        } else {
-            let p = self.pending.pop_front();
-            match &p {
-                Some(p) => {
-                    self.pending_bytes = self.pending_bytes.saturating_sub(p.request.heap_bytes())
-                }
-                None => {
-                    counters.responses_unmatched = counters.responses_unmatched.saturating_add(1)
-                }
-            }
-            p
-        };
-        let (is_head, is_connect) = request.as_ref().map_or((false, false), |p| {
-            (p.request.is_head(), p.request.is_connect())
-        });
-        if let Some(p) = request {
-            self.emit(p, Some(status), counters);
-        }
-        if status == 101 {
-            // The connection now speaks another protocol (WebSocket, h2c) in both
-            // directions: nothing more to read as HTTP/1.
-            counters.upgrades = counters.upgrades.saturating_add(1);
-            self.req = Dir::Stopped;
-            self.flush(counters);
-            return After::Stopped;
-        }
-        let success = (200..300).contains(&status);
-        if is_connect {
-            if success {
-                counters.tunnels = counters.tunnels.saturating_add(1);
-                if self.tunnel.to_server.is_none() {
-                    self.tunnel.to_server = self.connect_offset;
-                }
-                self.tunnel.to_client = Some(self.resp_offset.saturating_add(pos as u64));
-                self.flush(counters);
-                return After::Tunnel;
-            }
-            if self.req == Dir::AwaitConnect {
-                self.req = Dir::Head { scanned: 0 };
-            }
-        }
-        // RFC 9112 §6.3 rules 1–2: no body after HEAD, 1xx, 204, 304.
-        if is_head || status == 204 || status == 304 {
-            return After::Head;
-        }
-        if r.framing.chunked || r.framing.content_length.is_some() {
-            after_body(&r.framing, counters)
-        } else {
-            if let Some(kind) = r.framing.invalid {
-                counters.count_invalid(kind);
-            }
-            // Rule 8: the body runs to the connection's end; no later response comes.
-            self.flush(counters);
-            After::Body(BodySkip::UntilClose)
-        }
-    }
-}
-
-/// One step of a direction in a state both directions share. Returns the bytes used,
-/// the next state, and `Some(outcome)` when the feed should return.
-fn step_common(
-    dir: Dir,
-    rest: &[u8],
-    counters: &mut HttpCounters,
-    starts_message: fn(&[u8]) -> Probe,
-) -> (usize, Dir, Option<Outcome>) {
-    match dir {
-        Dir::SkipHeadRest { nl, then } => match skip_head_rest(nl, rest) {
-            (used, Ok(())) => (used, then.dir(), None),
-            (used, Err(nl)) => (
-                used,
-                Dir::SkipHeadRest { nl, then },
-                Some(Outcome::NeedMore),
-            ),
-        },
-        Dir::Body(mut skip) => {
-            let r = skip.skip(rest);
-            counters.bodies_skipped_bytes =
-                counters.bodies_skipped_bytes.saturating_add(r.body_bytes);
-            match r.end {
-                SkipEnd::More => (r.consumed, Dir::Body(skip), Some(Outcome::NeedMore)),
-                SkipEnd::Done => (r.consumed, Dir::Head { scanned: 0 }, None),
-                SkipEnd::Invalid(kind) => {
-                    (r.consumed, HttpState::resync(kind, false, counters), None)
-                }
-            }
-        }
-        Dir::Resync {
-            line_start,
-            skipped,
-        } => {
-            let (used, found, line_start) = resync_scan(rest, line_start, starts_message);
-            let skipped = skipped.saturating_add(used as u64);
-            if found {
-                (used, Dir::Head { scanned: 0 }, None)
-            } else if skipped > MAX_RESYNC_BYTES {
-                counters.resyncs_abandoned = counters.resyncs_abandoned.saturating_add(1);
-                (used, Dir::Stopped, None)
-            } else {
-                (
-                    used,
-                    Dir::Resync {
-                        line_start,
-                        skipped,
-                    },
-                    Some(Outcome::NeedMore),
-                )
-            }
-        }
-        Dir::Tunnel => (0, Dir::Tunnel, Some(Outcome::Tunnel)),
-        Dir::Stopped => (rest.len(), Dir::Stopped, Some(Outcome::Stopped)),
-        // Only reached through the request loop, which handles these itself.
-        Dir::Head { .. } | Dir::AwaitConnect => (0, dir, Some(Outcome::NeedMore)),
-    }
-}
-
-/// Skips the rest of an over-long head up to its empty line. Returns the bytes used and
-/// `Ok` at the end of the head, or `Err(nl)` (the line-end state) when more is needed.
-fn skip_head_rest(mut nl: u8, rest: &[u8]) -> (usize, Result<(), u8>) {
-    for (i, &b) in rest.iter().enumerate() {
-        nl = match (nl, b) {
-            (1 | 2, b'\n') => return (i.saturating_add(1), Ok(())),
-            (1, b'\r') => 2,
-            (_, b'\n') => 1,
-            _ => 0,
-        };
-    }
-    (rest.len(), Err(nl))
-}
-
-/// Looks for a line start where `starts_message` says yes. Returns the bytes to skip,
-/// whether a message start was found there, and whether the scan stopped at a line
-/// start (a partial message prefix left unconsumed, or the last byte was `\n`).
-fn resync_scan(
-    rest: &[u8],
-    mut line_start: bool,
-    starts_message: fn(&[u8]) -> Probe,
-) -> (usize, bool, bool) {
-    let mut i = 0usize;
-    loop {
-        let tail = rest.get(i..).unwrap_or_default();
-        if line_start {
-            match starts_message(tail) {
-                Probe::Http => return (i, true, true),
-                Probe::NeedMore => return (i, false, true),
-                Probe::NotHttp => {}
-            }
-        }
-        match tail.iter().position(|&b| b == b'\n') {
-            Some(n) => {
-                i = i.saturating_add(n).saturating_add(1);
-                line_start = true;
-            }
-            None => return (rest.len(), false, false),
-        }
     }
 }
