@@ -243,4 +243,22 @@ mod tests {
             SkipEnd::Invalid(InvalidKind::ChunkLineTooLong)
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn random_chunked_never_overreads(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            split in 1usize..64,
+        ) {
+            let mut s = BodySkip::Chunked(Chunk::SizeStart);
+            for part in bytes.chunks(split) {
+                let r = s.skip(part);
+                proptest::prop_assert!(r.consumed <= part.len());
+                proptest::prop_assert!(r.body_bytes <= r.consumed as u64);
+                if r.end != SkipEnd::More {
+                    break;
+                }
+            }
+        }
+    }
 }

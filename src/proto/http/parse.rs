@@ -370,4 +370,24 @@ mod tests {
             Err(InvalidKind::StatusLine)
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn random_heads_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+            let _ = probe(&bytes);
+            let _ = probe_response(&bytes);
+            if let Some(end) = find_head_end(&bytes, 0) {
+                proptest::prop_assert!(end <= bytes.len());
+            }
+            let _ = parse_request_head(&bytes);
+            let _ = parse_response_head(&bytes);
+            let _ = parse_truncated_request_head(&bytes);
+            let _ = parse_truncated_response_head(&bytes);
+            let mut line = b"GET / HTTP/1.1\r\n".to_vec();
+            line.extend_from_slice(&bytes);
+            if let Ok(h) = parse_request_head(&line) {
+                let _ = (h.path(), h.effective_host(), h.heap_bytes());
+            }
+        }
+    }
 }
