@@ -108,6 +108,8 @@ pub struct HttpCounters {
     pub resyncs_abandoned: u64,
     /// Body bytes skipped, both directions.
     pub bodies_skipped_bytes: u64,
+    /// Reassembly holes reported by the caller ([`HttpState::request_gap`]).
+    pub gaps: u64,
     /// Requests emitted without a status because the pending queue was full.
     pub pending_overflow: u64,
     /// Responses with no request to match.
@@ -144,6 +146,7 @@ impl HttpCounters {
         add(&mut self.resyncs, other.resyncs);
         add(&mut self.resyncs_abandoned, other.resyncs_abandoned);
         add(&mut self.bodies_skipped_bytes, other.bodies_skipped_bytes);
+        add(&mut self.gaps, other.gaps);
         add(&mut self.pending_overflow, other.pending_overflow);
         add(&mut self.responses_unmatched, other.responses_unmatched);
         add(&mut self.tunnels, other.tunnels);

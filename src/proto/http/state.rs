@@ -33,7 +33,7 @@ use super::parse::{
     Probe, RequestHead, find_head_end, parse_request_head, parse_truncated_request_head, probe,
 };
 use super::stream::{
-    After, Dir, after_body, fed, leading_crlf, nl_state, start_resync, step_common,
+    After, Dir, after_body, after_gap, fed, leading_crlf, nl_state, start_resync, step_common,
 };
 use super::{HttpCounters, InvalidKind, MAX_HEAD_BYTES};
 use crate::time::Timestamp;
@@ -164,6 +164,30 @@ impl HttpState {
     /// Finished transactions, oldest first.
     pub fn take_events(&mut self) -> impl Iterator<Item = HttpTransaction> + '_ {
         self.ready.drain(..)
+    }
+
+    /// The client→server stream has a hole of `len` bytes (lost segments) at the
+    /// current position. The caller drops the unread bytes it holds for that direction
+    /// (they end at the hole) and feeds what follows the hole. Stream offsets count
+    /// the hole, so tunnel offsets stay in the caller's stream coordinates.
+    pub fn request_gap(&mut self, len: u64, counters: &mut HttpCounters) {
+        counters.gaps = counters.gaps.saturating_add(1);
+        self.req_offset = self.req_offset.saturating_add(len);
+        self.req = after_gap(self.req, len, counters).0;
+    }
+
+    /// Like [`HttpState::request_gap`], for the server→client stream. A hole that
+    /// loses the place there also loses the order of responses: every pending request
+    /// is emitted without a status.
+    pub fn response_gap(&mut self, len: u64, counters: &mut HttpCounters) {
+        counters.gaps = counters.gaps.saturating_add(1);
+        self.resp_offset = self.resp_offset.saturating_add(len);
+        let (dir, lost) = after_gap(self.resp, len, counters);
+        self.resp = dir;
+        if lost {
+            self.flush(counters);
+            self.owed = 0;
+        }
     }
 
     /// Flow end: every pending request becomes an event without a status.

@@ -202,3 +202,42 @@ pub(super) fn resync_scan(
         }
     }
 }
+
+/// A direction after a reassembly hole of `len` bytes. A body whose remaining length
+/// covers the hole stays in step (the hole was body); anything else resynchronises.
+/// Returns the new state and whether the direction lost its place.
+pub(super) fn after_gap(dir: Dir, len: u64, counters: &mut HttpCounters) -> (Dir, bool) {
+    let lost = |counters: &mut HttpCounters| {
+        counters.resyncs = counters.resyncs.saturating_add(1);
+        (
+            Dir::Resync {
+                line_start: false,
+                skipped: 0,
+            },
+            true,
+        )
+    };
+    match dir {
+        Dir::Body(BodySkip::Length(n)) if n > len => {
+            (Dir::Body(BodySkip::Length(n.saturating_sub(len))), false)
+        }
+        Dir::Body(BodySkip::Chunked(Chunk::Data(n))) if n > len => (
+            Dir::Body(BodySkip::Chunked(Chunk::Data(n.saturating_sub(len)))),
+            false,
+        ),
+        Dir::Body(BodySkip::UntilClose) | Dir::Tunnel | Dir::Stopped | Dir::AwaitConnect => {
+            (dir, false)
+        }
+        Dir::Resync {
+            line_start: _,
+            skipped,
+        } => (
+            Dir::Resync {
+                line_start: false,
+                skipped: skipped.saturating_add(len),
+            },
+            false,
+        ),
+        Dir::Head { .. } | Dir::SkipHeadRest { .. } | Dir::Body(_) => lost(counters),
+    }
+}

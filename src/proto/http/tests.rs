@@ -386,6 +386,40 @@ fn unmatched_response_is_counted() {
     );
 }
 
+#[test]
+fn gap_inside_a_body_keeps_step() {
+    let mut k = Conn::default();
+    k.client(b"POST /a HTTP/1.1\r\nContent-Length: 100\r\n\r\n0123456789");
+    k.st.request_gap(50, &mut k.c);
+    k.client(&[b'x'; 40]);
+    k.client(b"GET /b HTTP/1.1\r\n\r\n");
+    k.end();
+    assert_eq!(k.uris(), ["/a", "/b"]);
+    assert_eq!((k.c.gaps, k.c.resyncs), (1, 0));
+}
+
+#[test]
+fn gap_in_a_head_resyncs() {
+    let mut k = Conn::default();
+    k.client(b"GET /a HTTP/1.1\r\nHost: h\r\n");
+    k.up.clear();
+    k.st.request_gap(100, &mut k.c);
+    k.client(b"ader: tail\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    k.end();
+    assert_eq!(k.uris(), ["/b"]);
+    assert_eq!((k.c.gaps, k.c.resyncs), (1, 1));
+}
+
+#[test]
+fn response_gap_drops_the_order() {
+    let mut k = Conn::default();
+    k.client(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    k.server(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab");
+    k.st.response_gap(10, &mut k.c);
+    k.server(b"xyzHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(k.statuses(), [Some(200), None]);
+}
+
 proptest! {
     #[test]
     fn random_bytes_never_panic(
