@@ -75,6 +75,13 @@ pub enum Probe {
 
 /// Does `first` start like an HTTP/1.x request line? Used on any port.
 pub fn probe(first: &[u8]) -> Probe {
+    // Fast exit on the first byte: every method starts with one of these capitals.
+    match first.first() {
+        None => return Probe::NeedMore,
+        Some(b'A' | b'B' | b'C' | b'D' | b'G' | b'H' | b'L' | b'M' | b'O' | b'P' | b'R')
+        | Some(b'S' | b'T' | b'U' | b'V') => {}
+        Some(_) => return Probe::NotHttp,
+    }
     let mut maybe = false;
     for method in METHODS {
         match first.split_at_checked(method.len()) {
@@ -214,6 +221,11 @@ mod tests {
         assert_eq!(probe(b"GETX / HTTP/1.1"), Probe::NotHttp);
         assert_eq!(probe(b"\x16\x03\x01\x02\x00"), Probe::NotHttp);
         assert_eq!(probe(b"SSH-2.0-OpenSSH"), Probe::NotHttp);
+        for m in METHODS {
+            assert_eq!(probe(&[*m, &b" /"[..]].concat()), Probe::Http);
+            assert_eq!(probe(&m[..1]), Probe::NeedMore);
+            assert!(m.len() < MAX_PROBE_BYTES);
+        }
     }
 
     #[test]
