@@ -7,6 +7,7 @@
 
 pub mod dns;
 pub mod field;
+pub mod http;
 pub mod json;
 pub mod ports;
 pub mod text;

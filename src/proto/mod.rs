@@ -13,6 +13,7 @@
 
 pub mod dns;
 pub mod handshake;
+pub mod http;
 pub mod ja3;
 pub mod ja4;
 pub mod tls;

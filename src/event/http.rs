@@ -1,0 +1,190 @@
+//! HTTP facts → event fields: EventID 100 bodies and the HTTP part of EventID 3.
+//!
+//! Wire bytes become text through [`wire_text`] (lossless, capped, flagged). `HttpUri` is
+//! the path and query: an absolute-form target (`GET http://h:8080/p?q`, sent to a
+//! proxy) loses its scheme and authority, and its authority stands in for `HttpHost`
+//! when the client sent no Host header; a CONNECT's target (`host:port`) is kept as it
+//! is. `DestinationHostname` is the host without its port.
+
+use super::text::wire_text;
+use super::{AppProtocol, HostnameSource, HttpRequest, NetworkConnect};
+use crate::proto::http::RequestHead;
+
+/// Text of `bytes`, or-ing the cut flag into `truncated`.
+fn text(bytes: &[u8], truncated: &mut bool) -> String {
+    let (s, cut) = wire_text(bytes);
+    *truncated |= cut;
+    s
+}
+
+/// `host[:port]` → `host`; `[v6]:port` → `v6`. A value with several colons and no
+/// brackets (a bare IPv6 literal) is kept whole.
+pub fn host_without_port(host: &[u8]) -> &[u8] {
+    if let Some(inner) = host.strip_prefix(b"[") {
+        return match inner.iter().position(|&b| b == b']') {
+            Some(end) => inner.get(..end).unwrap_or(inner),
+            None => inner,
+        };
+    }
+    match host.iter().position(|&b| b == b':') {
+        Some(colon) if host.iter().filter(|&&b| b == b':').count() == 1 => {
+            host.get(..colon).unwrap_or(host)
+        }
+        _ => host,
+    }
+}
+
+/// The event's `HttpUri`: path and query (see the module doc).
+fn uri(req: &RequestHead) -> &[u8] {
+    if req.is_connect() {
+        &req.uri
+    } else {
+        req.path()
+    }
+}
+
+/// EventID 100's specific fields for one request and its status, when seen.
+pub fn http_request_body(req: &RequestHead, status: Option<u16>) -> HttpRequest {
+    let mut truncated = req.truncated;
+    let host_bytes = req.effective_host();
+    let host = host_bytes.map(|h| text(h, &mut truncated));
+    let destination_hostname = host_bytes
+        .map(host_without_port)
+        .filter(|h| !h.is_empty())
+        .map(|h| text(h, &mut truncated));
+    HttpRequest {
+        method: text(&req.method, &mut truncated),
+        host,
+        uri: text(uri(req), &mut truncated),
+        version: req.version(),
+        user_agent: req
+            .user_agent
+            .as_deref()
+            .map(|ua| text(ua, &mut truncated))
+            .unwrap_or_default(),
+        referer: req.referer.as_deref().map(|r| text(r, &mut truncated)),
+        content_length: req.content_length(),
+        status,
+        destination_hostname,
+        truncated,
+    }
+}
+
+/// Fills the HTTP fields of a connection's EventID 3 from its first request. The HTTP
+/// host becomes `DestinationHostname` only when no TLS/QUIC SNI named it (an SNI is
+/// what the client asked the network for; a DNS-cache name is a guess and yields).
+pub fn apply_http(req: &RequestHead, conn: &mut NetworkConnect) {
+    let mut truncated = false;
+    let host_bytes = req.effective_host();
+    conn.http_host = host_bytes.map(|h| text(h, &mut truncated));
+    conn.http_method = Some(text(&req.method, &mut truncated));
+    conn.http_uri = Some(text(uri(req), &mut truncated));
+    conn.http_user_agent = Some(
+        req.user_agent
+            .as_deref()
+            .map(|ua| text(ua, &mut truncated))
+            .unwrap_or_default(),
+    );
+    if conn.app_protocol == AppProtocol::Unknown {
+        conn.app_protocol = AppProtocol::Http;
+    }
+    let named_by_sni = matches!(
+        conn.hostname_source,
+        Some(HostnameSource::TlsSni | HostnameSource::QuicSni)
+    ) || conn.tls_sni.is_some();
+    if !named_by_sni && let Some(h) = host_bytes.map(host_without_port).filter(|h| !h.is_empty()) {
+        conn.destination_hostname = Some(text(h, &mut truncated));
+        conn.hostname_source = Some(HostnameSource::HttpHost);
+    }
+    conn.truncated |= truncated || req.truncated;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::http::parse::parse_request_head;
+
+    fn head(bytes: &[u8]) -> RequestHead {
+        parse_request_head(bytes).unwrap_or_default()
+    }
+
+    #[test]
+    fn ports_are_stripped() {
+        assert_eq!(host_without_port(b"example.com:8080"), b"example.com");
+        assert_eq!(host_without_port(b"example.com"), b"example.com");
+        assert_eq!(host_without_port(b"[2001:db8::1]:443"), b"2001:db8::1");
+        assert_eq!(host_without_port(b"2001:db8::1"), b"2001:db8::1");
+    }
+
+    #[test]
+    fn request_event_fields() {
+        let r = head(
+            b"POST /a?b HTTP/1.1\r\nHost: c2.example:8080\r\nReferer: http://r/\r\nContent-Length: 3\r\n\r\n",
+        );
+        let e = http_request_body(&r, Some(200));
+        assert_eq!(e.method, "POST");
+        assert_eq!(e.host.as_deref(), Some("c2.example:8080"));
+        assert_eq!(e.uri, "/a?b");
+        assert_eq!(e.version, "HTTP/1.1");
+        assert_eq!(e.user_agent, "");
+        assert_eq!(e.referer.as_deref(), Some("http://r/"));
+        assert_eq!(e.content_length, Some(3));
+        assert_eq!(e.status, Some(200));
+        assert_eq!(e.destination_hostname.as_deref(), Some("c2.example"));
+        assert!(!e.truncated);
+    }
+
+    #[test]
+    fn absolute_form_and_connect() {
+        let e = http_request_body(&head(b"GET http://p.example:3128/x HTTP/1.1\r\n\r\n"), None);
+        assert_eq!(
+            (e.host.as_deref(), e.uri.as_str()),
+            (Some("p.example:3128"), "/x")
+        );
+        assert_eq!(e.destination_hostname.as_deref(), Some("p.example"));
+        let e = http_request_body(&head(b"CONNECT t.example:443 HTTP/1.1\r\n\r\n"), Some(200));
+        assert_eq!(
+            (e.host.as_deref(), e.uri.as_str()),
+            (Some("t.example:443"), "t.example:443")
+        );
+    }
+
+    #[test]
+    fn wire_bytes_are_escaped() {
+        let e = http_request_body(
+            &head(b"GET /\xff HTTP/1.1\r\nUser-Agent: a\x01\r\n\r\n"),
+            None,
+        );
+        assert_eq!(e.uri, "/\\xff");
+        assert_eq!(e.user_agent, "a\u{1}");
+    }
+
+    #[test]
+    fn connect_event_prefers_sni() {
+        let r = head(b"GET / HTTP/1.1\r\nHost: h.example:80\r\nUser-Agent: ua\r\n\r\n");
+        let mut c = NetworkConnect::default();
+        apply_http(&r, &mut c);
+        assert_eq!(c.destination_hostname.as_deref(), Some("h.example"));
+        assert_eq!(c.hostname_source, Some(HostnameSource::HttpHost));
+        assert_eq!(c.app_protocol, AppProtocol::Http);
+        assert_eq!(c.http_user_agent.as_deref(), Some("ua"));
+        let mut c = NetworkConnect {
+            destination_hostname: Some("sni.example".into()),
+            hostname_source: Some(HostnameSource::TlsSni),
+            tls_sni: Some("sni.example".into()),
+            app_protocol: AppProtocol::Tls,
+            ..Default::default()
+        };
+        apply_http(&r, &mut c);
+        assert_eq!(c.destination_hostname.as_deref(), Some("sni.example"));
+        assert_eq!(c.app_protocol, AppProtocol::Tls);
+        assert_eq!(c.http_host.as_deref(), Some("h.example:80"));
+        let mut c = NetworkConnect {
+            destination_hostname: Some("from.dns".into()),
+            hostname_source: Some(HostnameSource::Dns),
+            ..Default::default()
+        };
+        apply_http(&r, &mut c);
+        assert_eq!(c.hostname_source, Some(HostnameSource::HttpHost));
+    }
+}
