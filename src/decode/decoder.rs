@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use super::LinkType;
-use super::defrag::{DefragLimits, DefragPool, FragKey, Offer};
+use super::defrag::{DefragLimits, DefragPool, FragKey, Offer, Piece};
 use super::error::{DecodeCounters, DecodeError, FragDropReason};
 use super::ip::{self, IpView};
 use super::link::{self, L2};
@@ -97,7 +97,14 @@ impl Decoder {
                     id: frag.id,
                     proto: if frag.v6 { 0 } else { ip.proto },
                 };
-                match pool.offer(ts, key, frag, ip.proto, ip.payload, ip.truncated, counters) {
+                let piece = Piece {
+                    key,
+                    frag,
+                    proto: ip.proto,
+                    data: ip.payload,
+                    truncated: ip.truncated,
+                };
+                match pool.offer(ts, piece, counters) {
                     Offer::Held => return Err(DecodeError::FragmentHeld),
                     Offer::Dropped(reason) => return Err(DecodeError::FragmentDropped(reason)),
                     Offer::Complete(proto, payload) => {

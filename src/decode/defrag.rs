@@ -79,6 +79,18 @@ struct Datagram {
     fragments: u64,
 }
 
+/// One fragment as the pool sees it.
+pub(crate) struct Piece<'d> {
+    pub key: FragKey,
+    pub frag: Frag,
+    /// Protocol from the IPv4 header, or the IPv6 fragment header's next header.
+    pub proto: u8,
+    /// The fragment's payload.
+    pub data: &'d [u8],
+    /// The snaplen cut it.
+    pub truncated: bool,
+}
+
 /// What happened to a fragment the pool was given.
 pub(crate) enum Offer<'p> {
     Held,
@@ -121,19 +133,20 @@ impl DefragPool {
         self.bytes_held
     }
 
-    /// Offers one fragment. `data` is the fragment's payload, `proto` its protocol (IPv4
-    /// header, or IPv6 fragment header's next header), `truncated` whether the snaplen cut
-    /// it.
+    /// Offers one fragment.
     pub(crate) fn offer(
         &mut self,
         ts: Timestamp,
-        key: FragKey,
-        frag: Frag,
-        proto: u8,
-        data: &[u8],
-        truncated: bool,
+        piece: Piece<'_>,
         counters: &mut DecodeCounters,
     ) -> Offer<'_> {
+        let Piece {
+            key,
+            frag,
+            proto,
+            data,
+            truncated,
+        } = piece;
         counters.fragments_received = counters.fragments_received.saturating_add(1);
         self.expire(ts, counters);
         if truncated {
@@ -421,6 +434,16 @@ mod tests {
         }
     }
 
+    fn piece(k: u32, off: u32, more: bool, data: &[u8], truncated: bool) -> Piece<'_> {
+        Piece {
+            key: key(k),
+            frag: frag(off, more),
+            proto: 17,
+            data,
+            truncated,
+        }
+    }
+
     fn offer(
         p: &mut DefragPool,
         c: &mut DecodeCounters,
@@ -430,15 +453,7 @@ mod tests {
         more: bool,
         data: &[u8],
     ) -> Option<Vec<u8>> {
-        match p.offer(
-            Timestamp::from_secs(t),
-            key(k),
-            frag(off, more),
-            17,
-            data,
-            false,
-            c,
-        ) {
+        match p.offer(Timestamp::from_secs(t), piece(k, off, more, data, false), c) {
             Offer::Held => None,
             Offer::Complete(proto, b) => {
                 assert_eq!(proto, 17);
@@ -542,52 +557,24 @@ mod tests {
         let mut p = DefragPool::new(limits);
         let r = p.offer(
             Timestamp::ZERO,
-            key(1),
-            frag(65_528, false),
-            17,
-            &[0; 16],
-            false,
+            piece(1, 65_528, false, &[0; 16], false),
             &mut c,
         );
         assert!(matches!(r, Offer::Dropped(FragDropReason::TooBig)));
         for i in 0..3 {
             assert_eq!(offer(&mut p, &mut c, 0, 2, i * 8, true, &[1; 8]), None);
         }
-        let r = p.offer(
-            Timestamp::ZERO,
-            key(2),
-            frag(24, true),
-            17,
-            &[0; 8],
-            false,
-            &mut c,
-        );
+        let r = p.offer(Timestamp::ZERO, piece(2, 24, true, &[0; 8], false), &mut c);
         assert!(matches!(
             r,
             Offer::Dropped(FragDropReason::TooManyFragments)
         ));
         assert_eq!(c.fragments_dropped_too_many_fragments, 4);
         assert_eq!(offer(&mut p, &mut c, 0, 3, 16, false, &[1; 8]), None);
-        let r = p.offer(
-            Timestamp::ZERO,
-            key(3),
-            frag(8, false),
-            17,
-            &[0; 8],
-            false,
-            &mut c,
-        );
+        let r = p.offer(Timestamp::ZERO, piece(3, 8, false, &[0; 8], false), &mut c);
         assert!(matches!(r, Offer::Dropped(FragDropReason::Inconsistent)));
         assert_eq!(c.fragments_dropped_inconsistent, 2);
-        let r = p.offer(
-            Timestamp::ZERO,
-            key(4),
-            frag(0, true),
-            17,
-            &[0; 8],
-            true,
-            &mut c,
-        );
+        let r = p.offer(Timestamp::ZERO, piece(4, 0, true, &[0; 8], true), &mut c);
         assert!(matches!(r, Offer::Dropped(FragDropReason::Truncated)));
         assert_eq!(p.datagrams_in_flight(), 0);
     }

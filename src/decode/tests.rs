@@ -72,10 +72,6 @@ fn eth(ethertype: u16, inner: &[u8]) -> Vec<u8> {
     v
 }
 
-fn ip_ethertype(ip: &[u8]) -> u16 {
-    if ip[0] >> 4 == 4 { 0x0800 } else { 0x86DD }
-}
-
 /// A bare IPv4 header around `payload` (protocol `proto`, identification/fragment fields).
 fn ipv4_raw(
     src: [u8; 4],

@@ -111,7 +111,7 @@ pub(crate) fn tcp(b: &[u8]) -> Result<TcpSegment<'_>, DecodeError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -139,7 +139,7 @@ fn gtp_u(b: &[u8]) -> Option<L2<'_>> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 
