@@ -66,6 +66,19 @@ impl Decoder {
         self.pool.bytes_held()
     }
 
+    /// Drops held datagrams older than the age limit at packet time `now`. Fragments
+    /// already expire as later fragments arrive; a worker may call this on idle ticks so
+    /// that the counters say so sooner.
+    pub fn expire_fragments(&mut self, now: Timestamp) {
+        self.pool.expire(now, &mut self.counters);
+    }
+
+    /// Drops every held datagram, counted as `fragments_dropped_flushed`: at end of input
+    /// an incomplete datagram will never complete.
+    pub fn flush_fragments(&mut self) {
+        self.pool.flush(&mut self.counters);
+    }
+
     /// Decodes one frame down to the innermost IP packet's transport layer. `ts` is packet
     /// time (for fragment expiry). A fragment that completes a datagram yields the
     /// reassembled packet (its payload borrowed from the pool); a fragment that does not
@@ -88,6 +101,7 @@ impl Decoder {
             truncated |= ip.truncated;
             if let Some(frag) = ip.frag {
                 let Some(pool) = pool.take() else {
+                    counters.fragments_received = counters.fragments_received.saturating_add(1);
                     counters.add_dropped(FragDropReason::Nested, 1);
                     return Err(DecodeError::FragmentDropped(FragDropReason::Nested));
                 };

@@ -187,10 +187,17 @@ impl DefragPool {
             self.order.push_back((key, serial));
             self.compact_order();
         }
-        let have = self.map.get(&key).map_or(0, |d| d.buf.len());
-        let grow = usize::try_from(end)
-            .unwrap_or(usize::MAX)
-            .saturating_sub(have);
+        // The buffer doubles (so in-order fragments are not copied again and again) but
+        // never past the largest datagram; the growth is planned before it is made so
+        // that the byte cap holds exactly.
+        let end_len = usize::try_from(end).unwrap_or(usize::MAX);
+        let cap = self.map.get(&key).map_or(0, |d| d.buf.capacity());
+        let new_cap = if end_len <= cap {
+            cap
+        } else {
+            end_len.max(cap.saturating_mul(2).min(self.limits.max_datagram_size))
+        };
+        let grow = new_cap.saturating_sub(cap);
         while self.bytes_held.saturating_add(grow) > self.limits.max_bytes {
             if !self.evict_oldest(Some(key), FragDropReason::MemoryCap, counters) {
                 return self.reject(key, FragDropReason::MemoryCap, counters);
@@ -198,7 +205,8 @@ impl DefragPool {
         }
 
         let Some(d) = self.map.get_mut(&key) else {
-            return Offer::Dropped(FragDropReason::Inconsistent);
+            // Unreachable: the datagram was inserted above and only others were evicted.
+            return self.reject(key, FragDropReason::Inconsistent, counters);
         };
         d.fragments = d.fragments.saturating_add(1);
         if usize::try_from(d.fragments).map_or(true, |n| n > self.limits.max_fragments) {
@@ -220,11 +228,10 @@ impl DefragPool {
         if start == 0 {
             d.proto.get_or_insert(proto);
         }
-        if grow > 0 {
-            let before = d.buf.capacity();
-            d.buf.reserve_exact(grow);
-            d.buf.resize(usize::try_from(end).unwrap_or(0), 0);
-            let added = d.buf.capacity().saturating_sub(before);
+        if end_len > d.buf.len() {
+            d.buf.reserve_exact(new_cap.saturating_sub(d.buf.len()));
+            d.buf.resize(end_len, 0);
+            let added = d.buf.capacity().saturating_sub(cap);
             self.bytes_held = self.bytes_held.saturating_add(added);
         }
         if copy_holes(d, start, end, data) {
@@ -305,8 +312,17 @@ impl DefragPool {
         evicted
     }
 
+    /// Drops every held datagram (end of input), counted as `flushed`.
+    pub(crate) fn flush(&mut self, c: &mut DecodeCounters) {
+        for (_, d) in self.map.drain() {
+            c.add_dropped(FragDropReason::Flushed, d.fragments);
+        }
+        self.order.clear();
+        self.bytes_held = 0;
+    }
+
     /// Drops datagrams older than the age limit, oldest first.
-    fn expire(&mut self, now: Timestamp, c: &mut DecodeCounters) {
+    pub(crate) fn expire(&mut self, now: Timestamp, c: &mut DecodeCounters) {
         while let Some(&(key, serial)) = self.order.front() {
             match self.map.get(&key) {
                 Some(d) if d.serial == serial => {

@@ -23,6 +23,8 @@ pub enum FragDropReason {
     /// A fragment inside a datagram that was itself just reassembled (a fragmented tunnel
     /// carrying fragments): one reassembly per frame.
     Nested,
+    /// Still held when the input ended ([`crate::decode::Decoder::flush_fragments`]).
+    Flushed,
 }
 
 impl FragDropReason {
@@ -36,6 +38,7 @@ impl FragDropReason {
             FragDropReason::Inconsistent => "inconsistent",
             FragDropReason::Truncated => "truncated",
             FragDropReason::Nested => "nested",
+            FragDropReason::Flushed => "flushed",
         }
     }
 }
@@ -104,6 +107,7 @@ pub struct DecodeCounters {
     pub fragments_dropped_inconsistent: u64,
     pub fragments_dropped_truncated: u64,
     pub fragments_dropped_nested: u64,
+    pub fragments_dropped_flushed: u64,
     /// Tunnel layers removed (one per GRE/VXLAN/Geneve/GTP-U/IP-in-IP header).
     pub tunnels_decapsulated: u64,
     /// UDP packets on a tunnel port whose payload was not that tunnel: kept as UDP.
@@ -126,8 +130,26 @@ impl DecodeCounters {
             FragDropReason::Inconsistent => &mut self.fragments_dropped_inconsistent,
             FragDropReason::Truncated => &mut self.fragments_dropped_truncated,
             FragDropReason::Nested => &mut self.fragments_dropped_nested,
+            FragDropReason::Flushed => &mut self.fragments_dropped_flushed,
         };
         *c = c.saturating_add(n);
+    }
+
+    /// Fragments dropped, all reasons together.
+    pub fn fragments_dropped(&self) -> u64 {
+        [
+            self.fragments_dropped_timeout,
+            self.fragments_dropped_datagrams_cap,
+            self.fragments_dropped_memory_cap,
+            self.fragments_dropped_too_big,
+            self.fragments_dropped_too_many_fragments,
+            self.fragments_dropped_inconsistent,
+            self.fragments_dropped_truncated,
+            self.fragments_dropped_nested,
+            self.fragments_dropped_flushed,
+        ]
+        .into_iter()
+        .fold(0u64, u64::saturating_add)
     }
 
     /// All counters as (name, value), for the telemetry module.
@@ -160,6 +182,7 @@ impl DecodeCounters {
                 self.fragments_dropped_truncated,
             ),
             ("fragments_dropped_nested", self.fragments_dropped_nested),
+            ("fragments_dropped_flushed", self.fragments_dropped_flushed),
             ("tunnels_decapsulated", self.tunnels_decapsulated),
             ("tunnel_ports_not_tunnel", self.tunnel_ports_not_tunnel),
             ("tunnels_undecodable", self.tunnels_undecodable),

@@ -76,6 +76,8 @@ pub(crate) fn walk(start: L2<'_>) -> Result<&[u8], DecodeError> {
                 ETH_PPPOE_SESSION => pppoe(b)?,
                 ETH_PPP => L2::Ppp(b),
                 ETH_TEB => L2::Ether(b),
+                // An 802.3 length after a VLAN tag: LLC follows.
+                len if len < 0x0600 => llc_snap(b)?,
                 _ => return Err(DecodeError::NotIp),
             },
         };
@@ -320,6 +322,15 @@ mod tests {
         g.extend([0x08, 0x00]);
         g.extend(IP4);
         assert_eq!(ip_of(walk(L2::Link(LinkType::Ethernet, &g))), IP4);
+    }
+
+    #[test]
+    fn llc_after_vlan_tag() {
+        let mut f = vec![0u8; 12];
+        f.extend([
+            0x81, 0x00, 0, 5, 0x00, 0x40, 0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00, 0x45,
+        ]);
+        assert_eq!(ip_of(walk(L2::Link(LinkType::Ethernet, &f))), [0x45]);
     }
 
     #[test]

@@ -309,6 +309,7 @@ fn every_tunnel_reaches_the_inner_packet() {
         // the dispatch hash is the inner pair's
         let direct = dispatch_hash(101, &inner);
         assert_eq!(dispatch_hash(1, &frame), direct, "{name}");
+        assert_ne!(direct, 0, "{name}");
     }
 }
 
@@ -495,6 +496,16 @@ fn fragments_expire_and_caps_are_counted() {
         d.decode(1, late, &f[0][..f[0].len() - 4]).unwrap_err(),
         DecodeError::FragmentDropped(FragDropReason::Truncated)
     );
+    d.flush_fragments();
+    assert_eq!(d.fragments_in_flight(), 0);
+    assert_eq!(d.fragment_bytes_held(), 0);
+    let c = d.counters();
+    assert_eq!(c.fragments_dropped_flushed, 2);
+    assert_eq!(c.fragments_dropped_datagrams_cap, 3);
+    assert_eq!(
+        c.fragments_received,
+        c.fragments_reassembled + c.fragments_dropped()
+    );
 }
 
 #[test]
@@ -610,5 +621,10 @@ proptest! {
             prop_assert!(d.fragments_in_flight() <= 3);
             prop_assert!(d.fragment_bytes_held() <= 4096);
         }
+        // every fragment is accounted for exactly once
+        d.flush_fragments();
+        let c = d.counters();
+        prop_assert_eq!(c.fragments_received, c.fragments_reassembled + c.fragments_dropped());
+        prop_assert_eq!(d.fragment_bytes_held(), 0);
     }
 }
