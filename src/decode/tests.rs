@@ -565,6 +565,27 @@ fn valid_frames() -> Vec<(u32, Vec<u8>)> {
     rt.extend(&in4);
     v.push((127, rt));
     v.push((101, udp6(A6, B6, 1, 443, &[0xC0; 64])));
+    v.push((229, udp6(A6, B6, 1, 443, &[0xC0; 64])));
+    v.push((228, in4.clone()));
+    let prefixed = |pre: &[u8]| {
+        pre.iter()
+            .copied()
+            .chain(in4.iter().copied())
+            .collect::<Vec<u8>>()
+    };
+    v.push((0, prefixed(&[2, 0, 0, 0])));
+    v.push((108, prefixed(&[0, 0, 0, 2])));
+    v.push((9, prefixed(&[0xFF, 0x03, 0x00, 0x21])));
+    v.push((50, prefixed(&[0x0F, 0x00, 0x08, 0x00])));
+    v.push((
+        276,
+        prefixed(&[8, 0, 0, 0, 0, 0, 0, 2, 0, 1, 4, 6, 1, 2, 3, 4, 5, 6, 0, 0]),
+    ));
+    let mut wifi = vec![0x88, 0x03];
+    wifi.extend([0u8; 28]);
+    wifi.extend([0, 0, 0xAA, 0xAA, 0x03, 0, 0, 0, 0x08, 0x00]);
+    wifi.extend(&in4);
+    v.push((105, wifi));
     for f in frag4(A4, B4, 3, &udp_bytes(5, 53, &[1u8; 100]), 32) {
         v.push((1, f));
     }
