@@ -12,7 +12,7 @@ use std::fs::File;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use c2tap::decode::{Decoder, DefragLimits, Transport, dispatch_hash};
+use c2tap::decode::{DecodeError, Decoder, DefragLimits, Transport, dispatch_hash};
 use c2tap::time::Timestamp;
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::{Block, PcapBlockOwned, PcapError, create_reader};
@@ -119,6 +119,35 @@ impl std::fmt::Display for Obs {
     }
 }
 
+fn unordered(a: IpAddr, b: IpAddr) -> (IpAddr, IpAddr) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+/// The outer IP pair of an Ethernet frame, read by etherparse.
+fn ether_ip_pair(linktype: u32, data: &[u8]) -> Option<(IpAddr, IpAddr)> {
+    if linktype != 1 {
+        return None;
+    }
+    let p = etherparse::LaxSlicedPacket::from_ethernet(data).ok()?;
+    match p.net? {
+        etherparse::LaxNetSlice::Ipv4(ip) => {
+            let h = ip.header();
+            Some(unordered(
+                h.source_addr().into(),
+                h.destination_addr().into(),
+            ))
+        }
+        etherparse::LaxNetSlice::Ipv6(ip) => {
+            let h = ip.header();
+            Some(unordered(
+                h.source_addr().into(),
+                h.destination_addr().into(),
+            ))
+        }
+        _ => None,
+    }
+}
+
 #[test]
 fn corpus_frames_decode_to_tsharks_innermost_headers() {
     let Some(shared) = shared_dir() else {
@@ -138,6 +167,7 @@ fn corpus_frames_decode_to_tsharks_innermost_headers() {
     let mut misses: Vec<String> = Vec::new();
     let (mut flows_checked, mut asymmetric) = (0usize, Vec::<String>::new());
     let mut frames_total = 0usize;
+    let mut fragments_checked = 0usize;
     let mut error_kinds: HashMap<&'static str, usize> = HashMap::new();
 
     for path in &captures {
@@ -150,7 +180,11 @@ fn corpus_frames_decode_to_tsharks_innermost_headers() {
         // Canonical flow -> dispatch hashes seen.
         let mut flow_hashes: HashMap<(IpAddr, u16, IpAddr, u16, &'static str), Vec<u64>> =
             HashMap::new();
-        for f in &frames {
+        // Unordered IP pair -> dispatch hash of decoded frames, and held fragments
+        // (pair read by etherparse, an independent parser) with their hash.
+        let mut pair_hash: HashMap<(IpAddr, IpAddr), u64> = HashMap::new();
+        let mut held: Vec<(usize, (IpAddr, IpAddr), u64)> = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
             let hash = dispatch_hash(f.linktype, &f.data);
             match decoder.decode(f.linktype, f.ts, &f.data) {
                 Ok(p) => {
@@ -172,11 +206,27 @@ fn corpus_frames_decode_to_tsharks_innermost_headers() {
                         (o.dst, o.dport, o.src, o.sport, proto)
                     };
                     flow_hashes.entry(key).or_default().push(hash);
+                    pair_hash.insert(unordered(o.src, o.dst), hash);
                     decoded.push(Ok(o));
                 }
                 Err(e) => {
+                    if e == DecodeError::FragmentHeld
+                        && let Some(pair) = ether_ip_pair(f.linktype, &f.data)
+                    {
+                        held.push((i + 1, pair, hash));
+                    }
                     *error_kinds.entry(e.kind()).or_default() += 1;
                     decoded.push(Err(e.to_string()));
+                }
+            }
+        }
+        for (frame, pair, hash) in &held {
+            if let Some(h) = pair_hash.get(pair) {
+                fragments_checked += 1;
+                if h != hash {
+                    asymmetric.push(format!(
+                        "{name}: fragment frame {frame} of {pair:?} hashes apart"
+                    ));
                 }
             }
         }
@@ -220,9 +270,14 @@ fn corpus_frames_decode_to_tsharks_innermost_headers() {
         matched += file_matched;
         let c = decoder.counters();
         println!(
-            "{name}: {} frames, {file_matched}/{file_total} observations; reassembled {} datagrams, tunnels {}",
+            "{name}: {} frames, {file_matched}/{file_total} observations; fragments {} -> {} \
+             datagrams ({} overlapping, {} dropped, {} still held); tunnels {}",
             frames.len(),
+            c.fragments_received,
             c.datagrams_reassembled,
+            c.fragments_overlapping,
+            c.fragments_dropped(),
+            decoder.fragments_in_flight(),
             c.tunnels_decapsulated
         );
     }
@@ -231,7 +286,7 @@ fn corpus_frames_decode_to_tsharks_innermost_headers() {
     println!("frames: {frames_total}; decode errors by kind: {kinds:?}");
     println!("observations matched: {matched} of {total}");
     println!(
-        "flows checked for dispatch_hash symmetry: {flows_checked}, asymmetric: {}",
+        "dispatch_hash: {flows_checked} flows and {fragments_checked} held fragments checked, {} mismatches",
         asymmetric.len()
     );
     for m in &misses {
