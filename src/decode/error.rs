@@ -135,6 +135,65 @@ impl DecodeCounters {
         *c = c.saturating_add(n);
     }
 
+    /// Adds `other` into `self` (to total the counters of several workers).
+    pub fn merge(&mut self, other: &DecodeCounters) {
+        let DecodeCounters {
+            fragments_received,
+            fragments_reassembled,
+            datagrams_reassembled,
+            fragments_overlapping,
+            fragments_dropped_timeout,
+            fragments_dropped_datagrams_cap,
+            fragments_dropped_memory_cap,
+            fragments_dropped_too_big,
+            fragments_dropped_too_many_fragments,
+            fragments_dropped_inconsistent,
+            fragments_dropped_truncated,
+            fragments_dropped_nested,
+            fragments_dropped_flushed,
+            tunnels_decapsulated,
+            tunnel_ports_not_tunnel,
+            tunnels_undecodable,
+            packets_truncated,
+        } = self;
+        for (mine, theirs) in [
+            (fragments_received, other.fragments_received),
+            (fragments_reassembled, other.fragments_reassembled),
+            (datagrams_reassembled, other.datagrams_reassembled),
+            (fragments_overlapping, other.fragments_overlapping),
+            (fragments_dropped_timeout, other.fragments_dropped_timeout),
+            (
+                fragments_dropped_datagrams_cap,
+                other.fragments_dropped_datagrams_cap,
+            ),
+            (
+                fragments_dropped_memory_cap,
+                other.fragments_dropped_memory_cap,
+            ),
+            (fragments_dropped_too_big, other.fragments_dropped_too_big),
+            (
+                fragments_dropped_too_many_fragments,
+                other.fragments_dropped_too_many_fragments,
+            ),
+            (
+                fragments_dropped_inconsistent,
+                other.fragments_dropped_inconsistent,
+            ),
+            (
+                fragments_dropped_truncated,
+                other.fragments_dropped_truncated,
+            ),
+            (fragments_dropped_nested, other.fragments_dropped_nested),
+            (fragments_dropped_flushed, other.fragments_dropped_flushed),
+            (tunnels_decapsulated, other.tunnels_decapsulated),
+            (tunnel_ports_not_tunnel, other.tunnel_ports_not_tunnel),
+            (tunnels_undecodable, other.tunnels_undecodable),
+            (packets_truncated, other.packets_truncated),
+        ] {
+            *mine = mine.saturating_add(theirs);
+        }
+    }
+
     /// Fragments dropped, all reasons together.
     pub fn fragments_dropped(&self) -> u64 {
         [
@@ -199,4 +258,38 @@ pub(crate) const fn trunc(layer: &'static str) -> DecodeError {
 
 pub(crate) const fn bad(layer: &'static str) -> DecodeError {
     DecodeError::Malformed { layer }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_and_iter_cover_every_counter() {
+        let mut a = DecodeCounters::default();
+        let mut b = DecodeCounters::default();
+        for (i, reason) in [
+            FragDropReason::Timeout,
+            FragDropReason::DatagramsCap,
+            FragDropReason::MemoryCap,
+            FragDropReason::TooBig,
+            FragDropReason::TooManyFragments,
+            FragDropReason::Inconsistent,
+            FragDropReason::Truncated,
+            FragDropReason::Nested,
+            FragDropReason::Flushed,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            b.add_dropped(reason, 1 << i);
+            assert!(b.iter().any(|(name, _)| name.ends_with(reason.as_str())));
+        }
+        b.tunnels_decapsulated = 3;
+        a.merge(&b);
+        a.merge(&b);
+        assert_eq!(a.fragments_dropped(), 2 * 511);
+        assert_eq!(a.tunnels_decapsulated, 6);
+        assert_eq!(a.iter().count(), 17);
+    }
 }

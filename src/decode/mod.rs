@@ -8,8 +8,8 @@
 //! - link layers ([`LinkType`]): Ethernet (with 802.3 LLC/SNAP), BSD null/loop, raw IP,
 //!   Linux cooked v1/v2, PPP (with or without HDLC address/control, Cisco HDLC), NFLOG
 //!   (TLV walk for `NFULA_PAYLOAD`), radiotap + 802.11 data frames (LLC/SNAP);
-//! - below them: 802.1Q/802.1ad tags of any depth up to [`link::MAX_VLAN_TAGS`], MPLS label
-//!   stacks up to [`link::MAX_MPLS_LABELS`] (IPv4/IPv6 guessed from the first nibble after
+//! - below them: 802.1Q/802.1ad tags of any depth up to [`MAX_VLAN_TAGS`], MPLS label
+//!   stacks up to [`MAX_MPLS_LABELS`] (IPv4/IPv6 guessed from the first nibble after
 //!   the bottom of stack, Ethernet pseudo-wire after a zero control word, RFC 4385 §3),
 //!   PPPoE session (RFC 2516 §4), PPP (RFC 1661 §2, RFC 1662 §3);
 //! - IPv4 (RFC 791; options skipped, checksum ignored) and IPv6 (RFC 8200 §4: hop-by-hop,
