@@ -306,3 +306,35 @@ fn corpus_frames_decode_to_tsharks_innermost_headers() {
         asymmetric.len()
     );
 }
+
+/// Every corpus frame cut at every length up to 192 bytes (where the headers are) and at
+/// every 61st byte past that: decoding and hashing never panic.
+#[test]
+fn corpus_frames_cut_short_never_panic() {
+    let Some(shared) = shared_dir() else {
+        eprintln!("skipping: ../shared not found");
+        return;
+    };
+    let dir = shared.join("corpus/public");
+    let mut cuts = 0usize;
+    for entry in std::fs::read_dir(&dir).expect("corpus dir") {
+        let path = entry.expect("dir entry").path();
+        if !path
+            .extension()
+            .is_some_and(|x| x == "pcap" || x == "pcapng")
+        {
+            continue;
+        }
+        let mut decoder = Decoder::new(DefragLimits::default());
+        for f in read_frames(&path) {
+            let lens = (0..f.data.len().min(192)).chain((192..f.data.len()).step_by(61));
+            for len in lens {
+                let cut = &f.data[..len];
+                let _ = dispatch_hash(f.linktype, cut);
+                let _ = decoder.decode(f.linktype, f.ts, cut);
+                cuts += 1;
+            }
+        }
+    }
+    println!("decoded {cuts} cut frames");
+}
