@@ -1,1 +1,54 @@
-//! flow
+//! Flows: the canonical flow key, Community ID v1, the bounded per-worker flow table
+//! that runs on packet time, and TCP stream-prefix reassembly.
+//!
+//! Where it sits (DESIGN §1): in each parser worker, after `decode` has produced a
+//! UDP or TCP view and before the `proto` parsers. The worker builds a [`FlowKey`]
+//! from plain values (addresses, ports, protocol number — this module does not know
+//! decode's types), looks the flow up in its [`FlowTable`], feeds TCP payload to the
+//! flow's [`TcpConn`] and hands [`StreamReassembler::readable`] bytes to a parser.
+//! It may import `time` only; `proto`, `event` and `pipeline` import it.
+//!
+//! What it does not do: no IP defragmentation (decode), no protocol probing (proto),
+//! no full TCP state machine: reassembly covers the *prefix* of each direction that
+//! the parsers need (handshakes, request heads), up to [`STREAM_PREFIX_CAP`] bytes,
+//! and then stops at the cost of one comparison per segment.
+//!
+//! # Memory (worst cases, 64-bit)
+//!
+//! - Per direction, everything a [`StreamReassembler`] keeps lies inside the stream
+//!   prefix window `[0, STREAM_PREFIX_CAP)`: unread in-order bytes plus held
+//!   out-of-order bytes never exceed [`STREAM_PREFIX_CAP`] (64 KiB), plus at most
+//!   [`OOO_MAX_SEGMENTS`] segment headers (32 B each) → ≤ 65 536 + 1 024 + ~100 B.
+//! - Per TCP flow: two directions → ≤ ~131 KiB of reassembly memory. Stopped
+//!   streams (the parser is done) hold nothing.
+//! - Per table: the fixed part is `cap × (size_of::<Node<S>>() + ~10 B of index)`;
+//!   see [`table::FLOW_TABLE_CAP`] for the computation. The theoretical worst case of
+//!   reassembly buffers is `cap × 131 KiB` (8 GiB at the default cap): it is reached
+//!   only if every flow holds a full unparsed 64 KiB prefix in both directions. The
+//!   parsers consume as they go and `stop()` once they have their facts (a TLS
+//!   ClientHello, an HTTP head ≤ 16 KiB), which frees the buffers; the realistic
+//!   per-flow cost is the in-flight message, a few KiB.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::arithmetic_side_effects
+)]
+
+pub mod community_id;
+pub mod conn;
+pub mod key;
+pub mod reassembly;
+pub mod table;
+
+pub use community_id::{CommunityId, community_id_v1};
+pub use conn::{TcpConn, TcpFlags, TcpLifecycle};
+pub use key::{Direction, Endpoint, FlowKey, PROTO_TCP, PROTO_UDP};
+pub use reassembly::{
+    OOO_MAX_BYTES, OOO_MAX_SEGMENTS, PushOutcome, ReassemblyCounters, STREAM_PREFIX_CAP,
+    StreamReassembler,
+};
+pub use table::{
+    Entry, FLOW_TABLE_CAP, FlowCounters, FlowTable, Orientation, PacketSeen, TimeoutClass, Timeouts,
+};
