@@ -279,7 +279,9 @@ impl StreamReassembler {
         if start == next && fits_before_held {
             // The common case: in order, nothing held in the way.
             self.append(piece);
-            out.readable_added = len_u32(piece);
+            // A held piece may start right where this one ends.
+            let added = self.drain_held();
+            out.readable_added = len_u32(piece).saturating_add(added);
         } else {
             self.hold(start, piece, &mut out);
             let added = self.drain_held();
@@ -422,44 +424,85 @@ impl StreamReassembler {
         self.next = self.next.saturating_add(len_u32(piece));
     }
 
-    /// Stores `[start, start+piece.len())` (all > `next`... or == `next` with held data
-    /// in the way) around the held pieces, keeping the first copy of every byte.
+    /// Holds `piece` (stream offset `start`, ≥ `next`) out of order. It is merged with
+    /// every held piece it overlaps or touches into one piece, the held bytes winning
+    /// (first copy), so held pieces are always separated by real holes and their
+    /// number grows by at most one per segment.
     fn hold(&mut self, start: i64, piece: &[u8], out: &mut PushOutcome) {
         let stop = start.saturating_add(i64::try_from(piece.len()).unwrap_or(0));
-        let mut cur = start;
-        let mut fresh: Vec<(i64, i64)> = Vec::new();
-        for h in &self.ooo {
+        let (Ok(off), Ok(_)) = (u32::try_from(start), u32::try_from(stop)) else {
+            return;
+        };
+        let first = self.ooo.partition_point(|h| i64::from(h.end()) < start);
+        let last = self.ooo.partition_point(|h| i64::from(h.off) <= stop);
+        let touching = self.ooo.get(first..last).unwrap_or(&[]);
+        if touching.is_empty() {
+            if self.ooo.len() == self.ooo.capacity() {
+                // Grow by doubling up to the cap + 1 (the transient piece before
+                // `enforce_caps`), never to the next power of two past it.
+                let want = self
+                    .ooo
+                    .capacity()
+                    .saturating_mul(2)
+                    .clamp(4, OOO_MAX_SEGMENTS + 1);
+                self.ooo
+                    .reserve_exact(want.saturating_sub(self.ooo.len()).max(1));
+            }
+            self.ooo_bytes = self.ooo_bytes.saturating_add(len_u32(piece));
+            self.ooo.insert(
+                first,
+                Held {
+                    off,
+                    data: piece.to_vec(),
+                },
+            );
+            out.held = true;
+            return;
+        }
+        // First copy wins: count disagreements, and see whether anything is new.
+        let mut cursor = start;
+        let mut fresh = false;
+        for h in touching {
             let (h_off, h_end) = (i64::from(h.off), i64::from(h.end()));
-            if h_end <= cur {
-                continue;
-            }
-            if h_off >= stop {
-                break;
-            }
-            if h_off > cur {
-                fresh.push((cur, h_off));
-            }
-            let (lo, hi) = (cur.max(h_off), stop.min(h_end));
-            if differs(sub(&h.data, h_off, lo, hi), sub(piece, start, lo, hi)) {
+            let (lo, hi) = (start.max(h_off), stop.min(h_end));
+            if lo < hi && differs(sub(&h.data, h_off, lo, hi), sub(piece, start, lo, hi)) {
                 out.overlap_conflicts = out.overlap_conflicts.saturating_add(1);
             }
-            cur = h_end;
+            fresh |= h_off > cursor;
+            cursor = cursor.max(h_end);
         }
-        if cur < stop {
-            fresh.push((cur, stop));
-        }
-        if fresh.is_empty() {
+        fresh |= cursor < stop;
+        if !fresh {
             out.retransmission = true;
             return;
         }
         out.held = true;
-        for (lo, hi) in fresh {
-            let data = sub(piece, start, lo, hi).to_vec();
-            let Ok(off) = u32::try_from(lo) else { continue };
-            self.ooo_bytes = self.ooo_bytes.saturating_add(len_u32(&data));
-            let at = self.ooo.partition_point(|h| h.off < off);
-            self.ooo.insert(at, Held { off, data });
+        let old: Vec<Held> = self.ooo.drain(first..last).collect();
+        let m_off = old.first().map_or(start, |h| start.min(i64::from(h.off)));
+        let m_end = old.last().map_or(stop, |h| stop.max(i64::from(h.end())));
+        let mut merged =
+            Vec::with_capacity(usize::try_from(m_end.saturating_sub(m_off)).unwrap_or(0));
+        let mut pos = m_off;
+        for h in &old {
+            // The holes between touching pieces lie inside [start, stop]: the new
+            // piece covers them.
+            merged.extend_from_slice(sub(piece, start, pos, i64::from(h.off)));
+            merged.extend_from_slice(&h.data);
+            pos = i64::from(h.end());
+            self.ooo_bytes = self.ooo_bytes.saturating_sub(len_u32(&h.data));
         }
+        merged.extend_from_slice(sub(piece, start, pos, m_end));
+        let Ok(m_off) = u32::try_from(m_off) else {
+            return;
+        };
+        self.ooo_bytes = self.ooo_bytes.saturating_add(len_u32(&merged));
+        self.ooo.insert(
+            first,
+            Held {
+                off: m_off,
+                data: merged,
+            },
+        );
     }
 
     /// Moves held pieces that now start at `next` into the buffer.
@@ -468,8 +511,8 @@ impl StreamReassembler {
         while self.ooo.first().is_some_and(|h| h.off <= self.next) {
             let h = self.ooo.remove(0);
             self.ooo_bytes = self.ooo_bytes.saturating_sub(len_u32(&h.data));
-            // Held pieces never start below `next` (they were trimmed against it), so
-            // `skip` is 0 except after a hole skip moved `next` exactly onto `h.off`.
+            // Held pieces start above `next` (they were trimmed against it) until
+            // `next` reaches them, so `skip` is 0; `get` keeps this total regardless.
             let skip = usize::try_from(self.next.saturating_sub(h.off)).unwrap_or(0);
             let rest = h.data.get(skip..).unwrap_or(&[]);
             added = added.saturating_add(len_u32(rest));
@@ -499,3 +542,6 @@ impl StreamReassembler {
         out.readable_added = out.readable_added.saturating_add(added);
     }
 }
+
+#[cfg(test)]
+mod tests;
