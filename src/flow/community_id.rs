@@ -170,9 +170,18 @@ mod tests {
             .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
     }
 
+    /// (protocol, source, destination, ports or ICMP type/code, expected id).
+    type Vector = (
+        u8,
+        &'static str,
+        &'static str,
+        Option<(u16, u16)>,
+        &'static str,
+    );
+
     /// `baseline/baseline_deflt.json` of corelight/community-id-spec (seed 0).
     /// ICMP rows carry the type and code in the port columns.
-    const BASELINE: &[(u8, &str, &str, Option<(u16, u16)>, &str)] = &[
+    const BASELINE: &[Vector] = &[
         (
             58,
             "fe80::200:86ff:fe05:80da",

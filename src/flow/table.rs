@@ -556,3 +556,6 @@ fn slot_key<S>(slots: &[Option<Node<S>>], i: u32) -> Option<&FlowKey> {
         .as_ref()
         .map(|n| &n.entry.key)
 }
+
+#[cfg(test)]
+mod tests;
