@@ -29,8 +29,9 @@
 //!   default cap): it needs every flow to hold a full unparsed 64 KiB prefix in both
 //!   directions at once. The parsers consume as they go and `stop()` once they have
 //!   their facts (a TLS ClientHello, an HTTP head ≤ 16 KiB), which frees the buffers;
-//!   a realistic flow holds its in-flight message, a few KiB. A per-worker budget
-//!   across flows is not implemented here (see the report).
+//!   a realistic flow holds its in-flight message, a few KiB. Nothing here bounds
+//!   the sum across flows: a worker that must hold a hard ceiling tallies
+//!   [`TcpConn::memory_bytes`] and stops streams when over it.
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
