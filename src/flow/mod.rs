@@ -56,3 +56,6 @@ pub use reassembly::{
 pub use table::{
     Entry, FLOW_TABLE_CAP, FlowCounters, FlowTable, Orientation, PacketSeen, TimeoutClass, Timeouts,
 };
+
+#[cfg(test)]
+mod corpus_tests;
