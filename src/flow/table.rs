@@ -151,6 +151,8 @@ pub struct FlowCounters {
     pub flows_expired: u64,
     /// Removed by the worker (`remove`) or at end of input (`drain_all`).
     pub flows_closed: u64,
+    /// Closed flows replaced by a new connection (a SYN) on the same tuple.
+    pub flows_reused: u64,
 }
 
 /// One flow. Counts are kept per canonical direction and read per role, so a late
@@ -336,7 +338,10 @@ impl<S> FlowTable<S> {
 
     /// Files one packet: finds the flow or creates it (with `init()` as its state).
     /// Creating a flow in a full table first evicts the flow with the oldest
-    /// `last_seen` into `evicted`. Returns the entry and whether it is new; `None`
+    /// `last_seen` into `evicted`. A SYN (without ACK) on a TCP flow that was closed
+    /// (FIN both ways or RST) starts a new connection on the same tuple — clients
+    /// reuse ports within seconds behind NAT — so the old flow goes to `evicted` too
+    /// (counted in `flows_reused`). Returns the entry and whether it is new; `None`
     /// only if the slab's invariants were broken, which no input can cause.
     pub fn get_or_insert(
         &mut self,
@@ -346,12 +351,21 @@ impl<S> FlowTable<S> {
         evicted: &mut Vec<Entry<S>>,
     ) -> Option<(&mut Entry<S>, bool)> {
         let hash = self.hasher.hash_one(key);
-        let found = {
+        let mut found = {
             let slots = &self.slots;
             self.index
                 .find(hash, |&i| slot_key(slots, i) == Some(&key))
                 .copied()
         };
+        if let Some(idx) = found
+            && p.tcp_flags.is_some_and(TcpFlags::is_syn_only)
+            && self.node(idx)?.entry.tcp.is_closed()
+            && let Some(old) = self.remove_idx(idx)
+        {
+            self.counters.flows_reused = self.counters.flows_reused.saturating_add(1);
+            evicted.push(old);
+            found = None;
+        }
         let (idx, is_new) = match found {
             Some(idx) => {
                 let old_class = self.node(idx)?.entry.class;

@@ -269,6 +269,32 @@ fn remove_and_backwards_time() {
     assert_eq!(t.counters().flows_closed, 1);
 }
 
+#[test]
+fn a_syn_after_close_starts_a_new_connection() {
+    let mut t = Table::new(0, 10, Timeouts::default());
+    let mut ev = Vec::new();
+    let (k, d) = key(PROTO_TCP, 1);
+    let (id1, _) = file(&mut t, k, pkt(at(0), d, Some(SYN)), &mut ev);
+    // A retransmitted SYN is the same connection.
+    assert_eq!(
+        file(&mut t, k, pkt(at(1), d, Some(SYN)), &mut ev),
+        (id1, false)
+    );
+    file(
+        &mut t,
+        k,
+        pkt(at(1), d.reverse(), Some(TcpFlags::RST | TcpFlags::ACK)),
+        &mut ev,
+    );
+    let (id2, new) = file(&mut t, k, pkt(at(2), d, Some(SYN)), &mut ev);
+    assert!(new);
+    assert_ne!(id1, id2);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].flow_id, id1);
+    assert_eq!(t.counters().flows_reused, 1);
+    assert_eq!(t.len(), 1);
+}
+
 /// The memory figures in `FLOW_TABLE_CAP`'s comment.
 #[test]
 fn per_flow_sizes_match_the_budget() {
@@ -336,7 +362,10 @@ proptest::proptest! {
         let left = t.len() as u64;
         t.drain_all(&mut out);
         let c = t.counters();
-        proptest::prop_assert_eq!(c.flows_evicted + c.flows_expired + c.flows_closed, created);
+        proptest::prop_assert_eq!(
+            c.flows_evicted + c.flows_expired + c.flows_closed + c.flows_reused,
+            created
+        );
         proptest::prop_assert!(left <= 16);
         check_invariants(&t);
     }
