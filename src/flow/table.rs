@@ -1,0 +1,575 @@
+//! The per-worker flow table: bounded, clocked by packet time (DESIGN §1).
+//!
+//! Storage is a slab of nodes indexed by a `hashbrown::HashTable<u32>` (foldhash,
+//! randomly seeded so crafted tuples cannot aim at one bucket chain). Each node sits
+//! in one intrusive doubly linked list per [`TimeoutClass`]; a touched flow moves to
+//! the tail of its class's list, so every list is ordered by `last_seen` as long as
+//! packet time does not go backwards. Hence:
+//! - [`FlowTable::expire`] pops list heads while they are idle longer than their
+//!   class's timeout: O(1) when nothing expires, O(expired) otherwise — cheap enough
+//!   to call once per batch;
+//! - eviction at the cap takes the oldest of the five list heads: O(1);
+//! - [`FlowTable::drain_all`] hands out every flow oldest first, so end-of-input output
+//!   is deterministic whatever the hash seed.
+//!
+//! When packet time goes backwards (merged captures), a flow is still moved to its
+//! list's tail and keeps `last_seen = max(last_seen, now)`; a list is then only nearly
+//! sorted, and a flow may expire a little later than its timeout — never earlier.
+//! Removed flows (evicted, expired, drained) are handed to the caller, never dropped:
+//! their events must still be flushed.
+
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+
+use super::conn::{TcpFlags, TcpLifecycle};
+use super::key::{Direction, Endpoint, FlowKey, PROTO_TCP};
+use crate::time::{Duration, Timestamp};
+
+/// Default flows per worker. Fixed cost per flow: the node (`Entry<S>` ≈ 104 B plus
+/// the worker's state `S`, ≈ 400 B with a `TcpConn` and parser states: ≈ 520 B) plus
+/// ≈ 10 B of hash index (4 B slot + 1 control byte at ≤ 87.5 % load, rounded up to a
+/// power of two) ≈ 530 B → 65 536 × 530 B ≈ 33 MiB per worker, 66 MiB for the two
+/// workers of the 2-core target, leaving half of the 128 MiB budget for in-flight
+/// reassembly buffers, batches, the DNS cache and output. 65 536 concurrent flows per
+/// worker is well above a busy office uplink (a few thousand concurrent flows); a
+/// SYN flood beyond it evicts the oldest flows instead of growing.
+pub const FLOW_TABLE_CAP: usize = 1 << 16;
+
+/// UDP: DNS transactions finish in milliseconds, QUIC keeps a connection alive with
+/// pings within its idle timeout (30 s default in most stacks); 60 s covers both
+/// without keeping one-packet flows long. (Suricata: 30 s new / 300 s established.)
+pub const UDP_TIMEOUT: Duration = Duration::from_secs(60);
+/// A SYN that got no further: SYN retries back off 1+2+4+8+16 s on Linux, so 30 s
+/// sees the retries of one attempt as one flow and frees SYN-flood entries quickly.
+pub const TCP_SYN_ONLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Established TCP idle: 600 s, Suricata's default (Zeek's inactivity timeout is
+/// 300 s). C2 channels hold long-poll connections open for minutes between beacons;
+/// cutting them at 300 s would split one channel into flows picked up mid-stream.
+pub const TCP_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(600);
+/// One side sent FIN; the other may still be sending the response.
+pub const TCP_HALF_CLOSED_TIMEOUT: Duration = Duration::from_secs(120);
+/// FIN both ways or RST: only stray retransmissions can follow (Zeek's close delay).
+pub const TCP_CLOSED_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which idle timeout applies to a flow; each class has its own time-ordered list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutClass {
+    Udp,
+    TcpSynOnly,
+    TcpEstablished,
+    TcpHalfClosed,
+    TcpClosed,
+}
+
+const CLASSES: usize = 5;
+const ALL_CLASSES: [TimeoutClass; CLASSES] = [
+    TimeoutClass::Udp,
+    TimeoutClass::TcpSynOnly,
+    TimeoutClass::TcpEstablished,
+    TimeoutClass::TcpHalfClosed,
+    TimeoutClass::TcpClosed,
+];
+
+impl TimeoutClass {
+    const fn index(self) -> usize {
+        match self {
+            TimeoutClass::Udp => 0,
+            TimeoutClass::TcpSynOnly => 1,
+            TimeoutClass::TcpEstablished => 2,
+            TimeoutClass::TcpHalfClosed => 3,
+            TimeoutClass::TcpClosed => 4,
+        }
+    }
+}
+
+/// Idle timeouts per class (packet time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub udp: Duration,
+    pub tcp_syn_only: Duration,
+    pub tcp_established: Duration,
+    pub tcp_half_closed: Duration,
+    pub tcp_closed: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            udp: UDP_TIMEOUT,
+            tcp_syn_only: TCP_SYN_ONLY_TIMEOUT,
+            tcp_established: TCP_ESTABLISHED_TIMEOUT,
+            tcp_half_closed: TCP_HALF_CLOSED_TIMEOUT,
+            tcp_closed: TCP_CLOSED_TIMEOUT,
+        }
+    }
+}
+
+impl Timeouts {
+    pub const fn get(&self, class: TimeoutClass) -> Duration {
+        match class {
+            TimeoutClass::Udp => self.udp,
+            TimeoutClass::TcpSynOnly => self.tcp_syn_only,
+            TimeoutClass::TcpEstablished => self.tcp_established,
+            TimeoutClass::TcpHalfClosed => self.tcp_half_closed,
+            TimeoutClass::TcpClosed => self.tcp_closed,
+        }
+    }
+}
+
+/// How the client (initiator) of a flow was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Orientation {
+    /// A SYN without ACK: its sender is the client.
+    Syn,
+    /// A SYN+ACK seen before any SYN: its receiver is the client.
+    SynAck,
+    /// No handshake seen: the first packet's sender is taken as the client. A later
+    /// SYN or SYN+ACK corrects it.
+    FirstPacket,
+}
+
+/// What the worker knows about the packet it is filing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacketSeen {
+    pub now: Timestamp,
+    pub dir: Direction,
+    /// Bytes counted for the flow (the transport payload, as Zeek's orig/resp_bytes).
+    pub bytes: u32,
+    /// TCP flags; `None` for UDP.
+    pub tcp_flags: Option<TcpFlags>,
+}
+
+/// Table counters (DESIGN §6 "flows created/evicted").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowCounters {
+    pub flows_created: u64,
+    /// Removed at the cap to make room (oldest `last_seen` first).
+    pub flows_evicted: u64,
+    /// Removed because idle past their timeout.
+    pub flows_expired: u64,
+    /// Removed by the worker (`remove`) or at end of input (`drain_all`).
+    pub flows_closed: u64,
+    /// Closed flows replaced by a new connection (a SYN) on the same tuple.
+    pub flows_reused: u64,
+}
+
+/// One flow. Counts are kept per canonical direction and read per role, so a late
+/// re-orientation never has to move them.
+#[derive(Clone, Debug)]
+pub struct Entry<S> {
+    pub key: FlowKey,
+    /// Unique within a run: worker index in the top 8 bits, a counter below.
+    pub flow_id: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    client: Direction,
+    orientation: Orientation,
+    packets: [u64; 2],
+    bytes: [u64; 2],
+    tcp: TcpLifecycle,
+    class: TimeoutClass,
+    pub state: S,
+}
+
+impl<S> Entry<S> {
+    /// The direction of packets the client sends.
+    pub fn client_dir(&self) -> Direction {
+        self.client
+    }
+    pub fn orientation(&self) -> Orientation {
+        self.orientation
+    }
+    pub fn is_from_client(&self, dir: Direction) -> bool {
+        dir == self.client
+    }
+    pub fn client(&self) -> Endpoint {
+        self.key.sender(self.client)
+    }
+    pub fn server(&self) -> Endpoint {
+        self.key.receiver(self.client)
+    }
+    pub fn packets(&self, dir: Direction) -> u64 {
+        self.packets.get(dir.index()).copied().unwrap_or(0)
+    }
+    pub fn bytes(&self, dir: Direction) -> u64 {
+        self.bytes.get(dir.index()).copied().unwrap_or(0)
+    }
+    pub fn client_packets(&self) -> u64 {
+        self.packets(self.client)
+    }
+    pub fn server_packets(&self) -> u64 {
+        self.packets(self.client.reverse())
+    }
+    pub fn client_bytes(&self) -> u64 {
+        self.bytes(self.client)
+    }
+    pub fn server_bytes(&self) -> u64 {
+        self.bytes(self.client.reverse())
+    }
+    pub fn tcp(&self) -> TcpLifecycle {
+        self.tcp
+    }
+    pub fn timeout_class(&self) -> TimeoutClass {
+        self.class
+    }
+
+    fn new(key: FlowKey, flow_id: u64, p: &PacketSeen, state: S) -> Self {
+        let (client, orientation) = match p.tcp_flags {
+            Some(f) if f.is_syn_only() => (p.dir, Orientation::Syn),
+            Some(f) if f.is_syn_ack() => (p.dir.reverse(), Orientation::SynAck),
+            _ => (p.dir, Orientation::FirstPacket),
+        };
+        let mut e = Entry {
+            key,
+            flow_id,
+            first_seen: p.now,
+            last_seen: p.now,
+            client,
+            orientation,
+            packets: [0; 2],
+            bytes: [0; 2],
+            tcp: TcpLifecycle::default(),
+            class: TimeoutClass::Udp,
+            state,
+        };
+        e.observe(p);
+        e
+    }
+
+    fn observe(&mut self, p: &PacketSeen) {
+        self.last_seen = self.last_seen.max(p.now);
+        if let Some(n) = self.packets.get_mut(p.dir.index()) {
+            *n = n.saturating_add(1);
+        }
+        if let Some(n) = self.bytes.get_mut(p.dir.index()) {
+            *n = n.saturating_add(u64::from(p.bytes));
+        }
+        self.class = match p.tcp_flags {
+            Some(f) if self.key.proto == PROTO_TCP => {
+                self.tcp.observe(p.dir, f);
+                if self.orientation == Orientation::FirstPacket {
+                    if f.is_syn_only() {
+                        (self.client, self.orientation) = (p.dir, Orientation::Syn);
+                    } else if f.is_syn_ack() {
+                        (self.client, self.orientation) = (p.dir.reverse(), Orientation::SynAck);
+                    }
+                } else if self.orientation == Orientation::SynAck && f.is_syn_only() {
+                    (self.client, self.orientation) = (p.dir, Orientation::Syn);
+                }
+                self.tcp.timeout_class()
+            }
+            _ if self.key.proto == PROTO_TCP => self.tcp.timeout_class(),
+            _ => TimeoutClass::Udp,
+        };
+    }
+}
+
+/// "No node" in the intrusive lists.
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Debug)]
+struct Node<S> {
+    entry: Entry<S>,
+    prev: u32,
+    next: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+const EMPTY: List = List {
+    head: NIL,
+    tail: NIL,
+};
+
+/// A bounded flow table whose per-flow state is `S`.
+pub struct FlowTable<S> {
+    index: HashTable<u32>,
+    hasher: RandomState,
+    slots: Vec<Option<Node<S>>>,
+    free: Vec<u32>,
+    lists: [List; CLASSES],
+    cap: usize,
+    timeouts: Timeouts,
+    worker: u8,
+    next_id: u64,
+    counters: FlowCounters,
+}
+
+/// Flow ids keep the worker index in the top 8 bits: 56 bits of counter.
+const FLOW_ID_COUNTER_MASK: u64 = (1 << 56) - 1;
+
+impl<S> FlowTable<S> {
+    /// A table for worker `worker` holding at most `cap` flows (clamped to
+    /// `1..=u32::MAX - 1`, the slab's index range).
+    pub fn new(worker: u8, cap: usize, timeouts: Timeouts) -> Self {
+        let cap = cap.clamp(1, usize::try_from(NIL - 1).unwrap_or(usize::MAX));
+        FlowTable {
+            index: HashTable::new(),
+            hasher: RandomState::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            lists: [EMPTY; CLASSES],
+            cap,
+            timeouts,
+            worker,
+            next_id: 0,
+            counters: FlowCounters::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+    pub fn counters(&self) -> FlowCounters {
+        self.counters
+    }
+
+    /// Files one packet: finds the flow or creates it (with `init()` as its state).
+    /// Creating a flow in a full table first evicts the flow with the oldest
+    /// `last_seen` into `evicted`. A SYN (without ACK) on a TCP flow that was closed
+    /// (FIN both ways or RST) starts a new connection on the same tuple — clients
+    /// reuse ports within seconds behind NAT — so the old flow goes to `evicted` too
+    /// (counted in `flows_reused`). Returns the entry and whether it is new; `None`
+    /// only if the slab's invariants were broken, which no input can cause.
+    pub fn get_or_insert(
+        &mut self,
+        key: FlowKey,
+        p: PacketSeen,
+        init: impl FnOnce() -> S,
+        evicted: &mut Vec<Entry<S>>,
+    ) -> Option<(&mut Entry<S>, bool)> {
+        let hash = self.hasher.hash_one(key);
+        let mut found = {
+            let slots = &self.slots;
+            self.index
+                .find(hash, |&i| slot_key(slots, i) == Some(&key))
+                .copied()
+        };
+        if let Some(idx) = found
+            && p.tcp_flags.is_some_and(TcpFlags::is_syn_only)
+            && self.node(idx)?.entry.tcp.is_closed()
+            && let Some(old) = self.remove_idx(idx)
+        {
+            self.counters.flows_reused = self.counters.flows_reused.saturating_add(1);
+            evicted.push(old);
+            found = None;
+        }
+        let (idx, is_new) = match found {
+            Some(idx) => {
+                let old_class = self.node(idx)?.entry.class;
+                self.unlink(idx, old_class);
+                self.node_mut(idx)?.entry.observe(&p);
+                (idx, false)
+            }
+            None => {
+                if self.index.len() >= self.cap
+                    && let Some(e) = self.remove_oldest()
+                {
+                    self.counters.flows_evicted = self.counters.flows_evicted.saturating_add(1);
+                    evicted.push(e);
+                }
+                let flow_id = u64::from(self.worker) << 56 | (self.next_id & FLOW_ID_COUNTER_MASK);
+                self.next_id = self.next_id.wrapping_add(1);
+                let entry = Entry::new(key, flow_id, &p, init());
+                let idx = self.alloc(Node {
+                    entry,
+                    prev: NIL,
+                    next: NIL,
+                })?;
+                let (slots, hasher) = (&self.slots, &self.hasher);
+                self.index.insert_unique(hash, idx, |&i| {
+                    slot_key(slots, i).map_or(0, |k| hasher.hash_one(k))
+                });
+                self.counters.flows_created = self.counters.flows_created.saturating_add(1);
+                (idx, true)
+            }
+        };
+        let class = self.node(idx)?.entry.class;
+        self.link_tail(idx, class);
+        self.node_mut(idx).map(|n| (&mut n.entry, is_new))
+    }
+
+    /// The flow's entry, without touching it.
+    pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Entry<S>> {
+        let idx = self.find(key)?;
+        self.node_mut(idx).map(|n| &mut n.entry)
+    }
+
+    /// Removes a flow the worker has finished with (e.g. both parsers done and FIN
+    /// seen); counted in `flows_closed`.
+    pub fn remove(&mut self, key: &FlowKey) -> Option<Entry<S>> {
+        let idx = self.find(key)?;
+        let e = self.remove_idx(idx)?;
+        self.counters.flows_closed = self.counters.flows_closed.saturating_add(1);
+        Some(e)
+    }
+
+    /// Moves every flow idle longer than its class's timeout at packet time `now`
+    /// into `out` (oldest first per class). Returns how many expired.
+    pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Entry<S>>) -> usize {
+        let mut n = 0usize;
+        for class in ALL_CLASSES {
+            let timeout = self.timeouts.get(class);
+            // Bounded by the table's size: each round removes one flow.
+            while let Some(head) = self.list(class).map(|l| l.head).filter(|&h| h != NIL) {
+                let idle = match self.node(head) {
+                    Some(node) => now.since(node.entry.last_seen),
+                    None => break,
+                };
+                if idle <= timeout {
+                    break;
+                }
+                let Some(e) = self.remove_idx(head) else {
+                    break;
+                };
+                out.push(e);
+                n = n.saturating_add(1);
+            }
+        }
+        self.counters.flows_expired = self.counters.flows_expired.saturating_add(n as u64);
+        n
+    }
+
+    /// End of input: every flow into `out`, oldest `last_seen` first.
+    pub fn drain_all(&mut self, out: &mut Vec<Entry<S>>) {
+        while let Some(e) = self.remove_oldest() {
+            self.counters.flows_closed = self.counters.flows_closed.saturating_add(1);
+            out.push(e);
+        }
+        self.slots = Vec::new();
+        self.free = Vec::new();
+    }
+
+    fn find(&self, key: &FlowKey) -> Option<u32> {
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&i| slot_key(slots, i) == Some(key))
+            .copied()
+    }
+
+    fn node(&self, idx: u32) -> Option<&Node<S>> {
+        self.slots.get(usize::try_from(idx).ok()?)?.as_ref()
+    }
+
+    fn node_mut(&mut self, idx: u32) -> Option<&mut Node<S>> {
+        self.slots.get_mut(usize::try_from(idx).ok()?)?.as_mut()
+    }
+
+    fn list(&self, class: TimeoutClass) -> Option<&List> {
+        self.lists.get(class.index())
+    }
+
+    /// The list head with the oldest `last_seen` (ties: the lower class).
+    fn oldest(&self) -> Option<u32> {
+        let mut best: Option<(Timestamp, u32)> = None;
+        for l in &self.lists {
+            if let Some(n) = self.node(l.head)
+                && best.is_none_or(|(t, _)| n.entry.last_seen < t)
+            {
+                best = Some((n.entry.last_seen, l.head));
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
+    fn remove_oldest(&mut self) -> Option<Entry<S>> {
+        let idx = self.oldest()?;
+        self.remove_idx(idx)
+    }
+
+    fn remove_idx(&mut self, idx: u32) -> Option<Entry<S>> {
+        let class = self.node(idx)?.entry.class;
+        let hash = self.hasher.hash_one(self.node(idx)?.entry.key);
+        self.unlink(idx, class);
+        if let Ok(occ) = self.index.find_entry(hash, |&i| i == idx) {
+            occ.remove();
+        }
+        let node = self.slots.get_mut(usize::try_from(idx).ok()?)?.take()?;
+        self.free.push(idx);
+        Some(node.entry)
+    }
+
+    fn alloc(&mut self, node: Node<S>) -> Option<u32> {
+        if let Some(idx) = self.free.pop() {
+            *self.slots.get_mut(usize::try_from(idx).ok()?)? = Some(node);
+            return Some(idx);
+        }
+        let idx = u32::try_from(self.slots.len()).ok().filter(|&i| i != NIL)?;
+        if self.slots.len() == self.slots.capacity() {
+            // Double, but never past the cap: the slab is the table's largest block.
+            let room = self.cap.saturating_sub(self.slots.len());
+            self.slots
+                .reserve_exact(self.slots.len().max(64).min(room).max(1));
+        }
+        self.slots.push(Some(node));
+        Some(idx)
+    }
+
+    fn unlink(&mut self, idx: u32, class: TimeoutClass) {
+        let Some((prev, next)) = self.node(idx).map(|n| (n.prev, n.next)) else {
+            return;
+        };
+        match self.node_mut(prev) {
+            Some(p) => p.next = next,
+            None => {
+                if let Some(l) = self.lists.get_mut(class.index()) {
+                    l.head = next;
+                }
+            }
+        }
+        match self.node_mut(next) {
+            Some(n) => n.prev = prev,
+            None => {
+                if let Some(l) = self.lists.get_mut(class.index()) {
+                    l.tail = prev;
+                }
+            }
+        }
+        if let Some(n) = self.node_mut(idx) {
+            (n.prev, n.next) = (NIL, NIL);
+        }
+    }
+
+    fn link_tail(&mut self, idx: u32, class: TimeoutClass) {
+        let Some(tail) = self.list(class).map(|l| l.tail) else {
+            return;
+        };
+        if let Some(n) = self.node_mut(idx) {
+            (n.prev, n.next) = (tail, NIL);
+        }
+        match self.node_mut(tail) {
+            Some(t) => t.next = idx,
+            None => {
+                if let Some(l) = self.lists.get_mut(class.index()) {
+                    l.head = idx;
+                }
+            }
+        }
+        if let Some(l) = self.lists.get_mut(class.index()) {
+            l.tail = idx;
+        }
+    }
+}
+
+fn slot_key<S>(slots: &[Option<Node<S>>], i: u32) -> Option<&FlowKey> {
+    slots
+        .get(usize::try_from(i).ok()?)?
+        .as_ref()
+        .map(|n| &n.entry.key)
+}
+
+#[cfg(test)]
+mod tests;
