@@ -145,6 +145,15 @@ impl ReassemblyCounters {
     }
 }
 
+/// A hole skipped in a stream (see [`StreamReassembler::last_hole`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hole {
+    /// Stream offset just after the hole.
+    pub end: u64,
+    /// Missing bytes.
+    pub len: u64,
+}
+
 /// One direction of a TCP connection, reassembled up to [`STREAM_PREFIX_CAP`].
 #[derive(Clone, Debug)]
 pub struct StreamReassembler {
@@ -163,6 +172,8 @@ pub struct StreamReassembler {
     fin_at: Option<u32>,
     /// Stream offset just after the most recent skipped hole.
     gap_at: Option<u32>,
+    /// Bytes missing in the most recent skipped hole.
+    hole_len: u32,
     midstream: bool,
     truncated: bool,
 }
@@ -203,6 +214,7 @@ impl StreamReassembler {
             ooo_bytes: 0,
             fin_at: None,
             gap_at: None,
+            hole_len: 0,
             midstream: false,
             truncated: false,
         }
@@ -348,6 +360,16 @@ impl StreamReassembler {
     /// the parser last resynchronised at, the parser must look for a message start.
     pub fn gap_at(&self) -> Option<u64> {
         self.gap_at.map(u64::from)
+    }
+
+    /// The most recent skipped hole: where the bytes after it start, and how many were
+    /// missing. Unread bytes before a hole are dropped when it is skipped, so a parser
+    /// that sees a new hole resynchronises at the start of [`readable`](Self::readable).
+    pub fn last_hole(&self) -> Option<Hole> {
+        self.gap_at.map(|end| Hole {
+            end: u64::from(end),
+            len: u64::from(self.hole_len),
+        })
     }
 
     /// The parser is done with this direction: free everything; later segments are
@@ -535,6 +557,7 @@ impl StreamReassembler {
         };
         self.buf.clear();
         self.head = 0;
+        self.hole_len = first.saturating_sub(self.next);
         self.next = first;
         self.gap_at = Some(first);
         out.gaps = out.gaps.saturating_add(1);

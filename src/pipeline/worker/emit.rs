@@ -8,7 +8,9 @@ use super::super::Mode;
 use crate::config::{EventsMode, RuntimeConfig};
 use crate::detect::Engine;
 use crate::event::{self, Alert, Body, Event, Header, NetworkConnect, Transport};
-use crate::flow::{PROTO_TCP, PROTO_UDP, community_id_v1};
+use crate::flow::{PROTO_TCP, PROTO_UDP, ReassemblyCounters, community_id_v1};
+use crate::proto::http::HttpCounters;
+use crate::proto::tls::TlsCounters;
 use crate::proto::dns::{DnsCache, DnsTransaction, DnsTransport};
 use crate::telemetry::{Counter, CounterSlot, Counts};
 use crate::time::Timestamp;
@@ -29,6 +31,10 @@ pub struct Emitter {
     pub out: Vec<u8>,
     pub out_events: u64,
     alerts: Vec<Alert>,
+    /// Parser counters of this worker, summed into `counts` on publish.
+    pub tls: TlsCounters,
+    pub http: HttpCounters,
+    pub reassembly: ReassemblyCounters,
 }
 
 impl Emitter {
@@ -51,6 +57,9 @@ impl Emitter {
             out: Vec::with_capacity(64 * 1024),
             out_events: 0,
             alerts: Vec::new(),
+            tls: TlsCounters::default(),
+            http: HttpCounters::default(),
+            reassembly: ReassemblyCounters::default(),
         }
     }
 
@@ -128,6 +137,20 @@ impl Emitter {
     }
 
     pub fn publish(&mut self) {
+        let c = &mut self.counts;
+        c.set(Counter::ReassemblyGaps, self.reassembly.gaps);
+        c.set(Counter::ReassemblyOverlapConflicts, self.reassembly.overlap_conflicts);
+        c.set(Counter::ReassemblyCapped, self.reassembly.truncated_segments);
+        let t = &self.tls;
+        c.set(
+            Counter::TlsParseErrors,
+            t.invalid_record_type
+                + t.invalid_record_version
+                + t.invalid_record_length
+                + t.invalid_hello_truncated
+                + t.invalid_hello_malformed,
+        );
+        c.set(Counter::HttpParseErrors, self.http.invalid.iter().sum());
         self.slot.publish(&self.counts);
     }
 }

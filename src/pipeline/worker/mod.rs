@@ -159,7 +159,7 @@ impl Worker {
         c.set(Counter::FlowsExpired, f.flows_expired);
         let dns = self.dns.counters();
         c.set(Counter::DnsMessages, dns.messages_parsed);
-        c.set(Counter::DnsParseErrors, dns.parse_errors());
+        c.set(Counter::DnsParseErrors, dns.parse_errors_total());
         c.set(Counter::DnsTimeouts, dns.timeouts);
         c.set(Counter::DnsEvictions, dns.evictions);
         self.emit.publish();
