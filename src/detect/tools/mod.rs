@@ -1,0 +1,1 @@
+//! Rule author's tools.
