@@ -260,6 +260,7 @@ const HOST_ONLY: &[(&str, &str)] = &[
     ("parentprocessname", "ParentImage"),
     ("subjectusername", "User"),
     ("action", "action"),
+    ("blocked", "blocked"),
 ];
 
 /// Maps a field name as a rule or a JSON event writes it onto what it denotes.
