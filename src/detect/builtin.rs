@@ -10,4 +10,13 @@ macro_rules! rules {
     };
 }
 
-rules![];
+rules![
+    "cloudflare_quick_tunnel.yml",
+    "cloudflare_tunnel.yml",
+    "cloudflare_tunnel_port.yml",
+    "dev_tunnels.yml",
+    "ngrok.yml",
+    "powershell_web_useragent.yml",
+    "quick_assist.yml",
+    "reverse_tunnel_services.yml",
+];
