@@ -16,13 +16,29 @@ fn builtin_rules_load_and_are_complete() {
     for r in &set.rules {
         let who = &r.origin;
         assert_eq!(r.id.len(), 36, "{who}: id must be a UUID");
-        assert!(!r.description.is_empty() && !r.references.is_empty() && !r.falsepositives.is_empty(), "{who}");
-        assert!(["low", "medium", "high", "critical"].contains(&r.level.as_str()), "{who}");
-        assert!(r.tags.iter().any(|t| t == "attack.command-and-control"), "{who}");
+        assert!(
+            !r.description.is_empty() && !r.references.is_empty() && !r.falsepositives.is_empty(),
+            "{who}"
+        );
+        assert!(
+            ["low", "medium", "high", "critical"].contains(&r.level.as_str()),
+            "{who}"
+        );
+        assert!(
+            r.tags.iter().any(|t| t == "attack.command-and-control"),
+            "{who}"
+        );
         assert!(r.tags.iter().any(|t| t == "attack.t1071.001"), "{who}");
-        assert_eq!(classify::classify(r), classify::Observability::Full, "{who}");
+        assert_eq!(
+            classify::classify(r),
+            classify::Observability::Full,
+            "{who}"
+        );
         assert!(r.kind().is_some(), "{who}");
-        assert!(!r.tests.matching.is_empty() && !r.tests.near_misses.is_empty(), "{who}: needs tests");
+        assert!(
+            !r.tests.matching.is_empty() && !r.tests.near_misses.is_empty(),
+            "{who}: needs tests"
+        );
     }
 }
 
@@ -41,7 +57,12 @@ fn builtin_rules_match_their_events_and_not_their_near_misses() {
             assert!(fired(ev), "{} ({}) must match {ev:?}", r.title, r.origin);
         }
         for ev in &r.tests.near_misses {
-            assert!(!fired(ev), "{} ({}) must not match {ev:?}", r.title, r.origin);
+            assert!(
+                !fired(ev),
+                "{} ({}) must not match {ev:?}",
+                r.title,
+                r.origin
+            );
         }
     }
 }
@@ -53,18 +74,50 @@ fn tunnel_names_are_covered_on_every_event_kind() {
         let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(ev).unwrap();
         let mut out = Vec::new();
         engine.evaluate(&JsonEvent::from_map(&map), &mut out);
-        out.iter().map(|a| a.rule_title.to_string()).collect::<Vec<_>>()
+        out.iter()
+            .map(|a| a.rule_title.to_string())
+            .collect::<Vec<_>>()
     };
-    for name in ["region2.v2.argotunnel.com", "x.trycloudflare.com", "a-1.usw2.devtunnels.ms", "remoteassistance.support.services.microsoft.com"] {
-        assert!(!titles(&format!(r#"{{"EventID":22,"QueryName":"{name}"}}"#)).is_empty(), "dns {name}");
-        assert!(!titles(&format!(r#"{{"EventID":3,"TlsSni":"{name}"}}"#)).is_empty(), "sni {name}");
-        assert!(!titles(&format!(r#"{{"EventID":100,"cs-host":"{name}"}}"#)).is_empty(), "host {name}");
+    for name in [
+        "region2.v2.argotunnel.com",
+        "x.trycloudflare.com",
+        "a-1.usw2.devtunnels.ms",
+        "remoteassistance.support.services.microsoft.com",
+    ] {
+        assert!(
+            !titles(&format!(r#"{{"EventID":22,"QueryName":"{name}"}}"#)).is_empty(),
+            "dns {name}"
+        );
+        assert!(
+            !titles(&format!(r#"{{"EventID":3,"TlsSni":"{name}"}}"#)).is_empty(),
+            "sni {name}"
+        );
+        assert!(
+            !titles(&format!(r#"{{"EventID":100,"cs-host":"{name}"}}"#)).is_empty(),
+            "host {name}"
+        );
         // Zeek and ECS namings reach the same rules.
-        assert!(!titles(&format!(r#"{{"query":"{name}"}}"#)).is_empty(), "zeek {name}");
-        assert!(!titles(&format!(r#"{{"dns":{{"question":{{"name":"{name}"}}}}}}"#)).is_empty(), "ecs {name}");
+        assert!(
+            !titles(&format!(r#"{{"query":"{name}"}}"#)).is_empty(),
+            "zeek {name}"
+        );
+        assert!(
+            !titles(&format!(r#"{{"dns":{{"question":{{"name":"{name}"}}}}}}"#)).is_empty(),
+            "ecs {name}"
+        );
     }
-    for miss in ["argotunnel.com.example.net", "trycloudflare.com.example.net", "example.com"] {
-        assert!(titles(&format!(r#"{{"EventID":22,"QueryName":"{miss}"}}"#)).is_empty(), "{miss}");
+    for miss in [
+        "argotunnel.com.example.net",
+        "trycloudflare.com.example.net",
+        "example.com",
+    ] {
+        assert!(
+            titles(&format!(r#"{{"EventID":22,"QueryName":"{miss}"}}"#)).is_empty(),
+            "{miss}"
+        );
     }
-    assert_eq!(titles(r#"{"EventID":3,"DestinationPort":7844}"#), ["Connection To Cloudflare Tunnel Edge Port 7844"]);
+    assert_eq!(
+        titles(r#"{"EventID":3,"DestinationPort":7844}"#),
+        ["Connection To Cloudflare Tunnel Edge Port 7844"]
+    );
 }

@@ -8,7 +8,9 @@ use c2tap::detect::{Engine, JsonEvent};
 use c2tap::event::{Body, DnsQuery, Event, Header, HttpRequest, NetworkConnect, Transport};
 
 fn engine(detection: &str, category: &str) -> Engine {
-    let text = format!("title: t\nid: 1\nlevel: high\nlogsource:\n  category: {category}\ndetection:\n{detection}");
+    let text = format!(
+        "title: t\nid: 1\nlevel: high\nlogsource:\n  category: {category}\ndetection:\n{detection}"
+    );
     let set = sigma::load_str(&text, "test", "test");
     assert!(set.failures.is_empty(), "{:?}", set.failures);
     assert_eq!(set.rules.len(), 1);
@@ -26,7 +28,10 @@ fn fires_on(e: &Engine, event: &str) -> bool {
 fn check(detection: &str, cases: &[(&str, bool)]) {
     let e = engine(detection, "proxy");
     for (ev, want) in cases {
-        let ev = format!("{{\"EventID\":100,{}}}", ev.trim_start_matches('{').trim_end_matches('}'));
+        let ev = format!(
+            "{{\"EventID\":100,{}}}",
+            ev.trim_start_matches('{').trim_end_matches('}')
+        );
         assert_eq!(fires_on(&e, &ev), *want, "rule:\n{detection}\nevent: {ev}");
     }
 }
@@ -35,7 +40,11 @@ fn check(detection: &str, cases: &[(&str, bool)]) {
 fn equality_is_case_insensitive_and_exact() {
     check(
         "  sel:\n    cs-method: POST\n  condition: sel",
-        &[(r#""cs-method":"post""#, true), (r#""cs-method":"POSTX""#, false), (r#""cs-host":"x""#, false)],
+        &[
+            (r#""cs-method":"post""#, true),
+            (r#""cs-method":"POSTX""#, false),
+            (r#""cs-host":"x""#, false),
+        ],
     );
 }
 
@@ -52,7 +61,10 @@ fn wildcards_and_escapes() {
     );
     check(
         "  sel:\n    c-uri|endswith: '\\?manifest=wac'\n  condition: sel",
-        &[(r#""c-uri":"/x?manifest=wac""#, true), (r#""c-uri":"/xamanifest=wac""#, false)],
+        &[
+            (r#""c-uri":"/x?manifest=wac""#, true),
+            (r#""c-uri":"/xamanifest=wac""#, false),
+        ],
     );
     check(
         "  sel:\n    c-uri: 'a\\*b'\n  condition: sel",
@@ -64,7 +76,10 @@ fn wildcards_and_escapes() {
 fn contains_startswith_endswith_all() {
     check(
         "  sel:\n    c-uri|contains: '/api/'\n  condition: sel",
-        &[(r#""c-uri":"/v1/API/x""#, true), (r#""c-uri":"/v1/ap/x""#, false)],
+        &[
+            (r#""c-uri":"/v1/API/x""#, true),
+            (r#""c-uri":"/v1/ap/x""#, false),
+        ],
     );
     check(
         "  sel:\n    c-uri|startswith: '/x'\n  condition: sel",
@@ -72,17 +87,25 @@ fn contains_startswith_endswith_all() {
     );
     check(
         "  sel:\n    c-uri|endswith:\n      - '.exe'\n      - '.dll'\n  condition: sel",
-        &[(r#""c-uri":"/a.DLL""#, true), (r#""c-uri":"/a.exe""#, true), (r#""c-uri":"/a.exe?x""#, false)],
+        &[
+            (r#""c-uri":"/a.DLL""#, true),
+            (r#""c-uri":"/a.exe""#, true),
+            (r#""c-uri":"/a.exe?x""#, false),
+        ],
     );
     check(
         "  sel:\n    c-uri|contains|all:\n      - 'a=1'\n      - 'b=2'\n  condition: sel",
-        &[(r#""c-uri":"/?b=2&a=1""#, true), (r#""c-uri":"/?a=1""#, false)],
+        &[
+            (r#""c-uri":"/?b=2&a=1""#, true),
+            (r#""c-uri":"/?a=1""#, false),
+        ],
     );
 }
 
 #[test]
 fn lists_or_maps_and_list_of_maps() {
-    let d = "  sel:\n    - cs-method: GET\n      c-uri: /a\n    - cs-method: POST\n  condition: sel";
+    let d =
+        "  sel:\n    - cs-method: GET\n      c-uri: /a\n    - cs-method: POST\n  condition: sel";
     check(
         d,
         &[
@@ -97,16 +120,32 @@ fn lists_or_maps_and_list_of_maps() {
 fn regex_with_flags() {
     check(
         "  sel:\n    c-uri|re: '^/[a-f]{4}$'\n  condition: sel",
-        &[(r#""c-uri":"/abcd""#, true), (r#""c-uri":"/ABCD""#, false), (r#""c-uri":"/abcde""#, false)],
+        &[
+            (r#""c-uri":"/abcd""#, true),
+            (r#""c-uri":"/ABCD""#, false),
+            (r#""c-uri":"/abcde""#, false),
+        ],
     );
-    check("  sel:\n    c-uri|re|i: '^/[a-f]{4}$'\n  condition: sel", &[(r#""c-uri":"/ABCD""#, true)]);
+    check(
+        "  sel:\n    c-uri|re|i: '^/[a-f]{4}$'\n  condition: sel",
+        &[(r#""c-uri":"/ABCD""#, true)],
+    );
     check(
         "  sel:\n    c-uri|re|m: '^b$'\n  condition: sel",
         &[(r#""c-uri":"a\nb\nc""#, true)],
     );
-    check("  sel:\n    c-uri|re: '^b$'\n  condition: sel", &[(r#""c-uri":"a\nb\nc""#, false)]);
-    check("  sel:\n    c-uri|re|s: 'a.b'\n  condition: sel", &[(r#""c-uri":"a\nb""#, true)]);
-    check("  sel:\n    c-uri|re: 'a.b'\n  condition: sel", &[(r#""c-uri":"a\nb""#, false)]);
+    check(
+        "  sel:\n    c-uri|re: '^b$'\n  condition: sel",
+        &[(r#""c-uri":"a\nb\nc""#, false)],
+    );
+    check(
+        "  sel:\n    c-uri|re|s: 'a.b'\n  condition: sel",
+        &[(r#""c-uri":"a\nb""#, true)],
+    );
+    check(
+        "  sel:\n    c-uri|re: 'a.b'\n  condition: sel",
+        &[(r#""c-uri":"a\nb""#, false)],
+    );
 }
 
 #[test]
@@ -131,35 +170,59 @@ fn exists_and_null() {
     );
     check(
         "  sel:\n    cs-referrer|exists: false\n    c-uri: x\n  condition: sel",
-        &[(r#""cs-referrer":"x","c-uri":"x""#, false), (r#""c-uri":"x""#, true)],
+        &[
+            (r#""cs-referrer":"x","c-uri":"x""#, false),
+            (r#""c-uri":"x""#, true),
+        ],
     );
     check(
         "  sel:\n    cs-referrer: null\n    c-uri: x\n  condition: sel",
-        &[(r#""cs-referrer":"x","c-uri":"x""#, false), (r#""c-uri":"x""#, true), (r#""cs-referrer":null,"c-uri":"x""#, true)],
+        &[
+            (r#""cs-referrer":"x","c-uri":"x""#, false),
+            (r#""c-uri":"x""#, true),
+            (r#""cs-referrer":null,"c-uri":"x""#, true),
+        ],
     );
     // An empty string is a value, not null.
-    check("  sel:\n    cs-referrer: ''\n  condition: sel", &[(r#""cs-referrer":"""#, true), (r#""c-uri":"x""#, false)]);
+    check(
+        "  sel:\n    cs-referrer: ''\n  condition: sel",
+        &[(r#""cs-referrer":"""#, true), (r#""c-uri":"x""#, false)],
+    );
 }
 
 #[test]
 fn numbers_compare_by_string_form() {
     check(
         "  sel:\n    sc-status: 200\n  condition: sel",
-        &[(r#""sc-status":200"#, true), (r#""sc-status":"200""#, true), (r#""sc-status":2000"#, false)],
+        &[
+            (r#""sc-status":200"#, true),
+            (r#""sc-status":"200""#, true),
+            (r#""sc-status":2000"#, false),
+        ],
     );
-    check("  sel:\n    sc-status|startswith: '4'\n  condition: sel", &[(r#""sc-status":404"#, true)]);
+    check(
+        "  sel:\n    sc-status|startswith: '4'\n  condition: sel",
+        &[(r#""sc-status":404"#, true)],
+    );
     check(
         "  sel:\n    sc-status|gte: 400\n  condition: sel",
         &[(r#""sc-status":404"#, true), (r#""sc-status":399"#, false)],
     );
-    check("  sel:\n    sc-status|lt: 300\n  condition: sel", &[(r#""sc-status":200"#, true), (r#""sc-status":300"#, false)]);
+    check(
+        "  sel:\n    sc-status|lt: 300\n  condition: sel",
+        &[(r#""sc-status":200"#, true), (r#""sc-status":300"#, false)],
+    );
 }
 
 #[test]
 fn windash_base64_utf16() {
     check(
         "  sel:\n    c-uri|windash|contains: ' -enc '\n  condition: sel",
-        &[(r#""c-uri":"x /enc y""#, true), (r#""c-uri":"x \u2013enc y""#, true), (r#""c-uri":"x +enc y""#, false)],
+        &[
+            (r#""c-uri":"x /enc y""#, true),
+            (r#""c-uri":"x \u2013enc y""#, true),
+            (r#""c-uri":"x +enc y""#, false),
+        ],
     );
     check(
         "  sel:\n    c-uri|base64offset|contains: 'http://'\n  condition: sel",
@@ -172,7 +235,10 @@ fn windash_base64_utf16() {
     );
     check(
         "  sel:\n    c-uri|base64: 'abc'\n  condition: sel",
-        &[(r#""c-uri":"YWJj""#, true), (r#""c-uri":"YWJjZA==""#, false)],
+        &[
+            (r#""c-uri":"YWJj""#, true),
+            (r#""c-uri":"YWJjZA==""#, false),
+        ],
     );
     check(
         "  sel:\n    c-uri|wide|base64offset|contains: 'ping'\n  condition: sel",
@@ -188,11 +254,18 @@ fn windash_base64_utf16() {
 fn keywords_and_keyword_all() {
     check(
         "  keywords:\n    - 'evil.exe'\n    - 'bad?tool'\n  condition: keywords",
-        &[(r#""c-uri":"/dl/EVIL.exe""#, true), (r#""c-useragent":"a badXtool b""#, true), (r#""c-uri":"/good""#, false)],
+        &[
+            (r#""c-uri":"/dl/EVIL.exe""#, true),
+            (r#""c-useragent":"a badXtool b""#, true),
+            (r#""c-uri":"/good""#, false),
+        ],
     );
     check(
         "  keywords:\n    '|all':\n      - 'alpha'\n      - 'beta'\n  condition: keywords",
-        &[(r#""c-uri":"/alpha","c-useragent":"beta""#, true), (r#""c-uri":"/alpha""#, false)],
+        &[
+            (r#""c-uri":"/alpha","c-useragent":"beta""#, true),
+            (r#""c-uri":"/alpha""#, false),
+        ],
     );
 }
 
@@ -219,7 +292,10 @@ fn conditions() {
     cases("all of sel_*", [true, false, false, false]);
     cases("1 of them", [true, true, true, false]);
     cases("all of them", [false, false, false, false]);
-    cases("(sel_a or sel_b) and not (filter_x or filter_y)", [true, false, false, false]);
+    cases(
+        "(sel_a or sel_b) and not (filter_x or filter_y)",
+        [true, false, false, false],
+    );
     cases("not (sel_a and sel_b)", [false, true, true, true]);
     cases("2 of them", [true, true, true, false]);
 }
@@ -232,19 +308,43 @@ fn multi_document_and_bad_rules_do_not_stop_others() {
                 title: d\nlogsource: {category: proxy}\ndetection: {s: {cs-method: GET}, condition: s and t}\n---\n\
                 title: e\nlogsource: {category: proxy}\ndetection: {s: {cs-method: POST}, condition: s}\n";
     let set = sigma::load_str(text, "multi.yml", "t");
-    assert_eq!(set.rules.iter().map(|r| r.title.as_str()).collect::<Vec<_>>(), ["a", "e"]);
+    assert_eq!(
+        set.rules
+            .iter()
+            .map(|r| r.title.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "e"]
+    );
     assert_eq!(set.failures.len(), 3);
-    assert!(set.failures[0].path.starts_with("multi.yml#2"), "{:?}", set.failures[0]);
-    assert!(set.failures[0].reason.contains("unknown modifier 'bogus'"), "{}", set.failures[0].reason);
-    assert!(set.failures[1].reason.contains("invalid regex"), "{}", set.failures[1].reason);
-    assert!(set.failures[2].reason.contains("missing selection 't'"), "{}", set.failures[2].reason);
+    assert!(
+        set.failures[0].path.starts_with("multi.yml#2"),
+        "{:?}",
+        set.failures[0]
+    );
+    assert!(
+        set.failures[0].reason.contains("unknown modifier 'bogus'"),
+        "{}",
+        set.failures[0].reason
+    );
+    assert!(
+        set.failures[1].reason.contains("invalid regex"),
+        "{}",
+        set.failures[1].reason
+    );
+    assert!(
+        set.failures[2].reason.contains("missing selection 't'"),
+        "{}",
+        set.failures[2].reason
+    );
     let bad = sigma::load_str("title: [unclosed\n", "bad.yml", "t");
     assert!(bad.rules.is_empty() && bad.failures[0].reason.contains("invalid YAML"));
 }
 
 #[test]
 fn huge_value_lists_are_refused_quickly() {
-    let mut text = String::from("title: big\nlogsource: {category: proxy}\ndetection:\n  s:\n    c-uri|contains:\n");
+    let mut text = String::from(
+        "title: big\nlogsource: {category: proxy}\ndetection:\n  s:\n    c-uri|contains:\n",
+    );
     while text.len() < 10 * 1024 * 1024 {
         text.push_str("      - 'abcdefghijklmnopqrstuvwxyz0123456789'\n");
     }
@@ -252,14 +352,22 @@ fn huge_value_lists_are_refused_quickly() {
     let t = std::time::Instant::now();
     let set = sigma::load_str(&text, "big.yml", "t");
     assert!(set.rules.is_empty());
-    assert!(set.failures[0].reason.contains("values"), "{}", set.failures[0].reason);
+    assert!(
+        set.failures[0].reason.contains("values"),
+        "{}",
+        set.failures[0].reason
+    );
     assert!(t.elapsed().as_secs() < 30);
     // Through the file loader, the size cap answers before parsing.
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("big.yml");
     std::fs::write(&p, &text).unwrap();
     let set = sigma::load_paths(&[p]);
-    assert!(set.failures[0].reason.contains("cap"), "{}", set.failures[0].reason);
+    assert!(
+        set.failures[0].reason.contains("cap"),
+        "{}",
+        set.failures[0].reason
+    );
 }
 
 #[test]
@@ -270,13 +378,43 @@ fn observability_classes() {
         classify::classify(&set.rules[0])
     };
     use classify::Observability::*;
-    assert_eq!(class("  s:\n    QueryName: x\n  condition: s", "dns_query"), Full);
-    assert_eq!(class("  s:\n    QueryName: x\n  f:\n    Image|endswith: a.exe\n  condition: s and not f", "dns_query"), Partial);
-    assert_eq!(class("  s:\n    QueryName: x\n    Image|endswith: a.exe\n  condition: s", "dns_query"), Never);
+    assert_eq!(
+        class("  s:\n    QueryName: x\n  condition: s", "dns_query"),
+        Full
+    );
+    assert_eq!(
+        class(
+            "  s:\n    QueryName: x\n  f:\n    Image|endswith: a.exe\n  condition: s and not f",
+            "dns_query"
+        ),
+        Partial
+    );
+    assert_eq!(
+        class(
+            "  s:\n    QueryName: x\n    Image|endswith: a.exe\n  condition: s",
+            "dns_query"
+        ),
+        Never
+    );
     // `Image: null` holds on every network event, so `not` of it never does.
-    assert_eq!(class("  s:\n    QueryName: x\n  f:\n    Image: null\n  condition: s and not f", "dns_query"), Never);
-    assert_eq!(class("  s:\n    Image: null\n  condition: s", "dns_query"), Partial);
-    assert_eq!(class("  s:\n    Image|endswith: a\n  t:\n    QueryName: x\n  condition: s or t", "dns_query"), Partial);
+    assert_eq!(
+        class(
+            "  s:\n    QueryName: x\n  f:\n    Image: null\n  condition: s and not f",
+            "dns_query"
+        ),
+        Never
+    );
+    assert_eq!(
+        class("  s:\n    Image: null\n  condition: s", "dns_query"),
+        Partial
+    );
+    assert_eq!(
+        class(
+            "  s:\n    Image|endswith: a\n  t:\n    QueryName: x\n  condition: s or t",
+            "dns_query"
+        ),
+        Partial
+    );
 }
 
 fn header(dst_port: u16) -> Header {
@@ -306,11 +444,16 @@ fn events_route_by_kind_and_derive_uri_fields() {
     let ids = |ev: &Event| {
         let mut out = Vec::new();
         e.evaluate(ev, &mut out);
-        out.iter().map(|a| a.rule_id.to_string()).collect::<Vec<_>>()
+        out.iter()
+            .map(|a| a.rule_id.to_string())
+            .collect::<Vec<_>>()
     };
     let dns = Event {
         header: header(53),
-        body: Body::Dns(DnsQuery { query_name: "A.Example".into(), ..Default::default() }),
+        body: Body::Dns(DnsQuery {
+            query_name: "A.Example".into(),
+            ..Default::default()
+        }),
         alerts: Vec::new(),
     };
     assert_eq!(ids(&dns), ["d"]);
@@ -335,4 +478,25 @@ fn events_route_by_kind_and_derive_uri_fields() {
         alerts: Vec::new(),
     };
     assert_eq!(ids(&conn), ["c", "z"]);
+}
+
+#[test]
+fn overlapping_literals_on_one_field() {
+    check(
+        "  sel:\n    cs-method: GET\n    cs-uri|contains|all:\n      - '/cross.php?op='\n      - '&dt='\n      - '&uid='\n  condition: sel",
+        &[
+            (
+                r#""cs-method":"GET","cs-uri":"/cross.php?op=1&dt=2&uid=3""#,
+                true,
+            ),
+            (
+                r#""cs-method":"GET","cs-uri":"/CROSS.PHP?OP=&DT=&UID=""#,
+                true,
+            ),
+            (
+                r#""cs-method":"GET","cs-uri":"/cross.php?op=1&uid=3""#,
+                false,
+            ),
+        ],
+    );
 }

@@ -269,7 +269,10 @@ pub fn resolve(name: &str) -> FieldKey {
         return FieldKey::Event(f);
     }
     let lower = name.to_ascii_lowercase();
-    if let Some(f) = Field::ALL.iter().find(|f| f.name().eq_ignore_ascii_case(name)) {
+    if let Some(f) = Field::ALL
+        .iter()
+        .find(|f| f.name().eq_ignore_ascii_case(name))
+    {
         return FieldKey::Event(*f);
     }
     if let Some((_, f)) = ALIASES.iter().find(|(n, _)| *n == lower) {
@@ -317,11 +320,14 @@ impl LogSource {
 
     /// A short label: `category` or `product/service`.
     pub fn label(&self) -> String {
-        let parts: Vec<&str> =
-            [self.product.as_deref(), self.category.as_deref(), self.service.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect();
+        let parts: Vec<&str> = [
+            self.product.as_deref(),
+            self.category.as_deref(),
+            self.service.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         parts.join("/")
     }
 }
@@ -334,7 +340,10 @@ mod tests {
     fn names_across_vendors_meet() {
         assert_eq!(resolve("QueryName"), FieldKey::Event(Field::QueryName));
         assert_eq!(resolve("query"), FieldKey::Event(Field::QueryName));
-        assert_eq!(resolve("dns.question.name"), FieldKey::Event(Field::QueryName));
+        assert_eq!(
+            resolve("dns.question.name"),
+            FieldKey::Event(Field::QueryName)
+        );
         assert_eq!(resolve("cs-host"), FieldKey::Event(Field::HttpHost));
         assert_eq!(resolve("c-uri-stem"), FieldKey::Virtual(Virtual::UriStem));
         assert_eq!(resolve("Image"), FieldKey::HostOnly("Image".into()));
@@ -362,10 +371,19 @@ mod tests {
             product: p.map(Into::into),
             service: s.map(Into::into),
         };
-        assert_eq!(ls(Some("dns_query"), Some("windows"), None).kind(), Some(EventKind::Dns));
+        assert_eq!(
+            ls(Some("dns_query"), Some("windows"), None).kind(),
+            Some(EventKind::Dns)
+        );
         assert_eq!(ls(Some("proxy"), None, None).kind(), Some(EventKind::Http));
-        assert_eq!(ls(None, Some("zeek"), Some("ssl")).kind(), Some(EventKind::Connect));
+        assert_eq!(
+            ls(None, Some("zeek"), Some("ssl")).kind(),
+            Some(EventKind::Connect)
+        );
         assert_eq!(ls(None, Some("zeek"), Some("smb_files")).kind(), None);
-        assert_eq!(ls(Some("process_creation"), Some("windows"), None).kind(), None);
+        assert_eq!(
+            ls(Some("process_creation"), Some("windows"), None).kind(),
+            None
+        );
     }
 }

@@ -53,10 +53,12 @@ impl FieldSource for Event {
 pub fn lookup<'a>(src: &'a dyn FieldSource, key: &FieldKey) -> Option<FieldValue<'a>> {
     match key {
         FieldKey::Event(f) => src.get(*f),
-        FieldKey::Virtual(v) => src.get_virtual(*v).or_else(|| match src.get(Field::HttpUri)? {
-            FieldValue::Str(uri) => v.compute(uri).map(FieldValue::Str),
-            _ => None,
-        }),
+        FieldKey::Virtual(v) => src
+            .get_virtual(*v)
+            .or_else(|| match src.get(Field::HttpUri)? {
+                FieldValue::Str(uri) => v.compute(uri).map(FieldValue::Str),
+                _ => None,
+            }),
         FieldKey::HostOnly(name) | FieldKey::Other(name) => src.get_other(name),
     }
 }
@@ -95,13 +97,24 @@ impl JsonEvent {
         ev
     }
 
-    fn add_map(&mut self, prefix: &str, map: &serde_json::Map<String, serde_json::Value>, depth: usize) {
+    fn add_map(
+        &mut self,
+        prefix: &str,
+        map: &serde_json::Map<String, serde_json::Value>,
+        depth: usize,
+    ) {
         // Deeper nesting than ECS's few levels is not a field anyone names in a rule.
         const MAX_DEPTH: usize = 8;
         for (k, v) in map {
-            let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            let name = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
             match v {
-                serde_json::Value::Object(m) if depth < MAX_DEPTH => self.add_map(&name, m, depth + 1),
+                serde_json::Value::Object(m) if depth < MAX_DEPTH => {
+                    self.add_map(&name, m, depth + 1)
+                }
                 _ => {
                     if let Some(val) = to_val(v) {
                         self.add(&name, val);
@@ -133,7 +146,8 @@ impl JsonEvent {
             && !has(Field::TlsSni)
         {
             Some(EventKind::Http)
-        } else if has(Field::DestinationIp) || has(Field::DestinationHostname) || has(Field::TlsSni) {
+        } else if has(Field::DestinationIp) || has(Field::DestinationHostname) || has(Field::TlsSni)
+        {
             Some(EventKind::Connect)
         } else {
             None
@@ -166,15 +180,24 @@ fn to_val(v: &serde_json::Value) -> Option<Val> {
 
 impl FieldSource for JsonEvent {
     fn get(&self, f: Field) -> Option<FieldValue<'_>> {
-        self.known.iter().find(|(g, _)| *g == f).map(|(_, v)| v.view())
+        self.known
+            .iter()
+            .find(|(g, _)| *g == f)
+            .map(|(_, v)| v.view())
     }
 
     fn get_other(&self, name: &str) -> Option<FieldValue<'_>> {
-        self.others.iter().find(|(n, _)| n == name).map(|(_, v)| v.view())
+        self.others
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.view())
     }
 
     fn get_virtual(&self, v: Virtual) -> Option<FieldValue<'_>> {
-        self.virtuals.iter().find(|(w, _)| *w == v).map(|(_, v)| v.view())
+        self.virtuals
+            .iter()
+            .find(|(w, _)| *w == v)
+            .map(|(_, v)| v.view())
     }
 
     fn kind(&self) -> Option<EventKind> {
@@ -202,6 +225,9 @@ impl FieldSource for JsonEvent {
 /// Parses an IP from a string field (JSON events carry addresses as text).
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
     let s = s.trim();
-    let s = s.strip_prefix("::ffff:").filter(|r| r.contains('.')).unwrap_or(s);
+    let s = s
+        .strip_prefix("::ffff:")
+        .filter(|r| r.contains('.'))
+        .unwrap_or(s);
     s.parse().ok()
 }

@@ -85,7 +85,11 @@ pub fn item_truth(item: &Item) -> Tri {
     match &item.field {
         Some(FieldKey::HostOnly(_)) => {
             let value = |variants: &Vec<ValueSpec>| variants.iter().any(on_absent);
-            let t = if item.all { item.values.iter().all(value) } else { item.values.iter().any(value) };
+            let t = if item.all {
+                item.values.iter().all(value)
+            } else {
+                item.values.iter().any(value)
+            };
             if t { Tri::True } else { Tri::False }
         }
         _ => Tri::Unknown,

@@ -65,7 +65,9 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, RuleError> {
     let mut i = 0;
     while let Some(w) = words.get(i) {
         let lower = w.to_ascii_lowercase();
-        let next_is_of = words.get(i + 1).is_some_and(|n| n.eq_ignore_ascii_case("of"));
+        let next_is_of = words
+            .get(i + 1)
+            .is_some_and(|n| n.eq_ignore_ascii_case("of"));
         let tok = match lower.as_str() {
             "(" => Tok::LParen,
             ")" => Tok::RParen,
@@ -76,7 +78,11 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, RuleError> {
             "them" => Tok::Them,
             "all" | "any" if next_is_of => {
                 i += 1;
-                Tok::Of(if lower == "all" { Quant::All } else { Quant::N(1) })
+                Tok::Of(if lower == "all" {
+                    Quant::All
+                } else {
+                    Quant::N(1)
+                })
             }
             n if next_is_of && n.parse::<usize>().is_ok() => {
                 i += 1;
@@ -114,7 +120,11 @@ impl P<'_> {
             self.pos += 1;
             parts.push(self.and()?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Expr::Or(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Expr::Or(parts)
+        })
     }
 
     fn and(&mut self) -> Result<Expr, RuleError> {
@@ -123,13 +133,19 @@ impl P<'_> {
             self.pos += 1;
             parts.push(self.not()?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { Expr::And(parts) })
+        Ok(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Expr::And(parts)
+        })
     }
 
     fn not(&mut self) -> Result<Expr, RuleError> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(RuleError::Condition(format!("nested deeper than {MAX_NESTING} levels")));
+            return Err(RuleError::Condition(format!(
+                "nested deeper than {MAX_NESTING} levels"
+            )));
         }
         let r = if self.peek() == Some(&Tok::Not) {
             self.pos += 1;
@@ -201,9 +217,9 @@ fn name_matches(pat: &str, name: &str) -> bool {
             if rest.is_empty() {
                 return true;
             }
-            (0..=tail.len()).filter(|&i| tail.is_char_boundary(i)).any(|i| {
-                tail.get(i..).is_some_and(|t| name_matches(rest, t))
-            })
+            (0..=tail.len())
+                .filter(|&i| tail.is_char_boundary(i))
+                .any(|i| tail.get(i..).is_some_and(|t| name_matches(rest, t)))
         }
     }
 }
@@ -211,20 +227,29 @@ fn name_matches(pat: &str, name: &str) -> bool {
 /// Parses one condition string against the rule's selection names.
 pub fn parse(cond: &str, names: &[String]) -> Result<Expr, RuleError> {
     if cond.len() > MAX_CONDITION_LEN {
-        return Err(RuleError::Condition(format!("longer than {MAX_CONDITION_LEN} bytes")));
+        return Err(RuleError::Condition(format!(
+            "longer than {MAX_CONDITION_LEN} bytes"
+        )));
     }
     let toks = tokenize(cond)?;
     if toks.is_empty() {
         return Err(RuleError::Condition("empty condition".into()));
     }
-    let mut p = P { toks, pos: 0, names, depth: 0 };
+    let mut p = P {
+        toks,
+        pos: 0,
+        names,
+        depth: 0,
+    };
     let e = p.or()?;
     match p.peek() {
         None => Ok(e),
         Some(Tok::Pipe) => Err(RuleError::Condition(
             "aggregations ('| count() ...') are not supported; use correlation rules".into(),
         )),
-        Some(t) => Err(RuleError::Condition(format!("unexpected {t:?} after a complete expression"))),
+        Some(t) => Err(RuleError::Condition(format!(
+            "unexpected {t:?} after a complete expression"
+        ))),
     }
 }
 
@@ -233,10 +258,16 @@ mod tests {
     use super::*;
 
     fn names() -> Vec<String> {
-        ["selection", "filter_main_a", "filter_main_b", "filter_optional_x", "_hidden"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        [
+            "selection",
+            "filter_main_a",
+            "filter_main_b",
+            "filter_optional_x",
+            "_hidden",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     }
 
     #[test]
@@ -245,11 +276,17 @@ mod tests {
         assert_eq!(parse("selection", &n).unwrap(), Expr::Sel(0));
         assert_eq!(
             parse("selection and not 1 of filter_main_*", &n).unwrap(),
-            Expr::And(vec![Expr::Sel(0), Expr::Not(Box::new(Expr::Or(vec![Expr::Sel(1), Expr::Sel(2)])))])
+            Expr::And(vec![
+                Expr::Sel(0),
+                Expr::Not(Box::new(Expr::Or(vec![Expr::Sel(1), Expr::Sel(2)])))
+            ])
         );
         assert_eq!(
             parse("selection or filter_main_a and filter_main_b", &n).unwrap(),
-            Expr::Or(vec![Expr::Sel(0), Expr::And(vec![Expr::Sel(1), Expr::Sel(2)])])
+            Expr::Or(vec![
+                Expr::Sel(0),
+                Expr::And(vec![Expr::Sel(1), Expr::Sel(2)])
+            ])
         );
         assert_eq!(
             parse("(selection or filter_main_a) and not (filter_main_b)", &n).unwrap(),
@@ -262,7 +299,10 @@ mod tests {
             parse("all of them", &n).unwrap(),
             Expr::And((0..4).map(Expr::Sel).collect())
         );
-        assert_eq!(parse("1 of them", &n).unwrap(), Expr::Or((0..4).map(Expr::Sel).collect()));
+        assert_eq!(
+            parse("1 of them", &n).unwrap(),
+            Expr::Or((0..4).map(Expr::Sel).collect())
+        );
         assert_eq!(
             parse("all of filter_*", &n).unwrap(),
             Expr::And(vec![Expr::Sel(1), Expr::Sel(2), Expr::Sel(3)])
@@ -271,18 +311,35 @@ mod tests {
             parse("2 of filter_*", &n).unwrap(),
             Expr::AtLeast(2, vec![Expr::Sel(1), Expr::Sel(2), Expr::Sel(3)])
         );
-        assert_eq!(parse("NOT selection", &n).unwrap(), Expr::Not(Box::new(Expr::Sel(0))));
+        assert_eq!(
+            parse("NOT selection", &n).unwrap(),
+            Expr::Not(Box::new(Expr::Sel(0)))
+        );
     }
 
     #[test]
     fn errors_are_clear() {
         let n = names();
-        assert!(matches!(parse("selection and missing", &n), Err(RuleError::MissingSelection(m)) if m == "missing"));
-        assert!(matches!(parse("1 of nothing*", &n), Err(RuleError::MissingSelection(_))));
-        assert!(matches!(parse("(selection", &n), Err(RuleError::Condition(_))));
-        assert!(matches!(parse("selection | count() > 5", &n), Err(RuleError::Condition(_))));
+        assert!(
+            matches!(parse("selection and missing", &n), Err(RuleError::MissingSelection(m)) if m == "missing")
+        );
+        assert!(matches!(
+            parse("1 of nothing*", &n),
+            Err(RuleError::MissingSelection(_))
+        ));
+        assert!(matches!(
+            parse("(selection", &n),
+            Err(RuleError::Condition(_))
+        ));
+        assert!(matches!(
+            parse("selection | count() > 5", &n),
+            Err(RuleError::Condition(_))
+        ));
         assert!(matches!(parse("", &n), Err(RuleError::Condition(_))));
-        assert!(matches!(parse("selection selection", &n), Err(RuleError::Condition(_))));
+        assert!(matches!(
+            parse("selection selection", &n),
+            Err(RuleError::Condition(_))
+        ));
         let deep = "(".repeat(10_000) + "selection" + &")".repeat(10_000);
         assert!(parse(&deep, &n).is_err());
     }

@@ -115,7 +115,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("stats", &self.stats).finish()
+        f.debug_struct("Engine")
+            .field("stats", &self.stats)
+            .finish()
     }
 }
 
@@ -166,9 +168,11 @@ impl Builder<'_> {
             }
             return CVal::Bit(b);
         }
-        let (Some(pats), Some(list), Some(sl)) =
-            (self.pats.get_mut(s), self.pat_list.get_mut(s), self.route.slots.get_mut(s))
-        else {
+        let (Some(pats), Some(list), Some(sl)) = (
+            self.pats.get_mut(s),
+            self.pat_list.get_mut(s),
+            self.route.slots.get_mut(s),
+        ) else {
             return CVal::Bit(b);
         };
         let idx = *pats.entry(text.clone()).or_insert_with(|| {
@@ -202,12 +206,18 @@ impl Builder<'_> {
                         ValueSpec::Re(r) => CVal::Re(r.clone()),
                         ValueSpec::Cidr(n) => CVal::Cidr(*n),
                         ValueSpec::Cmp(op, n) => CVal::Cmp(*op, *n),
-                        ValueSpec::FieldRef(k) => CVal::FieldRef(self.slot(SlotKey::Field(k.clone()))),
+                        ValueSpec::FieldRef(k) => {
+                            CVal::FieldRef(self.slot(SlotKey::Field(k.clone())))
+                        }
                     })
                     .collect()
             })
             .collect();
-        CItem { slot, all: it.all, values }
+        CItem {
+            slot,
+            all: it.all,
+            values,
+        }
     }
 
     fn expr(&mut self, e: &Expr, rule: &Rule) -> CExpr {
@@ -215,10 +225,17 @@ impl Builder<'_> {
             Expr::And(v) => CExpr::And(v.iter().map(|x| self.expr(x, rule)).collect()),
             Expr::Or(v) => CExpr::Or(v.iter().map(|x| self.expr(x, rule)).collect()),
             Expr::Not(x) => CExpr::Not(Box::new(self.expr(x, rule))),
-            Expr::AtLeast(n, v) => CExpr::AtLeast(*n, v.iter().map(|x| self.expr(x, rule)).collect()),
+            Expr::AtLeast(n, v) => {
+                CExpr::AtLeast(*n, v.iter().map(|x| self.expr(x, rule)).collect())
+            }
             Expr::Sel(i) => match rule.selections.get(*i) {
                 Some(sel) => CExpr::Or(
-                    sel.groups.iter().map(|g| CExpr::And(g.iter().map(|it| CExpr::Item(self.item(it))).collect())).collect(),
+                    sel.groups
+                        .iter()
+                        .map(|g| {
+                            CExpr::And(g.iter().map(|it| CExpr::Item(self.item(it))).collect())
+                        })
+                        .collect(),
                 ),
                 None => CExpr::Or(Vec::new()),
             },
@@ -266,8 +283,13 @@ impl Engine {
                 v.push(r);
             }
         }
-        for ((route, (pats, list)), rs) in routes.iter_mut().zip(builders.iter_mut()).zip(per_route) {
-            let mut b = Builder { route, pats: std::mem::take(pats), pat_list: std::mem::take(list) };
+        for ((route, (pats, list)), rs) in routes.iter_mut().zip(builders.iter_mut()).zip(per_route)
+        {
+            let mut b = Builder {
+                route,
+                pats: std::mem::take(pats),
+                pat_list: std::mem::take(list),
+            };
             for r in rs {
                 let expr = b.expr(&r.condition, r);
                 let tags: Vec<Arc<str>> = r.tags.iter().map(|t| Arc::from(t.as_str())).collect();
@@ -340,7 +362,8 @@ fn set_bit(bits: &mut [u64], b: u32) {
 }
 
 fn get_bit(bits: &[u64], b: u32) -> bool {
-    bits.get((b / 64) as usize).is_some_and(|w| w & (1u64 << (b % 64)) != 0)
+    bits.get((b / 64) as usize)
+        .is_some_and(|w| w & (1u64 << (b % 64)) != 0)
 }
 
 fn push_value(out: &mut String, v: FieldValue<'_>) {
@@ -481,11 +504,24 @@ impl Route {
     fn item(&self, it: &CItem, ev: &dyn FieldSource, s: &mut Scratch) -> bool {
         let i = it.slot as usize;
         let present = self.fill(i, ev, s);
-        let one = |variants: &Vec<CVal>, s: &mut Scratch| variants.iter().any(|v| self.value(v, i, present, ev, s));
-        if it.all { it.values.iter().all(|v| one(v, s)) } else { it.values.iter().any(|v| one(v, s)) }
+        let one = |variants: &Vec<CVal>, s: &mut Scratch| {
+            variants.iter().any(|v| self.value(v, i, present, ev, s))
+        };
+        if it.all {
+            it.values.iter().all(|v| one(v, s))
+        } else {
+            it.values.iter().any(|v| one(v, s))
+        }
     }
 
-    fn value(&self, v: &CVal, i: usize, present: bool, ev: &dyn FieldSource, s: &mut Scratch) -> bool {
+    fn value(
+        &self,
+        v: &CVal,
+        i: usize,
+        present: bool,
+        ev: &dyn FieldSource,
+        s: &mut Scratch,
+    ) -> bool {
         match v {
             CVal::Null => !present,
             CVal::Exists(want) => present == *want,

@@ -78,14 +78,21 @@ pub fn load_str(text: &str, origin: &str, source: &str) -> RuleSet {
     let docs = match yaml::parse_docs(text) {
         Ok(d) => d,
         Err(e) => {
-            set.failures.push(LoadFailure { path: origin.to_string(), reason: e.to_string() });
+            set.failures.push(LoadFailure {
+                path: origin.to_string(),
+                reason: e.to_string(),
+            });
             return set;
         }
     };
     let multi = docs.len() > 1;
     let mut global: Option<yaml::Node> = None;
     for (i, doc) in docs.into_iter().enumerate() {
-        let name = if multi { format!("{origin}#{} (line {})", i + 1, doc.line) } else { origin.to_string() };
+        let name = if multi {
+            format!("{origin}#{} (line {})", i + 1, doc.line)
+        } else {
+            origin.to_string()
+        };
         // Sigma 1.x rule collections: `action: global` is merged into the documents after it.
         match doc.node.get("action").and_then(yaml::Node::as_str) {
             Some("global") => {
@@ -104,7 +111,10 @@ pub fn load_str(text: &str, origin: &str, source: &str) -> RuleSet {
         };
         match rule::from_node(&node, &name, source) {
             Ok(r) => set.rules.push(r),
-            Err(e) => set.failures.push(LoadFailure { path: name, reason: e.to_string() }),
+            Err(e) => set.failures.push(LoadFailure {
+                path: name,
+                reason: e.to_string(),
+            }),
         }
     }
     set
@@ -136,23 +146,39 @@ pub fn load_paths(paths: &[PathBuf]) -> RuleSet {
         let mut files = Vec::new();
         if root.is_dir() {
             if let Err(e) = walk(root, 0, &mut files) {
-                set.failures.push(LoadFailure { path: root.display().to_string(), reason: e });
+                set.failures.push(LoadFailure {
+                    path: root.display().to_string(),
+                    reason: e,
+                });
             }
             files.sort();
         } else {
             files.push(root.clone());
         }
-        let root_name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let root_name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         for f in files {
             let source = if root.is_dir() {
-                match f.strip_prefix(root).ok().and_then(|r| r.components().next()) {
-                    Some(c) if f.strip_prefix(root).is_ok_and(|r| r.components().count() > 1) => {
+                match f
+                    .strip_prefix(root)
+                    .ok()
+                    .and_then(|r| r.components().next())
+                {
+                    Some(c)
+                        if f.strip_prefix(root)
+                            .is_ok_and(|r| r.components().count() > 1) =>
+                    {
                         format!("{root_name}/{}", c.as_os_str().to_string_lossy())
                     }
                     _ => root_name.clone(),
                 }
             } else {
-                f.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                f.parent()
+                    .and_then(Path::file_name)
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
             };
             set.extend(load_file(&f, &source));
         }
@@ -181,10 +207,19 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), String> 
 
 fn load_file(path: &Path, source: &str) -> RuleSet {
     let origin = path.display().to_string();
-    let fail = |reason: String| RuleSet { rules: Vec::new(), failures: vec![LoadFailure { path: origin.clone(), reason }] };
+    let fail = |reason: String| RuleSet {
+        rules: Vec::new(),
+        failures: vec![LoadFailure {
+            path: origin.clone(),
+            reason,
+        }],
+    };
     match std::fs::metadata(path) {
         Ok(m) if m.len() > MAX_RULE_FILE_BYTES => {
-            return fail(format!("file is {} bytes, larger than the {MAX_RULE_FILE_BYTES}-byte cap for one rule file", m.len()));
+            return fail(format!(
+                "file is {} bytes, larger than the {MAX_RULE_FILE_BYTES}-byte cap for one rule file",
+                m.len()
+            ));
         }
         Ok(_) => {}
         Err(e) => return fail(format!("cannot read: {e}")),
@@ -209,5 +244,9 @@ pub fn builtin() -> RuleSet {
 
 /// `paths` when given, else the built-in set.
 pub fn load_or_builtin(paths: &[PathBuf]) -> RuleSet {
-    if paths.is_empty() { builtin() } else { load_paths(paths) }
+    if paths.is_empty() {
+        builtin()
+    } else {
+        load_paths(paths)
+    }
 }

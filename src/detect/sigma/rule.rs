@@ -1,10 +1,10 @@
 //! A Sigma rule document → [`Rule`]: metadata, logsource, named selections with their
 //! compiled values, and the parsed condition.
 
+use super::RuleError;
 use super::condition::{self, Expr};
 use super::value::{self, Mods, ValueSpec};
 use super::yaml::Node;
-use super::RuleError;
 use crate::detect::fields::{self, EventKind, FieldKey, LogSource};
 
 /// Most values in one rule: SigmaHQ's largest network rule has about 1,500; a rule
@@ -71,8 +71,14 @@ impl Rule {
     pub fn techniques(&self) -> Vec<String> {
         self.tags
             .iter()
-            .filter_map(|t| t.strip_prefix("attack.").filter(|r| r.starts_with('t') || r.starts_with('T')))
-            .filter(|r| r.get(1..2).is_some_and(|c| c.chars().all(|c| c.is_ascii_digit())))
+            .filter_map(|t| {
+                t.strip_prefix("attack.")
+                    .filter(|r| r.starts_with('t') || r.starts_with('T'))
+            })
+            .filter(|r| {
+                r.get(1..2)
+                    .is_some_and(|c| c.chars().all(|c| c.is_ascii_digit()))
+            })
             .map(str::to_ascii_uppercase)
             .collect()
     }
@@ -84,7 +90,10 @@ fn text(n: Option<&Node>) -> String {
 
 fn strings(n: Option<&Node>) -> Vec<String> {
     match n {
-        Some(Node::Seq(items)) => items.iter().filter_map(|i| i.as_str().map(String::from)).collect(),
+        Some(Node::Seq(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect(),
         Some(Node::Str(s)) => vec![s.clone()],
         _ => Vec::new(),
     }
@@ -99,7 +108,9 @@ fn json_events(n: Option<&Node>) -> Vec<serde_json::Map<String, serde_json::Valu
                 Err(_) => serde_json::Value::from(s.as_str()),
             },
             Node::Seq(v) => serde_json::Value::Array(v.iter().map(to_json).collect()),
-            Node::Map(m) => serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+            Node::Map(m) => {
+                serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+            }
         }
     }
     match n {
@@ -129,13 +140,17 @@ pub fn from_node(doc: &Node, origin: &str, source: &str) -> Result<Rule, RuleErr
     if title.is_empty() {
         return Err(RuleError::Missing("title"));
     }
-    let ls = doc.get("logsource").ok_or(RuleError::Missing("logsource"))?;
+    let ls = doc
+        .get("logsource")
+        .ok_or(RuleError::Missing("logsource"))?;
     let logsource = LogSource {
         category: ls.get("category").and_then(Node::as_str).map(String::from),
         product: ls.get("product").and_then(Node::as_str).map(String::from),
         service: ls.get("service").and_then(Node::as_str).map(String::from),
     };
-    let det = doc.get("detection").ok_or(RuleError::Missing("detection"))?;
+    let det = doc
+        .get("detection")
+        .ok_or(RuleError::Missing("detection"))?;
     let Node::Map(entries) = det else {
         return Err(RuleError::Missing("detection must be a mapping"));
     };
@@ -149,7 +164,10 @@ pub fn from_node(doc: &Node, origin: &str, source: &str) -> Result<Rule, RuleErr
             _ => {
                 let groups = selection(body, &mut budget)
                     .map_err(|e| RuleError::InSelection(name.clone(), Box::new(e)))?;
-                selections.push(Selection { name: name.clone(), groups });
+                selections.push(Selection {
+                    name: name.clone(),
+                    groups,
+                });
             }
         }
     }
@@ -159,15 +177,24 @@ pub fn from_node(doc: &Node, origin: &str, source: &str) -> Result<Rule, RuleErr
         Some(Node::Seq(list)) if !list.is_empty() => {
             let mut parts = Vec::new();
             for c in list {
-                let c = c.as_str().ok_or(RuleError::Missing("condition must be text"))?;
+                let c = c
+                    .as_str()
+                    .ok_or(RuleError::Missing("condition must be text"))?;
                 parts.push(condition::parse(c, &names)?);
             }
-            if parts.len() == 1 { parts.remove(0) } else { Expr::Or(parts) }
+            if parts.len() == 1 {
+                parts.remove(0)
+            } else {
+                Expr::Or(parts)
+            }
         }
         _ => return Err(RuleError::Missing("detection.condition")),
     };
     let tests = match doc.get("tests") {
-        Some(t) => RuleTests { matching: json_events(t.get("match")), near_misses: json_events(t.get("no_match")) },
+        Some(t) => RuleTests {
+            matching: json_events(t.get("match")),
+            near_misses: json_events(t.get("no_match")),
+        },
         None => RuleTests::default(),
     };
     Ok(Rule {
@@ -191,13 +218,17 @@ pub fn from_node(doc: &Node, origin: &str, source: &str) -> Result<Rule, RuleErr
 fn selection(body: &Node, budget: &mut usize) -> Result<Vec<Vec<Item>>, RuleError> {
     match body {
         Node::Map(entries) => Ok(vec![group(entries, budget)?]),
-        Node::Seq(items) if items.iter().all(|i| matches!(i, Node::Map(_))) && !items.is_empty() => items
-            .iter()
-            .map(|i| match i {
-                Node::Map(e) => group(e, budget),
-                _ => Err(RuleError::Value("mixed list".into())),
-            })
-            .collect(),
+        Node::Seq(items)
+            if items.iter().all(|i| matches!(i, Node::Map(_))) && !items.is_empty() =>
+        {
+            items
+                .iter()
+                .map(|i| match i {
+                    Node::Map(e) => group(e, budget),
+                    _ => Err(RuleError::Value("mixed list".into())),
+                })
+                .collect()
+        }
         Node::Seq(_) | Node::Str(_) => Ok(vec![vec![item(None, &[], body, budget)?]]),
         Node::Null => Err(RuleError::Value("empty selection".into())),
     }
@@ -216,7 +247,12 @@ fn group(entries: &[(String, Node)], budget: &mut usize) -> Result<Vec<Item>, Ru
         .collect()
 }
 
-fn item(field: Option<&str>, mods: &[&str], v: &Node, budget: &mut usize) -> Result<Item, RuleError> {
+fn item(
+    field: Option<&str>,
+    mods: &[&str],
+    v: &Node,
+    budget: &mut usize,
+) -> Result<Item, RuleError> {
     let mut m = Mods::parse(mods)?;
     // A keyword is searched anywhere in the event, as full-text search does.
     if field.is_none() && !(m.contains || m.startswith || m.endswith || m.re) {
@@ -230,10 +266,16 @@ fn item(field: Option<&str>, mods: &[&str], v: &Node, budget: &mut usize) -> Res
             .map(|i| match i {
                 Node::Null => Ok(None),
                 Node::Str(s) => Ok(Some(s.as_str())),
-                _ => Err(RuleError::Value("a value list may hold only scalars".into())),
+                _ => Err(RuleError::Value(
+                    "a value list may hold only scalars".into(),
+                )),
             })
             .collect::<Result<_, _>>()?,
-        Node::Map(_) => return Err(RuleError::Value("a field's value cannot be a mapping".into())),
+        Node::Map(_) => {
+            return Err(RuleError::Value(
+                "a field's value cannot be a mapping".into(),
+            ));
+        }
     };
     if raw.is_empty() {
         return Err(RuleError::Value("empty value list".into()));
@@ -245,7 +287,10 @@ fn item(field: Option<&str>, mods: &[&str], v: &Node, budget: &mut usize) -> Res
     if field.is_none() && raw.iter().any(Option::is_none) {
         return Err(RuleError::Value("a keyword cannot be null".into()));
     }
-    let values = raw.into_iter().map(|r| value::compile(r, &m)).collect::<Result<Vec<_>, _>>()?;
+    let values = raw
+        .into_iter()
+        .map(|r| value::compile(r, &m))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Item {
         raw_field: field.map(String::from),
         field: field.map(fields::resolve),

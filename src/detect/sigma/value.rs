@@ -60,12 +60,15 @@ impl Net {
         }
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                masked(u128::from(u32::from(n)), 32, self.prefix) == masked(u128::from(u32::from(a)), 32, self.prefix)
+                masked(u128::from(u32::from(n)), 32, self.prefix)
+                    == masked(u128::from(u32::from(a)), 32, self.prefix)
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
                 masked(u128::from(n), 128, self.prefix) == masked(u128::from(a), 128, self.prefix)
             }
-            (IpAddr::V4(_), IpAddr::V6(a)) => a.to_ipv4_mapped().is_some_and(|v4| self.contains(IpAddr::V4(v4))),
+            (IpAddr::V4(_), IpAddr::V6(a)) => a
+                .to_ipv4_mapped()
+                .is_some_and(|v4| self.contains(IpAddr::V4(v4))),
             _ => false,
         }
     }
@@ -93,7 +96,10 @@ pub enum ValueSpec {
     /// `exists: true/false`.
     Exists(bool),
     /// A string pattern; `cased` keeps case (pattern not lower-cased).
-    Str { pat: StrPat, cased: bool },
+    Str {
+        pat: StrPat,
+        cased: bool,
+    },
     Re(regex::Regex),
     Cidr(Net),
     Cmp(CmpOp, f64),
@@ -165,12 +171,20 @@ impl Mods {
             }
         }
         if !m.re && !m.re_flags.is_empty() {
-            return Err(RuleError::Value("regex flags i/m/s need the 're' modifier".into()));
+            return Err(RuleError::Value(
+                "regex flags i/m/s need the 're' modifier".into(),
+            ));
         }
-        let n_utf16 = m.encodings.iter().filter(|e| !matches!(e, Encoding::Base64 | Encoding::Base64Offset)).count();
+        let n_utf16 = m
+            .encodings
+            .iter()
+            .filter(|e| !matches!(e, Encoding::Base64 | Encoding::Base64Offset))
+            .count();
         let n_b64 = m.encodings.len() - n_utf16;
         if n_utf16 > 0 && n_b64 == 0 {
-            return Err(RuleError::Value("utf16le/utf16be/utf16/wide must be combined with base64 or base64offset".into()));
+            return Err(RuleError::Value(
+                "utf16le/utf16be/utf16/wide must be combined with base64 or base64offset".into(),
+            ));
         }
         Ok(m)
     }
@@ -194,19 +208,26 @@ pub fn compile(value: Option<&str>, m: &Mods) -> Result<Vec<ValueSpec>, RuleErro
     }
     if m.re {
         let mut b = regex::RegexBuilder::new(v);
-        b.size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT);
+        b.size_limit(REGEX_SIZE_LIMIT)
+            .dfa_size_limit(REGEX_SIZE_LIMIT);
         b.case_insensitive(m.re_flags.contains('i'));
         b.multi_line(m.re_flags.contains('m'));
         b.dot_matches_new_line(m.re_flags.contains('s'));
-        let re = b.build().map_err(|e| RuleError::Regex(v.to_string(), e.to_string()))?;
+        let re = b
+            .build()
+            .map_err(|e| RuleError::Regex(v.to_string(), e.to_string()))?;
         return Ok(vec![ValueSpec::Re(re)]);
     }
     if m.cidr {
-        let net = Net::parse(v).ok_or_else(|| RuleError::Value(format!("'{v}' is not a CIDR network")))?;
+        let net = Net::parse(v)
+            .ok_or_else(|| RuleError::Value(format!("'{v}' is not a CIDR network")))?;
         return Ok(vec![ValueSpec::Cidr(net)]);
     }
     if let Some(op) = m.cmp {
-        let n: f64 = v.trim().parse().map_err(|_| RuleError::Value(format!("'{v}' is not a number")))?;
+        let n: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| RuleError::Value(format!("'{v}' is not a number")))?;
         return Ok(vec![ValueSpec::Cmp(op, n)]);
     }
     let mut variants: Vec<Vec<GlobTok>> = vec![unescape(v)];
@@ -214,7 +235,11 @@ pub fn compile(value: Option<&str>, m: &Mods) -> Result<Vec<ValueSpec>, RuleErro
         variants = windash(&variants[0])?;
     }
     if !m.encodings.is_empty() {
-        variants = variants.iter().map(|t| encode(&plain(t), &m.encodings)).collect::<Result<Vec<_>, _>>()?.concat();
+        variants = variants
+            .iter()
+            .map(|t| encode(&plain(t), &m.encodings))
+            .collect::<Result<Vec<_>, _>>()?
+            .concat();
     }
     Ok(variants
         .into_iter()
@@ -225,7 +250,10 @@ pub fn compile(value: Option<&str>, m: &Mods) -> Result<Vec<ValueSpec>, RuleErro
             if m.contains || m.startswith {
                 toks.push(GlobTok::Any);
             }
-            ValueSpec::Str { pat: classify(toks, !m.cased), cased: m.cased }
+            ValueSpec::Str {
+                pat: classify(toks, !m.cased),
+                cased: m.cased,
+            }
         })
         .collect())
 }
@@ -272,7 +300,8 @@ fn windash(toks: &[GlobTok]) -> Result<Vec<Vec<GlobTok>>, RuleError> {
     let positions: Vec<usize> = (0..toks.len())
         .filter(|&i| {
             let is_dash = matches!(toks.get(i), Some(GlobTok::Lit('-' | '/')));
-            let prev_ok = i == 0 || !matches!(toks.get(i - 1), Some(GlobTok::Lit(c)) if c.is_alphanumeric());
+            let prev_ok =
+                i == 0 || !matches!(toks.get(i - 1), Some(GlobTok::Lit(c)) if c.is_alphanumeric());
             is_dash && prev_ok
         })
         .collect();
@@ -307,8 +336,12 @@ fn encode(s: &str, encs: &[Encoding]) -> Result<Vec<Vec<GlobTok>>, RuleError> {
             .flat_map(|b| -> Vec<Vec<u8>> {
                 let text = String::from_utf8_lossy(&b).into_owned();
                 match e {
-                    Encoding::Utf16Le => vec![text.encode_utf16().flat_map(u16::to_le_bytes).collect()],
-                    Encoding::Utf16Be => vec![text.encode_utf16().flat_map(u16::to_be_bytes).collect()],
+                    Encoding::Utf16Le => {
+                        vec![text.encode_utf16().flat_map(u16::to_le_bytes).collect()]
+                    }
+                    Encoding::Utf16Be => {
+                        vec![text.encode_utf16().flat_map(u16::to_be_bytes).collect()]
+                    }
                     Encoding::Utf16 => {
                         let mut v = vec![0xff, 0xfe];
                         v.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
@@ -357,7 +390,13 @@ fn classify(toks: Vec<GlobTok>, lower: bool) -> StrPat {
         .get(usize::from(lead)..toks.len() - usize::from(trail))
         .unwrap_or(&[]);
     let simple = inner.iter().all(|t| matches!(t, GlobTok::Lit(_)));
-    let fold = |c: char| -> String { if lower { c.to_lowercase().collect() } else { c.to_string() } };
+    let fold = |c: char| -> String {
+        if lower {
+            c.to_lowercase().collect()
+        } else {
+            c.to_string()
+        }
+    };
     if simple {
         let s: String = inner
             .iter()
@@ -414,7 +453,10 @@ pub fn glob(pat: &[GlobTok], s: &str) -> bool {
             },
         }
     }
-    pat.get(p..).unwrap_or(&[]).iter().all(|t| matches!(t, GlobTok::Any))
+    pat.get(p..)
+        .unwrap_or(&[])
+        .iter()
+        .all(|t| matches!(t, GlobTok::Any))
 }
 
 impl StrPat {
@@ -454,7 +496,10 @@ mod tests {
     use super::*;
 
     fn one(v: &str, mods: &[&str]) -> StrPat {
-        match compile(Some(v), &Mods::parse(mods).unwrap()).unwrap().remove(0) {
+        match compile(Some(v), &Mods::parse(mods).unwrap())
+            .unwrap()
+            .remove(0)
+        {
             ValueSpec::Str { pat, .. } => pat,
             other => panic!("{other:?}"),
         }
@@ -472,14 +517,20 @@ mod tests {
         assert_eq!(one("a\\\\", &[]), StrPat::Eq("a\\".into()));
         assert_eq!(one("c:\\windows", &[]), StrPat::Eq("c:\\windows".into()));
         let g = one("a?c*d", &[]);
-        assert!(g.matches("abcxxd") && g.matches("azcd") && !g.matches("acd") && !g.matches("abcdx"));
+        assert!(
+            g.matches("abcxxd") && g.matches("azcd") && !g.matches("acd") && !g.matches("abcdx")
+        );
         assert!(glob(&[GlobTok::Any], ""));
         assert!(!glob(&[GlobTok::One], ""));
     }
 
     #[test]
     fn windash_expands_flags_only() {
-        let v = compile(Some(" -enc "), &Mods::parse(&["contains", "windash"]).unwrap()).unwrap();
+        let v = compile(
+            Some(" -enc "),
+            &Mods::parse(&["contains", "windash"]).unwrap(),
+        )
+        .unwrap();
         assert_eq!(v.len(), 5);
         let v = compile(Some("a-b"), &Mods::parse(&["windash"]).unwrap()).unwrap();
         assert_eq!(v.len(), 1);
@@ -499,7 +550,10 @@ mod tests {
         };
         assert_eq!(pats(&["base64"]), vec!["ahr0cdovlw=="]);
         // pySigma's base64offset forms of "http://".
-        assert_eq!(pats(&["base64offset", "contains"]), vec!["ahr0cdovl", "h0dha6ly", "odhrwoi8v"]);
+        assert_eq!(
+            pats(&["base64offset", "contains"]),
+            vec!["ahr0cdovl", "h0dha6ly", "odhrwoi8v"]
+        );
         assert_eq!(pats(&["utf16le", "base64"]), vec!["aab0ahqacaa6ac8alwa="]);
     }
 
@@ -523,6 +577,10 @@ mod tests {
         let n6 = Net::parse("fe80::/10").unwrap();
         assert!(n6.contains("fe80::1".parse().unwrap()));
         assert!(!n6.contains("2001:db8::1".parse().unwrap()));
-        assert!(Net::parse("0.0.0.0/0").unwrap().contains("1.2.3.4".parse().unwrap()));
+        assert!(
+            Net::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("1.2.3.4".parse().unwrap())
+        );
     }
 }

@@ -84,7 +84,10 @@ impl Builder {
             return;
         }
         match self.stack.last_mut() {
-            None => self.docs.push(Doc { node, line: self.doc_line }),
+            None => self.docs.push(Doc {
+                node,
+                line: self.doc_line,
+            }),
             Some(Frame::Seq(items)) => items.push(node),
             Some(Frame::Map(entries, pending)) => match pending.take() {
                 Some(key) => entries.push((key, node)),
@@ -119,7 +122,8 @@ impl MarkedEventReceiver for Builder {
                     return;
                 }
                 let plain = style == TScalarStyle::Plain;
-                let node = if plain && matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL") {
+                let node = if plain && matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL")
+                {
                     Node::Null
                 } else {
                     Node::Str(value)
@@ -158,7 +162,13 @@ impl MarkedEventReceiver for Builder {
 
 /// Parses every document of a YAML stream. Empty documents are dropped.
 pub fn parse_docs(text: &str) -> Result<Vec<Doc>, YamlError> {
-    let mut b = Builder { docs: Vec::new(), stack: Vec::new(), doc_line: 1, nodes: 0, error: None };
+    let mut b = Builder {
+        docs: Vec::new(),
+        stack: Vec::new(),
+        doc_line: 1,
+        nodes: 0,
+        error: None,
+    };
     let mut parser = Parser::new_from_str(text);
     let res = parser.load(&mut b, true);
     if let Some(e) = b.error {
@@ -180,14 +190,24 @@ mod tests {
         assert_eq!(docs[0].node.get("a"), Some(&Node::Str("1".into())));
         assert_eq!(
             docs[0].node.get("b"),
-            Some(&Node::Seq(vec![Node::Str("x".into()), Node::Null, Node::Str("null".into())]))
+            Some(&Node::Seq(vec![
+                Node::Str("x".into()),
+                Node::Null,
+                Node::Str("null".into())
+            ]))
         );
-        assert_eq!(docs[1].node.get("c").and_then(|c| c.get("d")), Some(&Node::Str("e".into())));
+        assert_eq!(
+            docs[1].node.get("c").and_then(|c| c.get("d")),
+            Some(&Node::Str("e".into()))
+        );
     }
 
     #[test]
     fn refuses_aliases_and_deep_nesting() {
-        assert!(matches!(parse_docs("a: &x [1]\nb: *x\n"), Err(YamlError::Alias(_))));
+        assert!(matches!(
+            parse_docs("a: &x [1]\nb: *x\n"),
+            Err(YamlError::Alias(_))
+        ));
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(matches!(parse_docs(&deep), Err(YamlError::TooDeep(_))));
         assert!(matches!(parse_docs("a: [b"), Err(YamlError::Syntax(_))));

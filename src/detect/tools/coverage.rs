@@ -10,6 +10,11 @@ pub enum Format {
     Json,
 }
 
-pub fn coverage(_rule_paths: &[PathBuf], _technique: Option<&str>, _format: Format, _out: &mut dyn Write) -> Result<ExitStatus, ToolError> {
+pub fn coverage(
+    _rule_paths: &[PathBuf],
+    _technique: Option<&str>,
+    _format: Format,
+    _out: &mut dyn Write,
+) -> Result<ExitStatus, ToolError> {
     Ok(ExitStatus::Success)
 }

@@ -7,13 +7,13 @@ pub mod coverage;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
+use super::Engine;
 use super::sigma::classify::{self, Observability};
 use super::sigma::{self, LoadFailure, RuleSet};
 use super::source::JsonEvent;
-use super::Engine;
 use crate::event::{Alert, RULE_NAME};
 
-pub use coverage::{coverage, Format};
+pub use coverage::{Format, coverage};
 
 /// What a tool concluded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +44,10 @@ pub enum ToolError {
 }
 
 fn failures_text(f: &[LoadFailure]) -> String {
-    f.iter().map(|x| format!("  {}: {}", x.path, x.reason)).collect::<Vec<_>>().join("\n")
+    f.iter()
+        .map(|x| format!("  {}: {}", x.path, x.reason))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `rules check`: loads the rules, reports each failure (path and reason), each rule's
@@ -52,7 +55,11 @@ fn failures_text(f: &[LoadFailure]) -> String {
 pub fn check(rule_paths: &[PathBuf], out: &mut dyn Write) -> Result<ExitStatus, ToolError> {
     let set = sigma::load_or_builtin(rule_paths);
     write_check(&set, out)?;
-    Ok(if set.failures.is_empty() { ExitStatus::Success } else { ExitStatus::Failure })
+    Ok(if set.failures.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
 }
 
 /// One rule's row in the check report.
@@ -77,7 +84,12 @@ pub fn check_rows(set: &RuleSet) -> Vec<CheckRow> {
             } else {
                 classify::classify(r).name()
             };
-            CheckRow { origin: r.origin.clone(), title: r.title.clone(), class, host_fields: classify::host_fields(r) }
+            CheckRow {
+                origin: r.origin.clone(),
+                title: r.title.clone(),
+                class,
+                host_fields: classify::host_fields(r),
+            }
         })
         .collect()
 }
@@ -88,7 +100,11 @@ fn write_check(set: &RuleSet, out: &mut dyn Write) -> std::io::Result<()> {
     }
     let rows = check_rows(set);
     for r in &rows {
-        let hf = if r.host_fields.is_empty() { String::new() } else { format!("  [host-only: {}]", r.host_fields.join(", ")) };
+        let hf = if r.host_fields.is_empty() {
+            String::new()
+        } else {
+            format!("  [host-only: {}]", r.host_fields.join(", "))
+        };
         writeln!(out, "{:<16} {}  ({}){hf}", r.class, r.title, r.origin)?;
     }
     let count = |c: &str| rows.iter().filter(|r| r.class == c).count();
@@ -114,7 +130,11 @@ pub const MAX_TEST_LINE_BYTES: usize = 1 << 20;
 /// naming) and writes one line per event, in order: the input object, with `RuleName`
 /// and `Alerts` added when a rule matched. Blank lines are skipped. A line that is not a
 /// JSON object stops with its line number.
-pub fn test(rule_paths: &[PathBuf], input: &mut dyn BufRead, out: &mut dyn Write) -> Result<ExitStatus, ToolError> {
+pub fn test(
+    rule_paths: &[PathBuf],
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<ExitStatus, ToolError> {
     let set = sigma::load_or_builtin(rule_paths);
     if !set.failures.is_empty() {
         return Err(ToolError::RuleLoad(set.failures));
@@ -126,12 +146,17 @@ pub fn test(rule_paths: &[PathBuf], input: &mut dyn BufRead, out: &mut dyn Write
     loop {
         line.clear();
         n += 1;
-        let read = <&mut dyn BufRead as std::io::Read>::take(&mut *input, MAX_TEST_LINE_BYTES as u64 + 1).read_line(&mut line)?;
+        let read =
+            <&mut dyn BufRead as std::io::Read>::take(&mut *input, MAX_TEST_LINE_BYTES as u64 + 1)
+                .read_line(&mut line)?;
         if read == 0 {
             break;
         }
         if line.len() > MAX_TEST_LINE_BYTES {
-            return Err(ToolError::Input { line: n, reason: format!("longer than {MAX_TEST_LINE_BYTES} bytes") });
+            return Err(ToolError::Input {
+                line: n,
+                reason: format!("longer than {MAX_TEST_LINE_BYTES} bytes"),
+            });
         }
         let text = line.trim();
         if text.is_empty() {
@@ -139,8 +164,18 @@ pub fn test(rule_paths: &[PathBuf], input: &mut dyn BufRead, out: &mut dyn Write
         }
         let map = match serde_json::from_str::<serde_json::Value>(text) {
             Ok(serde_json::Value::Object(m)) => m,
-            Ok(_) => return Err(ToolError::Input { line: n, reason: "not a JSON object".into() }),
-            Err(e) => return Err(ToolError::Input { line: n, reason: format!("not JSON: {e}") }),
+            Ok(_) => {
+                return Err(ToolError::Input {
+                    line: n,
+                    reason: "not a JSON object".into(),
+                });
+            }
+            Err(e) => {
+                return Err(ToolError::Input {
+                    line: n,
+                    reason: format!("not JSON: {e}"),
+                });
+            }
         };
         alerts.clear();
         engine.evaluate(&JsonEvent::from_map(&map), &mut alerts);
@@ -160,7 +195,11 @@ fn alert_json(a: &Alert) -> serde_json::Value {
 
 /// The input line with `RuleName` and `Alerts` appended (key order kept), or rebuilt
 /// when the input already had those keys.
-fn annotate(text: &str, mut map: serde_json::Map<String, serde_json::Value>, alerts: &[Alert]) -> String {
+fn annotate(
+    text: &str,
+    mut map: serde_json::Map<String, serde_json::Value>,
+    alerts: &[Alert],
+) -> String {
     if alerts.is_empty() {
         return text.to_string();
     }
@@ -172,5 +211,8 @@ fn annotate(text: &str, mut map: serde_json::Map<String, serde_json::Value>, ale
     }
     let body = text.strip_suffix('}').unwrap_or(text).trim_end();
     let sep = if body.ends_with('{') { "" } else { "," };
-    format!("{body}{sep}\"RuleName\":{},\"Alerts\":{list}}}", serde_json::Value::from(RULE_NAME))
+    format!(
+        "{body}{sep}\"RuleName\":{},\"Alerts\":{list}}}",
+        serde_json::Value::from(RULE_NAME)
+    )
 }
