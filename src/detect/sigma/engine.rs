@@ -33,7 +33,7 @@ enum SlotKey {
     Keywords,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Anchor {
     Contains,
     Starts,
@@ -50,9 +50,15 @@ struct Slot {
     empty: Vec<u32>,
 }
 
+/// Values of an item matched as OR: a shared literal bit, then the other tests.
+#[derive(Debug)]
+struct CGroup {
+    bit: Option<u32>,
+    rest: Vec<CVal>,
+}
+
 #[derive(Debug)]
 enum CVal {
-    Bit(u32),
     Glob(Vec<GlobTok>),
     Cased(StrPat),
     Re(regex::Regex),
@@ -66,8 +72,9 @@ enum CVal {
 #[derive(Debug)]
 struct CItem {
     slot: u32,
+    /// `|all`: one group per written value, all must hold; otherwise a single group.
     all: bool,
-    values: Vec<Vec<CVal>>,
+    groups: Vec<CGroup>,
 }
 
 #[derive(Debug)]
@@ -146,34 +153,34 @@ impl Builder<'_> {
         b
     }
 
-    fn literal(&mut self, slot: u32, pat: &StrPat) -> CVal {
+    /// Registers a literal pattern answering bit `b` on `slot`.
+    fn literal(&mut self, slot: u32, pat: &StrPat, b: u32) {
         let s = slot as usize;
         let (text, anchor) = match pat {
             StrPat::Eq(t) => {
-                let b = self.bit();
                 if let Some(sl) = self.route.slots.get_mut(s) {
-                    sl.eq.entry(t.clone()).or_default().push(b);
+                    let bits = sl.eq.entry(t.clone()).or_default();
+                    if !bits.contains(&b) {
+                        bits.push(b);
+                    }
                 }
-                return CVal::Bit(b);
+                return;
             }
             StrPat::Contains(t) => (t, Anchor::Contains),
             StrPat::Starts(t) => (t, Anchor::Starts),
             StrPat::Ends(t) => (t, Anchor::Ends),
-            StrPat::Glob(g) => return CVal::Glob(g.clone()),
+            StrPat::Glob(_) => return,
         };
-        let b = self.bit();
         if text.is_empty() {
             if let Some(sl) = self.route.slots.get_mut(s) {
                 sl.empty.push(b);
             }
-            return CVal::Bit(b);
+            return;
         }
-        let (Some(pats), Some(list), Some(sl)) = (
-            self.pats.get_mut(s),
-            self.pat_list.get_mut(s),
-            self.route.slots.get_mut(s),
-        ) else {
-            return CVal::Bit(b);
+        let (Some(pats), Some(list), Some(sl)) =
+            (self.pats.get_mut(s), self.pat_list.get_mut(s), self.route.slots.get_mut(s))
+        else {
+            return;
         };
         let idx = *pats.entry(text.clone()).or_insert_with(|| {
             list.push(text.clone());
@@ -181,9 +188,41 @@ impl Builder<'_> {
             list.len() - 1
         });
         if let Some(l) = sl.ac_lits.get_mut(idx) {
-            l.push((b, anchor));
+            if !l.iter().any(|(x, a)| *x == b && *a == anchor) {
+                l.push((b, anchor));
+            }
         }
-        CVal::Bit(b)
+    }
+
+    /// Values matched as OR: all their literals share one bit (so an item with a list
+    /// of a thousand names costs one bit test), the rest are tested one by one.
+    fn group<'v>(&mut self, slot: u32, vals: impl Iterator<Item = &'v ValueSpec>) -> CGroup {
+        let mut bit = None;
+        let mut rest = Vec::new();
+        for v in vals {
+            match v {
+                ValueSpec::Str { pat: StrPat::Glob(g), cased: false } => rest.push(CVal::Glob(g.clone())),
+                ValueSpec::Str { pat, cased: false } => {
+                    let b = match bit {
+                        Some(b) => b,
+                        None => {
+                            let b = self.bit();
+                            bit = Some(b);
+                            b
+                        }
+                    };
+                    self.literal(slot, pat, b);
+                }
+                ValueSpec::Null => rest.push(CVal::Null),
+                ValueSpec::Exists(b) => rest.push(CVal::Exists(*b)),
+                ValueSpec::Str { pat, cased: true } => rest.push(CVal::Cased(pat.clone())),
+                ValueSpec::Re(r) => rest.push(CVal::Re(r.clone())),
+                ValueSpec::Cidr(n) => rest.push(CVal::Cidr(*n)),
+                ValueSpec::Cmp(op, n) => rest.push(CVal::Cmp(*op, *n)),
+                ValueSpec::FieldRef(k) => rest.push(CVal::FieldRef(self.slot(SlotKey::Field(k.clone())))),
+            }
+        }
+        CGroup { bit, rest }
     }
 
     fn item(&mut self, it: &Item) -> CItem {
@@ -192,32 +231,12 @@ impl Builder<'_> {
             None => SlotKey::Keywords,
         };
         let slot = self.slot(key);
-        let values = it
-            .values
-            .iter()
-            .map(|variants| {
-                variants
-                    .iter()
-                    .map(|v| match v {
-                        ValueSpec::Null => CVal::Null,
-                        ValueSpec::Exists(b) => CVal::Exists(*b),
-                        ValueSpec::Str { pat, cased: false } => self.literal(slot, pat),
-                        ValueSpec::Str { pat, cased: true } => CVal::Cased(pat.clone()),
-                        ValueSpec::Re(r) => CVal::Re(r.clone()),
-                        ValueSpec::Cidr(n) => CVal::Cidr(*n),
-                        ValueSpec::Cmp(op, n) => CVal::Cmp(*op, *n),
-                        ValueSpec::FieldRef(k) => {
-                            CVal::FieldRef(self.slot(SlotKey::Field(k.clone())))
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        CItem {
-            slot,
-            all: it.all,
-            values,
-        }
+        let groups = if it.all {
+            it.values.iter().map(|variants| self.group(slot, variants.iter())).collect()
+        } else {
+            vec![self.group(slot, it.values.iter().flatten())]
+        };
+        CItem { slot, all: it.all, groups }
     }
 
     fn expr(&mut self, e: &Expr, rule: &Rule) -> CExpr {
@@ -504,14 +523,11 @@ impl Route {
     fn item(&self, it: &CItem, ev: &dyn FieldSource, s: &mut Scratch) -> bool {
         let i = it.slot as usize;
         let present = self.fill(i, ev, s);
-        let one = |variants: &Vec<CVal>, s: &mut Scratch| {
-            variants.iter().any(|v| self.value(v, i, present, ev, s))
+        let one = |g: &CGroup, s: &mut Scratch| {
+            (present && g.bit.is_some_and(|b| get_bit(&s.bits, b)))
+                || g.rest.iter().any(|v| self.value(v, i, present, ev, s))
         };
-        if it.all {
-            it.values.iter().all(|v| one(v, s))
-        } else {
-            it.values.iter().any(|v| one(v, s))
-        }
+        if it.all { it.groups.iter().all(|g| one(g, s)) } else { it.groups.iter().any(|g| one(g, s)) }
     }
 
     fn value(
@@ -526,7 +542,6 @@ impl Route {
             CVal::Null => !present,
             CVal::Exists(want) => present == *want,
             _ if !present => false,
-            CVal::Bit(b) => get_bit(&s.bits, *b),
             CVal::Glob(g) => s.lower.get(i).is_some_and(|l| glob(g, l)),
             CVal::Cased(p) => s.orig.get(i).is_some_and(|o| p.matches(o)),
             CVal::Re(r) => s.orig.get(i).is_some_and(|o| r.is_match(o)),

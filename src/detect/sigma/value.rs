@@ -426,37 +426,36 @@ fn classify(toks: Vec<GlobTok>, lower: bool) -> StrPat {
 /// Wildcard match of `pat` against `s` (already case-folded as needed). Iterative with
 /// one backtrack point: linear in practice, O(n·m) at worst, never exponential.
 pub fn glob(pat: &[GlobTok], s: &str) -> bool {
-    let chars: Vec<char> = s.chars().collect();
+    let next = |i: usize| s.get(i..).and_then(|r| r.chars().next());
     let (mut p, mut i) = (0usize, 0usize);
+    // The last `*` seen and the byte offset it has swallowed up to.
     let mut star: Option<(usize, usize)> = None;
-    while i < chars.len() {
-        match (pat.get(p), chars.get(i)) {
-            (Some(GlobTok::Any), _) => {
+    while let Some(c) = next(i) {
+        match pat.get(p) {
+            Some(GlobTok::Any) => {
                 star = Some((p, i));
                 p += 1;
             }
-            (Some(GlobTok::One), _) => {
+            Some(GlobTok::One) => {
                 p += 1;
-                i += 1;
+                i += c.len_utf8();
             }
-            (Some(GlobTok::Lit(c)), Some(d)) if c == d => {
+            Some(GlobTok::Lit(l)) if *l == c => {
                 p += 1;
-                i += 1;
+                i += c.len_utf8();
             }
             _ => match star {
                 Some((sp, si)) => {
+                    let skip = next(si).map_or(1, char::len_utf8);
                     p = sp + 1;
-                    i = si + 1;
-                    star = Some((sp, si + 1));
+                    i = si + skip;
+                    star = Some((sp, si + skip));
                 }
                 None => return false,
             },
         }
     }
-    pat.get(p..)
-        .unwrap_or(&[])
-        .iter()
-        .all(|t| matches!(t, GlobTok::Any))
+    pat.get(p..).unwrap_or(&[]).iter().all(|t| matches!(t, GlobTok::Any))
 }
 
 impl StrPat {
