@@ -89,6 +89,35 @@ enum CExpr {
 struct CRule {
     alert: Alert,
     expr: CExpr,
+    /// A necessary condition: the rule can match only if one of these literal bits is
+    /// set (`None`: no such set, always evaluate). Checked before the tree.
+    need: Option<Vec<u32>>,
+}
+
+/// Literal bits of which at least one must be set for `e` to hold, if there is such a
+/// set. Items whose every value is a literal give their bit; `and` takes its smallest
+/// child set; `or` needs a set from every child; `not` gives none.
+fn need(e: &CExpr) -> Option<Vec<u32>> {
+    match e {
+        CExpr::Item(it) => {
+            let literal_only = it.groups.iter().all(|g| g.rest.is_empty() && g.bit.is_some());
+            if !literal_only {
+                return None;
+            }
+            it.groups.first().and_then(|g| g.bit).map(|b| vec![b])
+        }
+        CExpr::And(v) => v.iter().filter_map(need).min_by_key(Vec::len),
+        CExpr::Or(v) | CExpr::AtLeast(_, v) => {
+            let mut u = Vec::new();
+            for x in v {
+                u.extend(need(x)?);
+            }
+            u.sort_unstable();
+            u.dedup();
+            Some(u)
+        }
+        CExpr::Not(_) => None,
+    }
 }
 
 #[derive(Default)]
@@ -97,6 +126,10 @@ struct Route {
     slots: Vec<Slot>,
     rules: Vec<CRule>,
     n_bits: u32,
+    /// The slot each bit belongs to.
+    bit_slot: Vec<u32>,
+    /// Slots read before any rule, because some rule's necessary bits live there.
+    prefill: Vec<u32>,
 }
 
 /// Counts from building an engine (what `rules check` and the sensor report).
@@ -147,9 +180,10 @@ impl Builder<'_> {
         (self.route.keys.len() - 1) as u32
     }
 
-    fn bit(&mut self) -> u32 {
+    fn bit(&mut self, slot: u32) -> u32 {
         let b = self.route.n_bits;
         self.route.n_bits += 1;
+        self.route.bit_slot.push(slot);
         b
     }
 
@@ -206,7 +240,7 @@ impl Builder<'_> {
                     let b = match bit {
                         Some(b) => b,
                         None => {
-                            let b = self.bit();
+                            let b = self.bit(slot);
                             bit = Some(b);
                             b
                         }
@@ -318,7 +352,16 @@ impl Engine {
                     rule_level: Arc::from(r.level.as_str()),
                     rule_tags: Arc::from(tags),
                 };
-                b.route.rules.push(CRule { alert, expr });
+                let need = need(&expr);
+                if let Some(bits) = &need {
+                    for &bit in bits {
+                        let slot = b.route.bit_slot.get(bit as usize).copied().unwrap_or(0);
+                        if !b.route.prefill.contains(&slot) {
+                            b.route.prefill.push(slot);
+                        }
+                    }
+                }
+                b.route.rules.push(CRule { alert, expr, need });
             }
             b.finish();
         }
@@ -416,7 +459,15 @@ impl Route {
         let words = (self.n_bits as usize).div_ceil(64);
         s.bits.clear();
         s.bits.resize(words, 0);
+        for &slot in &self.prefill {
+            self.fill(slot as usize, ev, s);
+        }
         for r in &self.rules {
+            if let Some(need) = &r.need {
+                if !need.iter().any(|&b| get_bit(&s.bits, b)) {
+                    continue;
+                }
+            }
             if self.eval(&r.expr, ev, s) {
                 out.push(r.alert.clone());
             }
