@@ -59,7 +59,8 @@ struct CGroup {
 
 #[derive(Debug)]
 enum CVal {
-    Glob(Vec<GlobTok>),
+    /// A wildcard pattern, tried only when its longest literal run (gate bit) occurs.
+    Glob(Vec<GlobTok>, Option<u32>),
     Cased(StrPat),
     Re(regex::Regex),
     Cidr(Net),
@@ -92,6 +93,27 @@ struct CRule {
     /// A necessary condition: the rule can match only if one of these literal bits is
     /// set (`None`: no such set, always evaluate). Checked before the tree.
     need: Option<Vec<u32>>,
+}
+
+/// The longest run of literal characters of a wildcard pattern (its prefilter).
+fn longest_literal(g: &[GlobTok]) -> Option<String> {
+    let mut best = String::new();
+    let mut cur = String::new();
+    for t in g {
+        match t {
+            GlobTok::Lit(c) => cur.push(*c),
+            _ => {
+                if cur.len() > best.len() {
+                    best = std::mem::take(&mut cur);
+                }
+                cur.clear();
+            }
+        }
+    }
+    if cur.len() > best.len() {
+        best = cur;
+    }
+    if best.is_empty() { None } else { Some(best) }
 }
 
 /// Literal bits of which at least one must be set for `e` to hold, if there is such a
@@ -235,7 +257,14 @@ impl Builder<'_> {
         let mut rest = Vec::new();
         for v in vals {
             match v {
-                ValueSpec::Str { pat: StrPat::Glob(g), cased: false } => rest.push(CVal::Glob(g.clone())),
+                ValueSpec::Str { pat: StrPat::Glob(g), cased: false } => {
+                    let gate = longest_literal(g).map(|lit| {
+                        let b = self.bit(slot);
+                        self.literal(slot, &StrPat::Contains(lit), b);
+                        b
+                    });
+                    rest.push(CVal::Glob(g.clone(), gate));
+                }
                 ValueSpec::Str { pat, cased: false } => {
                     let b = match bit {
                         Some(b) => b,
@@ -300,7 +329,11 @@ impl Builder<'_> {
             if !list.is_empty() {
                 // Patterns are plain lower-case text; building cannot fail for them,
                 // and a failure (size limits) leaves the slot without literals.
-                slot.ac = AhoCorasick::builder().build(&list).ok();
+                // A DFA is the fastest automaton for overlapping search; past a few
+                // thousand patterns its memory grows large, so the builder picks there.
+                const DFA_MAX_PATTERNS: usize = 4096;
+                let kind = (list.len() <= DFA_MAX_PATTERNS).then_some(aho_corasick::AhoCorasickKind::DFA);
+                slot.ac = AhoCorasick::builder().kind(kind).build(&list).ok();
             }
         }
     }
@@ -593,7 +626,9 @@ impl Route {
             CVal::Null => !present,
             CVal::Exists(want) => present == *want,
             _ if !present => false,
-            CVal::Glob(g) => s.lower.get(i).is_some_and(|l| glob(g, l)),
+            CVal::Glob(g, gate) => {
+                gate.is_none_or(|b| get_bit(&s.bits, b)) && s.lower.get(i).is_some_and(|l| glob(g, l))
+            }
             CVal::Cased(p) => s.orig.get(i).is_some_and(|o| p.matches(o)),
             CVal::Re(r) => s.orig.get(i).is_some_and(|o| r.is_match(o)),
             CVal::Cidr(n) => {
