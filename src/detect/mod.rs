@@ -1,1 +1,34 @@
-//! detect
+//! Detection: Sigma rules matched against events (DESIGN §4).
+//!
+//! Where it sits: after `event/` (events are read only through [`FieldSource`]) and
+//! before `output/`. It may import `event` and `time`, nothing later.
+//!
+//! - [`sigma`]: loading (files, folders, multi-document YAML, the built-in set),
+//!   classification by observability, and the compiled [`Engine`].
+//! - [`fields`]: logsource → event kind, and field names across Sysmon, proxy, Zeek and
+//!   ECS → event fields (one table for rules and for JSON events).
+//! - [`source`]: the [`FieldSource`] trait, for [`crate::event::Event`] and [`JsonEvent`].
+//! - [`tools`]: `rules check`, `rules test`, `rules coverage`.
+
+pub mod builtin;
+pub mod fields;
+pub mod sigma;
+pub mod source;
+pub mod tools;
+
+pub use fields::EventKind;
+pub use sigma::engine::{Engine, EngineStats};
+pub use sigma::{LoadFailure, Rule, RuleSet};
+pub use source::{FieldSource, JsonEvent};
+
+use std::path::PathBuf;
+
+impl Engine {
+    /// Loads rules from `paths` (the built-in set when empty) and compiles them. Rules
+    /// that fail to load are returned with their path and reason; they never stop the
+    /// others.
+    pub fn load(paths: &[PathBuf]) -> (Engine, Vec<LoadFailure>) {
+        let set = sigma::load_or_builtin(paths);
+        (Engine::new(&set.rules), set.failures)
+    }
+}
