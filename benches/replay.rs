@@ -24,7 +24,11 @@ fn bench_pcap() -> PathBuf {
     std::fs::read_dir(&dir)
         .expect("pcaps/")
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .filter(|e| {
+            e.path()
+                .extension()
+                .is_some_and(|x| x == "pcap" || x == "pcapng")
+        })
         .max_by_key(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
         .expect("a capture in pcaps/")
         .path()
@@ -33,7 +37,14 @@ fn bench_pcap() -> PathBuf {
 fn replay_once(cfg: &RuntimeConfig, engine: &Arc<Engine>, pcap: &PathBuf) -> u64 {
     let mut source = Replay::open(std::slice::from_ref(pcap), LinkType::is_supported).unwrap();
     let sink = Sink::open(&cfg.output).unwrap();
-    let report = pipeline::run(cfg, Mode::Replay, &mut source, engine.clone(), sink, &Signals::new());
+    let report = pipeline::run(
+        cfg,
+        Mode::Replay,
+        &mut source,
+        engine.clone(),
+        sink,
+        &Signals::new(),
+    );
     assert!(report.capture_error.is_none());
     report.totals.get(Counter::Packets)
 }
@@ -53,9 +64,13 @@ fn replay(c: &mut Criterion) {
         .unwrap();
         let packets = replay_once(&cfg, &engine, &pcap);
         group.throughput(Throughput::Elements(packets));
-        group.bench_function(format!("{}_workers{workers}", pcap.file_name().unwrap().to_string_lossy()), |b| {
-            b.iter(|| replay_once(&cfg, &engine, &pcap))
-        });
+        group.bench_function(
+            format!(
+                "{}_workers{workers}",
+                pcap.file_name().unwrap().to_string_lossy()
+            ),
+            |b| b.iter(|| replay_once(&cfg, &engine, &pcap)),
+        );
     }
     group.finish();
 }

@@ -137,7 +137,10 @@ impl RuntimeConfig {
         let rotate = match rotate_size {
             Some(s) => Some(Rotation {
                 max_bytes: parse_size(&s).with_context(|| format!("--rotate-size {s:?}"))?,
-                keep: o.rotate_keep.or(file.rotate_keep).unwrap_or(defaults::ROTATE_KEEP),
+                keep: o
+                    .rotate_keep
+                    .or(file.rotate_keep)
+                    .unwrap_or(defaults::ROTATE_KEEP),
             }),
             None => None,
         };
@@ -149,24 +152,33 @@ impl RuntimeConfig {
                 OutputTarget::Stdout
             }
             Some(s) if s.starts_with("tls://") => {
-                bail!("-o {s}: the TLS output is not available in this build yet; use -o FILE or -o -")
+                bail!(
+                    "-o {s}: the TLS output is not available in this build yet; use -o FILE or -o -"
+                )
             }
-            Some(path) => OutputTarget::File { path: PathBuf::from(path), rotate },
+            Some(path) => OutputTarget::File {
+                path: PathBuf::from(path),
+                rotate,
+            },
         };
         let snaplen = o.snaplen.or(file.live.snaplen).unwrap_or(defaults::SNAPLEN);
         if !(64..=262_144).contains(&snaplen) {
             bail!("--snaplen must be between 64 and 262144, not {snaplen}");
         }
-        let buffer_mib = o.buffer_mib.or(file.live.buffer_mib).unwrap_or(defaults::BUFFER_MIB);
+        let buffer_mib = o
+            .buffer_mib
+            .or(file.live.buffer_mib)
+            .unwrap_or(defaults::BUFFER_MIB);
         if !(1..=2047).contains(&buffer_mib) {
             bail!("--buffer-mib must be between 1 and 2047, not {buffer_mib}");
         }
         let stats_interval = o.stats_interval.or(file.stats_interval).filter(|s| *s > 0);
-        let sensor_name = o
-            .sensor_name
-            .or(file.sensor_name)
-            .unwrap_or_else(hostname);
-        let rules = if o.rules.is_empty() { file.rules.unwrap_or_default() } else { o.rules };
+        let sensor_name = o.sensor_name.or(file.sensor_name).unwrap_or_else(hostname);
+        let rules = if o.rules.is_empty() {
+            file.rules.unwrap_or_default()
+        } else {
+            o.rules
+        };
         Ok(RuntimeConfig {
             sensor_name: sensor_name.into(),
             workers,
@@ -247,7 +259,11 @@ mod tests {
     fn flags_win_over_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "workers = 3\nevents = \"all\"\n[live]\nsnaplen = 1500\n").unwrap();
+        std::fs::write(
+            &path,
+            "workers = 3\nevents = \"all\"\n[live]\nsnaplen = 1500\n",
+        )
+        .unwrap();
         let cfg = RuntimeConfig::load(Overrides {
             config: Some(path),
             workers: Some(2),

@@ -13,7 +13,11 @@ use clap::{Args, Parser, Subcommand};
 use c2tap::config::{EventsMode, Overrides, RuntimeConfig};
 
 #[derive(Parser)]
-#[command(name = "c2tap", version, about = "Finds command-and-control traffic in web protocols (ATT&CK T1071.001)")]
+#[command(
+    name = "c2tap",
+    version,
+    about = "Finds command-and-control traffic in web protocols (ATT&CK T1071.001)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -168,7 +172,14 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             let cfg = RuntimeConfig::load(common.overrides()).map_err(Failure::Usage)?;
             c2tap_app::replay(&cfg, &inputs)
         }
-        Command::Live { interface, filter, snaplen, buffer_mib, no_promiscuous, common } => {
+        Command::Live {
+            interface,
+            filter,
+            snaplen,
+            buffer_mib,
+            no_promiscuous,
+            common,
+        } => {
             let mut o = common.overrides();
             o.interface = interface;
             o.filter = filter;
@@ -180,9 +191,15 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Command::Rules { command } => match command {
             RulesCommand::Check { rules } => c2tap_app::rules_check(&rules),
-            RulesCommand::Coverage { rules, technique, format } => {
-                c2tap_app::rules_coverage(&rules, technique.as_deref(), matches!(format, Format::Json))
-            }
+            RulesCommand::Coverage {
+                rules,
+                technique,
+                format,
+            } => c2tap_app::rules_coverage(
+                &rules,
+                technique.as_deref(),
+                matches!(format, Format::Json),
+            ),
             RulesCommand::Test { rules, events } => c2tap_app::rules_test(&rules, &events),
         },
     }
@@ -197,6 +214,7 @@ mod c2tap_app {
     use c2tap::capture::{Live, LiveConfig, Replay, Source};
     use c2tap::decode::LinkType;
     use c2tap::detect::Engine;
+    use c2tap::detect::tools::{self, coverage};
     use c2tap::output::Sink;
     use c2tap::pipeline::shutdown::Signals;
     use c2tap::pipeline::writer::WriterEnd;
@@ -210,12 +228,21 @@ mod c2tap_app {
         let signals = Signals::install().map_err(|e| Failure::Runtime(e.into()))?;
         let mut source =
             Replay::open(inputs, LinkType::is_supported).map_err(|e| Failure::Runtime(e.into()))?;
-        finish(pipeline::run(cfg, Mode::Replay, &mut source, engine, sink, &signals))
+        finish(pipeline::run(
+            cfg,
+            Mode::Replay,
+            &mut source,
+            engine,
+            sink,
+            &signals,
+        ))
     }
 
     pub fn live(cfg: &RuntimeConfig) -> Result<ExitCode, Failure> {
         let Some(interface) = cfg.live.interface.clone() else {
-            return Err(Failure::Usage(anyhow!("live capture needs -i IFACE (or [live] interface in the config)")));
+            return Err(Failure::Usage(anyhow!(
+                "live capture needs -i IFACE (or [live] interface in the config)"
+            )));
         };
         let engine = load_engine(&cfg.rules)?;
         let sink = Sink::open(&cfg.output).map_err(|e| Failure::Usage(e.into()))?;
@@ -228,18 +255,43 @@ mod c2tap_app {
             promiscuous: cfg.live.promiscuous,
             ..LiveConfig::default()
         };
-        let mut source: Box<dyn Source> =
-            Box::new(Live::open(&live, LinkType::is_supported).map_err(|e| Failure::Runtime(e.into()))?);
-        finish(pipeline::run(cfg, Mode::Live, source.as_mut(), engine, sink, &signals))
+        let mut source: Box<dyn Source> = Box::new(
+            Live::open(&live, LinkType::is_supported).map_err(|e| Failure::Runtime(e.into()))?,
+        );
+        finish(pipeline::run(
+            cfg,
+            Mode::Live,
+            source.as_mut(),
+            engine,
+            sink,
+            &signals,
+        ))
     }
 
+    /// Loads the rules (the built-in set when none is given). A rule that fails to
+    /// load is reported and skipped; rules given by the user that all fail are a
+    /// usage error.
     fn load_engine(rules: &[PathBuf]) -> Result<Arc<Engine>, Failure> {
-        let engine = if rules.is_empty() {
-            Engine::builtin()
-        } else {
-            Engine::load_paths(rules)
-        };
-        engine.map(Arc::new).map_err(|e| Failure::Usage(anyhow::Error::new(e).context("loading rules")))
+        let (engine, failures) = Engine::load(rules);
+        for f in &failures {
+            let _ = writeln!(
+                io::stderr(),
+                "c2tap: rule skipped: {}: {}",
+                f.path,
+                f.reason
+            );
+        }
+        if !rules.is_empty() && engine.stats().active == 0 {
+            return Err(Failure::Usage(anyhow!(
+                "no usable rule in {}",
+                rules
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        Ok(Arc::new(engine))
     }
 
     /// Maps how a run ended to the exit status; the error comes after everything
@@ -257,20 +309,30 @@ mod c2tap_app {
 
     pub fn rules_check(rules: &[PathBuf]) -> Result<ExitCode, Failure> {
         let mut out = io::stdout().lock();
-        let code = c2tap::detect::tools::check(rules, &mut out).map_err(|e| Failure::Runtime(e.into()))?;
-        Ok(ExitCode::from(code))
+        let status =
+            c2tap::detect::tools::check(rules, &mut out).map_err(|e| Failure::Runtime(e.into()))?;
+        Ok(exit(status))
     }
 
-    pub fn rules_coverage(rules: &[PathBuf], technique: Option<&str>, json: bool) -> Result<ExitCode, Failure> {
+    pub fn rules_coverage(
+        rules: &[PathBuf],
+        technique: Option<&str>,
+        json: bool,
+    ) -> Result<ExitCode, Failure> {
         let mut out = io::stdout().lock();
-        let code = c2tap::detect::tools::coverage(rules, technique, json, &mut out)
+        let format = if json {
+            coverage::Format::Json
+        } else {
+            coverage::Format::Text
+        };
+        let status = c2tap::detect::tools::coverage(rules, technique, format, &mut out)
             .map_err(|e| Failure::Runtime(e.into()))?;
-        Ok(ExitCode::from(code))
+        Ok(exit(status))
     }
 
     pub fn rules_test(rules: &[PathBuf], events: &Path) -> Result<ExitCode, Failure> {
         let mut out = io::stdout().lock();
-        let input: Box<dyn io::BufRead> = if events == Path::new("-") {
+        let mut input: Box<dyn io::BufRead> = if events == Path::new("-") {
             Box::new(io::stdin().lock())
         } else {
             let f = std::fs::File::open(events)
@@ -278,7 +340,12 @@ mod c2tap_app {
                 .map_err(Failure::Usage)?;
             Box::new(io::BufReader::new(f))
         };
-        let code = c2tap::detect::tools::test(rules, input, &mut out).map_err(|e| Failure::Runtime(e.into()))?;
-        Ok(ExitCode::from(code))
+        let status = c2tap::detect::tools::test(rules, &mut input, &mut out)
+            .map_err(|e| Failure::Runtime(e.into()))?;
+        Ok(exit(status))
+    }
+
+    fn exit(status: tools::ExitStatus) -> ExitCode {
+        ExitCode::from(status.code() as u8)
     }
 }

@@ -44,9 +44,21 @@ fn pcaps_give_their_golden_events() {
         let rel = pcap.strip_prefix(repo()).unwrap();
         let out = run(c2tap()
             .current_dir(repo())
-            .args(["replay", "--events", "all", "-w", "2", "--sensor-name", "golden"])
+            .args([
+                "replay",
+                "--events",
+                "all",
+                "-w",
+                "2",
+                "--sensor-name",
+                "golden",
+            ])
             .arg(rel));
-        assert!(out.status.success(), "{stem}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{stem}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let got = normalized(&out.stdout);
         let golden = repo().join("tests/golden").join(format!("{stem}.jsonl"));
         if update {
@@ -54,10 +66,18 @@ fn pcaps_give_their_golden_events() {
             continue;
         }
         let want: Vec<String> = std::fs::read_to_string(&golden)
-            .unwrap_or_else(|_| panic!("{} missing: run UPDATE_GOLDEN=1 cargo test --test golden", golden.display()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{} missing: run UPDATE_GOLDEN=1 cargo test --test golden",
+                    golden.display()
+                )
+            })
             .lines()
             .filter(|l| !l.is_empty())
-            .map(|l| serde_json::to_string(&serde_json::from_str::<serde_json::Value>(l).unwrap()).unwrap())
+            .map(|l| {
+                serde_json::to_string(&serde_json::from_str::<serde_json::Value>(l).unwrap())
+                    .unwrap()
+            })
             .collect::<Vec<_>>();
         let mut want = want;
         want.sort();

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn have(tool: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn skip_reason() -> Option<String> {
@@ -40,10 +43,19 @@ struct Netns(String);
 impl Netns {
     fn new() -> Netns {
         let name = format!("c2tap-live-{}", std::process::id());
-        let ok = Command::new("ip").args(["netns", "add", &name]).status().unwrap().success();
+        let ok = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap()
+            .success();
         assert!(ok, "ip netns add failed");
         let ns = Netns(name);
-        assert!(ns.exec(&["ip", "link", "set", "lo", "up"]).status().unwrap().success());
+        assert!(
+            ns.exec(&["ip", "link", "set", "lo", "up"])
+                .status()
+                .unwrap()
+                .success()
+        );
         ns
     }
     fn exec(&self, argv: &[&str]) -> Command {
@@ -55,7 +67,9 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "delete", &self.0]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.0])
+            .status();
     }
 }
 
@@ -71,9 +85,16 @@ fn live_loopback_dns_then_sigint() {
 
     let mut dnsmasq = ns
         .exec(&[
-            "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-            "--listen-address=127.0.0.1", "--bind-interfaces", "--user=root",
-            "--pid-file=", "--address=/live-test.example/192.0.2.9",
+            "dnsmasq",
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--user=root",
+            "--pid-file=",
+            "--address=/live-test.example/192.0.2.9",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -81,7 +102,17 @@ fn live_loopback_dns_then_sigint() {
         .unwrap();
 
     let mut sensor = ns
-        .exec(&[env!("CARGO_BIN_EXE_c2tap"), "live", "-i", "lo", "--events", "all", "-w", "2", "-o"])
+        .exec(&[
+            env!("CARGO_BIN_EXE_c2tap"),
+            "live",
+            "-i",
+            "lo",
+            "--events",
+            "all",
+            "-w",
+            "2",
+            "-o",
+        ])
         .arg(&events_path)
         .stderr(Stdio::piped())
         .spawn()
@@ -89,25 +120,45 @@ fn live_loopback_dns_then_sigint() {
 
     // Wait for the start SensorState: capture is open from then on.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(&events_path).map(|s| s.is_empty()).unwrap_or(true) {
+    while std::fs::read_to_string(&events_path)
+        .map(|s| s.is_empty())
+        .unwrap_or(true)
+    {
         assert!(Instant::now() < deadline, "c2tap did not start");
         sleep(Duration::from_millis(50));
     }
     sleep(Duration::from_millis(300));
     for name in ["live-test.example", "region1.v2.argotunnel.com"] {
-        let out = ns.exec(&["dig", "@127.0.0.1", "+tries=1", "+time=1", name, "A"]).output().unwrap();
-        assert!(out.status.success() || name != "live-test.example", "dig failed: {out:?}");
+        let out = ns
+            .exec(&["dig", "@127.0.0.1", "+tries=1", "+time=1", name, "A"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() || name != "live-test.example",
+            "dig failed: {out:?}"
+        );
     }
     sleep(Duration::from_millis(500));
 
     let pid = sensor.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = sensor.wait().unwrap();
     let _ = dnsmasq.kill();
     let _ = dnsmasq.wait();
     let mut stderr = String::new();
     use std::io::Read;
-    sensor.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    sensor
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(status.success(), "exit {status:?}: {stderr}");
 
     let text = std::fs::read_to_string(&events_path).unwrap();
@@ -120,7 +171,10 @@ fn live_loopback_dns_then_sigint() {
     assert_eq!(q["QueryResults"], "::ffff:192.0.2.9;");
     assert_eq!(q["Source"], "lo");
     assert_eq!(q["DestinationPort"], 53);
-    assert!(all.iter().any(|e| e["EventID"] == 22 && e["QueryName"] == "region1.v2.argotunnel.com"));
+    assert!(
+        all.iter()
+            .any(|e| e["EventID"] == 22 && e["QueryName"] == "region1.v2.argotunnel.com")
+    );
     let states: Vec<_> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

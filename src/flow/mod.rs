@@ -50,8 +50,7 @@ pub use community_id::{CommunityId, community_id_v1};
 pub use conn::{TcpConn, TcpFlags, TcpLifecycle};
 pub use key::{Direction, Endpoint, FlowKey, PROTO_TCP, PROTO_UDP};
 pub use reassembly::{
-    Hole,
-    OOO_MAX_BYTES, OOO_MAX_SEGMENTS, PushOutcome, ReassemblyCounters, STREAM_PREFIX_CAP,
+    Hole, OOO_MAX_BYTES, OOO_MAX_SEGMENTS, PushOutcome, ReassemblyCounters, STREAM_PREFIX_CAP,
     StreamReassembler,
 };
 pub use table::{

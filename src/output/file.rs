@@ -82,7 +82,11 @@ fn open_append(path: &Path) -> Result<(File, u64), OutputError> {
         path: path.display().to_string(),
         source,
     };
-    let file = OpenOptions::new().create(true).append(true).open(path).map_err(err)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(err)?;
     let size = file.metadata().map_err(err)?.len();
     Ok((file, size))
 }
@@ -95,20 +99,34 @@ mod tests {
     fn rotation_keeps_whole_lines_and_n_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.json");
-        let mut sink = FileSink::open(&path, Some(Rotation { max_bytes: 100, keep: 2 })).unwrap();
+        let mut sink = FileSink::open(
+            &path,
+            Some(Rotation {
+                max_bytes: 100,
+                keep: 2,
+            }),
+        )
+        .unwrap();
         for i in 0..30 {
-            sink.write_lines(format!("{{\"n\":{i:04}}}\n").as_bytes()).unwrap();
+            sink.write_lines(format!("{{\"n\":{i:04}}}\n").as_bytes())
+                .unwrap();
         }
         sink.flush().unwrap();
         let mut lines = Vec::new();
-        for p in [path.with_extension("json.2"), path.with_extension("json.1"), path.clone()] {
+        for p in [
+            path.with_extension("json.2"),
+            path.with_extension("json.1"),
+            path.clone(),
+        ] {
             let text = fs::read_to_string(&p).unwrap();
             assert!(text.len() <= 100, "{} is {} bytes", p.display(), text.len());
             lines.extend(text.lines().map(str::to_owned));
         }
         assert!(!path.with_extension("json.3").exists());
         // The newest lines survive, contiguous and unsplit.
-        let last: Vec<String> = (30 - lines.len()..30).map(|i| format!("{{\"n\":{i:04}}}")).collect();
+        let last: Vec<String> = (30 - lines.len()..30)
+            .map(|i| format!("{{\"n\":{i:04}}}"))
+            .collect();
         assert_eq!(lines, last);
     }
 
@@ -124,6 +142,9 @@ mod tests {
         sink.write_lines(b"b\n").unwrap();
         sink.flush().unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "b\n");
-        assert_eq!(fs::read_to_string(dir.path().join("e.json.old")).unwrap(), "a\n");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("e.json.old")).unwrap(),
+            "a\n"
+        );
     }
 }

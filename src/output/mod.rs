@@ -16,7 +16,10 @@ pub use file::FileSink;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutputTarget {
     Stdout,
-    File { path: PathBuf, rotate: Option<Rotation> },
+    File {
+        path: PathBuf,
+        rotate: Option<Rotation>,
+    },
 }
 
 /// Built-in rotation: when the file would grow past `max_bytes`, it is renamed to
@@ -44,7 +47,9 @@ pub enum Sink {
 impl Sink {
     pub fn open(target: &OutputTarget) -> Result<Sink, OutputError> {
         Ok(match target {
-            OutputTarget::Stdout => Sink::Stdout(io::BufWriter::with_capacity(1 << 16, io::stdout())),
+            OutputTarget::Stdout => {
+                Sink::Stdout(io::BufWriter::with_capacity(1 << 16, io::stdout()))
+            }
             OutputTarget::File { path, rotate } => Sink::File(FileSink::open(path, *rotate)?),
         })
     }

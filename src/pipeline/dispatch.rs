@@ -13,7 +13,7 @@ use super::Mode;
 use super::shutdown::Signals;
 use crate::capture::{CaptureError, Next, PacketBatch, Source};
 use crate::decode;
-use crate::telemetry::{CounterSlot, Counter, Counts};
+use crate::telemetry::{Counter, CounterSlot, Counts};
 
 /// Frames between two looks at the clock (stats, progress) in a busy loop: the clock
 /// costs ~20 ns, a frame ~100 ns, so this keeps the clock under 1% of the loop.
@@ -48,13 +48,28 @@ impl Dispatcher {
         recycled: Receiver<PacketBatch>,
         slot: Arc<CounterSlot>,
     ) -> Dispatcher {
-        let batches = queues.iter().map(|_| PacketBatch::with_capacity(Arc::from(""))).collect();
-        Dispatcher { mode, queues, recycled, batches, counts: Counts::default(), slot }
+        let batches = queues
+            .iter()
+            .map(|_| PacketBatch::with_capacity(Arc::from("")))
+            .collect();
+        Dispatcher {
+            mode,
+            queues,
+            recycled,
+            batches,
+            counts: Counts::default(),
+            slot,
+        }
     }
 
     /// Runs until the source ends, fails, or a stop is requested. Every frame read is
     /// sent on (replay) or counted as dropped (live, full queue) before this returns.
-    pub fn run(&mut self, source: &mut dyn Source, signals: &Signals, ticker: &mut dyn Ticker) -> CaptureEnd {
+    pub fn run(
+        &mut self,
+        source: &mut dyn Source,
+        signals: &Signals,
+        ticker: &mut dyn Ticker,
+    ) -> CaptureEnd {
         let workers = self.queues.len() as u64;
         let mut since_clock = 0u64;
         let mut error = None;
@@ -150,7 +165,10 @@ impl Dispatcher {
         let st = source.stats();
         self.counts.set(Counter::KernelDrops, st.kernel_drops);
         self.counts.set(Counter::InterfaceDrops, st.interface_drops);
-        self.counts.set(Counter::UnsupportedLinktype, st.unsupported_linktype_packets);
+        self.counts.set(
+            Counter::UnsupportedLinktype,
+            st.unsupported_linktype_packets,
+        );
         self.slot.publish(&self.counts);
     }
 

@@ -91,7 +91,14 @@ pub fn run(
     for index in 0..cfg.workers {
         let (tx, rx) = bounded(WORKER_QUEUE);
         queues.push(tx);
-        let mut worker = Worker::new(index, mode, cfg, engine.clone(), dns_cache.clone(), registry.slot());
+        let worker = Worker::new(
+            index,
+            mode,
+            cfg,
+            engine.clone(),
+            dns_cache.clone(),
+            registry.slot(),
+        );
         let out = out_tx.clone();
         let recycle = recycle_tx.clone();
         let spawned = thread::Builder::new()
@@ -128,7 +135,9 @@ pub fn run(
     drop(ticker);
     drop(out_tx);
     let writer = writer.join().unwrap_or_else(|_| {
-        WriterEnd::Failed(crate::output::OutputError::Write(std::io::Error::other("writer thread panicked")))
+        WriterEnd::Failed(crate::output::OutputError::Write(std::io::Error::other(
+            "writer thread panicked",
+        )))
     });
     RunReport {
         capture_error: end.and_then(|e| e.error),

@@ -33,8 +33,16 @@ impl State {
 
 /// Appends one SensorState line. Its `UtcTime` is the wall clock: sensor health is about
 /// the sensor's time, not the traffic's.
-pub fn write_sensor_state(out: &mut Vec<u8>, computer: &str, source: &str, state: State, counts: &Counts) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+pub fn write_sensor_state(
+    out: &mut Vec<u8>,
+    computer: &str,
+    source: &str,
+    state: State,
+    counts: &Counts,
+) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let ts = Timestamp::from_secs_nanos(now.as_secs() as i64, now.subsec_nanos());
     let mut o = Obj::start(out);
     o.num("EventID", 4);
@@ -71,12 +79,25 @@ impl SensorTicker {
         show_progress: bool,
     ) -> SensorTicker {
         let progress = (show_progress && std::io::stderr().is_terminal()).then(Progress::new);
-        SensorTicker { computer, registry, writer, interval, last_stats: Instant::now(), progress }
+        SensorTicker {
+            computer,
+            registry,
+            writer,
+            interval,
+            last_stats: Instant::now(),
+            progress,
+        }
     }
 
     pub fn emit(&self, source: &str, state: State) {
         let mut buf = Vec::with_capacity(1024);
-        write_sensor_state(&mut buf, &self.computer, source, state, &self.registry.totals());
+        write_sensor_state(
+            &mut buf,
+            &self.computer,
+            source,
+            state,
+            &self.registry.totals(),
+        );
         let _ = self.writer.send(buf);
     }
 
@@ -116,11 +137,17 @@ const BAR_WIDTH: usize = 30;
 
 impl Progress {
     fn new() -> Progress {
-        Progress { started: Instant::now(), last_draw: None }
+        Progress {
+            started: Instant::now(),
+            last_draw: None,
+        }
     }
 
     fn draw(&mut self, now: Instant, read: u64, total: Option<u64>, packets: u64) {
-        if self.last_draw.is_some_and(|t| now.duration_since(t) < DRAW_EVERY) {
+        if self
+            .last_draw
+            .is_some_and(|t| now.duration_since(t) < DRAW_EVERY)
+        {
             return;
         }
         self.last_draw = Some(now);
@@ -141,7 +168,12 @@ impl Progress {
                     rate
                 )
             }
-            _ => format!("\r{} MB, {} packets, {:.0} MB/s ", read / 1_000_000, packets, rate),
+            _ => format!(
+                "\r{} MB, {} packets, {:.0} MB/s ",
+                read / 1_000_000,
+                packets,
+                rate
+            ),
         };
         let _ = std::io::stderr().write_all(line.as_bytes());
     }

@@ -67,5 +67,9 @@ pub fn run(mut sink: Sink, rx: Receiver<Vec<u8>>, signals: Signals) -> WriterEnd
 }
 
 fn classify(e: OutputError) -> WriterEnd {
-    if is_broken_pipe(&e) { WriterEnd::BrokenPipe } else { WriterEnd::Failed(e) }
+    if is_broken_pipe(&e) {
+        WriterEnd::BrokenPipe
+    } else {
+        WriterEnd::Failed(e)
+    }
 }

@@ -7,8 +7,8 @@
 //!
 //! A leaf module: it imports nothing from the data path.
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 macro_rules! counters {
     ($($variant:ident => $name:literal: $doc:literal,)*) => {

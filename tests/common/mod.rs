@@ -16,7 +16,9 @@ pub fn repo() -> PathBuf {
 /// `../shared` beside the repository (CI, a developer's checkout), if present.
 pub fn shared_dir() -> Option<PathBuf> {
     let beside = repo().join("../shared");
-    [beside, PathBuf::from("/work/shared")].into_iter().find(|p| p.join("corpus").is_dir())
+    [beside, PathBuf::from("/work/shared")]
+        .into_iter()
+        .find(|p| p.join("corpus").is_dir())
 }
 
 pub fn run(cmd: &mut Command) -> Output {
@@ -28,7 +30,10 @@ pub fn events(stdout: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(stdout)
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}"))
+        })
         .filter(|v| v["EventID"] != 4)
         .collect()
 }
@@ -58,7 +63,20 @@ pub fn udp_frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[
     let mut f = Vec::new();
     f.extend_from_slice(&[0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00]);
     let total = 20 + 8 + payload.len();
-    let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0, 0, 64, 17, 0, 0];
+    let mut ip = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ];
     ip.extend_from_slice(&src);
     ip.extend_from_slice(&dst);
     let sum = checksum(&ip);

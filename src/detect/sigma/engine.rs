@@ -122,7 +122,10 @@ fn longest_literal(g: &[GlobTok]) -> Option<String> {
 fn need(e: &CExpr) -> Option<Vec<u32>> {
     match e {
         CExpr::Item(it) => {
-            let literal_only = it.groups.iter().all(|g| g.rest.is_empty() && g.bit.is_some());
+            let literal_only = it
+                .groups
+                .iter()
+                .all(|g| g.rest.is_empty() && g.bit.is_some());
             if !literal_only {
                 return None;
             }
@@ -233,9 +236,11 @@ impl Builder<'_> {
             }
             return;
         }
-        let (Some(pats), Some(list), Some(sl)) =
-            (self.pats.get_mut(s), self.pat_list.get_mut(s), self.route.slots.get_mut(s))
-        else {
+        let (Some(pats), Some(list), Some(sl)) = (
+            self.pats.get_mut(s),
+            self.pat_list.get_mut(s),
+            self.route.slots.get_mut(s),
+        ) else {
             return;
         };
         let idx = *pats.entry(text.clone()).or_insert_with(|| {
@@ -257,7 +262,10 @@ impl Builder<'_> {
         let mut rest = Vec::new();
         for v in vals {
             match v {
-                ValueSpec::Str { pat: StrPat::Glob(g), cased: false } => {
+                ValueSpec::Str {
+                    pat: StrPat::Glob(g),
+                    cased: false,
+                } => {
                     let gate = longest_literal(g).map(|lit| {
                         let b = self.bit(slot);
                         self.literal(slot, &StrPat::Contains(lit), b);
@@ -282,7 +290,9 @@ impl Builder<'_> {
                 ValueSpec::Re(r) => rest.push(CVal::Re(r.clone())),
                 ValueSpec::Cidr(n) => rest.push(CVal::Cidr(*n)),
                 ValueSpec::Cmp(op, n) => rest.push(CVal::Cmp(*op, *n)),
-                ValueSpec::FieldRef(k) => rest.push(CVal::FieldRef(self.slot(SlotKey::Field(k.clone())))),
+                ValueSpec::FieldRef(k) => {
+                    rest.push(CVal::FieldRef(self.slot(SlotKey::Field(k.clone()))))
+                }
             }
         }
         CGroup { bit, rest }
@@ -295,11 +305,18 @@ impl Builder<'_> {
         };
         let slot = self.slot(key);
         let groups = if it.all {
-            it.values.iter().map(|variants| self.group(slot, variants.iter())).collect()
+            it.values
+                .iter()
+                .map(|variants| self.group(slot, variants.iter()))
+                .collect()
         } else {
             vec![self.group(slot, it.values.iter().flatten())]
         };
-        CItem { slot, all: it.all, groups }
+        CItem {
+            slot,
+            all: it.all,
+            groups,
+        }
     }
 
     fn expr(&mut self, e: &Expr, rule: &Rule) -> CExpr {
@@ -332,7 +349,8 @@ impl Builder<'_> {
                 // A DFA is the fastest automaton for overlapping search; past a few
                 // thousand patterns its memory grows large, so the builder picks there.
                 const DFA_MAX_PATTERNS: usize = 4096;
-                let kind = (list.len() <= DFA_MAX_PATTERNS).then_some(aho_corasick::AhoCorasickKind::DFA);
+                let kind =
+                    (list.len() <= DFA_MAX_PATTERNS).then_some(aho_corasick::AhoCorasickKind::DFA);
                 slot.ac = AhoCorasick::builder().kind(kind).build(&list).ok();
             }
         }
@@ -611,7 +629,11 @@ impl Route {
             (present && g.bit.is_some_and(|b| get_bit(&s.bits, b)))
                 || g.rest.iter().any(|v| self.value(v, i, present, ev, s))
         };
-        if it.all { it.groups.iter().all(|g| one(g, s)) } else { it.groups.iter().any(|g| one(g, s)) }
+        if it.all {
+            it.groups.iter().all(|g| one(g, s))
+        } else {
+            it.groups.iter().any(|g| one(g, s))
+        }
     }
 
     fn value(
@@ -627,7 +649,8 @@ impl Route {
             CVal::Exists(want) => present == *want,
             _ if !present => false,
             CVal::Glob(g, gate) => {
-                gate.is_none_or(|b| get_bit(&s.bits, b)) && s.lower.get(i).is_some_and(|l| glob(g, l))
+                gate.is_none_or(|b| get_bit(&s.bits, b))
+                    && s.lower.get(i).is_some_and(|l| glob(g, l))
             }
             CVal::Cased(p) => s.orig.get(i).is_some_and(|o| p.matches(o)),
             CVal::Re(r) => s.orig.get(i).is_some_and(|o| r.is_match(o)),

@@ -9,9 +9,9 @@ use crate::config::{EventsMode, RuntimeConfig};
 use crate::detect::Engine;
 use crate::event::{self, Alert, Body, Event, Header, NetworkConnect, Transport};
 use crate::flow::{PROTO_TCP, PROTO_UDP, ReassemblyCounters, community_id_v1};
+use crate::proto::dns::{DnsCache, DnsTransaction, DnsTransport};
 use crate::proto::http::HttpCounters;
 use crate::proto::tls::TlsCounters;
-use crate::proto::dns::{DnsCache, DnsTransaction, DnsTransport};
 use crate::telemetry::{Counter, CounterSlot, Counts};
 use crate::time::Timestamp;
 
@@ -63,7 +63,14 @@ impl Emitter {
         }
     }
 
-    pub fn header(&self, time: Timestamp, flow_id: u64, protocol: Transport, src: SocketAddr, dst: SocketAddr) -> Header {
+    pub fn header(
+        &self,
+        time: Timestamp,
+        flow_id: u64,
+        protocol: Transport,
+        src: SocketAddr,
+        dst: SocketAddr,
+    ) -> Header {
         let proto = match protocol {
             Transport::Tcp => PROTO_TCP,
             Transport::Udp => PROTO_UDP,
@@ -85,7 +92,11 @@ impl Emitter {
 
     /// Matches the event against the rules and writes it if `--events` wants it.
     pub fn emit(&mut self, header: Header, body: Body) {
-        let mut ev = Event { header, body, alerts: Vec::new() };
+        let mut ev = Event {
+            header,
+            body,
+            alerts: Vec::new(),
+        };
         self.alerts.clear();
         self.engine.evaluate(&ev, &mut self.alerts);
         self.counts.incr(Counter::Events);
@@ -139,8 +150,14 @@ impl Emitter {
     pub fn publish(&mut self) {
         let c = &mut self.counts;
         c.set(Counter::ReassemblyGaps, self.reassembly.gaps);
-        c.set(Counter::ReassemblyOverlapConflicts, self.reassembly.overlap_conflicts);
-        c.set(Counter::ReassemblyCapped, self.reassembly.truncated_segments);
+        c.set(
+            Counter::ReassemblyOverlapConflicts,
+            self.reassembly.overlap_conflicts,
+        );
+        c.set(
+            Counter::ReassemblyCapped,
+            self.reassembly.truncated_segments,
+        );
         let t = &self.tls;
         c.set(
             Counter::TlsParseErrors,

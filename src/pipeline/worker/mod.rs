@@ -70,7 +70,12 @@ impl Worker {
 
     /// Processes batches until the capture thread closes the queue, then flushes every
     /// flow and pending DNS query, and sends the last events.
-    pub fn run(mut self, batches: Receiver<PacketBatch>, recycle: Sender<PacketBatch>, out: Sender<Vec<u8>>) {
+    pub fn run(
+        mut self,
+        batches: Receiver<PacketBatch>,
+        recycle: Sender<PacketBatch>,
+        out: Sender<Vec<u8>>,
+    ) {
         for batch in batches.iter() {
             self.process(&batch);
             self.expire();
@@ -144,7 +149,12 @@ impl Worker {
 
     fn finish_ended(&mut self) {
         for mut entry in self.ended.drain(..) {
-            state::finish_flow(&mut entry, &mut self.dns, &mut self.emit, &mut self.dns_done);
+            state::finish_flow(
+                &mut entry,
+                &mut self.dns,
+                &mut self.emit,
+                &mut self.dns_done,
+            );
         }
     }
 
@@ -181,7 +191,9 @@ impl Worker {
                 let _ = out.send(buf);
             }
             Mode::Live => {
-                if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = out.try_send(buf) {
+                if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+                    out.try_send(buf)
+                {
                     self.emit.counts.add(Counter::OutputDrops, events);
                 }
             }

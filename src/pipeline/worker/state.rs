@@ -37,8 +37,19 @@ pub fn emit_connect(entry: &mut Entry<FlowState>, emit: &mut Emitter) {
     entry.state.connect_emitted = true;
     let facts = entry.state.facts.take().map(|b| *b).unwrap_or_default();
     let (client, server) = endpoints(entry);
-    let protocol = if entry.key.proto == PROTO_TCP { Transport::Tcp } else { Transport::Udp };
-    emit.connect(entry.last_seen, entry.flow_id, protocol, client, server, facts);
+    let protocol = if entry.key.proto == PROTO_TCP {
+        Transport::Tcp
+    } else {
+        Transport::Udp
+    };
+    emit.connect(
+        entry.last_seen,
+        entry.flow_id,
+        protocol,
+        client,
+        server,
+        facts,
+    );
 }
 
 pub fn endpoints<S>(entry: &Entry<S>) -> (SocketAddr, SocketAddr) {

@@ -13,7 +13,7 @@ use super::state::{FlowState, emit_connect};
 use crate::decode::TcpSegment;
 use crate::event::{self, AppProtocol, Body, Transport};
 use crate::flow::{Direction, Entry, FlowKey, FlowTable, PROTO_TCP, PacketSeen, TcpConn, TcpFlags};
-use crate::proto::dns::{self, DnsPacket, DnsState, DnsTransaction, DnsTransport, TcpDnsFramer};
+use crate::proto::dns::{DnsPacket, DnsState, DnsTransaction, DnsTransport, TcpDnsFramer};
 use crate::proto::http::{self, HttpState, Outcome};
 use crate::proto::tls::{self, ClientHelloStream, Progress};
 use crate::time::Timestamp;
@@ -76,7 +76,13 @@ impl TcpFlow {
     ) {
         let out = self.conn.flush();
         emit.reassembly.record(&out);
-        let mut cx = Cx { entry, dns, emit, dns_done, ts: None };
+        let mut cx = Cx {
+            entry,
+            dns,
+            emit,
+            dns_done,
+            ts: None,
+        };
         for d in [Direction::FromA, Direction::FromB] {
             self.drive(d, &mut cx);
         }
@@ -129,7 +135,8 @@ impl TcpFlow {
                         src: sockaddr(cx.entry.key.sender(d)),
                         dst: sockaddr(cx.entry.key.receiver(d)),
                     };
-                    cx.dns.on_tcp_data(framer, &pkt, cx.time(), data, cx.dns_done);
+                    cx.dns
+                        .on_tcp_data(framer, &pkt, cx.time(), data, cx.dns_done);
                     if framer.is_stopped() {
                         self.parsers[i] = StreamParser::Done;
                     }
@@ -145,7 +152,9 @@ impl TcpFlow {
                             self.on_hello(&facts, cx);
                         }
                         Progress::NotTls => self.parsers[i] = StreamParser::Unknown,
-                        Progress::Invalid(_) | Progress::Finished => self.parsers[i] = StreamParser::Done,
+                        Progress::Invalid(_) | Progress::Finished => {
+                            self.parsers[i] = StreamParser::Done
+                        }
                     }
                     n
                 }
@@ -188,7 +197,10 @@ impl TcpFlow {
         let key = cx.entry.key;
         if !self.tunneled[i] && (key.a.port == 53 || key.b.port == 53) {
             self.parsers[i] = StreamParser::Dns(Box::default());
-            cx.entry.state.facts().app_protocol = AppProtocol::Dns;
+            if !cx.entry.state.connect_emitted {
+                cx.entry.state.facts().app_protocol = AppProtocol::Dns;
+                emit_connect(cx.entry, cx.emit);
+            }
             return true;
         }
         if !from_client {
@@ -244,7 +256,8 @@ impl TcpFlow {
             return;
         }
         self.gap_seen[i] = Some(hole.end);
-        let before = usize::try_from(hole.end.saturating_sub(stream.stream_offset())).unwrap_or(usize::MAX);
+        let before =
+            usize::try_from(hole.end.saturating_sub(stream.stream_offset())).unwrap_or(usize::MAX);
         let before = before.min(stream.readable().len());
         self.conn.stream_mut(d).consume(before);
         let from_client = cx.entry.is_from_client(d);
@@ -285,7 +298,12 @@ impl TcpFlow {
         };
         if !cx.entry.state.connect_emitted
             && !self.awaiting_tunnel
-            && cx.entry.state.facts.as_ref().is_none_or(|f| f.http_method.is_none())
+            && cx
+                .entry
+                .state
+                .facts
+                .as_ref()
+                .is_none_or(|f| f.http_method.is_none())
             && let Some(first) = http.first_request()
         {
             let connect = first.is_connect();
@@ -298,7 +316,9 @@ impl TcpFlow {
         }
         let (client, server) = super::state::endpoints(cx.entry);
         for tx in http.take_events() {
-            let header = cx.emit.header(tx.time, cx.entry.flow_id, Transport::Tcp, client, server);
+            let header = cx
+                .emit
+                .header(tx.time, cx.entry.flow_id, Transport::Tcp, client, server);
             let body = Body::Http(event::http::http_request_body(&tx.request, tx.status));
             cx.emit.emit(header, body);
         }
@@ -348,12 +368,24 @@ pub fn on_segment(
     let Some((entry, _new)) = flows.get_or_insert(key, seen, FlowState::default, ended) else {
         return;
     };
-    let mut tcp = entry.state.tcp.take().unwrap_or_else(|| Box::new(TcpFlow::new()));
+    let mut tcp = entry
+        .state
+        .tcp
+        .take()
+        .unwrap_or_else(|| Box::new(TcpFlow::new()));
     if !tcp.all_done() {
-        let out = tcp.conn.on_segment(dir, seg.seq, seg.ack, flags, seg.payload);
+        let out = tcp
+            .conn
+            .on_segment(dir, seg.seq, seg.ack, flags, seg.payload);
         emit.reassembly.record(&out);
         if out.readable_added > 0 || out.gaps > 0 {
-            let mut cx = Cx { entry, dns, emit, dns_done, ts: Some(ts) };
+            let mut cx = Cx {
+                entry,
+                dns,
+                emit,
+                dns_done,
+                ts: Some(ts),
+            };
             // An ACK can release held data of the other direction too.
             tcp.drive(dir, &mut cx);
             tcp.drive(dir.reverse(), &mut cx);

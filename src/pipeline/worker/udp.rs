@@ -71,7 +71,8 @@ pub fn on_datagram(
 
 /// DNS on its ports (DNS, mDNS, LLMNR) or wherever the content looks like DNS.
 fn classify(dgram: &UdpDatagram<'_>) -> UdpApp {
-    let on_dns_port = dns::DNS_PORTS.contains(&dgram.src_port) || dns::DNS_PORTS.contains(&dgram.dst_port);
+    let on_dns_port =
+        dns::DNS_PORTS.contains(&dgram.src_port) || dns::DNS_PORTS.contains(&dgram.dst_port);
     if on_dns_port || dns::probe(dgram.payload) {
         UdpApp::Dns
     } else {
