@@ -266,26 +266,9 @@ impl<S> Entry<S> {
     }
 }
 
-/// "No node" in the intrusive lists.
-const NIL: u32 = u32::MAX;
+mod slab;
 
-#[derive(Clone, Debug)]
-struct Node<S> {
-    entry: Entry<S>,
-    prev: u32,
-    next: u32,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct List {
-    head: u32,
-    tail: u32,
-}
-
-const EMPTY: List = List {
-    head: NIL,
-    tail: NIL,
-};
+use slab::{EMPTY, List, NIL, Node, slot_key};
 
 /// A bounded flow table whose per-flow state is `S`.
 pub struct FlowTable<S> {
@@ -459,116 +442,6 @@ impl<S> FlowTable<S> {
             .find(hash, |&i| slot_key(slots, i) == Some(key))
             .copied()
     }
-
-    fn node(&self, idx: u32) -> Option<&Node<S>> {
-        self.slots.get(usize::try_from(idx).ok()?)?.as_ref()
-    }
-
-    fn node_mut(&mut self, idx: u32) -> Option<&mut Node<S>> {
-        self.slots.get_mut(usize::try_from(idx).ok()?)?.as_mut()
-    }
-
-    fn list(&self, class: TimeoutClass) -> Option<&List> {
-        self.lists.get(class.index())
-    }
-
-    /// The list head with the oldest `last_seen` (ties: the lower class).
-    fn oldest(&self) -> Option<u32> {
-        let mut best: Option<(Timestamp, u32)> = None;
-        for l in &self.lists {
-            if let Some(n) = self.node(l.head)
-                && best.is_none_or(|(t, _)| n.entry.last_seen < t)
-            {
-                best = Some((n.entry.last_seen, l.head));
-            }
-        }
-        best.map(|(_, i)| i)
-    }
-
-    fn remove_oldest(&mut self) -> Option<Entry<S>> {
-        let idx = self.oldest()?;
-        self.remove_idx(idx)
-    }
-
-    fn remove_idx(&mut self, idx: u32) -> Option<Entry<S>> {
-        let class = self.node(idx)?.entry.class;
-        let hash = self.hasher.hash_one(self.node(idx)?.entry.key);
-        self.unlink(idx, class);
-        if let Ok(occ) = self.index.find_entry(hash, |&i| i == idx) {
-            occ.remove();
-        }
-        let node = self.slots.get_mut(usize::try_from(idx).ok()?)?.take()?;
-        self.free.push(idx);
-        Some(node.entry)
-    }
-
-    fn alloc(&mut self, node: Node<S>) -> Option<u32> {
-        if let Some(idx) = self.free.pop() {
-            *self.slots.get_mut(usize::try_from(idx).ok()?)? = Some(node);
-            return Some(idx);
-        }
-        let idx = u32::try_from(self.slots.len()).ok().filter(|&i| i != NIL)?;
-        if self.slots.len() == self.slots.capacity() {
-            // Double, but never past the cap: the slab is the table's largest block.
-            let room = self.cap.saturating_sub(self.slots.len());
-            self.slots
-                .reserve_exact(self.slots.len().max(64).min(room).max(1));
-        }
-        self.slots.push(Some(node));
-        Some(idx)
-    }
-
-    fn unlink(&mut self, idx: u32, class: TimeoutClass) {
-        let Some((prev, next)) = self.node(idx).map(|n| (n.prev, n.next)) else {
-            return;
-        };
-        match self.node_mut(prev) {
-            Some(p) => p.next = next,
-            None => {
-                if let Some(l) = self.lists.get_mut(class.index()) {
-                    l.head = next;
-                }
-            }
-        }
-        match self.node_mut(next) {
-            Some(n) => n.prev = prev,
-            None => {
-                if let Some(l) = self.lists.get_mut(class.index()) {
-                    l.tail = prev;
-                }
-            }
-        }
-        if let Some(n) = self.node_mut(idx) {
-            (n.prev, n.next) = (NIL, NIL);
-        }
-    }
-
-    fn link_tail(&mut self, idx: u32, class: TimeoutClass) {
-        let Some(tail) = self.list(class).map(|l| l.tail) else {
-            return;
-        };
-        if let Some(n) = self.node_mut(idx) {
-            (n.prev, n.next) = (tail, NIL);
-        }
-        match self.node_mut(tail) {
-            Some(t) => t.next = idx,
-            None => {
-                if let Some(l) = self.lists.get_mut(class.index()) {
-                    l.head = idx;
-                }
-            }
-        }
-        if let Some(l) = self.lists.get_mut(class.index()) {
-            l.tail = idx;
-        }
-    }
-}
-
-fn slot_key<S>(slots: &[Option<Node<S>>], i: u32) -> Option<&FlowKey> {
-    slots
-        .get(usize::try_from(i).ok()?)?
-        .as_ref()
-        .map(|n| &n.entry.key)
 }
 
 #[cfg(test)]
