@@ -63,8 +63,25 @@ fn good_pcap_gives_both_queries() {
     let ev = events(&out.stdout);
     let names: Vec<_> = ev
         .iter()
+        .filter(|e| e["EventID"] == 22)
         .map(|e| e["QueryName"].as_str().unwrap().to_owned())
         .collect();
+    let first = ev
+        .iter()
+        .find(|e| e["QueryName"] == "first.example")
+        .unwrap();
+    assert_eq!(first["QueryStatus"], "0");
+    assert_eq!(first["QueryResults"], "::ffff:192.0.2.1;");
+    assert_eq!(first["SourceIp"], "10.0.0.1");
+    assert_eq!(first["DestinationPort"], 53);
+    let second = ev
+        .iter()
+        .find(|e| e["QueryName"] == "second.example")
+        .unwrap();
+    assert_eq!(
+        second["QueryStatus"], "1460",
+        "no response: Sysmon's timeout status"
+    );
     assert!(names.contains(&"first.example".to_owned()), "{names:?}");
     assert!(names.contains(&"second.example".to_owned()), "{names:?}");
 }
