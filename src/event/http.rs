@@ -1,10 +1,10 @@
 //! HTTP facts → event fields: EventID 100 bodies and the HTTP part of EventID 3.
 //!
 //! Wire bytes become text through [`wire_text`] (lossless, capped, flagged). `HttpUri` is
-//! the path and query: an absolute-form target (`GET http://h:8080/p?q`, sent to a
-//! proxy) loses its scheme and authority, and its authority stands in for `HttpHost`
-//! when the client sent no Host header; a CONNECT's target (`host:port`) is kept as it
-//! is. `DestinationHostname` is the host without its port.
+//! the request target as the client sent it, as tshark and Zeek report it: an
+//! absolute-form target (`GET http://h:8080/p?q`, sent to a proxy) is kept whole, and
+//! its authority stands in for `HttpHost` when the client sent no Host header; a
+//! CONNECT's target is `host:port`. `DestinationHostname` is the host without its port.
 
 use super::text::wire_text;
 use super::{AppProtocol, HostnameSource, HttpRequest, NetworkConnect};
@@ -34,13 +34,9 @@ pub fn host_without_port(host: &[u8]) -> &[u8] {
     }
 }
 
-/// The event's `HttpUri`: path and query (see the module doc).
+/// The event's `HttpUri`: the request target as sent (see the module doc).
 fn uri(req: &RequestHead) -> &[u8] {
-    if req.is_connect() {
-        &req.uri
-    } else {
-        req.path()
-    }
+    &req.uri
 }
 
 /// EventID 100's specific fields for one request and its status, when seen.
@@ -139,7 +135,7 @@ mod tests {
         let e = http_request_body(&head(b"GET http://p.example:3128/x HTTP/1.1\r\n\r\n"), None);
         assert_eq!(
             (e.host.as_deref(), e.uri.as_str()),
-            (Some("p.example:3128"), "/x")
+            (Some("p.example:3128"), "http://p.example:3128/x")
         );
         assert_eq!(e.destination_hostname.as_deref(), Some("p.example"));
         let e = http_request_body(&head(b"CONNECT t.example:443 HTTP/1.1\r\n\r\n"), Some(200));

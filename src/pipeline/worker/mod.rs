@@ -133,6 +133,7 @@ impl Worker {
 
     /// Expires idle flows and unanswered DNS queries at the newest packet time.
     fn expire(&mut self) {
+        self.decoder.expire_fragments(self.now);
         self.flows.expire(self.now, &mut self.ended);
         self.finish_ended();
         self.dns.expire(self.now, &mut self.dns_done);
@@ -141,6 +142,8 @@ impl Worker {
 
     /// End of input: every flow and every pending DNS query is reported.
     fn finish(&mut self) {
+        // Fragments still waiting for their missing pieces are dropped (and counted).
+        self.decoder.flush_fragments();
         self.flows.drain_all(&mut self.ended);
         self.finish_ended();
         self.dns.flush_all(&mut self.dns_done);

@@ -30,8 +30,9 @@ enum StreamParser {
     Tls(Box<ClientHelloStream>),
     /// The flow's [`HttpState`] parses this direction.
     Http,
-    /// Not a protocol c2tap parses. Each new chunk is still checked for the start of
-    /// a TLS ClientHello, so a STARTTLS upgrade after a plain-text dialogue is seen.
+    /// Not a protocol c2tap parses. Each new chunk of the client is still checked for
+    /// the start of a TLS ClientHello or an HTTP request, so a STARTTLS upgrade or HTTP
+    /// after a SOCKS handshake is seen.
     Unknown,
     Done,
 }
@@ -122,8 +123,16 @@ impl TcpFlow {
                     continue;
                 }
                 StreamParser::Unknown => {
+                    // A new chunk after a plain-text or binary preamble (STARTTLS, a
+                    // SOCKS handshake) may start a ClientHello or a request.
                     if from_client && tls::probe(data) == tls::Probe::Tls {
                         self.parsers[i] = StreamParser::Tls(Box::default());
+                        continue;
+                    }
+                    if from_client && !self.tunneled[i] && http::probe(data) == http::Probe::Http {
+                        self.parsers[i] = StreamParser::Http;
+                        let o = d.reverse().index();
+                        self.parsers[o] = StreamParser::Http;
                         continue;
                     }
                     data.len()
