@@ -11,3 +11,4 @@ pub mod handshake;
 pub mod ja3;
 pub mod ja4;
 pub mod tls;
+pub mod quic;
