@@ -8,6 +8,7 @@
 pub mod field;
 pub mod json;
 pub mod ports;
+pub mod quic;
 pub mod text;
 pub mod tls;
 
