@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -117,7 +118,11 @@ fn udp_datagram(linktype: i32, data: &[u8]) -> Option<(Dir, Vec<u8>)> {
         0 => LaxSlicedPacket::from_ip(data.get(4..)?).ok()?,
         // PPP: HDLC address/control (ff 03) when present, then a 2-byte protocol.
         9 => {
-            let skip = if data.starts_with(&[0xff, 0x03]) { 4 } else { 2 };
+            let skip = if data.starts_with(&[0xff, 0x03]) {
+                4
+            } else {
+                2
+            };
             LaxSlicedPacket::from_ip(data.get(skip..)?).ok()?
         }
         101 | 228 | 229 | 12 | 14 => LaxSlicedPacket::from_ip(data).ok()?,
@@ -152,14 +157,16 @@ fn quic_hellos(path: &Path, counters: &mut QuicCounters) -> (Vec<(usize, Obs)>, 
     let mut no_sni = 0;
     for (frame, client, from_client, payload) in datagrams(path) {
         // As the pipeline will: a flow gets a QuicState once a datagram probes as QUIC.
-        if !flows.contains_key(&client) {
-            if !QuicState::probe(&payload) {
-                counters.not_quic += 1;
-                continue;
+        let state = match flows.entry(client) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                if !QuicState::probe(&payload) {
+                    counters.not_quic += 1;
+                    continue;
+                }
+                e.insert(QuicState::new())
             }
-            flows.insert(client, QuicState::new());
-        }
-        let state = flows.get_mut(&client).unwrap();
+        };
         if let QuicProgress::Done { facts, version } =
             state.on_datagram(&payload, from_client, counters)
         {
@@ -214,10 +221,7 @@ fn corpus_quic_sni_matches_tshark() {
     let mut captures: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e == "pcap" || e == "pcapng")
-        })
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
         .collect();
     captures.sort();
     let mut counters = QuicCounters::default();
@@ -234,7 +238,10 @@ fn corpus_quic_sni_matches_tshark() {
             if let Some(i) = left.iter().position(|(_, g)| g == e) {
                 let (got_frame, _) = left.remove(i);
                 matched += 1;
-                println!("{name}: {} {} (frame {got_frame}; tshark {frame})", e.sni, e.version);
+                println!(
+                    "{name}: {} {} (frame {got_frame}; tshark {frame})",
+                    e.sni, e.version
+                );
             } else {
                 let known = KNOWN.iter().find(|(f, s, _)| *f == name && *s == e.sni);
                 match known {

@@ -43,7 +43,10 @@ mod tests {
         apply_quic(&facts, 0x6b33_43cf, &mut conn);
         assert_eq!(conn.quic_version.as_deref(), Some("0x6b3343cf"));
         assert_eq!(conn.app_protocol, AppProtocol::Quic);
-        assert_eq!(conn.destination_hostname.as_deref(), Some("quic.cftunnel.com"));
+        assert_eq!(
+            conn.destination_hostname.as_deref(),
+            Some("quic.cftunnel.com")
+        );
         assert_eq!(conn.hostname_source, Some(HostnameSource::QuicSni));
         assert_eq!(conn.tls_alpn.as_deref(), Some("argotunnel"));
         // JA4 ALPN part: first and last character of the first ALPN value.

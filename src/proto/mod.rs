@@ -10,5 +10,5 @@
 pub mod handshake;
 pub mod ja3;
 pub mod ja4;
-pub mod tls;
 pub mod quic;
+pub mod tls;

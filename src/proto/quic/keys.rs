@@ -98,7 +98,9 @@ impl ClientInitialKeys {
             .packet
             .decrypt_in_place(pn, header, payload)
             .map_err(|_| QuicError::Auth)?;
-        let end = payload_at.checked_add(plain.len()).ok_or(QuicError::Length)?;
+        let end = payload_at
+            .checked_add(plain.len())
+            .ok_or(QuicError::Length)?;
         Ok((pn, payload_at..end))
     }
 }

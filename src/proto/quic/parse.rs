@@ -111,7 +111,12 @@ impl<'a> Reader<'a> {
     }
     pub fn u32(&mut self) -> Option<u32> {
         let b = self.bytes(4)?;
-        Some(u32::from_be_bytes([*b.first()?, *b.get(1)?, *b.get(2)?, *b.get(3)?]))
+        Some(u32::from_be_bytes([
+            *b.first()?,
+            *b.get(1)?,
+            *b.get(2)?,
+            *b.get(3)?,
+        ]))
     }
     pub fn varint(&mut self) -> Option<u64> {
         let (v, n) = varint(self.rest())?;
@@ -198,8 +203,8 @@ pub fn long_header(buf: &[u8]) -> Result<LongHeader<'_>, QuicError> {
         PacketType::Initial => token = r.varint_bytes().ok_or(QuicError::Truncated)?,
         PacketType::ZeroRtt | PacketType::Handshake => {}
     }
-    let length = usize::try_from(r.varint().ok_or(QuicError::Truncated)?)
-        .map_err(|_| QuicError::Length)?;
+    let length =
+        usize::try_from(r.varint().ok_or(QuicError::Truncated)?).map_err(|_| QuicError::Length)?;
     let pn_offset = r.pos();
     let packet_len = pn_offset.checked_add(length).ok_or(QuicError::Length)?;
     if packet_len > buf.len() {
@@ -347,7 +352,11 @@ impl<'a> Iterator for Frames<'a> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 mod tests {
     use super::*;
 
@@ -411,7 +420,9 @@ mod tests {
         assert!(!probe(&[0x40, 0, 0, 0, 1]));
         // A DNS query header (id 0xc0de, flags 0x0100): first byte looks long-header,
         // the "version" is not one.
-        assert!(!probe(&[0xc0, 0xde, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0]));
+        assert!(!probe(&[
+            0xc0, 0xde, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0
+        ]));
     }
 
     #[test]
@@ -453,12 +464,17 @@ mod tests {
         // STREAM (0x08) is not allowed in an Initial.
         let p = [0x01, 0x08, 0x00, 0x01];
         let items: Vec<_> = Frames::new(&p).collect();
-        assert_eq!(items, vec![Ok(Frame::Ping), Err(QuicError::FrameNotAllowed)]);
+        assert_eq!(
+            items,
+            vec![Ok(Frame::Ping), Err(QuicError::FrameNotAllowed)]
+        );
         let p = [0x06, 0x00, 0x05, 1, 2];
         let items: Vec<_> = Frames::new(&p).collect();
         assert_eq!(items, vec![Err(QuicError::FrameTruncated)]);
         // An ACK claiming a huge range count is refused without looping.
-        let p = [0x02, 0x00, 0x00, 0xbf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00];
+        let p = [
+            0x02, 0x00, 0x00, 0xbf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00,
+        ];
         let items: Vec<_> = Frames::new(&p).collect();
         assert_eq!(items, vec![Err(QuicError::FrameTruncated)]);
     }

@@ -295,8 +295,7 @@ impl QuicState {
                 Ok(Frame::Crypto { offset, data }) => match self.crypto.insert(offset, data) {
                     Insert::Stored(k) => {
                         stored_any = true;
-                        counters.crypto_bytes =
-                            counters.crypto_bytes.saturating_add(k as u64);
+                        counters.crypto_bytes = counters.crypto_bytes.saturating_add(k as u64);
                     }
                     Insert::Ignored => {}
                     Insert::Capped => {
@@ -378,7 +377,10 @@ mod tests {
         assert_eq!(pn, 2);
         // RFC 9001 §A.2: the unprotected header and the 1162-byte payload (the CRYPTO
         // frame, then PADDING).
-        assert_eq!(buf[..range.start], unhex("c300000001088394c8f03e5157080000449e00000002"));
+        assert_eq!(
+            buf[..range.start],
+            unhex("c300000001088394c8f03e5157080000449e00000002")
+        );
         let plain = &buf[range];
         assert_eq!(plain.len(), 1162);
         let frame = unhex(A2_CRYPTO_FRAME);
@@ -397,10 +399,19 @@ mod tests {
             crate::proto::handshake::parse_client_hello(&a2_hello()).unwrap()
         );
         assert_eq!(
-            (c.initials_seen, c.decrypted, c.keys_derived, c.hellos, c.crypto_bytes),
+            (
+                c.initials_seen,
+                c.decrypted,
+                c.keys_derived,
+                c.hellos,
+                c.crypto_bytes
+            ),
             (1, 1, 1, 1, 245 - 4)
         );
-        assert_eq!(state.on_datagram(&packet, true, &mut c), QuicProgress::Finished);
+        assert_eq!(
+            state.on_datagram(&packet, true, &mut c),
+            QuicProgress::Finished
+        );
         assert_eq!(state.retained_bytes(), 0);
     }
 
@@ -413,9 +424,15 @@ mod tests {
         let mut buf = packet.clone();
         let (pn, range) = keys.open(&hdr, &mut buf).unwrap();
         assert_eq!(pn, 2);
-        assert_eq!(buf[..range.start], unhex("d36b3343cf088394c8f03e5157080000449e00000002"));
+        assert_eq!(
+            buf[..range.start],
+            unhex("d36b3343cf088394c8f03e5157080000449e00000002")
+        );
         let frame = unhex(A2_CRYPTO_FRAME);
-        assert_eq!(&buf[range.start..range.start + frame.len()], frame.as_slice());
+        assert_eq!(
+            &buf[range.start..range.start + frame.len()],
+            frame.as_slice()
+        );
 
         let mut c = QuicCounters::default();
         let (facts, version) = done(QuicState::new().on_datagram(&packet, true, &mut c));
@@ -439,7 +456,10 @@ mod tests {
             packet[at] ^= 0x01;
             let mut state = QuicState::new();
             let mut c = QuicCounters::default();
-            assert_eq!(state.on_datagram(&packet, true, &mut c), QuicProgress::NeedMore);
+            assert_eq!(
+                state.on_datagram(&packet, true, &mut c),
+                QuicProgress::NeedMore
+            );
             assert_eq!((c.auth_failures, c.decrypted, c.hellos), (1, 0, 0));
             // The good packet still decrypts with the cached keys.
             let good = unhex(RFC9001_A2_PACKET);
@@ -455,10 +475,19 @@ mod tests {
         let mut state = QuicState::new();
         let mut c = QuicCounters::default();
         for _ in 1..MAX_AUTH_FAILURES {
-            assert_eq!(state.on_datagram(&packet, true, &mut c), QuicProgress::NeedMore);
+            assert_eq!(
+                state.on_datagram(&packet, true, &mut c),
+                QuicProgress::NeedMore
+            );
         }
-        assert_eq!(state.on_datagram(&packet, true, &mut c), QuicProgress::Failed);
-        assert_eq!(state.on_datagram(&packet, true, &mut c), QuicProgress::Finished);
+        assert_eq!(
+            state.on_datagram(&packet, true, &mut c),
+            QuicProgress::Failed
+        );
+        assert_eq!(
+            state.on_datagram(&packet, true, &mut c),
+            QuicProgress::Finished
+        );
         assert_eq!((c.capped, c.keys_derived), (1, 1));
     }
 
@@ -468,8 +497,7 @@ mod tests {
     fn coalesced_packets() {
         let rfc = unhex(RFC9001_A2_PACKET);
         let dcid = unhex(DCID);
-        let second =
-            seal_client_initial(KeyVersion::V1, &dcid, &[], 3, &[0x01], 0).unwrap();
+        let second = seal_client_initial(KeyVersion::V1, &dcid, &[], 3, &[0x01], 0).unwrap();
         // A 0-RTT long header (type 1) with a 20-byte body.
         let mut zero_rtt = vec![0xd0, 0, 0, 0, 1, 8];
         zero_rtt.extend_from_slice(&dcid);
@@ -489,7 +517,10 @@ mod tests {
         let mut dgram = other;
         dgram.extend_from_slice(&rfc);
         let mut c = QuicCounters::default();
-        assert_eq!(QuicState::new().on_datagram(&dgram, true, &mut c), QuicProgress::NeedMore);
+        assert_eq!(
+            QuicState::new().on_datagram(&dgram, true, &mut c),
+            QuicProgress::NeedMore
+        );
         assert_eq!(c.skipped_packets, 1);
     }
 
@@ -508,21 +539,47 @@ mod tests {
     fn retry_changes_dcid_and_keys() {
         let hello = a2_hello();
         let (a, b) = (vec![0xaa; 8], vec![0xbb; 16]);
-        let first =
-            seal_client_initial(KeyVersion::V1, &a, &[1; 4], 0, &crypto_frame(0, &hello[..100]), 1200)
-                .unwrap();
+        let first = seal_client_initial(
+            KeyVersion::V1,
+            &a,
+            &[1; 4],
+            0,
+            &crypto_frame(0, &hello[..100]),
+            1200,
+        )
+        .unwrap();
         let mut retry = vec![0xf0, 0, 0, 0, 1, 4, 1, 1, 1, 1, 16];
         retry.extend_from_slice(&b);
         retry.extend_from_slice(b"token");
         retry.extend_from_slice(&[0x5a; 16]);
-        let p1 = seal_client_initial(KeyVersion::V1, &b, &[1; 4], 1, &crypto_frame(100, &hello[100..]), 1200)
-            .unwrap();
-        let p2 = seal_client_initial(KeyVersion::V1, &b, &[1; 4], 2, &crypto_frame(0, &hello[..100]), 1200)
-            .unwrap();
+        let p1 = seal_client_initial(
+            KeyVersion::V1,
+            &b,
+            &[1; 4],
+            1,
+            &crypto_frame(100, &hello[100..]),
+            1200,
+        )
+        .unwrap();
+        let p2 = seal_client_initial(
+            KeyVersion::V1,
+            &b,
+            &[1; 4],
+            2,
+            &crypto_frame(0, &hello[..100]),
+            1200,
+        )
+        .unwrap();
         let mut state = QuicState::new();
         let mut c = QuicCounters::default();
-        assert_eq!(state.on_datagram(&first, true, &mut c), QuicProgress::NeedMore);
-        assert_eq!(state.on_datagram(&retry, false, &mut c), QuicProgress::NeedMore);
+        assert_eq!(
+            state.on_datagram(&first, true, &mut c),
+            QuicProgress::NeedMore
+        );
+        assert_eq!(
+            state.on_datagram(&retry, false, &mut c),
+            QuicProgress::NeedMore
+        );
         // The resent first part is already held (same hello, RFC 9000 §17.2.5.2)...
         assert_eq!(state.on_datagram(&p2, true, &mut c), QuicProgress::NeedMore);
         // ...and the rest, under B's keys, completes it.
@@ -538,14 +595,23 @@ mod tests {
     fn new_dcid_without_retry_keeps_original_keys() {
         let hello = a2_hello();
         let a = vec![0xaa; 8];
-        let first =
-            seal_client_initial(KeyVersion::V1, &a, &[], 0, &crypto_frame(0, &hello[..50]), 1200)
-                .unwrap();
+        let first = seal_client_initial(
+            KeyVersion::V1,
+            &a,
+            &[],
+            0,
+            &crypto_frame(0, &hello[..50]),
+            1200,
+        )
+        .unwrap();
         // Under the server's CID 0xcc.., protected with A's keys.
         let second = seal_with_key_dcid(&a, &[0xcc; 8], 1, &crypto_frame(50, &hello[50..]));
         let mut state = QuicState::new();
         let mut c = QuicCounters::default();
-        assert_eq!(state.on_datagram(&first, true, &mut c), QuicProgress::NeedMore);
+        assert_eq!(
+            state.on_datagram(&first, true, &mut c),
+            QuicProgress::NeedMore
+        );
         done(state.on_datagram(&second, true, &mut c));
         assert_eq!(c.keys_derived, 1);
     }
@@ -558,7 +624,9 @@ mod tests {
             .unwrap()
             .quic_suite()
             .unwrap();
-        let keys = suite.keys(key_dcid, Side::Client, rustls::quic::Version::V1).local;
+        let keys = suite
+            .keys(key_dcid, Side::Client, rustls::quic::Version::V1)
+            .local;
         let mut payload = frames.to_vec();
         // 18-byte header, 4-byte packet number, 16-byte tag: a 1200-byte datagram.
         payload.resize(1200 - 38, 0);
@@ -584,11 +652,21 @@ mod tests {
 
     #[test]
     fn short_datagram_initials_are_not_decrypted() {
-        let pkt = seal_client_initial(KeyVersion::V1, &[1; 8], &[], 0, &crypto_frame(0, &a2_hello()), 0)
-            .unwrap();
+        let pkt = seal_client_initial(
+            KeyVersion::V1,
+            &[1; 8],
+            &[],
+            0,
+            &crypto_frame(0, &a2_hello()),
+            0,
+        )
+        .unwrap();
         assert!(pkt.len() < MIN_CLIENT_INITIAL_DATAGRAM);
         let mut c = QuicCounters::default();
-        assert_eq!(QuicState::new().on_datagram(&pkt, true, &mut c), QuicProgress::NeedMore);
+        assert_eq!(
+            QuicState::new().on_datagram(&pkt, true, &mut c),
+            QuicProgress::NeedMore
+        );
         assert_eq!((c.short_initials, c.keys_derived), (1, 0));
     }
 
@@ -607,11 +685,20 @@ mod tests {
     fn not_quic_and_old_drafts() {
         let mut c = QuicCounters::default();
         let dns = [0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0];
-        assert_eq!(QuicState::new().on_datagram(&dns, true, &mut c), QuicProgress::NotQuic);
+        assert_eq!(
+            QuicState::new().on_datagram(&dns, true, &mut c),
+            QuicProgress::NotQuic
+        );
         let mut draft28 = unhex(RFC9001_A2_PACKET);
         draft28[1..5].copy_from_slice(&0xff00_001cu32.to_be_bytes());
-        assert_eq!(QuicState::new().on_datagram(&draft28, true, &mut c), QuicProgress::Failed);
-        assert_eq!((c.not_quic, c.unsupported_versions, c.keys_derived), (1, 1, 0));
+        assert_eq!(
+            QuicState::new().on_datagram(&draft28, true, &mut c),
+            QuicProgress::Failed
+        );
+        assert_eq!(
+            (c.not_quic, c.unsupported_versions, c.keys_derived),
+            (1, 1, 0)
+        );
     }
 
     #[test]
@@ -626,8 +713,15 @@ mod tests {
 
     #[test]
     fn draft_29_uses_the_draft_salt() {
-        let pkt = seal_client_initial(KeyVersion::Draft, &[3; 8], &[], 0, &crypto_frame(0, &a2_hello()), 1200)
-            .unwrap();
+        let pkt = seal_client_initial(
+            KeyVersion::Draft,
+            &[3; 8],
+            &[],
+            0,
+            &crypto_frame(0, &a2_hello()),
+            1200,
+        )
+        .unwrap();
         let mut c = QuicCounters::default();
         let (_, version) = done(QuicState::new().on_datagram(&pkt, true, &mut c));
         assert_eq!(version, 0xff00_001d);

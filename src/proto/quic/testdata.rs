@@ -1,6 +1,10 @@
 //! Test vectors of RFC 9001 Appendix A and RFC 9369 Appendix A (public values, as the
 //! RFCs print them). Hex, decoded by [`unhex`].
-#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::arithmetic_side_effects)]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::arithmetic_side_effects
+)]
 
 /// The client's Destination Connection ID of both appendices.
 pub const DCID: &str = "8394c8f03e515708";
