@@ -22,7 +22,7 @@ use super::parse::{
 };
 use super::reassembly::{CryptoReassembly, Insert};
 use super::{QuicCounters, QuicError};
-use crate::proto::handshake::{HandshakeFacts, parse_client_hello};
+use crate::proto::handshake::{CLIENT_HELLO, HandshakeFacts, parse_client_hello};
 
 /// Smallest UDP payload that may carry a client Initial (RFC 9000 §14.1: "A client MUST
 /// expand the payload of all UDP datagrams carrying Initial packets to at least 1200
@@ -332,6 +332,16 @@ impl QuicState {
         }
         if !stored_any {
             return Step::Continue;
+        }
+        // A stream that does not start with a ClientHello never will: give up now
+        // rather than wait for a length read from garbage.
+        if self
+            .crypto
+            .prefix(1)
+            .is_some_and(|b| b.first() != Some(&CLIENT_HELLO))
+        {
+            counters.hello_errors = counters.hello_errors.saturating_add(1);
+            return Step::Failed;
         }
         let Some(need) = self.crypto.message_len() else {
             return Step::Continue;

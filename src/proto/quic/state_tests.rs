@@ -370,6 +370,14 @@ fn not_a_client_hello_fails_once() {
     let mut s = QuicState::new();
     assert_eq!(s.on_datagram(&pkt, true, &mut c), QuicProgress::Failed);
     assert_eq!(c.hello_errors, 1);
+    // Known at the first byte, without waiting for the claimed 16 MB.
+    let frames = crypto_frame(0, &[2, 0xff, 0xff, 0xff, 0]);
+    let pkt = seal_client_initial(KeyVersion::V1, &[1; 8], &[], 0, &frames, 1200).unwrap();
+    assert_eq!(
+        QuicState::new().on_datagram(&pkt, true, &mut c),
+        QuicProgress::Failed
+    );
+    assert_eq!(c.hello_errors, 2);
 }
 
 #[test]
