@@ -10,6 +10,7 @@ pub mod field;
 pub mod http;
 pub mod json;
 pub mod ports;
+pub mod quic;
 pub mod text;
 pub mod tls;
 

@@ -16,4 +16,5 @@ pub mod handshake;
 pub mod http;
 pub mod ja3;
 pub mod ja4;
+pub mod quic;
 pub mod tls;

@@ -1,0 +1,57 @@
+//! Filling a NetworkConnect (EventID 3) from the ClientHello of a QUIC connection:
+//! everything `event::tls` fills (with `quic: true`: `AppProtocol` `quic`, JA4 with
+//! the `q` transport prefix, `HostnameSource` `quic_sni`), plus `QuicVersion` in the
+//! `0x00000001` form tshark and Zeek print.
+//!
+//! Imports `proto::handshake` and `event::tls`.
+
+use super::NetworkConnect;
+use super::tls::apply_tls;
+use crate::proto::handshake::HandshakeFacts;
+
+/// Fills `conn` from the facts of a QUIC ClientHello carried by `version` packets.
+pub fn apply_quic(facts: &HandshakeFacts, version: u32, conn: &mut NetworkConnect) {
+    // `apply_tls` with `quic: true` already computes JA4 with `Transport::Quic` and
+    // marks the hostname as `quic_sni`: nothing to recompute here.
+    apply_tls(facts, true, conn);
+    conn.quic_version = Some(version_text(version));
+}
+
+/// `0x00000001`, `0x6b3343cf`, `0xff00001d`.
+pub fn version_text(version: u32) -> String {
+    format!("0x{version:08x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{AppProtocol, HostnameSource};
+
+    #[test]
+    fn quic_fields() {
+        let facts = HandshakeFacts {
+            legacy_version: 0x0303,
+            supported_versions: vec![0x0304],
+            highest_version: 0x0304,
+            cipher_suites: vec![0x1301],
+            extensions: vec![0x0000, 0x0010, 0x002b, 0x0039],
+            alpn: vec![b"argotunnel".to_vec()],
+            sni: Some(b"quic.cftunnel.com".to_vec()),
+            ..HandshakeFacts::default()
+        };
+        let mut conn = NetworkConnect::default();
+        apply_quic(&facts, 0x6b33_43cf, &mut conn);
+        assert_eq!(conn.quic_version.as_deref(), Some("0x6b3343cf"));
+        assert_eq!(conn.app_protocol, AppProtocol::Quic);
+        assert_eq!(
+            conn.destination_hostname.as_deref(),
+            Some("quic.cftunnel.com")
+        );
+        assert_eq!(conn.hostname_source, Some(HostnameSource::QuicSni));
+        assert_eq!(conn.tls_alpn.as_deref(), Some("argotunnel"));
+        // JA4 ALPN part: first and last character of the first ALPN value.
+        let ja4 = conn.ja4.unwrap();
+        assert!(ja4.starts_with("q13d0104al_"), "{ja4}");
+        assert_eq!(version_text(1), "0x00000001");
+    }
+}
