@@ -11,6 +11,7 @@ use crate::event::{self, Alert, Body, Event, Header, NetworkConnect, Transport};
 use crate::flow::{PROTO_TCP, PROTO_UDP, ReassemblyCounters, community_id_v1};
 use crate::proto::dns::{DnsCache, DnsTransaction, DnsTransport};
 use crate::proto::http::HttpCounters;
+use crate::proto::quic::QuicCounters;
 use crate::proto::tls::TlsCounters;
 use crate::telemetry::{Counter, CounterSlot, Counts};
 use crate::time::Timestamp;
@@ -35,6 +36,7 @@ pub struct Emitter {
     pub tls: TlsCounters,
     pub http: HttpCounters,
     pub reassembly: ReassemblyCounters,
+    pub quic: QuicCounters,
 }
 
 impl Emitter {
@@ -60,6 +62,7 @@ impl Emitter {
             tls: TlsCounters::default(),
             http: HttpCounters::default(),
             reassembly: ReassemblyCounters::default(),
+            quic: QuicCounters::default(),
         }
     }
 
@@ -168,6 +171,11 @@ impl Emitter {
                 + t.invalid_hello_malformed,
         );
         c.set(Counter::HttpParseErrors, self.http.invalid.iter().sum());
+        let q = &self.quic;
+        c.set(
+            Counter::QuicParseErrors,
+            q.auth_failures + q.frame_violations + q.malformed_frames + q.hello_errors,
+        );
         self.slot.publish(&self.counts);
     }
 }

@@ -1,14 +1,15 @@
-//! UDP flows: DNS (by port or by content) and, once identified, nothing else per
-//! packet but a table lookup.
+//! UDP flows: DNS (by port or by content) and QUIC (by content, on any port). Once a
+//! flow is identified and its parser is done, each datagram costs a table lookup.
 
 use std::net::{IpAddr, SocketAddr};
 
 use super::emit::Emitter;
 use super::state::{FlowState, emit_connect};
 use crate::decode::UdpDatagram;
-use crate::event::AppProtocol;
+use crate::event::{self, AppProtocol};
 use crate::flow::{Entry, FlowKey, FlowTable, PROTO_UDP, PacketSeen};
 use crate::proto::dns::{self, DnsPacket, DnsState, DnsTransaction, DnsTransport};
+use crate::proto::quic::{self, QuicProgress, QuicState};
 use crate::time::Timestamp;
 
 /// What a UDP flow carries, decided on its first datagram with a payload.
@@ -17,7 +18,10 @@ pub enum UdpApp {
     #[default]
     Undecided,
     Dns,
-    /// Not a protocol c2tap parses: later datagrams cost a lookup only.
+    /// Client Initials being decrypted until the ClientHello is complete.
+    Quic(Box<QuicState>),
+    /// Not a protocol c2tap parses, or one whose parser is done: later datagrams cost a
+    /// lookup only.
     Other,
 }
 
@@ -49,6 +53,7 @@ pub fn on_datagram(
     if let UdpApp::Undecided = entry.state.udp {
         entry.state.udp = classify(dgram);
     }
+    let from_client = entry.is_from_client(dir);
     match entry.state.udp {
         UdpApp::Dns => {
             let pkt = DnsPacket {
@@ -65,15 +70,32 @@ pub fn on_datagram(
                 emit_connect(entry, emit);
             }
         }
+        UdpApp::Quic(ref mut quic) => {
+            match quic.on_datagram(dgram.payload, from_client, &mut emit.quic) {
+                QuicProgress::NeedMore => {}
+                QuicProgress::Done { facts, version } => {
+                    entry.state.udp = UdpApp::Other;
+                    event::quic::apply_quic(&facts, version, entry.state.facts());
+                    emit_connect(entry, emit);
+                }
+                QuicProgress::NotQuic | QuicProgress::Failed | QuicProgress::Finished => {
+                    entry.state.udp = UdpApp::Other;
+                }
+            }
+        }
         UdpApp::Undecided | UdpApp::Other => {}
     }
 }
 
-/// DNS on its ports (DNS, mDNS, LLMNR) or wherever the content looks like DNS.
+/// DNS on its ports (DNS, mDNS, LLMNR); elsewhere QUIC or DNS by their content.
 fn classify(dgram: &UdpDatagram<'_>) -> UdpApp {
     let on_dns_port =
         dns::DNS_PORTS.contains(&dgram.src_port) || dns::DNS_PORTS.contains(&dgram.dst_port);
-    if on_dns_port || dns::probe(dgram.payload) {
+    if on_dns_port {
+        UdpApp::Dns
+    } else if quic::probe(dgram.payload) {
+        UdpApp::Quic(Box::default())
+    } else if dns::probe(dgram.payload) {
         UdpApp::Dns
     } else {
         UdpApp::Other
