@@ -56,7 +56,7 @@ ifneq ($(NEXTEST),)
 	$(CARGO) nextest run
 else
 	@echo "cargo-nextest not found: using cargo test"
-	$(CARGO) test --all-targets
+	$(CARGO) test
 endif
 
 # nextest does not run doc tests.

@@ -93,8 +93,7 @@ start_dnsmasq() {
         --local=/example.org/ \
         2>"$WORK/dnsmasq.err" &
     DNSMASQ_PID=$!
-    local i
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         in_ns dig @127.0.0.1 +tries=1 +time=1 +short example.com A >/dev/null 2>&1 && return
         kill -0 "$DNSMASQ_PID" 2>/dev/null || break
         sleep 0.1
@@ -109,8 +108,7 @@ start_http() {
     ip netns exec "$NS" python3 -m http.server --bind 127.0.0.2 --directory "$WORK/www" 8080 \
         >"$WORK/http.log" 2>&1 &
     HTTP_PID=$!
-    local i
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         in_ns curl -s -o /dev/null http://127.0.0.2:8080/ && return
         sleep 0.1
     done
@@ -126,8 +124,7 @@ capture_start() {
     # the packets of the last block would be lost when tcpdump is stopped.
     ip netns exec "$NS" tcpdump -i lo -w "$WORK/$CURRENT.pcap" -s 0 -U -Z root --immediate-mode 2>"$WORK/tcpdump.err" &
     TCPDUMP_PID=$!
-    local i
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         grep -q 'listening on' "$WORK/tcpdump.err" && return
         kill -0 "$TCPDUMP_PID" 2>/dev/null || break
         sleep 0.05
