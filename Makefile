@@ -75,7 +75,7 @@ ifeq ($(CONFORMANCE),skip)
 	@echo "conformance: SKIPPED (CONFORMANCE=skip)"
 else
 	$(CARGO) build --bin c2tap
-	@if ! $(DEBUG_BIN) replay --help 2>&1 | grep -qi 'usage'; then \
+	@if ! $(DEBUG_BIN) replay --help 2>&1 | grep -qiE 'usage:.*replay'; then \
 	    echo "conformance: SKIPPED: $(DEBUG_BIN) has no replay subcommand yet"; \
 	else \
 	    scripts/conformance --c2tap $(DEBUG_BIN) --allow $(ALLOW) --min-recall 100 --min-precision 100 pcaps; \
