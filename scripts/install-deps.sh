@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# install-deps.sh -- install what a c2tap make target needs on a Debian machine.
+#
+# usage: scripts/install-deps.sh [demo|test|pcaps|bench]...   (default: demo)
+#
+#   demo   build c2tap and replay the project's pcaps: libpcap-dev pkg-config build-essential
+#   test   demo + what the tests and the conformance check run: tshark tcpdump dig iproute2
+#          python3 dnsmasq curl openssl
+#   pcaps  test + what pcaps/make.sh runs: ethtool chromium
+#   bench  demo + tcpdump (the speed reference in DESIGN section 6) tcpreplay hyperfine, and
+#          linux-perf when the archive has it
+#
+# Each package is checked first (dpkg, or the command it provides), so a second run only
+# checks. `apt-get update` runs once, and only when something is missing. Uses sudo only when
+# not root. Never asks a question (tshark's setuid debconf question is preseeded to "no").
+set -euo pipefail
+
+# A requirement is "PKG[|ALT...][@CMD]": satisfied when any of the packages is installed or
+# CMD is on PATH (dig comes from dnsutils or bind9-dnsutils, python3 may be a pyenv one);
+# when missing, the first package the archive can install is installed.
+DEMO=(libpcap-dev pkg-config build-essential)
+TEST=(tshark@tshark tcpdump@tcpdump "dnsutils|bind9-dnsutils@dig" iproute2@ip python3@python3
+      "dnsmasq-base|dnsmasq@dnsmasq" curl@curl openssl@openssl)
+PCAPS=(ethtool@ethtool chromium@chromium)
+BENCH=(tcpdump@tcpdump tcpreplay@tcpreplay hyperfine@hyperfine)
+# Installed only when the archive carries it (not every Debian release or architecture does).
+BENCH_OPTIONAL=(linux-perf@perf)
+
+log() { printf 'install-deps: %s\n' "$*" >&2; }
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { log "not root and no sudo: cannot install"; exit 1; }
+    SUDO=(sudo)
+fi
+APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0)
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
+
+# satisfied REQ: 0 when the requirement is met already.
+satisfied() {
+    local req=$1 pkgs cmd="" p
+    pkgs=${req%%@*}
+    [[ $req == *@* ]] && cmd=${req#*@}
+    [ -n "$cmd" ] && command -v "$cmd" >/dev/null 2>&1 && return 0
+    IFS='|' read -r -a alts <<<"$pkgs"
+    for p in "${alts[@]}"; do installed "$p" && return 0; done
+    return 1
+}
+
+UPDATED=0
+apt_update_once() {
+    if [ "$UPDATED" -eq 0 ]; then
+        log "apt-get update"
+        "${APT[@]}" update >/dev/null
+        UPDATED=1
+    fi
+}
+
+# candidate PKG: 0 when the archive can install PKG.
+candidate() {
+    local c
+    c=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')
+    [ -n "$c" ] && [ "$c" != "(none)" ]
+}
+
+# pick REQ: the package to install for an unmet requirement ("" when none can be had).
+pick() {
+    local pkgs=${1%%@*} p
+    IFS='|' read -r -a alts <<<"$pkgs"
+    for p in "${alts[@]}"; do candidate "$p" && { echo "$p"; return; }; done
+    echo ""
+}
+
+WANT=()
+OPTIONAL=()
+for level in "${@:-demo}"; do
+    case $level in
+        demo) WANT+=("${DEMO[@]}") ;;
+        test) WANT+=("${DEMO[@]}" "${TEST[@]}") ;;
+        pcaps) WANT+=("${DEMO[@]}" "${TEST[@]}" "${PCAPS[@]}") ;;
+        bench) WANT+=("${DEMO[@]}" "${BENCH[@]}"); OPTIONAL+=("${BENCH_OPTIONAL[@]}") ;;
+        *) log "unknown level '$level' (demo|test|pcaps|bench)"; exit 2 ;;
+    esac
+done
+
+MISSING=()
+for req in "${WANT[@]}"; do satisfied "$req" || MISSING+=("$req"); done
+MISSING_OPT=()
+for req in "${OPTIONAL[@]}"; do satisfied "$req" || MISSING_OPT+=("$req"); done
+
+if [ ${#MISSING[@]} -gt 0 ] || [ ${#MISSING_OPT[@]} -gt 0 ]; then
+    apt_update_once
+    PKGS=()
+    for req in "${MISSING[@]}"; do
+        p=$(pick "$req")
+        if [ -z "$p" ]; then log "no package in the archive for '$req'"; exit 1; fi
+        PKGS+=("$p")
+    done
+    for req in "${MISSING_OPT[@]}"; do
+        p=$(pick "$req")
+        if [ -n "$p" ]; then PKGS+=("$p"); else log "optional '$req' not in the archive, skipped"; fi
+    done
+    if [ ${#PKGS[@]} -gt 0 ]; then
+        # tshark's wireshark-common asks whether non-root users may capture; answer no.
+        echo 'wireshark-common wireshark-common/install-setuid boolean false' |
+            "${SUDO[@]}" debconf-set-selections
+        # Deduplicate (levels overlap) while keeping the order.
+        mapfile -t PKGS < <(printf '%s\n' "${PKGS[@]}" | awk '!seen[$0]++')
+        log "installing: ${PKGS[*]}"
+        "${APT[@]}" install --no-install-recommends "${PKGS[@]}" >/dev/null
+    fi
+fi
+
+# The test target runs cargo-nextest when it is there and falls back to `cargo test`; say which.
+for level in "${@:-demo}"; do
+    if [ "$level" = test ] && ! command -v cargo-nextest >/dev/null 2>&1; then
+        log "cargo-nextest not found: make test will use cargo test"
+    fi
+done
+log "ok (${*:-demo})"
