@@ -37,6 +37,9 @@ pub struct Emitter {
     pub http: HttpCounters,
     pub reassembly: ReassemblyCounters,
     pub quic: QuicCounters,
+    /// Bytes of TCP reassembly buffers held by this worker's flows (see
+    /// `tcp::REASSEMBLY_BUDGET`).
+    pub reassembly_bytes: usize,
 }
 
 impl Emitter {
@@ -63,6 +66,7 @@ impl Emitter {
             http: HttpCounters::default(),
             reassembly: ReassemblyCounters::default(),
             quic: QuicCounters::default(),
+            reassembly_bytes: 0,
         }
     }
 

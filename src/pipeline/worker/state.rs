@@ -67,7 +67,7 @@ pub fn finish_flow(
     dns_done: &mut Vec<DnsTransaction>,
 ) {
     if let Some(mut tcp) = entry.state.tcp.take() {
-        tcp.finish(entry, dns, emit, dns_done);
+        tcp.finish_flow(entry, dns, emit, dns_done);
         entry.state.tcp = Some(tcp);
     }
     emit_connect(entry, emit);

@@ -16,6 +16,7 @@ use crate::flow::{Direction, Entry, FlowKey, FlowTable, PROTO_TCP, PacketSeen, T
 use crate::proto::dns::{DnsPacket, DnsState, DnsTransaction, DnsTransport, TcpDnsFramer};
 use crate::proto::http::{self, HttpState, Outcome};
 use crate::proto::tls::{self, ClientHelloStream, Progress};
+use crate::telemetry::Counter;
 use crate::time::Timestamp;
 
 /// State changes one direction may go through for one segment (probe → HTTP →
@@ -67,16 +68,17 @@ impl TcpFlow {
         self.parsers.iter().all(|p| matches!(p, StreamParser::Done))
     }
 
-    /// The flow ends: deliver held data, let parsers report what they have.
-    pub fn finish(
+    /// The flow ends (expired, evicted, end of input): deliver held data, let the
+    /// parsers report what they have, free the buffers.
+    pub fn finish_flow(
         &mut self,
         entry: &mut Entry<FlowState>,
         dns: &mut DnsState,
         emit: &mut Emitter,
         dns_done: &mut Vec<DnsTransaction>,
     ) {
-        let out = self.conn.flush();
-        emit.reassembly.record(&out);
+        let held = self.conn.memory_bytes();
+        emit.reassembly_bytes = emit.reassembly_bytes.saturating_sub(held);
         let mut cx = Cx {
             entry,
             dns,
@@ -84,21 +86,30 @@ impl TcpFlow {
             dns_done,
             ts: None,
         };
+        self.finish(&mut cx);
+    }
+
+    /// Held data is delivered (holes skipped), parsers report what they have, and the
+    /// buffers are freed; later segments of the flow are ignored.
+    fn finish(&mut self, cx: &mut Cx<'_>) {
+        let out = self.conn.flush();
+        cx.emit.reassembly.record(&out);
         for d in [Direction::FromA, Direction::FromB] {
-            self.drive(d, &mut cx);
+            self.drive(d, cx);
         }
         for d in [Direction::FromA, Direction::FromB] {
             if let StreamParser::Tls(st) = &mut self.parsers[d.index()]
                 && let Some(facts) = st.finish(&mut cx.emit.tls)
             {
-                self.on_hello(&facts, &mut cx);
+                self.on_hello(&facts, cx);
             }
         }
         if let Some(http) = &mut self.http {
             http.flush(&mut cx.emit.http);
-            self.http_events(&mut cx);
+            self.http_events(cx);
         }
         self.conn.stop();
+        self.parsers = [StreamParser::Done, StreamParser::Done];
     }
 
     /// Runs the parser of direction `d` over its readable bytes.
@@ -191,9 +202,6 @@ impl TcpFlow {
                 StreamParser::Done => 0,
             };
             self.conn.stream_mut(d).consume(consumed);
-        }
-        if self.all_done() {
-            self.conn.stop();
         }
     }
 
@@ -383,22 +391,44 @@ pub fn on_segment(
         .take()
         .unwrap_or_else(|| Box::new(TcpFlow::new()));
     if !tcp.all_done() {
+        let before = tcp.conn.memory_bytes();
         let out = tcp
             .conn
             .on_segment(dir, seg.seq, seg.ack, flags, seg.payload);
         emit.reassembly.record(&out);
+        let mut cx = Cx {
+            entry,
+            dns,
+            emit,
+            dns_done,
+            ts: Some(ts),
+        };
         if out.readable_added > 0 || out.gaps > 0 {
-            let mut cx = Cx {
-                entry,
-                dns,
-                emit,
-                dns_done,
-                ts: Some(ts),
-            };
             // An ACK can release held data of the other direction too.
             tcp.drive(dir, &mut cx);
             tcp.drive(dir.reverse(), &mut cx);
+            if tcp.all_done() {
+                tcp.conn.stop();
+            }
+        }
+        let after = tcp.conn.memory_bytes();
+        let total = &mut cx.emit.reassembly_bytes;
+        *total = total.saturating_sub(before).saturating_add(after);
+        if *total > REASSEMBLY_BUDGET && after > 0 {
+            // Over the worker's budget: this flow's parsers report what they have and
+            // its buffers go, as Suricata does when its stream memcap is reached.
+            cx.emit.counts.incr(Counter::ReassemblyBudgetStops);
+            cx.emit.reassembly_bytes = cx.emit.reassembly_bytes.saturating_sub(after);
+            tcp.finish(&mut cx);
         }
     }
     entry.state.tcp = Some(tcp);
 }
+
+/// Bytes of TCP reassembly buffers one worker may hold across all its flows. Each
+/// direction is capped at ~82 KiB by the reassembler; this bounds the sum, so that a
+/// crowd of flows that each keep an unparsed prefix cannot exhaust memory. 48 MiB per
+/// worker keeps two workers well inside DESIGN §6's 256 MiB together with the flow
+/// tables, while ordinary traffic (parsers consume bytes as they arrive and stop once
+/// they have their facts) stays far below it.
+pub const REASSEMBLY_BUDGET: usize = 48 << 20;
