@@ -170,13 +170,24 @@ pub struct StreamReassembler {
     ooo_bytes: u32,
     /// Stream offset of the FIN (first FIN wins); bytes at or past it are ignored.
     fin_at: Option<u32>,
-    /// Stream offset just after the most recent skipped hole.
-    gap_at: Option<u32>,
+    /// Stream offset just after the most recent skipped hole (absolute: rebasing does
+    /// not move it).
+    gap_at: Option<u64>,
     /// Bytes missing in the most recent skipped hole.
     hole_len: u32,
     midstream: bool,
     truncated: bool,
+    /// Follow mode: the window slides with what the parser consumed instead of ending
+    /// at [`STREAM_PREFIX_CAP`] (see [`StreamReassembler::follow`]).
+    follow: bool,
+    /// Stream offset removed from the relative offsets by rebasing (follow mode only).
+    rebased: u64,
 }
+
+/// In follow mode, relative offsets are rebased once they pass 1 GiB, so that serial
+/// arithmetic (±2^31 around the base) stays valid on streams of any length.
+/// (Tests use 1 MiB so that rebasing is exercised without gigabytes of data.)
+const REBASE_AT: u32 = if cfg!(test) { 1 << 20 } else { 1 << 30 };
 
 impl Default for StreamReassembler {
     fn default() -> Self {
@@ -215,6 +226,8 @@ impl StreamReassembler {
             fin_at: None,
             gap_at: None,
             hole_len: 0,
+            follow: false,
+            rebased: 0,
             midstream: false,
             truncated: false,
         }
@@ -248,7 +261,8 @@ impl StreamReassembler {
         // Serial arithmetic: offsets within ±2^31 of the start are meaningful.
         let rel = i64::from(data_seq.wrapping_sub(self.base) as i32);
         let end = rel.saturating_add(i64::try_from(payload.len()).unwrap_or(i64::MAX));
-        if fin && self.fin_at.is_none() && (0..=i64::from(STREAM_PREFIX_CAP)).contains(&end) {
+        let window_end = self.window_end();
+        if fin && self.fin_at.is_none() && (0..=window_end).contains(&end) {
             self.fin_at = u32::try_from(end).ok();
         }
         if payload.is_empty() {
@@ -271,12 +285,8 @@ impl StreamReassembler {
                 return out;
             }
         }
-        let cap = i64::from(STREAM_PREFIX_CAP);
-        let limit = i64::from(
-            self.fin_at
-                .unwrap_or(STREAM_PREFIX_CAP)
-                .min(STREAM_PREFIX_CAP),
-        );
+        let cap = window_end;
+        let limit = self.fin_at.map_or(cap, |f| i64::from(f).min(cap));
         if end > cap {
             self.truncated = true;
             out.truncated = true;
@@ -337,6 +347,11 @@ impl StreamReassembler {
 
     /// The parser used `n` bytes of [`readable`](Self::readable) (clamped to it).
     pub fn consume(&mut self, n: usize) {
+        self.consume_bytes(n);
+        self.rebase();
+    }
+
+    fn consume_bytes(&mut self, n: usize) {
         let unread = self.buf.len().saturating_sub(self.head);
         self.head = self.head.saturating_add(n.min(unread));
         if self.head >= self.buf.len() {
@@ -353,13 +368,15 @@ impl StreamReassembler {
     /// data segment for a mid-stream pickup, skipped holes included).
     pub fn stream_offset(&self) -> u64 {
         let unread = self.buf.len().saturating_sub(self.head);
-        u64::from(self.next).saturating_sub(u64::try_from(unread).unwrap_or(0))
+        u64::from(self.next)
+            .saturating_sub(u64::try_from(unread).unwrap_or(0))
+            .saturating_add(self.rebased)
     }
 
     /// Stream offset just after the most recent skipped hole: when it is ≥ the offset
     /// the parser last resynchronised at, the parser must look for a message start.
     pub fn gap_at(&self) -> Option<u64> {
-        self.gap_at.map(u64::from)
+        self.gap_at
     }
 
     /// The most recent skipped hole: where the bytes after it start, and how many were
@@ -367,7 +384,7 @@ impl StreamReassembler {
     /// that sees a new hole resynchronises at the start of [`readable`](Self::readable).
     pub fn last_hole(&self) -> Option<Hole> {
         self.gap_at.map(|end| Hole {
-            end: u64::from(end),
+            end,
             len: u64::from(self.hole_len),
         })
     }
@@ -404,7 +421,44 @@ impl StreamReassembler {
     /// The whole prefix window was delivered: nothing more will ever be readable
     /// beyond what is buffered now.
     pub fn is_full(&self) -> bool {
-        self.next >= STREAM_PREFIX_CAP
+        !self.follow && self.next >= STREAM_PREFIX_CAP
+    }
+
+    /// Follow mode, for parsers that read a whole connection (HTTP keep-alive, DNS over
+    /// TCP): instead of ending at [`STREAM_PREFIX_CAP`], the window slides with what the
+    /// parser consumed, so at most that many unread bytes are ever buffered and every
+    /// later message is still delivered.
+    pub fn follow(&mut self) {
+        self.follow = true;
+    }
+
+    /// End of the window of offsets kept: the prefix cap, or in follow mode the cap
+    /// past the first unread byte.
+    fn window_end(&self) -> i64 {
+        if self.follow {
+            let unread = self.buf.len().saturating_sub(self.head);
+            i64::from(self.next)
+                .saturating_sub(i64::try_from(unread).unwrap_or(0))
+                .saturating_add(i64::from(STREAM_PREFIX_CAP))
+        } else {
+            i64::from(STREAM_PREFIX_CAP)
+        }
+    }
+
+    /// Follow mode: moves offset 0 to the first unread byte once offsets grow large.
+    fn rebase(&mut self) {
+        if !self.follow || self.next < REBASE_AT {
+            return;
+        }
+        let unread = u32::try_from(self.buf.len().saturating_sub(self.head)).unwrap_or(u32::MAX);
+        let shift = self.next.saturating_sub(unread);
+        self.base = self.base.wrapping_add(shift);
+        self.next = self.next.saturating_sub(shift);
+        for h in &mut self.ooo {
+            h.off = h.off.saturating_sub(shift);
+        }
+        self.fin_at = self.fin_at.map(|f| f.saturating_sub(shift));
+        self.rebased = self.rebased.saturating_add(u64::from(shift));
     }
 
     /// Bytes held out of order now.
@@ -559,7 +613,7 @@ impl StreamReassembler {
         self.head = 0;
         self.hole_len = first.saturating_sub(self.next);
         self.next = first;
-        self.gap_at = Some(first);
+        self.gap_at = Some(self.rebased.saturating_add(u64::from(first)));
         out.gaps = out.gaps.saturating_add(1);
         let added = self.drain_held();
         out.readable_added = out.readable_added.saturating_add(added);

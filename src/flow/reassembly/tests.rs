@@ -395,3 +395,53 @@ proptest! {
         check(&mut s)?;
     }
 }
+
+/// Follow mode: a long keep-alive stream is delivered whole, in order, across several
+/// rebases and a sequence-number wrap, while never buffering more than the window.
+#[test]
+fn follow_mode_delivers_a_long_stream_with_bounded_memory() {
+    let mut s = StreamReassembler::new();
+    s.follow();
+    let isn = u32::MAX - 5000;
+    assert_eq!(s.push(isn, &[], true, false).readable_added, 0);
+    let total: usize = 5 * (1 << 20) + 12_345;
+    let mut seq = isn.wrapping_add(1);
+    let mut sent = 0usize;
+    let mut got = Vec::with_capacity(total);
+    while sent < total {
+        let len = 1448.min(total - sent);
+        let seg: Vec<u8> = (sent..sent + len).map(|i| (i % 251) as u8).collect();
+        s.push(seq, &seg, false, false);
+        seq = seq.wrapping_add(len as u32);
+        sent += len;
+        got.extend_from_slice(s.readable());
+        let n = s.readable().len();
+        s.consume(n);
+        assert!(s.memory_bytes() <= 2 * STREAM_PREFIX_CAP as usize + 4096);
+    }
+    assert_eq!(got.len(), total);
+    assert!(got.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
+    assert_eq!(s.stream_offset(), total as u64);
+    assert!(!s.is_truncated());
+}
+
+/// Follow mode still bounds unread data: a parser that stops consuming gets at most the
+/// window, and what is past it is cut (counted), not buffered.
+#[test]
+fn follow_mode_window_is_bounded_by_unread_bytes() {
+    let mut s = StreamReassembler::new();
+    s.follow();
+    s.push(0, &[], true, false);
+    let seg = vec![7u8; 1000];
+    for i in 0..200u32 {
+        s.push(1 + i * 1000, &seg, false, false);
+    }
+    assert_eq!(s.readable().len(), STREAM_PREFIX_CAP as usize);
+    assert!(s.is_truncated());
+    s.consume(1000);
+    let before = s.readable().len();
+    // The window moved by what was consumed: the next bytes in order fit again.
+    let off = STREAM_PREFIX_CAP;
+    s.push(1 + off, &vec![9u8; 1000], false, false);
+    assert_eq!(s.readable().len(), before + 1000);
+}

@@ -302,7 +302,9 @@ fn per_flow_sizes_match_the_budget() {
     let conn = size_of::<TcpConn>();
     eprintln!("Node<()> = {entry} B, TcpConn = {conn} B");
     assert!(entry <= 120, "{entry}");
-    assert!(conn <= 200, "{conn}");
+    // Two directions of ~112 B (follow mode added the rebase offset and an absolute
+    // gap offset); boxed per TCP flow, so it does not weigh on the table itself.
+    assert!(conn <= 232, "{conn}");
 }
 
 /// Walks every list: links agree both ways, each node sits in the list of its class,

@@ -131,6 +131,7 @@ impl TcpFlow {
                     if !self.decide(d, from_client, cx) {
                         return; // need more bytes to decide
                     }
+                    self.follow_whole_streams();
                     continue;
                 }
                 StreamParser::Unknown => {
@@ -144,6 +145,7 @@ impl TcpFlow {
                         self.parsers[i] = StreamParser::Http;
                         let o = d.reverse().index();
                         self.parsers[o] = StreamParser::Http;
+                        self.follow_whole_streams();
                         continue;
                     }
                     data.len()
@@ -202,6 +204,20 @@ impl TcpFlow {
                 StreamParser::Done => 0,
             };
             self.conn.stream_mut(d).consume(consumed);
+        }
+    }
+
+    /// HTTP and DNS read every message of a connection (keep-alive beacons, many
+    /// queries on one TCP connection): their directions follow the stream past the
+    /// 64 KiB prefix, buffering at most that much unread.
+    fn follow_whole_streams(&mut self) {
+        for d in [Direction::FromA, Direction::FromB] {
+            if matches!(
+                self.parsers[d.index()],
+                StreamParser::Http | StreamParser::Dns(_)
+            ) {
+                self.conn.stream_mut(d).follow();
+            }
         }
     }
 
