@@ -29,7 +29,7 @@ help:
 	@echo "make test         fmt, clippy, unit tests, conformance self-tests, conformance vs tshark"
 	@echo "make pcaps        regenerate pcaps/ with real clients in a network namespace (root)"
 	@echo "make bench        cargo bench"
-	@echo "make install      c2tap to $(PREFIX)/bin, rules to $(PREFIX)/share/c2tap/rules"
+	@echo "make install      c2tap, rules, systemd units, /etc/c2tap/c2tap.toml, logrotate (PREFIX, DESTDIR)"
 	@echo "parts of test:    lint unit doctest selftest conformance"
 
 demo:
@@ -91,13 +91,47 @@ bench:
 	scripts/install-deps.sh bench
 	$(CARGO) bench
 
+# Paths: the binary and rules under PREFIX, config and logrotate under SYSCONFDIR, units
+# where systemd looks for PREFIX's units. The units and the example config are rewritten
+# for the binary's and the config's real paths. Existing config files are kept (a changed
+# example then lands beside them as *.new). INSTALL_BIN installs another build (tests use
+# the debug one).
+BINDIR ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DATADIR ?= $(PREFIX)/share/c2tap
+INSTALL_BIN ?= $(RELEASE_BIN)
+SUBST := sed -e 's|/usr/local/bin/c2tap|$(BINDIR)/c2tap|g' -e 's|/etc/c2tap/|$(SYSCONFDIR)/c2tap/|g' \
+	-e 's|/usr/local/share/c2tap/|$(DATADIR)/|g'
+
+# install_conf SRC DEST: install a config file, never over an existing one.
+define install_conf
+	@tmp=$$(mktemp) && $(SUBST) $(1) >"$$tmp" && \
+	if [ ! -e "$(2)" ]; then \
+	    install -D -m 0644 "$$tmp" "$(2)" && echo "installed $(2)"; \
+	elif cmp -s "$$tmp" "$(2)"; then \
+	    echo "$(2) is up to date"; \
+	else \
+	    install -m 0644 "$$tmp" "$(2).new" && echo "kept $(2) (yours); the new example is $(2).new"; \
+	fi; rm -f "$$tmp"
+endef
+
 install:
-	[ -x $(RELEASE_BIN) ] || $(CARGO) build --release
-	install -D -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/c2tap
+	[ "$(INSTALL_BIN)" != "$(RELEASE_BIN)" ] || [ -x $(RELEASE_BIN) ] || $(CARGO) build --release
+	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/c2tap
 	@if [ -d rules ]; then \
 	    cd rules && find . -type f \( -name '*.yml' -o -name '*.yaml' \) -exec \
-	        install -D -m 0644 {} "$(DESTDIR)$(PREFIX)/share/c2tap/rules/{}" \; ; \
-	    echo "rules installed to $(DESTDIR)$(PREFIX)/share/c2tap/rules"; \
+	        install -D -m 0644 {} "$(DESTDIR)$(DATADIR)/rules/{}" \; ; \
+	    echo "rules installed to $(DESTDIR)$(DATADIR)/rules"; \
 	else \
 	    echo "no rules/ directory: no rules installed (the built-in set is in the binary)"; \
 	fi
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in systemd/c2tap.service systemd/c2tap@.service; do \
+	    $(SUBST) "$$u" >"$(DESTDIR)$(UNITDIR)/$${u#systemd/}"; \
+	    chmod 0644 "$(DESTDIR)$(UNITDIR)/$${u#systemd/}"; \
+	done
+	$(call install_conf,etc/c2tap.toml,$(DESTDIR)$(SYSCONFDIR)/c2tap/c2tap.toml)
+	$(call install_conf,etc/logrotate.d/c2tap,$(DESTDIR)$(SYSCONFDIR)/logrotate.d/c2tap)
+	@echo "units installed to $(DESTDIR)$(UNITDIR); then: systemctl daemon-reload &&" \
+	    "systemctl enable --now c2tap.service (or c2tap@IFACE.service)"

@@ -5,7 +5,8 @@
 #
 #   demo   build c2tap and replay the project's pcaps: libpcap-dev pkg-config build-essential
 #   test   demo + what the tests and the conformance check run: tshark tcpdump dig iproute2
-#          python3 dnsmasq curl openssl
+#          python3 dnsmasq curl openssl, systemd (systemd-analyze checks the units) logrotate
+#          procps (/bin/kill, the units' ExecReload)
 #   pcaps  test + what pcaps/make.sh runs: ethtool chromium
 #   bench  demo + tcpdump (the speed reference in DESIGN section 6) tcpreplay hyperfine, and
 #          linux-perf when the archive has it
@@ -20,7 +21,8 @@ set -euo pipefail
 # when missing, the first package the archive can install is installed.
 DEMO=(libpcap-dev pkg-config build-essential)
 TEST=(tshark@tshark tcpdump@tcpdump "dnsutils|bind9-dnsutils@dig" iproute2@ip python3@python3
-      "dnsmasq-base|dnsmasq@dnsmasq" curl@curl openssl@openssl)
+      "dnsmasq-base|dnsmasq@dnsmasq" curl@curl openssl@openssl systemd@systemd-analyze
+      logrotate@logrotate procps@/bin/kill)
 PCAPS=(ethtool@ethtool chromium@chromium)
 BENCH=(tcpdump@tcpdump tcpreplay@tcpreplay hyperfine@hyperfine)
 # Installed only when the archive carries it (not every Debian release or architecture does).

@@ -15,6 +15,7 @@ pub mod event;
 pub mod flow;
 pub mod output;
 pub mod pipeline;
+pub mod privdrop;
 pub mod proto;
 pub mod telemetry;
 pub mod time;

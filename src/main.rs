@@ -50,6 +50,10 @@ enum Command {
         /// Do not put the interface in promiscuous mode.
         #[arg(long)]
         no_promiscuous: bool,
+        /// Started as root: open the capture, then run as this user (it must be able
+        /// to create the output file).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -178,6 +182,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             snaplen,
             buffer_mib,
             no_promiscuous,
+            user,
             common,
         } => {
             let mut o = common.overrides();
@@ -187,7 +192,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             o.buffer_mib = buffer_mib;
             o.no_promiscuous = no_promiscuous;
             let cfg = RuntimeConfig::load(o).map_err(Failure::Usage)?;
-            c2tap_app::live(&cfg)
+            c2tap_app::live(&cfg, user.as_deref())
         }
         Command::Rules { command } => match command {
             RulesCommand::Check { rules } => c2tap_app::rules_check(&rules),
@@ -219,6 +224,7 @@ mod c2tap_app {
     use c2tap::pipeline::shutdown::Signals;
     use c2tap::pipeline::writer::WriterEnd;
     use c2tap::pipeline::{self, Mode};
+    use c2tap::privdrop::Target;
 
     use super::*;
 
@@ -238,14 +244,19 @@ mod c2tap_app {
         ))
     }
 
-    pub fn live(cfg: &RuntimeConfig) -> Result<ExitCode, Failure> {
+    /// With `user`, the capture is opened as root, then the process becomes `user`, and
+    /// only then is the output opened: the user who reopens it on SIGHUP created it.
+    pub fn live(cfg: &RuntimeConfig, user: Option<&str>) -> Result<ExitCode, Failure> {
         let Some(interface) = cfg.live.interface.clone() else {
             return Err(Failure::Usage(anyhow!(
                 "live capture needs -i IFACE (or [live] interface in the config)"
             )));
         };
+        let target = user
+            .map(Target::resolve)
+            .transpose()
+            .map_err(|e| Failure::Usage(e.into()))?;
         let engine = load_engine(&cfg.rules)?;
-        let sink = Sink::open(&cfg.output).map_err(|e| Failure::Usage(e.into()))?;
         let signals = Signals::install().map_err(|e| Failure::Runtime(e.into()))?;
         let live = LiveConfig {
             interface,
@@ -258,6 +269,10 @@ mod c2tap_app {
         let mut source: Box<dyn Source> = Box::new(
             Live::open(&live, LinkType::is_supported).map_err(|e| Failure::Runtime(e.into()))?,
         );
+        if let Some(target) = &target {
+            target.switch().map_err(|e| Failure::Runtime(e.into()))?;
+        }
+        let sink = Sink::open(&cfg.output).map_err(|e| Failure::Usage(e.into()))?;
         finish(pipeline::run(
             cfg,
             Mode::Live,
