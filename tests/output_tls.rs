@@ -405,7 +405,23 @@ fn client_certificate_when_the_collector_requires_one() {
     );
     let conns = server.stop();
     let lines: Vec<String> = conns.iter().flat_map(|c| complete_lines(c)).collect();
-    assert_eq!(lines.len(), 2 * 200 + 2, "200 exchanges, 2 events each, start, stop");
+    assert_eq!(
+        lines.len(),
+        2 * 200 + 2,
+        "200 exchanges, 2 events each, start, stop"
+    );
+}
+
+#[test]
+fn missing_client_certificate_fails_the_start() {
+    let Some(certs) = certs() else { return };
+    let pcap = dns_pcap(certs.dir.path(), 10);
+    let server = Collector::start(server_config(&certs, true), 0, None);
+    let out = replay_tls(&pcap, &tls_args(&certs, server.port));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("CertificateRequired"), "{stderr}");
+    assert!(server.stop().iter().all(Vec::is_empty));
 }
 
 #[test]

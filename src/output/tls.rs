@@ -20,8 +20,9 @@
 //! Certificates: the server is verified against `--tls-ca FILE` or the system bundle
 //! ([`SYSTEM_CA_FILES`], parsed with rustls-pki-types' PEM reader) under the name
 //! `--tls-server-name` or HOST. A TLS error on the first connection (unknown CA, wrong
-//! name, not a TLS server) fails the start: it is a configuration error and retrying
-//! will not fix it. Network errors at start, and any error later, are retried.
+//! name, client certificate refused, not a TLS server) fails the start: it is a
+//! configuration error and retrying will not fix it. Network errors at start, and any
+//! error later, are retried.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -53,6 +54,11 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// At shutdown, time given to deliver the backlog before it is counted as dropped: long
 /// enough for one reconnect, short enough for a service manager's stop timeout.
 pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
+/// At startup, how long to listen after the handshake for the collector's verdict on our
+/// certificate: in TLS 1.3 a server rejects a client certificate only after the client's
+/// handshake is done. Session tickets or an alert come within a round trip; a collector
+/// that sends nothing costs this delay once.
+pub const STARTUP_PROBE: Duration = Duration::from_millis(300);
 /// Where the system CA bundle lives (Debian/Ubuntu, Fedora/RHEL, Alpine/BSD);
 /// `SSL_CERT_FILE` comes first when set, as in OpenSSL.
 pub const SYSTEM_CA_FILES: &[&str] = &[
@@ -124,7 +130,10 @@ impl TlsSink {
             down_reported: false,
             drops: 0,
         };
-        match sink.connect(Instant::now() + CONNECT_TIMEOUT) {
+        let first = sink
+            .connect(Instant::now() + CONNECT_TIMEOUT)
+            .and_then(|mut conn| conn.probe(STARTUP_PROBE).map(|()| conn));
+        match first {
             Ok(conn) => sink.conn = Some(conn),
             Err(ConnectError::Tls(e)) => return Err(setup(e.to_string())),
             Err(ConnectError::Io(e)) => sink.went_down(&format!("cannot connect: {e}")),
@@ -351,6 +360,39 @@ struct Conn {
 }
 
 impl Conn {
+    /// Waits up to `wait` for what the collector says right after the handshake: a TLS
+    /// alert (client certificate refused) is an error.
+    fn probe(&mut self, wait: Duration) -> Result<(), ConnectError> {
+        self.sock
+            .set_read_timeout(Some(wait))
+            .map_err(ConnectError::Io)?;
+        let res = match self.tls.read_tls(&mut self.sock) {
+            Ok(0) => Err(ConnectError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the collector closed the connection after the handshake",
+            ))),
+            Ok(_) => match self.tls.process_new_packets() {
+                Ok(state) => {
+                    let unread = state.plaintext_bytes_to_read() as u64;
+                    let _ = io::copy(&mut self.tls.reader().take(unread), &mut io::sink());
+                    Ok(())
+                }
+                Err(e) => Err(ConnectError::Tls(e)),
+            },
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(ConnectError::Io(e)),
+        };
+        self.sock.set_read_timeout(None).map_err(ConnectError::Io)?;
+        res
+    }
+
     /// Writes `data` and waits until the kernel took all of it.
     fn send(&mut self, mut data: &[u8], timeout: Duration) -> io::Result<()> {
         self.sock.set_write_timeout(Some(timeout))?;
