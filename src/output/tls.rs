@@ -260,9 +260,9 @@ impl TlsSink {
         if !self.down_reported {
             self.down_reported = true;
             eprintln!(
-                "c2tap: tls output {}: {reason}; buffering up to {} bytes, retrying",
+                "c2tap: tls output {}: {reason}; buffering up to {}, retrying",
                 self.target.endpoint(),
-                self.backlog.cap
+                human_size(self.backlog.cap)
             );
         }
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
@@ -512,6 +512,17 @@ impl Backlog {
     }
 }
 
+/// `64 MiB`, `8 KiB`, `1500 bytes`: for messages.
+fn human_size(n: u64) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 fn count_lines(buf: &[u8]) -> u64 {
     buf.iter().filter(|&&b| b == b'\n').count() as u64
 }
@@ -597,6 +608,13 @@ mod tests {
         assert_eq!(b.pop_front(), 2);
         assert_eq!(b.clear(), 1);
         assert_eq!(b.clear(), 0);
+    }
+
+    #[test]
+    fn sizes_for_messages() {
+        assert_eq!(human_size(DEFAULT_BUFFER_BYTES), "64 MiB");
+        assert_eq!(human_size(8 << 10), "8 KiB");
+        assert_eq!(human_size(1500), "1500 bytes");
     }
 
     #[test]
