@@ -115,7 +115,7 @@ fn rotation_under_load_loses_and_splits_nothing() {
             Some((n, p))
         })
         .collect();
-    rotated.sort_by(|a, b| b.0.cmp(&a.0));
+    rotated.sort_by_key(|r| std::cmp::Reverse(r.0));
     assert!(rotated.len() >= 10, "only {} rotations", rotated.len());
     assert_eq!(rotated.last().map(|r| r.0), Some(1));
     let mut lines = Vec::new();
