@@ -161,8 +161,10 @@ impl TlsSink {
     /// closes the connection cleanly, and counts what is left as dropped.
     pub fn close(&mut self) {
         let deadline = Instant::now() + SHUTDOWN_FLUSH;
-        // One more try right away, whatever the backoff said.
+        // Try again right away and then often, whatever the backoff had grown to: a
+        // collector back within the window still gets the backlog.
         self.next_attempt = Instant::now();
+        self.backoff = BACKOFF_MIN;
         loop {
             self.pump(Some(deadline));
             let now = Instant::now();
