@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::output::tls::{self, TlsTarget};
 use crate::output::{OutputTarget, Rotation};
 
 /// Which events are written.
@@ -47,6 +48,11 @@ pub struct FileConfig {
     pub output: Option<String>,
     pub rotate_size: Option<String>,
     pub rotate_keep: Option<u32>,
+    pub tls_ca: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_server_name: Option<String>,
+    pub tls_buffer: Option<String>,
     pub rules: Option<Vec<PathBuf>>,
     pub stats_interval: Option<u64>,
     pub dns_timeout_ms: Option<u64>,
@@ -74,6 +80,7 @@ pub struct Overrides {
     pub output: Option<String>,
     pub rotate_size: Option<String>,
     pub rotate_keep: Option<u32>,
+    pub tls: TlsOverrides,
     pub rules: Vec<PathBuf>,
     pub stats_interval: Option<u64>,
     pub sensor_name: Option<String>,
@@ -82,6 +89,16 @@ pub struct Overrides {
     pub snaplen: Option<i32>,
     pub buffer_mib: Option<i32>,
     pub no_promiscuous: bool,
+}
+
+/// `--tls-*` flags.
+#[derive(Debug, Default, Clone)]
+pub struct TlsOverrides {
+    pub ca: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub server_name: Option<String>,
+    pub buffer: Option<String>,
 }
 
 /// The validated configuration every other module reads.
@@ -144,7 +161,27 @@ impl RuntimeConfig {
             }),
             None => None,
         };
-        let output = match o.output.or(file.output).as_deref() {
+        let tls = TlsOverrides {
+            ca: o.tls.ca.or(file.tls_ca),
+            cert: o.tls.cert.or(file.tls_cert),
+            key: o.tls.key.or(file.tls_key),
+            server_name: o.tls.server_name.or(file.tls_server_name),
+            buffer: o.tls.buffer.or(file.tls_buffer),
+        };
+        let output_arg = o.output.or(file.output);
+        let is_tls = output_arg
+            .as_deref()
+            .is_some_and(|s| s.starts_with("tls://"));
+        if !is_tls
+            && (tls.ca.is_some()
+                || tls.cert.is_some()
+                || tls.key.is_some()
+                || tls.server_name.is_some()
+                || tls.buffer.is_some())
+        {
+            bail!("the --tls-* options need -o tls://HOST:PORT");
+        }
+        let output = match output_arg.as_deref() {
             None | Some("-") => {
                 if rotate.is_some() {
                     bail!("--rotate-size needs -o FILE");
@@ -152,9 +189,10 @@ impl RuntimeConfig {
                 OutputTarget::Stdout
             }
             Some(s) if s.starts_with("tls://") => {
-                bail!(
-                    "-o {s}: the TLS output is not available in this build yet; use -o FILE or -o -"
-                )
+                if rotate.is_some() {
+                    bail!("--rotate-size needs -o FILE, not {s}");
+                }
+                OutputTarget::Tls(tls_target(s, tls).with_context(|| format!("-o {s}"))?)
             }
             Some(path) => OutputTarget::File {
                 path: PathBuf::from(path),
@@ -197,6 +235,44 @@ impl RuntimeConfig {
             },
         })
     }
+}
+
+/// `tls://HOST:PORT` (IPv6 as `[::1]:PORT`) and the `--tls-*` options.
+fn tls_target(url: &str, o: TlsOverrides) -> anyhow::Result<TlsTarget> {
+    let rest = url.strip_prefix("tls://").unwrap_or(url);
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let Some((host, port)) = rest.rsplit_once(':') else {
+        bail!("expected tls://HOST:PORT");
+    };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.is_empty() || host.contains(['/', '@', '[', ']']) {
+        bail!("bad host {host:?} (expected tls://HOST:PORT)");
+    }
+    let port: u16 = port
+        .parse()
+        .ok()
+        .filter(|p| *p != 0)
+        .with_context(|| format!("bad port {port:?}"))?;
+    let client_auth = match (o.cert, o.key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
+    let buffer_bytes = match o.buffer {
+        Some(s) => parse_size(&s).with_context(|| format!("--tls-buffer {s:?}"))?,
+        None => tls::DEFAULT_BUFFER_BYTES,
+    };
+    Ok(TlsTarget {
+        host: host.to_owned(),
+        port,
+        server_name: o.server_name.unwrap_or_else(|| host.to_owned()),
+        ca: o.ca,
+        client_auth,
+        buffer_bytes,
+    })
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -247,6 +323,72 @@ mod tests {
         assert_eq!(parse_size("2048").unwrap(), 2048);
         assert!(parse_size("10X").is_err());
         assert!(parse_size("12").is_err());
+    }
+
+    #[test]
+    fn tls_urls() {
+        let t = tls_target("tls://collector.example:6514", TlsOverrides::default()).unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("collector.example", 6514));
+        assert_eq!(t.server_name, "collector.example");
+        assert_eq!(t.buffer_bytes, tls::DEFAULT_BUFFER_BYTES);
+        let t = tls_target(
+            "tls://[::1]:7000",
+            TlsOverrides {
+                server_name: Some("localhost".into()),
+                buffer: Some("1M".into()),
+                ..TlsOverrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("::1", 7000));
+        assert_eq!(t.server_name, "localhost");
+        assert_eq!(t.buffer_bytes, 1 << 20);
+        for bad in ["tls://host", "tls://host:0", "tls://:80", "tls://h:99999"] {
+            assert!(tls_target(bad, TlsOverrides::default()).is_err(), "{bad}");
+        }
+        let half = TlsOverrides {
+            cert: Some("c.pem".into()),
+            ..TlsOverrides::default()
+        };
+        assert!(tls_target("tls://h:1", half).is_err());
+    }
+
+    #[test]
+    fn tls_options_need_a_tls_output() {
+        let err = RuntimeConfig::load(Overrides {
+            output: Some("events.json".into()),
+            tls: TlsOverrides {
+                ca: Some("ca.pem".into()),
+                ..TlsOverrides::default()
+            },
+            ..Overrides::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("tls://"), "{err}");
+    }
+
+    #[test]
+    fn tls_keys_in_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "output = \"tls://10.0.0.5:6514\"\ntls_ca = \"/etc/c2tap/ca.pem\"\n\
+             tls_server_name = \"collector\"\ntls_buffer = \"16M\"\n",
+        )
+        .unwrap();
+        let cfg = RuntimeConfig::load(Overrides {
+            config: Some(path),
+            ..Overrides::default()
+        })
+        .unwrap();
+        let OutputTarget::Tls(t) = cfg.output else {
+            panic!("not a TLS output: {:?}", cfg.output)
+        };
+        assert_eq!(t.endpoint(), "10.0.0.5:6514");
+        assert_eq!(t.server_name, "collector");
+        assert_eq!(t.ca, Some(PathBuf::from("/etc/c2tap/ca.pem")));
+        assert_eq!(t.buffer_bytes, 16 << 20);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use c2tap::config::{EventsMode, Overrides, RuntimeConfig};
+use c2tap::config::{EventsMode, Overrides, RuntimeConfig, TlsOverrides};
 
 #[derive(Parser)]
 #[command(
@@ -102,8 +102,8 @@ struct Common {
     /// Sigma rules: a file or folder; repeatable. Default: the built-in set.
     #[arg(short = 'r', long = "rules", value_name = "PATH")]
     rules: Vec<PathBuf>,
-    /// Where events go: - (stdout) or FILE.
-    #[arg(short = 'o', long = "output", value_name = "-|FILE")]
+    /// Where events go: - (stdout), FILE, or tls://HOST:PORT (JSON lines over TLS).
+    #[arg(short = 'o', long = "output", value_name = "-|FILE|tls://HOST:PORT")]
     output: Option<String>,
     /// Rotate the output file when it would pass this size (e.g. 100M).
     #[arg(long, value_name = "SIZE")]
@@ -111,6 +111,21 @@ struct Common {
     /// Rotated files to keep.
     #[arg(long, value_name = "N")]
     rotate_keep: Option<u32>,
+    /// TLS output: CA bundle (PEM) to verify the collector (default: the system's).
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// TLS output: client certificate chain (PEM), with --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS output: client private key (PEM), with --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// TLS output: name the collector's certificate must carry (default: HOST).
+    #[arg(long, value_name = "NAME")]
+    tls_server_name: Option<String>,
+    /// TLS output: memory for lines while the collector is away (default 64M).
+    #[arg(long, value_name = "SIZE")]
+    tls_buffer: Option<String>,
     /// Which events to write.
     #[arg(long, value_enum)]
     events: Option<EventsMode>,
@@ -137,6 +152,13 @@ impl Common {
             output: self.output,
             rotate_size: self.rotate_size,
             rotate_keep: self.rotate_keep,
+            tls: TlsOverrides {
+                ca: self.tls_ca,
+                cert: self.tls_cert,
+                key: self.tls_key,
+                server_name: self.tls_server_name,
+                buffer: self.tls_buffer,
+            },
             rules: self.rules,
             stats_interval: self.stats_interval,
             sensor_name: self.sensor_name,
@@ -312,6 +334,15 @@ mod c2tap_app {
     /// Maps how a run ended to the exit status; the error comes after everything
     /// parsed before it was written.
     fn finish(report: pipeline::RunReport) -> Result<ExitCode, Failure> {
+        // The stop SensorState went out before the sink's last flush: the final count
+        // is only known here.
+        let drops = report.totals.get(c2tap::telemetry::Counter::OutputDrops);
+        if drops > 0 {
+            let _ = writeln!(
+                io::stderr(),
+                "c2tap: {drops} events dropped at the output (output_drops)"
+            );
+        }
         match report.writer {
             WriterEnd::Done | WriterEnd::BrokenPipe => {}
             WriterEnd::Failed(e) => return Err(Failure::Runtime(e.into())),

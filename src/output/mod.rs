@@ -1,16 +1,20 @@
 //! Sinks for JSON lines: stdout, a file (append, SIGHUP reopen, rotation by size), and
-//! later a TLS connection to a collector.
+//! a TLS connection to a collector (bounded backlog, reconnect with backoff).
 //!
 //! Where it sits: the last stage. The writer thread owns one [`Sink`] and only writes
 //! bytes that workers already serialized, so a slow sink back-pressures the workers
-//! (replay) or is counted as output drops (live). Imports nothing from the data path.
+//! (replay) or is counted as output drops (live). Lines the sink itself has to drop (the
+//! TLS backlog overflowing) are reported by [`Sink::drops`]. Imports nothing from the
+//! data path.
 
 mod file;
+pub mod tls;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 pub use file::FileSink;
+pub use tls::{TlsSink, TlsTarget};
 
 /// Where events go, as given by `-o`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +24,8 @@ pub enum OutputTarget {
         path: PathBuf,
         rotate: Option<Rotation>,
     },
+    /// `tls://HOST:PORT`.
+    Tls(TlsTarget),
 }
 
 /// Built-in rotation: when the file would grow past `max_bytes`, it is renamed to
@@ -36,12 +42,15 @@ pub enum OutputError {
     Open { path: String, source: io::Error },
     #[error("writing events: {0}")]
     Write(#[source] io::Error),
+    #[error("tls output {endpoint}: {reason}")]
+    Tls { endpoint: String, reason: String },
 }
 
 /// An opened output.
 pub enum Sink {
     Stdout(io::BufWriter<io::Stdout>),
     File(FileSink),
+    Tls(Box<TlsSink>),
 }
 
 impl Sink {
@@ -51,6 +60,7 @@ impl Sink {
                 Sink::Stdout(io::BufWriter::with_capacity(1 << 16, io::stdout()))
             }
             OutputTarget::File { path, rotate } => Sink::File(FileSink::open(path, *rotate)?),
+            OutputTarget::Tls(t) => Sink::Tls(Box::new(TlsSink::open(t)?)),
         })
     }
 
@@ -60,6 +70,10 @@ impl Sink {
         match self {
             Sink::Stdout(w) => w.write_all(bytes).map_err(OutputError::Write),
             Sink::File(f) => f.write_lines(bytes),
+            Sink::Tls(t) => {
+                t.write_lines(bytes);
+                Ok(())
+            }
         }
     }
 
@@ -67,13 +81,37 @@ impl Sink {
         match self {
             Sink::Stdout(w) => w.flush().map_err(OutputError::Write),
             Sink::File(f) => f.flush(),
+            Sink::Tls(t) => {
+                t.flush();
+                Ok(())
+            }
+        }
+    }
+
+    /// End of the run: the last flush. The TLS sink tries to deliver its backlog for a
+    /// bounded time ([`tls::SHUTDOWN_FLUSH`]) and counts what is left as dropped.
+    pub fn close(&mut self) -> Result<(), OutputError> {
+        match self {
+            Sink::Tls(t) => {
+                t.close();
+                Ok(())
+            }
+            _ => self.flush(),
+        }
+    }
+
+    /// Lines this sink dropped so far (only the TLS sink drops).
+    pub fn drops(&self) -> u64 {
+        match self {
+            Sink::Tls(t) => t.drops(),
+            Sink::Stdout(_) | Sink::File(_) => 0,
         }
     }
 
     /// SIGHUP: reopen the file by name so that logrotate's rename takes effect.
     pub fn reopen(&mut self) -> Result<(), OutputError> {
         match self {
-            Sink::Stdout(_) => Ok(()),
+            Sink::Stdout(_) | Sink::Tls(_) => Ok(()),
             Sink::File(f) => f.reopen(),
         }
     }

@@ -72,9 +72,10 @@ pub fn run(
 
     let writer = {
         let signals = signals.clone();
+        let slot = registry.slot();
         thread::Builder::new()
             .name("c2tap-writer".into())
-            .spawn(move || writer::run(sink, out_rx, signals))
+            .spawn(move || writer::run(sink, out_rx, signals, slot))
     };
     let Ok(writer) = writer else {
         return RunReport {

@@ -1,13 +1,16 @@
 //! The writer thread: takes buffers of complete JSON lines from the workers and the
 //! capture thread and writes them to the sink. It never parses or formats anything, so
-//! its speed is the sink's.
+//! its speed is the sink's. Lines the sink drops (TLS backlog overflow) are published
+//! as `output_drops` in the writer's own counter slot.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::shutdown::Signals;
 use crate::output::{OutputError, Sink, is_broken_pipe};
+use crate::telemetry::{Counter, CounterSlot, Counts};
 
 /// Buffers of lines in flight between workers and the writer. Each holds a batch's
 /// events (tens of KiB at most), so the queue bounds output memory to a few MiB.
@@ -25,8 +28,22 @@ pub enum WriterEnd {
     Failed(OutputError),
 }
 
-pub fn run(mut sink: Sink, rx: Receiver<Vec<u8>>, signals: Signals) -> WriterEnd {
+pub fn run(
+    mut sink: Sink,
+    rx: Receiver<Vec<u8>>,
+    signals: Signals,
+    slot: Arc<CounterSlot>,
+) -> WriterEnd {
+    let mut counts = Counts::default();
+    let mut publish = |sink: &Sink| {
+        let drops = sink.drops();
+        if drops != counts.get(Counter::OutputDrops) {
+            counts.set(Counter::OutputDrops, drops);
+            slot.publish(&counts);
+        }
+    };
     let end = loop {
+        publish(&sink);
         if signals.take_reopen()
             && let Err(e) = sink.reopen()
         {
@@ -51,13 +68,14 @@ pub fn run(mut sink: Sink, rx: Receiver<Vec<u8>>, signals: Signals) -> WriterEnd
                 }
             }
             Err(RecvTimeoutError::Disconnected) => {
-                break match sink.flush() {
+                break match sink.close() {
                     Ok(()) => WriterEnd::Done,
                     Err(e) => classify(e),
                 };
             }
         }
     };
+    publish(&sink);
     if !matches!(end, WriterEnd::Done) {
         // Producers must not block on a writer that is gone: stop the run and drain.
         signals.request_stop();
