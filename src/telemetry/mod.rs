@@ -53,7 +53,7 @@ counters! {
     QuicParseErrors => "quic_parse_errors": "QUIC packets that failed to decrypt or parse.",
     Events => "events": "Events produced.",
     Alerts => "alerts": "Events that matched at least one rule.",
-    OutputDrops => "output_drops": "Events dropped because the output could not keep up (live only).",
+    OutputDrops => "output_drops": "Events dropped because the output could not keep up (live workers; the TLS output's buffer while the collector is away).",
 }
 
 const N: usize = Counter::ALL.len();
