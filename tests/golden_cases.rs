@@ -153,6 +153,17 @@ fn conflicting_retransmission_keeps_the_first_copy() {
     assert!(!all.contains("xxxxxxxxxxxxxxxxxx.example.com"), "{all}");
 }
 
+/// The forged copy (frame 5) overlaps bytes that differ from the first copy (frame 4):
+/// the reassembly contract (src/flow/reassembly.rs) says such bytes are counted. They are
+/// not when the TLS parser has already consumed the first copy (only still-buffered bytes
+/// are compared). Un-ignore once that is fixed.
+#[test]
+#[ignore = "c2tap: overlap with bytes the parser already consumed is not counted"]
+fn conflicting_retransmission_is_counted() {
+    let (_, c) = pcap("tls-retrans-conflict");
+    assert_eq!(c["reassembly_overlap_conflicts"], 1, "{c:#}");
+}
+
 #[test]
 fn hello_split_over_two_tls_records() {
     let (ev, c) = pcap("tls-two-records");
