@@ -7,14 +7,18 @@
 # Everything runs inside a private network namespace (c2tap-pcaps) on its loopback: dnsmasq
 # answers DNS on 127.0.0.1:53 from local records only (nothing is forwarded anywhere), dig,
 # curl and glibc's stub resolver ask it, python3's http.server answers HTTP on 127.0.0.2:8080,
-# and tcpdump records lo. Loopback's MTU is set to 1500 and its segmentation/receive
+# the stand-ins of start_servers (pcaps/server.py over HTTP and TLS, openssl s_server on 7844,
+# pcaps/connect-proxy.py, a silent UDP 443) answer curl, openssl s_client and headless
+# Chromium, and tcpdump records lo. At the end scripts/derive-pcaps.py rewrites some of the
+# captures into the hard cases (reordering, conflicting retransmissions, ...). Loopback's MTU is set to 1500 and its segmentation/receive
 # offloads are switched off so the captures look like what a NIC would show (one packet per
 # wire segment), not 64 KiB super-packets. Transmit checksums on lo cannot be switched off:
 # TCP/UDP checksums in these files are not valid (checksum offload, as on most real captures).
 #
 # Each capture is one function (capture_NAME) that starts tcpdump, runs its clients, and stops
-# it. Query IDs, source ports and times change from run to run; the set and order of questions
-# does not (every dig is sent once: +tries=1, and dnsmasq answers locally at once).
+# it. Query IDs, source ports and times change from run to run; the set and order of questions,
+# requests and connections does not (every dig is sent once: +tries=1, and dnsmasq answers
+# locally at once); only the number of Chromium's QUIC retransmissions within its 2 s varies.
 # See pcaps/README.md for what each file holds and which names are expected to alert.
 set -euo pipefail
 
