@@ -7,27 +7,32 @@
 # Everything runs inside a private network namespace (c2tap-pcaps) on its loopback: dnsmasq
 # answers DNS on 127.0.0.1:53 from local records only (nothing is forwarded anywhere), dig,
 # curl and glibc's stub resolver ask it, python3's http.server answers HTTP on 127.0.0.2:8080,
-# and tcpdump records lo. Loopback's MTU is set to 1500 and its segmentation/receive
+# the stand-ins of start_servers (pcaps/server.py over HTTP and TLS, openssl s_server on 7844,
+# pcaps/connect-proxy.py, a silent UDP 443) answer curl, openssl s_client and headless
+# Chromium, and tcpdump records lo. At the end scripts/derive-pcaps.py rewrites some of the
+# captures into the hard cases (reordering, conflicting retransmissions, ...). Loopback's MTU is set to 1500 and its segmentation/receive
 # offloads are switched off so the captures look like what a NIC would show (one packet per
 # wire segment), not 64 KiB super-packets. Transmit checksums on lo cannot be switched off:
 # TCP/UDP checksums in these files are not valid (checksum offload, as on most real captures).
 #
 # Each capture is one function (capture_NAME) that starts tcpdump, runs its clients, and stops
-# it. Query IDs, source ports and times change from run to run; the set and order of questions
-# does not (every dig is sent once: +tries=1, and dnsmasq answers locally at once).
+# it. Query IDs, source ports and times change from run to run; the set and order of questions,
+# requests and connections does not (every dig is sent once: +tries=1, and dnsmasq answers
+# locally at once); only the number of Chromium's QUIC retransmissions within its 2 s varies.
 # See pcaps/README.md for what each file holds and which names are expected to alert.
 set -euo pipefail
 
 NS=c2tap-pcaps
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT_DIR=${OUT_DIR:-$HERE}
-CAPTURES=(dns_tunnels dns_benign dns_tcp http_curl)
+CAPTURES=(dns_tunnels dns_benign dns_tcp http_curl http_keepalive tls_curl tls_h2_7844 connect_proxy
+          chromium_tls chromium_quic)
 
 log() { printf 'make.sh: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (network namespaces, tcpdump): sudo $0"
-for tool in ip ethtool dnsmasq tcpdump dig curl python3; do
+for tool in ip ethtool dnsmasq tcpdump dig curl python3 openssl chromium; do
     command -v "$tool" >/dev/null || die "$tool not found: run scripts/install-deps.sh pcaps"
 done
 
@@ -35,11 +40,14 @@ WORK=$(mktemp -d /tmp/c2tap-pcaps.XXXXXX)
 DNSMASQ_PID=""
 HTTP_PID=""
 TCPDUMP_PID=""
+# The other stand-in servers (server.py with and without TLS, openssl s_server, the CONNECT
+# proxy, the silent UDP listener), stopped at exit.
+SERVER_PIDS=()
 
 cleanup() {
     set +e # clean up as much as possible, whatever fails
     local pid
-    for pid in "$TCPDUMP_PID" "$HTTP_PID" "$DNSMASQ_PID"; do
+    for pid in "$TCPDUMP_PID" "${SERVER_PIDS[@]}" "$HTTP_PID" "$DNSMASQ_PID"; do
         [ -n "$pid" ] || continue
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
@@ -116,13 +124,62 @@ start_http() {
 }
 
 # capture_start NAME: record lo into $WORK/NAME.pcap until capture_stop.
+# wait_tcp ADDR PORT: until something accepts connections there.
+wait_tcp() {
+    for _ in $(seq 100); do
+        in_ns python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' \
+            "$1" "$2" 2>/dev/null && return
+        sleep 0.1
+    done
+    die "nothing listens on $1:$2"
+}
+
+# The other stand-ins: a self-signed certificate made now (never committed), pcaps/server.py
+# as HTTP/1.1 on 127.0.0.3:8080 and over TLS on *:443, openssl s_server with ALPN h2 on
+# 127.0.0.2:7844 (cloudflared's edge port), pcaps/connect-proxy.py on 127.0.0.5:3128, and a
+# UDP socket on *:443 that reads and never answers (without it the kernel would answer QUIC
+# Initials with ICMP port unreachable, and Chromium would give up after its first packet).
+start_servers() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -subj /CN=c2tap-standin \
+        -addext subjectAltName=DNS:region1.v2.argotunnel.com,DNS:abc123-8080.usw2.devtunnels.ms,DNS:example.com \
+        2>/dev/null
+    ip netns exec "$NS" python3 "$HERE/server.py" 127.0.0.3 8080 >"$WORK/server-http.log" 2>&1 &
+    SERVER_PIDS+=($!)
+    ip netns exec "$NS" python3 "$HERE/server.py" 0.0.0.0 443 --tls "$WORK/cert.pem" "$WORK/key.pem" \
+        >"$WORK/server-tls.log" 2>&1 &
+    SERVER_PIDS+=($!)
+    # -naccept would end it after one client; -quiet keeps the log short. stdin from /dev/null
+    # would make it exit at once: it reads a pipe nobody writes.
+    mkfifo "$WORK/s_server.in"
+    ip netns exec "$NS" openssl s_server -accept 127.0.0.2:7844 -cert "$WORK/cert.pem" \
+        -key "$WORK/key.pem" -alpn h2 -quiet <>"$WORK/s_server.in" >"$WORK/s_server.log" 2>&1 &
+    SERVER_PIDS+=($!)
+    ip netns exec "$NS" python3 "$HERE/connect-proxy.py" 127.0.0.5 3128 >"$WORK/proxy.log" 2>&1 &
+    SERVER_PIDS+=($!)
+    ip netns exec "$NS" python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 443))
+while True:
+    s.recv(65536)' >"$WORK/udp443.log" 2>&1 &
+    SERVER_PIDS+=($!)
+    wait_tcp 127.0.0.3 8080
+    wait_tcp 127.0.0.2 443
+    wait_tcp 127.0.0.2 7844
+    wait_tcp 127.0.0.5 3128
+}
+
+# capture_start NAME [FILTER]: only packets matching the tcpdump FILTER (default: all).
 capture_start() {
     CURRENT=$1
+    local filter=${2:-}
     : >"$WORK/tcpdump.err"
     # -Z root: Debian's tcpdump otherwise drops to its own user, which cannot write $WORK.
     # --immediate-mode: without it libpcap hands packets over in blocks once a second, and
     # the packets of the last block would be lost when tcpdump is stopped.
-    ip netns exec "$NS" tcpdump -i lo -w "$WORK/$CURRENT.pcap" -s 0 -U -Z root --immediate-mode 2>"$WORK/tcpdump.err" &
+    # shellcheck disable=SC2086 # the filter is several words
+    ip netns exec "$NS" tcpdump -i lo -w "$WORK/$CURRENT.pcap" -s 0 -U -Z root --immediate-mode \
+        $filter 2>"$WORK/tcpdump.err" &
     TCPDUMP_PID=$!
     for _ in $(seq 100); do
         grep -q 'listening on' "$WORK/tcpdump.err" && return
@@ -197,6 +254,98 @@ capture_http_curl() {
     capture_stop
 }
 
+# The body of curl's POSTs: 300 bytes, one segment.
+make_body() {
+    python3 -c 'import sys; sys.stdout.write(("c2tap body " * 30)[:299] + "\n")' >"$WORK/body.txt"
+}
+
+# curl_keepalive BASE_URL CURL_ARGS...: one curl, one connection, four requests: GET, POST
+# with Content-Length, POST with Transfer-Encoding: chunked, GET (`--next` keeps the
+# connection; -sS and --resolve are repeated because --next resets the options).
+curl_keepalive() {
+    local base=$1
+    shift
+    in_ns curl -sS -o /dev/null "$@" "$base/" \
+        --next -sS -o /dev/null "$@" -d @"$WORK/body.txt" "$base/form" \
+        --next -sS -o /dev/null "$@" -H 'Transfer-Encoding: chunked' -d @"$WORK/body.txt" "$base/upload" \
+        --next -sS -o /dev/null "$@" "$base/last"
+}
+
+# HTTP/1.1 keep-alive to a dev-tunnel name: four requests on one connection.
+capture_http_keepalive() {
+    make_body
+    capture_start http-keepalive
+    curl_keepalive http://abc123-8080.usw2.devtunnels.ms:8080 \
+        --resolve abc123-8080.usw2.devtunnels.ms:8080:127.0.0.3
+    capture_stop
+}
+
+# HTTPS with curl (OpenSSL): the keep-alive sequence to a dev-tunnel name, then one GET to a
+# benign name. --resolve: no DNS in this file, the SNI is what counts.
+capture_tls_curl() {
+    make_body
+    capture_start tls-curl
+    curl_keepalive https://abc123-8080.usw2.devtunnels.ms -k \
+        --resolve abc123-8080.usw2.devtunnels.ms:443:127.0.0.3
+    in_ns curl -sS -o /dev/null -k --resolve example.com:443:127.0.0.10 https://example.com/
+    capture_stop
+}
+
+# What cloudflared's edge connection looks like over TCP: TLS to port 7844 with SNI
+# h2.cftunnel.com and ALPN h2 (openssl s_client, the handshake only).
+capture_tls_h2_7844() {
+    capture_start tls-h2-7844
+    in_ns openssl s_client -connect 127.0.0.2:7844 -servername h2.cftunnel.com -alpn h2 \
+        </dev/null >"$WORK/s_client.log" 2>&1 || true
+    capture_stop
+}
+
+# curl through the CONNECT proxy: CONNECT region1.v2.argotunnel.com:443 (the proxy asks
+# dnsmasq for the name), then TLS inside the tunnel.
+capture_connect_proxy() {
+    capture_start connect-proxy
+    in_ns curl -sS -o /dev/null -k -x http://127.0.0.5:3128 https://region1.v2.argotunnel.com/
+    capture_stop
+}
+
+# chromium ARGS...: headless Chromium as the probe ran it, with a new empty profile, without
+# its background networking (nothing but the page), names mapped to the stand-ins, self-signed
+# certificates accepted. chromium_run SECONDS ARGS...: ends when the page is loaded
+# (--dump-dom) or after SECONDS.
+CHROMIUM_N=0
+chromium_run() {
+    local secs=$1
+    shift
+    CHROMIUM_N=$((CHROMIUM_N + 1))
+    local profile="$WORK/chromium-$CHROMIUM_N"
+    mkdir -p "$profile"
+    in_ns timeout "$secs" chromium --headless=new --no-sandbox --disable-gpu --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --disable-default-apps --disable-extensions --no-default-browser-check \
+        --user-data-dir="$profile" --ignore-certificate-errors \
+        --host-resolver-rules='MAP *.argotunnel.com 127.0.0.2, MAP *.devtunnels.ms 127.0.0.3, MAP * ~NOTFOUND' \
+        "$@" >>"$WORK/chromium.log" 2>&1 || true
+}
+
+# Chromium over TLS (TCP): its ClientHello carries a post-quantum key share (X25519MLKEM768,
+# over 1 KB) and spans two segments on the 1500-byte loopback.
+capture_chromium_tls() {
+    capture_start chromium-tls 'tcp port 443'
+    chromium_run 10 --disable-quic --dump-dom https://region1.v2.argotunnel.com/
+    capture_stop
+}
+
+# Chromium over QUIC to the silent UDP listener: its Initials (the ClientHello spans two
+# packets) and their retransmissions, for 2 s per run (a real server would answer).
+capture_chromium_quic() {
+    capture_start chromium-quic 'udp port 443'
+    local host
+    for host in region1.v2.argotunnel.com abc123-8080.usw2.devtunnels.ms; do
+        chromium_run 2 --enable-quic --origin-to-force-quic-on="$host:443" "https://$host/"
+    done
+    capture_stop
+}
+
 main() {
     local want=("$@") c
     [ ${#want[@]} -gt 0 ] || want=("${CAPTURES[@]}")
@@ -210,7 +359,15 @@ main() {
     setup_ns
     start_dnsmasq
     start_http
+    start_servers
     for c in "${want[@]}"; do "capture_${c//-/_}"; done
+    # The hard cases real clients do not make on demand (reordering, conflicting
+    # retransmissions, two-record hellos, pipelining, pickup without SYN, odd ports, QUIC
+    # coalescing, a corrupted Initial, QUIC v2), rewritten from the captures just made.
+    python3 "$HERE/../scripts/derive-pcaps.py" --src "$OUT_DIR" --testdata "$HERE/../src/proto/quic/testdata.rs"
+    if [ -n "${SUDO_UID:-}" ]; then
+        chown "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$OUT_DIR"/*.pcap
+    fi
 }
 
 main "$@"
