@@ -158,7 +158,6 @@ fn conflicting_retransmission_keeps_the_first_copy() {
 /// not when the TLS parser has already consumed the first copy (only still-buffered bytes
 /// are compared). Un-ignore once that is fixed.
 #[test]
-#[ignore = "c2tap: overlap with bytes the parser already consumed is not counted"]
 fn conflicting_retransmission_is_counted() {
     let (_, c) = pcap("tls-retrans-conflict");
     assert_eq!(c["reassembly_overlap_conflicts"], 1, "{c:#}");

@@ -52,6 +52,10 @@ pub const OOO_MAX_BYTES: u32 = 16 * 1024;
 /// for reuse: most flows carry one small message per direction.
 const SHRINK_ABOVE: usize = 4 * 1024;
 
+/// Consumed bytes kept for comparing retransmissions with (see `consume`): a typical
+/// ClientHello or request head; larger reads are freed at once.
+const RETAIN_CONSUMED: usize = 4 * 1024;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// Neither a SYN nor a data segment seen: the stream start is unknown.
@@ -354,7 +358,10 @@ impl StreamReassembler {
     fn consume_bytes(&mut self, n: usize) {
         let unread = self.buf.len().saturating_sub(self.head);
         self.head = self.head.saturating_add(n.min(unread));
-        if self.head >= self.buf.len() {
+        // Bytes just read stay (up to RETAIN_CONSUMED) so that a retransmission of them
+        // is still compared with the first copy: a conflicting overlap is counted even
+        // when the parser was quick. The next append compacts them away.
+        if self.head >= self.buf.len() && self.buf.len() > RETAIN_CONSUMED {
             self.head = 0;
             if self.buf.capacity() > SHRINK_ABOVE {
                 self.buf = Vec::new();
