@@ -52,6 +52,19 @@ pub fn on_datagram(
     }
     if let UdpApp::Undecided = entry.state.udp {
         entry.state.udp = classify(dgram);
+        if let UdpApp::Quic(_) = entry.state.udp {
+            // Known as QUIC from its long header even if its ClientHello never
+            // completes (lost or corrupted Initials): the flow's event says so.
+            let facts = entry.state.facts();
+            facts.app_protocol = AppProtocol::Quic;
+            let version = dgram
+                .payload
+                .get(1..5)
+                .and_then(|v| <[u8; 4]>::try_from(v).ok());
+            if let Some(v) = version {
+                facts.quic_version = Some(event::quic::version_text(u32::from_be_bytes(v)));
+            }
+        }
     }
     let from_client = entry.is_from_client(dir);
     match entry.state.udp {
