@@ -90,9 +90,19 @@ enum CExpr {
 struct CRule {
     alert: Alert,
     expr: CExpr,
-    /// A necessary condition: the rule can match only if one of these literal bits is
-    /// set (`None`: no such set, always evaluate). Checked before the tree.
-    need: Option<Vec<u32>>,
+}
+
+/// Removes one-child `and`/`or` nodes (every single-map selection makes two), so the
+/// evaluator recurses less.
+fn simplify(e: CExpr) -> CExpr {
+    match e {
+        CExpr::And(v) | CExpr::Or(v) if v.len() == 1 => v.into_iter().next().map_or(CExpr::Or(Vec::new()), simplify),
+        CExpr::And(v) => CExpr::And(v.into_iter().map(simplify).collect()),
+        CExpr::Or(v) => CExpr::Or(v.into_iter().map(simplify).collect()),
+        CExpr::Not(x) => CExpr::Not(Box::new(simplify(*x))),
+        CExpr::AtLeast(n, v) => CExpr::AtLeast(n, v.into_iter().map(simplify).collect()),
+        e @ CExpr::Item(_) => e,
+    }
 }
 
 /// The longest run of literal characters of a wildcard pattern (its prefilter).
@@ -116,8 +126,8 @@ fn longest_literal(g: &[GlobTok]) -> Option<String> {
     if best.is_empty() { None } else { Some(best) }
 }
 
-/// Literal bits of which at least one must be set for `e` to hold, if there is such a
-/// set. Items whose every value is a literal give their bit; `and` takes its smallest
+/// A necessary condition: literal bits of which at least one must be set for `e` to
+/// hold, if there is such a set (rules are evaluated only when one is set). Items whose every value is a literal give their bit; `and` takes its smallest
 /// child set; `or` needs a set from every child; `not` gives none.
 fn need(e: &CExpr) -> Option<Vec<u32>> {
     match e {
@@ -152,6 +162,10 @@ struct Route {
     bit_slot: Vec<u32>,
     /// Slots read before any rule, because some rule's necessary bits live there.
     prefill: Vec<u32>,
+    /// Per bit: the rules that list it in their necessary set.
+    bit_rules: Vec<Vec<u32>>,
+    /// Rules without a necessary set: evaluated on every event of the route.
+    always: Vec<u32>,
 }
 
 /// Counts from building an engine (what `rules check` and the sensor report).
@@ -385,6 +399,7 @@ impl Engine {
                     rule_level: Arc::from(r.level.as_str()),
                     rule_tags: Arc::from(tags),
                 };
+                let expr = simplify(expr);
                 let need = need(&expr);
                 if let Some(bits) = &need {
                     for &bit in bits {
@@ -394,7 +409,22 @@ impl Engine {
                         }
                     }
                 }
-                b.route.rules.push(CRule { alert, expr, need });
+                let idx = b.route.rules.len() as u32;
+                match &need {
+                    Some(bits) => {
+                        for &bit in bits {
+                            let n = bit as usize + 1;
+                            if b.route.bit_rules.len() < n {
+                                b.route.bit_rules.resize_with(n, Vec::new);
+                            }
+                            if let Some(list) = b.route.bit_rules.get_mut(bit as usize) {
+                                list.push(idx);
+                            }
+                        }
+                    }
+                    None => b.route.always.push(idx),
+                }
+                b.route.rules.push(CRule { alert, expr });
             }
             b.finish();
         }
@@ -441,6 +471,8 @@ struct Scratch {
     ip: Vec<Option<IpAddr>>,
     int: Vec<Option<i64>>,
     bits: Vec<u64>,
+    /// Candidate rules of the current event.
+    cand: Vec<u64>,
 }
 
 thread_local! {
@@ -495,14 +527,34 @@ impl Route {
         for &slot in &self.prefill {
             self.fill(slot as usize, ev, s);
         }
-        for r in &self.rules {
-            if let Some(need) = &r.need {
-                if !need.iter().any(|&b| get_bit(&s.bits, b)) {
-                    continue;
+        // Candidates: rules with a necessary bit set, plus those without a set; in
+        // rule order, as a bitset over rule indexes.
+        let rule_words = self.rules.len().div_ceil(64);
+        s.cand.clear();
+        s.cand.resize(rule_words, 0);
+        for (w, &word) in s.bits.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let b = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                for &r in self.bit_rules.get(b).map_or(&[][..], Vec::as_slice) {
+                    set_bit(&mut s.cand, r);
                 }
             }
-            if self.eval(&r.expr, ev, s) {
-                out.push(r.alert.clone());
+        }
+        for &r in &self.always {
+            set_bit(&mut s.cand, r);
+        }
+        for w in 0..rule_words {
+            let mut word = s.cand.get(w).copied().unwrap_or(0);
+            while word != 0 {
+                let r = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                if let Some(rule) = self.rules.get(r) {
+                    if self.eval(&rule.expr, ev, s) {
+                        out.push(rule.alert.clone());
+                    }
+                }
             }
         }
     }
