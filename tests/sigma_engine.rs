@@ -500,3 +500,21 @@ fn overlapping_literals_on_one_field() {
         ],
     );
 }
+
+#[test]
+fn nested_prefixes_and_suffixes_all_reported() {
+    // Each value of an `|all` list has its own bit, so every nested prefix or suffix
+    // must be found by the anchored scans, not only the longest or shortest.
+    check(
+        "  sel:\n    cs-host|endswith|all:\n      - '.com'\n      - 'e.com'\n      - 'example.com'\n  condition: sel",
+        &[(r#""cs-host":"www.EXAMPLE.com""#, true), (r#""cs-host":"www.exampla.com""#, false)],
+    );
+    check(
+        "  sel:\n    c-uri|startswith|all:\n      - '/a'\n      - '/ab'\n      - '/abc'\n  condition: sel",
+        &[(r#""c-uri":"/abcd""#, true), (r#""c-uri":"/abd""#, false), (r#""c-uri":"x/abc""#, false)],
+    );
+    check(
+        "  sel:\n    c-uri|contains|all:\n      - 'abc'\n      - 'bcd'\n      - 'cd'\n  condition: sel",
+        &[(r#""c-uri":"xabcdx""#, true), (r#""c-uri":"xabcx""#, false)],
+    );
+}

@@ -15,7 +15,8 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::automaton::OverlappingState;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, StartKind};
 use hashbrown::HashMap;
 
 use super::classify::{self, Observability};
@@ -35,16 +36,25 @@ enum SlotKey {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Anchor {
-    Contains,
-    Starts,
-    Ends,
+    Contains = 0,
+    Starts = 1,
+    Ends = 2,
 }
 
+/// One automaton of a slot and, per pattern, the literal bits it answers.
+#[derive(Default)]
+struct Auto {
+    ac: Option<AhoCorasick>,
+    lits: Vec<Vec<u32>>,
+}
+
+/// A field's literals. `contains` scans the whole value; `starts` is an anchored search
+/// from its start, and `ends` an anchored search over the reversed value with reversed
+/// patterns, so prefix and suffix lists (most domain lists) cost only as many bytes as
+/// the longest pattern that still fits, not the whole value.
 #[derive(Default)]
 struct Slot {
-    ac: Option<AhoCorasick>,
-    /// Per automaton pattern: the literal bits it answers, with their anchoring.
-    ac_lits: Vec<Vec<(u32, Anchor)>>,
+    autos: [Auto; 3],
     eq: HashMap<String, Vec<u32>>,
     /// Contains/starts/ends of the empty string: true whenever the field is present.
     empty: Vec<u32>,
@@ -220,8 +230,9 @@ impl std::fmt::Debug for Engine {
 struct Builder<'a> {
     route: &'a mut Route,
     /// Per slot, per pattern string: the automaton pattern index.
-    pats: Vec<HashMap<String, usize>>,
-    pat_list: Vec<Vec<String>>,
+    /// Per slot, per anchor: pattern bytes → automaton pattern index.
+    pats: Vec<[HashMap<Vec<u8>, usize>; 3]>,
+    pat_list: Vec<[Vec<Vec<u8>>; 3]>,
 }
 
 impl Builder<'_> {
@@ -231,8 +242,8 @@ impl Builder<'_> {
         }
         self.route.keys.push(key);
         self.route.slots.push(Slot::default());
-        self.pats.push(HashMap::new());
-        self.pat_list.push(Vec::new());
+        self.pats.push(Default::default());
+        self.pat_list.push(Default::default());
         (self.route.keys.len() - 1) as u32
     }
 
@@ -267,19 +278,26 @@ impl Builder<'_> {
             }
             return;
         }
-        let (Some(pats), Some(list), Some(sl)) =
-            (self.pats.get_mut(s), self.pat_list.get_mut(s), self.route.slots.get_mut(s))
-        else {
+        let a = anchor as usize;
+        let bytes: Vec<u8> = match anchor {
+            Anchor::Ends => text.bytes().rev().collect(),
+            _ => text.as_bytes().to_vec(),
+        };
+        let (Some(pats), Some(list), Some(sl)) = (
+            self.pats.get_mut(s).and_then(|p| p.get_mut(a)),
+            self.pat_list.get_mut(s).and_then(|p| p.get_mut(a)),
+            self.route.slots.get_mut(s).and_then(|sl| sl.autos.get_mut(a)),
+        ) else {
             return;
         };
-        let idx = *pats.entry(text.clone()).or_insert_with(|| {
-            list.push(text.clone());
-            sl.ac_lits.push(Vec::new());
+        let idx = *pats.entry(bytes.clone()).or_insert_with(|| {
+            list.push(bytes);
+            sl.lits.push(Vec::new());
             list.len() - 1
         });
-        if let Some(l) = sl.ac_lits.get_mut(idx) {
-            if !l.iter().any(|(x, a)| *x == b && *a == anchor) {
-                l.push((b, anchor));
+        if let Some(l) = sl.lits.get_mut(idx) {
+            if !l.contains(&b) {
+                l.push(b);
             }
         }
     }
@@ -359,15 +377,19 @@ impl Builder<'_> {
     }
 
     fn finish(self) {
-        for (slot, list) in self.route.slots.iter_mut().zip(self.pat_list) {
-            if !list.is_empty() {
-                // Patterns are plain lower-case text; building cannot fail for them,
-                // and a failure (size limits) leaves the slot without literals.
+        for (slot, lists) in self.route.slots.iter_mut().zip(self.pat_list) {
+            for (k, (auto, list)) in slot.autos.iter_mut().zip(lists).enumerate() {
+                if list.is_empty() {
+                    continue;
+                }
                 // A DFA is the fastest automaton for overlapping search; past a few
                 // thousand patterns its memory grows large, so the builder picks there.
                 const DFA_MAX_PATTERNS: usize = 4096;
-                let kind = (list.len() <= DFA_MAX_PATTERNS).then_some(aho_corasick::AhoCorasickKind::DFA);
-                slot.ac = AhoCorasick::builder().kind(kind).build(&list).ok();
+                let kind = (list.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA);
+                let start = if k == Anchor::Contains as usize { StartKind::Unanchored } else { StartKind::Anchored };
+                // Patterns are plain bytes; a build failure (size limits) leaves the
+                // slot without these literals rather than failing the rule set.
+                auto.ac = AhoCorasick::builder().kind(kind).start_kind(start).build(&list).ok();
             }
         }
     }
@@ -378,7 +400,8 @@ impl Engine {
     pub fn new(rules: &[Rule]) -> Engine {
         let mut routes: [Route; 3] = Default::default();
         let mut stats = EngineStats::default();
-        let mut builders: Vec<(Vec<HashMap<String, usize>>, Vec<Vec<String>>)> =
+        #[allow(clippy::type_complexity)]
+        let mut builders: Vec<(Vec<[HashMap<Vec<u8>, usize>; 3]>, Vec<[Vec<Vec<u8>>; 3]>)> =
             (0..3).map(|_| (Vec::new(), Vec::new())).collect();
         let mut per_route: [Vec<&Rule>; 3] = Default::default();
         for r in rules {
@@ -493,6 +516,8 @@ struct Scratch {
     bits: Vec<u64>,
     /// Candidate rules of the current event.
     cand: Vec<u64>,
+    /// The reversed bytes of the slot being scanned for suffixes.
+    rev: Vec<u8>,
 }
 
 thread_local! {
@@ -501,6 +526,23 @@ thread_local! {
 
 const ABSENT: u8 = 1;
 const PRESENT: u8 = 2;
+
+/// Sets the bits of every pattern of `auto` found in `input` (overlapping). The
+/// crate's overlapping iterator refuses anchored input, so this drives the overlapping
+/// state by hand; anchored, it reports exactly the patterns that start at offset 0.
+fn scan(auto: &Auto, input: Input<'_>, bits: &mut [u64]) {
+    let Some(ac) = &auto.ac else { return };
+    let mut state = OverlappingState::start();
+    loop {
+        if ac.try_find_overlapping(input.clone(), &mut state).is_err() {
+            return;
+        }
+        let Some(m) = state.get_match() else { return };
+        for &b in auto.lits.get(m.pattern().as_usize()).map_or(&[][..], Vec::as_slice) {
+            set_bit(bits, b);
+        }
+    }
+}
 
 fn set_bit(bits: &mut [u64], b: u32) {
     if let Some(w) = bits.get_mut((b / 64) as usize) {
@@ -676,22 +718,13 @@ impl Route {
                 set_bit(bits, b);
             }
         }
-        if let Some(ac) = &slot.ac {
-            let len = lower.len();
-            for m in ac.find_overlapping_iter(lower.as_str()) {
-                if let Some(lits) = slot.ac_lits.get(m.pattern().as_usize()) {
-                    for &(b, anchor) in lits {
-                        let hit = match anchor {
-                            Anchor::Contains => true,
-                            Anchor::Starts => m.start() == 0,
-                            Anchor::Ends => m.end() == len,
-                        };
-                        if hit {
-                            set_bit(bits, b);
-                        }
-                    }
-                }
-            }
+        let [contains, starts, ends] = &slot.autos;
+        scan(contains, Input::new(lower.as_bytes()), bits);
+        scan(starts, Input::new(lower.as_bytes()).anchored(Anchored::Yes), bits);
+        if ends.ac.is_some() {
+            s.rev.clear();
+            s.rev.extend(lower.bytes().rev());
+            scan(ends, Input::new(&s.rev[..]).anchored(Anchored::Yes), bits);
         }
         true
     }
