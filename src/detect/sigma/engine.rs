@@ -159,7 +159,7 @@ fn longest_literal(g: &[GlobTok]) -> Option<String> {
 /// A necessary condition: literal bits of which at least one must be set for `e` to
 /// hold, if there is such a set (rules are evaluated only when one is set). Items whose every value is a literal give their bit; `and` takes its smallest
 /// child set; `or` needs a set from every child; `not` gives none.
-fn need(e: &CExpr) -> Option<Vec<u32>> {
+fn need(e: &CExpr, minlen: &[usize]) -> Option<Vec<u32>> {
     match e {
         CExpr::Item(it) => {
             let literal_only = it.groups.iter().all(|g| g.rest.is_empty() && g.bit.is_some());
@@ -168,11 +168,19 @@ fn need(e: &CExpr) -> Option<Vec<u32>> {
             }
             it.groups.first().and_then(|g| g.bit).map(|b| vec![b])
         }
-        CExpr::And(v) => v.iter().filter_map(need).min_by_key(Vec::len),
+        // Of the children's sets, the most selective: the one whose shortest literal
+        // is longest (`cs-method: GET` is set on most events, a URI fragment is not).
+        CExpr::And(v) => v
+            .iter()
+            .filter_map(|x| need(x, minlen))
+            .max_by_key(|set| {
+                let shortest = set.iter().map(|&b| minlen.get(b as usize).copied().unwrap_or(0)).min().unwrap_or(0);
+                (shortest, std::cmp::Reverse(set.len()))
+            }),
         CExpr::Or(v) | CExpr::AtLeast(_, v) => {
             let mut u = Vec::new();
             for x in v {
-                u.extend(need(x)?);
+                u.extend(need(x, minlen)?);
             }
             u.sort_unstable();
             u.dedup();
@@ -190,6 +198,8 @@ struct Route {
     n_bits: u32,
     /// The slot each bit belongs to.
     bit_slot: Vec<u32>,
+    /// The length of each bit's shortest literal (its selectivity, roughly).
+    bit_minlen: Vec<usize>,
     /// Slots read before any rule, because some rule's necessary bits live there.
     prefill: Vec<u32>,
     /// Per bit: the rules that list it in their necessary set.
@@ -251,12 +261,18 @@ impl Builder<'_> {
         let b = self.route.n_bits;
         self.route.n_bits += 1;
         self.route.bit_slot.push(slot);
+        self.route.bit_minlen.push(usize::MAX);
         b
     }
 
     /// Registers a literal pattern answering bit `b` on `slot`.
     fn literal(&mut self, slot: u32, pat: &StrPat, b: u32) {
         let s = slot as usize;
+        if let (Some(m), StrPat::Eq(t) | StrPat::Contains(t) | StrPat::Starts(t) | StrPat::Ends(t)) =
+            (self.route.bit_minlen.get_mut(b as usize), pat)
+        {
+            *m = (*m).min(t.len());
+        }
         let (text, anchor) = match pat {
             StrPat::Eq(t) => {
                 if let Some(sl) = self.route.slots.get_mut(s) {
@@ -443,7 +459,7 @@ impl Engine {
                     rule_tags: Arc::from(tags),
                 };
                 let expr = simplify(expr);
-                let need = need(&expr);
+                let need = need(&expr, &b.route.bit_minlen);
                 if let Some(bits) = &need {
                     for &bit in bits {
                         let slot = b.route.bit_slot.get(bit as usize).copied().unwrap_or(0);
