@@ -7,12 +7,17 @@ use std::sync::Arc;
 
 use c2tap::detect::Engine;
 use c2tap::detect::sigma;
-use c2tap::event::{AppProtocol, Body, DnsQuery, Event, Header, HostnameSource, HttpRequest, NetworkConnect, Transport};
+use c2tap::event::{
+    AppProtocol, Body, DnsQuery, Event, Header, HostnameSource, HttpRequest, NetworkConnect,
+    Transport,
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn shared_dir() -> Option<PathBuf> {
     let local = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-    [local, PathBuf::from("/work/shared")].into_iter().find(|p| p.join("sigma").is_dir())
+    [local, PathBuf::from("/work/shared")]
+        .into_iter()
+        .find(|p| p.join("sigma").is_dir())
 }
 
 fn header(i: usize, dst_port: u16, proto: Transport) -> Header {
@@ -23,18 +28,40 @@ fn header(i: usize, dst_port: u16, proto: Transport) -> Header {
         flow_id: i as u64,
         community_id: "1:LQU9qZlK+B5F3KDmev6m5PMibrg=".into(),
         protocol: proto,
-        src_ip: format!("10.1.{}.{}", i % 200, i % 250 + 1).parse::<IpAddr>().unwrap(),
+        src_ip: format!("10.1.{}.{}", i % 200, i % 250 + 1)
+            .parse::<IpAddr>()
+            .unwrap(),
         src_port: 40000 + (i % 20000) as u16,
-        dst_ip: format!("{}.{}.{}.{}", 20 + i % 180, i % 250, (i * 7) % 250, (i * 13) % 250).parse::<IpAddr>().unwrap(),
+        dst_ip: format!(
+            "{}.{}.{}.{}",
+            20 + i % 180,
+            i % 250,
+            (i * 7) % 250,
+            (i * 13) % 250
+        )
+        .parse::<IpAddr>()
+        .unwrap(),
         dst_port,
     }
 }
 
 const NAMES: &[&str] = &[
-    "www.google.com", "outlook.office365.com", "login.microsoftonline.com", "cdn.jsdelivr.net",
-    "api.github.com", "update.googleapis.com", "ocsp.digicert.com", "a1887.dscq.akamai.net",
-    "wpad.corp.example", "teams.microsoft.com", "s3.amazonaws.com", "www.wikipedia.org",
-    "d2lx8c0f1n2pl.cloudfront.net", "region1.v2.argotunnel.com", "fonts.gstatic.com", "time.windows.com",
+    "www.google.com",
+    "outlook.office365.com",
+    "login.microsoftonline.com",
+    "cdn.jsdelivr.net",
+    "api.github.com",
+    "update.googleapis.com",
+    "ocsp.digicert.com",
+    "a1887.dscq.akamai.net",
+    "wpad.corp.example",
+    "teams.microsoft.com",
+    "s3.amazonaws.com",
+    "www.wikipedia.org",
+    "d2lx8c0f1n2pl.cloudfront.net",
+    "region1.v2.argotunnel.com",
+    "fonts.gstatic.com",
+    "time.windows.com",
 ];
 const UAS: &[&str] = &[
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
@@ -44,9 +71,14 @@ const UAS: &[&str] = &[
     "Windows-Update-Agent/10.0.10011.16384 Client-Protocol/2.50",
 ];
 const URIS: &[&str] = &[
-    "/", "/index.html", "/msdownload/update/v3/static/trustedr/en/authrootstl.cab?8f2b1c3d4e5f6a7b",
-    "/api/v2/items?page=2&sort=desc", "/wp-content/themes/x/style.css?ver=6.4.2", "/favicon.ico",
-    "/MFEwTzBNMEswSTAJBgUrDgMCGgUABBQ", "/static/js/app.3f9c2b.js",
+    "/",
+    "/index.html",
+    "/msdownload/update/v3/static/trustedr/en/authrootstl.cab?8f2b1c3d4e5f6a7b",
+    "/api/v2/items?page=2&sort=desc",
+    "/wp-content/themes/x/style.css?ver=6.4.2",
+    "/favicon.ico",
+    "/MFEwTzBNMEswSTAJBgUrDgMCGgUABBQ",
+    "/static/js/app.3f9c2b.js",
 ];
 
 fn events() -> Vec<Event> {
@@ -58,7 +90,11 @@ fn events() -> Vec<Event> {
                 header: header(i, 53, Transport::Udp),
                 body: Body::Dns(DnsQuery {
                     query_name: name,
-                    query_type: if i % 2 == 0 { "A".into() } else { "HTTPS".into() },
+                    query_type: if i % 2 == 0 {
+                        "A".into()
+                    } else {
+                        "HTTPS".into()
+                    },
                     query_status: "0".into(),
                     query_results: "type:  5 edge.example.net;::ffff:93.184.216.34;".into(),
                     rcode: Some(0),
@@ -86,12 +122,20 @@ fn events() -> Vec<Event> {
             _ => Event {
                 header: header(i, 80, Transport::Tcp),
                 body: Body::Http(HttpRequest {
-                    method: if i % 7 == 0 { "POST".into() } else { "GET".into() },
+                    method: if i % 7 == 0 {
+                        "POST".into()
+                    } else {
+                        "GET".into()
+                    },
                     host: Some(name.clone()),
                     uri: URIS[i % URIS.len()].into(),
                     version: "HTTP/1.1".into(),
                     user_agent: UAS[i % UAS.len()].into(),
-                    referer: if i % 4 == 0 { Some(format!("http://{name}/")) } else { None },
+                    referer: if i % 4 == 0 {
+                        Some(format!("http://{name}/"))
+                    } else {
+                        None
+                    },
                     content_length: None,
                     status: Some(200),
                     destination_hostname: Some(name),
@@ -107,7 +151,10 @@ fn events() -> Vec<Event> {
 
 /// CPU time of the calling thread, in seconds.
 fn thread_cpu() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes one timespec through a valid pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
@@ -137,7 +184,10 @@ fn bench(c: &mut Criterion) {
             n += evs.len() as u64;
         }
         let secs = thread_cpu() - start;
-        eprintln!("cpu-time round {round}: {:.0} events/s on one core", n as f64 / secs);
+        eprintln!(
+            "cpu-time round {round}: {:.0} events/s on one core",
+            n as f64 / secs
+        );
     }
     let mut g = c.benchmark_group("detect");
     g.throughput(Throughput::Elements(evs.len() as u64));

@@ -507,11 +507,18 @@ fn nested_prefixes_and_suffixes_all_reported() {
     // must be found by the anchored scans, not only the longest or shortest.
     check(
         "  sel:\n    cs-host|endswith|all:\n      - '.com'\n      - 'e.com'\n      - 'example.com'\n  condition: sel",
-        &[(r#""cs-host":"www.EXAMPLE.com""#, true), (r#""cs-host":"www.exampla.com""#, false)],
+        &[
+            (r#""cs-host":"www.EXAMPLE.com""#, true),
+            (r#""cs-host":"www.exampla.com""#, false),
+        ],
     );
     check(
         "  sel:\n    c-uri|startswith|all:\n      - '/a'\n      - '/ab'\n      - '/abc'\n  condition: sel",
-        &[(r#""c-uri":"/abcd""#, true), (r#""c-uri":"/abd""#, false), (r#""c-uri":"x/abc""#, false)],
+        &[
+            (r#""c-uri":"/abcd""#, true),
+            (r#""c-uri":"/abd""#, false),
+            (r#""c-uri":"x/abc""#, false),
+        ],
     );
     check(
         "  sel:\n    c-uri|contains|all:\n      - 'abc'\n      - 'bcd'\n      - 'cd'\n  condition: sel",

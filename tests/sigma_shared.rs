@@ -500,7 +500,10 @@ fn regex_rules_by_hand() {
 fn coverage_text(format: c2tap::detect::tools::Format) -> Option<String> {
     let dir = shared_dir()?;
     let mut out = Vec::new();
-    let paths = [dir.join("sigma"), PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"))];
+    let paths = [
+        dir.join("sigma"),
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/rules")),
+    ];
     c2tap::detect::tools::coverage(&paths, Some("T1071.001"), format, &mut out).unwrap();
     Some(String::from_utf8(out).unwrap())
 }
@@ -516,7 +519,10 @@ fn coverage_of_t1071_001_is_pinned() {
     // 239 = 218 active SigmaHQ rules (222 minus 4 deprecated) + 21 built-in.
     assert_eq!(v["rules_matched"], 63);
     assert_eq!(v["rules_loaded"], 239);
-    assert_eq!(v["observability"], serde_json::json!({"full": 51, "never": 12}));
+    assert_eq!(
+        v["observability"],
+        serde_json::json!({"full": 51, "never": 12})
+    );
     let events: Vec<(String, String, u64, bool)> = v["events"]
         .as_array()
         .unwrap()
@@ -531,7 +537,7 @@ fn coverage_of_t1071_001_is_pinned() {
         })
         .collect();
     let want = [
-        ("proxy", "-", 30, true),                   // 23 SigmaHQ + 7 built-in
+        ("proxy", "-", 30, true),                     // 23 SigmaHQ + 7 built-in
         ("Microsoft-Windows-Sysmon", "22", 11, true), // 5 + 6
         ("Microsoft-Windows-Sysmon", "1", 9, false),
         ("Microsoft-Windows-Sysmon", "3", 9, true), // 1 + 8
@@ -540,8 +546,10 @@ fn coverage_of_t1071_001_is_pinned() {
         ("Microsoft-Windows-PowerShell", "4104", 1, false),
         ("Zeek", "http.log", 1, true),
     ];
-    let want: Vec<(String, String, u64, bool)> =
-        want.iter().map(|(p, e, n, c)| (p.to_string(), e.to_string(), *n, *c)).collect();
+    let want: Vec<(String, String, u64, bool)> = want
+        .iter()
+        .map(|(p, e, n, c)| (p.to_string(), e.to_string(), *n, *c))
+        .collect();
     assert_eq!(events, want);
     let fields: Vec<(&str, u64)> = v["fields"]
         .as_array()
@@ -550,24 +558,71 @@ fn coverage_of_t1071_001_is_pinned() {
         .take(4)
         .map(|f| (f["field"].as_str().unwrap(), f["rules"].as_u64().unwrap()))
         .collect();
-    assert_eq!(fields, [("HttpUserAgent", 19), ("QueryName", 13), ("HttpHost", 12), ("Image", 10)]);
-    let q = v["fields"].as_array().unwrap().iter().find(|f| f["field"] == "QueryName").unwrap();
-    assert_eq!(q["operators"], serde_json::json!({"ends_with": 31, "eq": 35}));
+    assert_eq!(
+        fields,
+        [
+            ("HttpUserAgent", 19),
+            ("QueryName", 13),
+            ("HttpHost", 12),
+            ("Image", 10)
+        ]
+    );
+    let q = v["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "QueryName")
+        .unwrap();
+    assert_eq!(
+        q["operators"],
+        serde_json::json!({"ends_with": 31, "eq": 35})
+    );
     let top = &v["indicators"][0];
     assert_eq!(
-        (top["field"].as_str(), top["operator"].as_str(), top["value"].as_str(), top["rules"].as_u64(), top["corpus_reach"].as_u64()),
-        (Some("HttpUserAgent"), Some("match"), Some(" windowspowershell/"), Some(3), Some(3))
+        (
+            top["field"].as_str(),
+            top["operator"].as_str(),
+            top["value"].as_str(),
+            top["rules"].as_u64(),
+            top["corpus_reach"].as_u64()
+        ),
+        (
+            Some("HttpUserAgent"),
+            Some("match"),
+            Some(" windowspowershell/"),
+            Some(3),
+            Some(3)
+        )
     );
-    let method_get = v["indicators"].as_array().unwrap().iter().find(|i| i["field"] == "HttpMethod" && i["value"] == "get").unwrap();
-    assert_eq!((method_get["rules"].as_u64(), method_get["corpus_reach"].as_u64()), (Some(2), Some(16)));
+    let method_get = v["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["field"] == "HttpMethod" && i["value"] == "get")
+        .unwrap();
+    assert_eq!(
+        (
+            method_get["rules"].as_u64(),
+            method_get["corpus_reach"].as_u64()
+        ),
+        (Some(2), Some(16))
+    );
     let sources: Vec<(&str, usize)> = v["sources"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["source"].as_str().unwrap(), s["rules"].as_array().unwrap().len()))
+        .map(|s| {
+            (
+                s["source"].as_str().unwrap(),
+                s["rules"].as_array().unwrap().len(),
+            )
+        })
         .collect();
     assert_eq!(sources.iter().map(|s| s.1).sum::<usize>(), 63);
     assert!(sources.contains(&("rules", 21)), "{sources:?}");
     let text = coverage_text(c2tap::detect::tools::Format::Text).unwrap();
-    assert!(text.starts_with("Coverage of T1071.001: 63 of 239 loaded rules (51 full, 12 never)"), "{text}");
+    assert!(
+        text.starts_with("Coverage of T1071.001: 63 of 239 loaded rules (51 full, 12 never)"),
+        "{text}"
+    );
 }

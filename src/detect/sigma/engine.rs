@@ -126,7 +126,9 @@ struct CRule {
 /// evaluator recurses less.
 fn simplify(e: CExpr) -> CExpr {
     match e {
-        CExpr::And(v) | CExpr::Or(v) if v.len() == 1 => v.into_iter().next().map_or(CExpr::Or(Vec::new()), simplify),
+        CExpr::And(v) | CExpr::Or(v) if v.len() == 1 => {
+            v.into_iter().next().map_or(CExpr::Or(Vec::new()), simplify)
+        }
         CExpr::And(v) => CExpr::And(v.into_iter().map(simplify).collect()),
         CExpr::Or(v) => CExpr::Or(v.into_iter().map(simplify).collect()),
         CExpr::Not(x) => CExpr::Not(Box::new(simplify(*x))),
@@ -162,7 +164,10 @@ fn longest_literal(g: &[GlobTok]) -> Option<String> {
 fn need(e: &CExpr, minlen: &[usize]) -> Option<Vec<u32>> {
     match e {
         CExpr::Item(it) => {
-            let literal_only = it.groups.iter().all(|g| g.rest.is_empty() && g.bit.is_some());
+            let literal_only = it
+                .groups
+                .iter()
+                .all(|g| g.rest.is_empty() && g.bit.is_some());
             if !literal_only {
                 return None;
             }
@@ -170,13 +175,14 @@ fn need(e: &CExpr, minlen: &[usize]) -> Option<Vec<u32>> {
         }
         // Of the children's sets, the most selective: the one whose shortest literal
         // is longest (`cs-method: GET` is set on most events, a URI fragment is not).
-        CExpr::And(v) => v
-            .iter()
-            .filter_map(|x| need(x, minlen))
-            .max_by_key(|set| {
-                let shortest = set.iter().map(|&b| minlen.get(b as usize).copied().unwrap_or(0)).min().unwrap_or(0);
-                (shortest, std::cmp::Reverse(set.len()))
-            }),
+        CExpr::And(v) => v.iter().filter_map(|x| need(x, minlen)).max_by_key(|set| {
+            let shortest = set
+                .iter()
+                .map(|&b| minlen.get(b as usize).copied().unwrap_or(0))
+                .min()
+                .unwrap_or(0);
+            (shortest, std::cmp::Reverse(set.len()))
+        }),
         CExpr::Or(v) | CExpr::AtLeast(_, v) => {
             let mut u = Vec::new();
             for x in v {
@@ -268,8 +274,10 @@ impl Builder<'_> {
     /// Registers a literal pattern answering bit `b` on `slot`.
     fn literal(&mut self, slot: u32, pat: &StrPat, b: u32) {
         let s = slot as usize;
-        if let (Some(m), StrPat::Eq(t) | StrPat::Contains(t) | StrPat::Starts(t) | StrPat::Ends(t)) =
-            (self.route.bit_minlen.get_mut(b as usize), pat)
+        if let (
+            Some(m),
+            StrPat::Eq(t) | StrPat::Contains(t) | StrPat::Starts(t) | StrPat::Ends(t),
+        ) = (self.route.bit_minlen.get_mut(b as usize), pat)
         {
             *m = (*m).min(t.len());
         }
@@ -302,7 +310,10 @@ impl Builder<'_> {
         let (Some(pats), Some(list), Some(sl)) = (
             self.pats.get_mut(s).and_then(|p| p.get_mut(a)),
             self.pat_list.get_mut(s).and_then(|p| p.get_mut(a)),
-            self.route.slots.get_mut(s).and_then(|sl| sl.autos.get_mut(a)),
+            self.route
+                .slots
+                .get_mut(s)
+                .and_then(|sl| sl.autos.get_mut(a)),
         ) else {
             return;
         };
@@ -311,10 +322,10 @@ impl Builder<'_> {
             sl.lits.push(Vec::new());
             list.len() - 1
         });
-        if let Some(l) = sl.lits.get_mut(idx) {
-            if !l.contains(&b) {
-                l.push(b);
-            }
+        if let Some(l) = sl.lits.get_mut(idx)
+            && !l.contains(&b)
+        {
+            l.push(b);
         }
     }
 
@@ -325,7 +336,10 @@ impl Builder<'_> {
         let mut rest = Vec::new();
         for v in vals {
             match v {
-                ValueSpec::Str { pat: StrPat::Glob(g), cased: false } => {
+                ValueSpec::Str {
+                    pat: StrPat::Glob(g),
+                    cased: false,
+                } => {
                     let gate = longest_literal(g).map(|lit| {
                         let b = self.bit(slot);
                         self.literal(slot, &StrPat::Contains(lit), b);
@@ -350,7 +364,9 @@ impl Builder<'_> {
                 ValueSpec::Re(r) => rest.push(CVal::Re(r.clone())),
                 ValueSpec::Cidr(n) => rest.push(CVal::Cidr(*n)),
                 ValueSpec::Cmp(op, n) => rest.push(CVal::Cmp(*op, *n)),
-                ValueSpec::FieldRef(k) => rest.push(CVal::FieldRef(self.slot(SlotKey::Field(k.clone())))),
+                ValueSpec::FieldRef(k) => {
+                    rest.push(CVal::FieldRef(self.slot(SlotKey::Field(k.clone()))))
+                }
             }
         }
         CGroup { bit, rest }
@@ -363,11 +379,18 @@ impl Builder<'_> {
         };
         let slot = self.slot(key);
         let groups = if it.all {
-            it.values.iter().map(|variants| self.group(slot, variants.iter())).collect()
+            it.values
+                .iter()
+                .map(|variants| self.group(slot, variants.iter()))
+                .collect()
         } else {
             vec![self.group(slot, it.values.iter().flatten())]
         };
-        CItem { slot, all: it.all, groups }
+        CItem {
+            slot,
+            all: it.all,
+            groups,
+        }
     }
 
     fn expr(&mut self, e: &Expr, rule: &Rule) -> CExpr {
@@ -402,10 +425,18 @@ impl Builder<'_> {
                 // thousand patterns its memory grows large, so the builder picks there.
                 const DFA_MAX_PATTERNS: usize = 4096;
                 let kind = (list.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA);
-                let start = if k == Anchor::Contains as usize { StartKind::Unanchored } else { StartKind::Anchored };
+                let start = if k == Anchor::Contains as usize {
+                    StartKind::Unanchored
+                } else {
+                    StartKind::Anchored
+                };
                 // Patterns are plain bytes; a build failure (size limits) leaves the
                 // slot without these literals rather than failing the rule set.
-                auto.ac = AhoCorasick::builder().kind(kind).start_kind(start).build(&list).ok();
+                auto.ac = AhoCorasick::builder()
+                    .kind(kind)
+                    .start_kind(start)
+                    .build(&list)
+                    .ok();
             }
         }
     }
@@ -554,7 +585,11 @@ fn scan(auto: &Auto, input: Input<'_>, bits: &mut [u64]) {
             return;
         }
         let Some(m) = state.get_match() else { return };
-        for &b in auto.lits.get(m.pattern().as_usize()).map_or(&[][..], Vec::as_slice) {
+        for &b in auto
+            .lits
+            .get(m.pattern().as_usize())
+            .map_or(&[][..], Vec::as_slice)
+        {
             set_bit(bits, b);
         }
     }
@@ -658,10 +693,10 @@ impl Route {
             while word != 0 {
                 let r = w * 64 + word.trailing_zeros() as usize;
                 word &= word - 1;
-                if let Some(rule) = self.rules.get(r) {
-                    if self.eval(&rule.expr, ev, s) {
-                        out.push(rule.alert.clone());
-                    }
+                if let Some(rule) = self.rules.get(r)
+                    && self.eval(&rule.expr, ev, s)
+                {
+                    out.push(rule.alert.clone());
                 }
             }
         }
@@ -736,7 +771,11 @@ impl Route {
         }
         let [contains, starts, ends] = &slot.autos;
         scan(contains, Input::new(lower.as_bytes()), bits);
-        scan(starts, Input::new(lower.as_bytes()).anchored(Anchored::Yes), bits);
+        scan(
+            starts,
+            Input::new(lower.as_bytes()).anchored(Anchored::Yes),
+            bits,
+        );
         if ends.ac.is_some() {
             s.rev.clear();
             s.rev.extend(lower.bytes().rev());
@@ -762,7 +801,11 @@ impl Route {
             (present && g.bit.is_some_and(|b| get_bit(&s.bits, b)))
                 || g.rest.iter().any(|v| self.value(v, i, present, ev, s))
         };
-        if it.all { it.groups.iter().all(|g| one(g, s)) } else { it.groups.iter().any(|g| one(g, s)) }
+        if it.all {
+            it.groups.iter().all(|g| one(g, s))
+        } else {
+            it.groups.iter().any(|g| one(g, s))
+        }
     }
 
     fn value(
@@ -778,7 +821,8 @@ impl Route {
             CVal::Exists(want) => present == *want,
             _ if !present => false,
             CVal::Glob(g, gate) => {
-                gate.is_none_or(|b| get_bit(&s.bits, b)) && s.lower.get(i).is_some_and(|l| glob(g, l))
+                gate.is_none_or(|b| get_bit(&s.bits, b))
+                    && s.lower.get(i).is_some_and(|l| glob(g, l))
             }
             CVal::Cased(p) => s.orig.get(i).is_some_and(|o| p.matches(o)),
             CVal::Re(r) => s.orig.get(i).is_some_and(|o| r.is_match(o)),

@@ -455,7 +455,10 @@ pub fn glob(pat: &[GlobTok], s: &str) -> bool {
             },
         }
     }
-    pat.get(p..).unwrap_or(&[]).iter().all(|t| matches!(t, GlobTok::Any))
+    pat.get(p..)
+        .unwrap_or(&[])
+        .iter()
+        .all(|t| matches!(t, GlobTok::Any))
 }
 
 impl StrPat {

@@ -103,18 +103,48 @@ fn event_kinds(r: &Rule) -> Vec<(&'static str, &'static str, String, bool)> {
         ("zeek", _, "conn") => vec![("Zeek", "conn.log", t("Connection"), true)],
         ("zeek", _, s) => vec![("Zeek", "-", format!("{s}.log"), false)],
         ("windows", "process_creation", _) => vec![
-            ("Microsoft-Windows-Sysmon", "1", t("Process creation"), false),
-            ("Microsoft-Windows-Security-Auditing", "4688", t("A new process has been created"), false),
+            (
+                "Microsoft-Windows-Sysmon",
+                "1",
+                t("Process creation"),
+                false,
+            ),
+            (
+                "Microsoft-Windows-Security-Auditing",
+                "4688",
+                t("A new process has been created"),
+                false,
+            ),
         ],
         (_, "dns_query", _) => vec![("Microsoft-Windows-Sysmon", "22", t("DNS query"), true)],
-        (_, "network_connection", _) => vec![("Microsoft-Windows-Sysmon", "3", t("Network connection"), true)],
+        (_, "network_connection", _) => vec![(
+            "Microsoft-Windows-Sysmon",
+            "3",
+            t("Network connection"),
+            true,
+        )],
         (_, "proxy", _) => vec![("proxy", "-", t("Web proxy request"), true)],
         (_, "dns", _) => vec![("dns", "-", t("DNS server / sensor log"), true)],
         (_, "firewall", _) => vec![("firewall", "-", t("Firewall connection log"), true)],
-        (_, "process_creation", _) => vec![("Microsoft-Windows-Sysmon", "1", t("Process creation"), false)],
+        (_, "process_creation", _) => vec![(
+            "Microsoft-Windows-Sysmon",
+            "1",
+            t("Process creation"),
+            false,
+        )],
         (_, "file_event", _) => vec![("Microsoft-Windows-Sysmon", "11", t("File created"), false)],
-        (_, "create_stream_hash", _) => vec![("Microsoft-Windows-Sysmon", "15", t("File stream created"), false)],
-        (_, "ps_script", _) => vec![("Microsoft-Windows-PowerShell", "4104", t("Script block logging"), false)],
+        (_, "create_stream_hash", _) => vec![(
+            "Microsoft-Windows-Sysmon",
+            "15",
+            t("File stream created"),
+            false,
+        )],
+        (_, "ps_script", _) => vec![(
+            "Microsoft-Windows-PowerShell",
+            "4104",
+            t("Script block logging"),
+            false,
+        )],
         _ => vec![("other", "-", ls.label(), false)],
     }
 }
@@ -137,7 +167,9 @@ fn op_and_value(v: &ValueSpec) -> (String, String) {
 fn indicators(r: &Rule) -> Vec<(String, String, String, String)> {
     let mut out = Vec::new();
     for i in used_selections(r) {
-        let Some(sel) = r.selections.get(i) else { continue };
+        let Some(sel) = r.selections.get(i) else {
+            continue;
+        };
         for it in sel.groups.iter().flatten() {
             let (norm, raw) = match (&it.field, &it.raw_field) {
                 (Some(k), Some(raw)) => (k.name().to_string(), raw.clone()),
@@ -158,7 +190,9 @@ fn indicators(r: &Rule) -> Vec<(String, String, String, String)> {
 fn has_technique(r: &Rule, t: &str) -> bool {
     let t = t.to_ascii_uppercase();
     let t = t.strip_prefix("ATTACK.").unwrap_or(&t).to_string();
-    r.techniques().iter().any(|x| *x == t || (!t.contains('.') && x.starts_with(&format!("{t}."))))
+    r.techniques()
+        .iter()
+        .any(|x| *x == t || (!t.contains('.') && x.starts_with(&format!("{t}."))))
 }
 
 fn observability(r: &Rule) -> String {
@@ -172,22 +206,39 @@ fn observability(r: &Rule) -> String {
 /// Computes the coverage page for the loaded rules.
 pub fn compute(rules: &[Rule], technique: Option<&str>, load_failures: usize) -> Coverage {
     let active: Vec<&Rule> = rules.iter().filter(|r| !r.is_deprecated()).collect();
-    let chosen: Vec<&Rule> = active.iter().copied().filter(|r| technique.is_none_or(|t| has_technique(r, t))).collect();
+    let chosen: Vec<&Rule> = active
+        .iter()
+        .copied()
+        .filter(|r| technique.is_none_or(|t| has_technique(r, t)))
+        .collect();
 
     let mut obs: BTreeMap<String, usize> = BTreeMap::new();
     let mut events: BTreeMap<(String, String, String), (usize, bool)> = BTreeMap::new();
     for r in &chosen {
         *obs.entry(observability(r)).or_default() += 1;
         for (p, id, title, c2) in event_kinds(r) {
-            let e = events.entry((p.to_string(), id.to_string(), title)).or_insert((0, c2));
+            let e = events
+                .entry((p.to_string(), id.to_string(), title))
+                .or_insert((0, c2));
             e.0 += 1;
         }
     }
     let mut events: Vec<EventRow> = events
         .into_iter()
-        .map(|((provider, event_id, title), (rules, c2tap))| EventRow { provider, event_id, title, rules, c2tap })
+        .map(|((provider, event_id, title), (rules, c2tap))| EventRow {
+            provider,
+            event_id,
+            title,
+            rules,
+            c2tap,
+        })
         .collect();
-    events.sort_by(|a, b| b.rules.cmp(&a.rules).then(a.provider.cmp(&b.provider)).then(a.event_id.cmp(&b.event_id)));
+    events.sort_by(|a, b| {
+        b.rules
+            .cmp(&a.rules)
+            .then(a.provider.cmp(&b.provider))
+            .then(a.event_id.cmp(&b.event_id))
+    });
 
     // Fields.
     struct Acc {
@@ -257,8 +308,17 @@ pub fn compute(rules: &[Rule], technique: Option<&str>, load_failures: usize) ->
     let mut inds: Vec<IndicatorRow> = ind_here
         .into_iter()
         .map(|((field, operator, value), rules)| {
-            let corpus_reach = reach.get(&(field.clone(), operator.clone(), value.clone())).copied().unwrap_or(rules);
-            IndicatorRow { field, operator, value, rules, corpus_reach }
+            let corpus_reach = reach
+                .get(&(field.clone(), operator.clone(), value.clone()))
+                .copied()
+                .unwrap_or(rules);
+            IndicatorRow {
+                field,
+                operator,
+                value,
+                rules,
+                corpus_reach,
+            }
         })
         .collect();
     inds.sort_by(|a, b| {
@@ -317,7 +377,11 @@ pub fn coverage(
         }
         Format::Text => write_text(&cov, out)?,
     }
-    Ok(if set.failures.is_empty() { ExitStatus::Success } else { ExitStatus::Failure })
+    Ok(if set.failures.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
 }
 
 fn table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
@@ -342,7 +406,11 @@ fn table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> std::io::R
         }
         s.trim_end().to_string()
     };
-    writeln!(out, "{}", line(head.iter().map(|h| h.to_string()).collect()))?;
+    writeln!(
+        out,
+        "{}",
+        line(head.iter().map(|h| h.to_string()).collect())
+    )?;
     writeln!(out, "{}", line(w.iter().map(|n| "-".repeat(*n)).collect()))?;
     for r in rows {
         writeln!(out, "{}", line(r.clone()))?;
@@ -351,15 +419,33 @@ fn table(out: &mut dyn Write, head: &[&str], rows: &[Vec<String>]) -> std::io::R
 }
 
 fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
 }
 
 fn write_text(c: &Coverage, out: &mut dyn Write) -> std::io::Result<()> {
     let t = c.technique.as_deref().unwrap_or("all techniques");
-    let obs: Vec<String> = c.observability.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    writeln!(out, "Coverage of {t}: {} of {} loaded rules ({})", c.rules_matched, c.rules_loaded, obs.join(", "))?;
+    let obs: Vec<String> = c
+        .observability
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect();
+    writeln!(
+        out,
+        "Coverage of {t}: {} of {} loaded rules ({})",
+        c.rules_matched,
+        c.rules_loaded,
+        obs.join(", ")
+    )?;
     if c.load_failures > 0 {
-        writeln!(out, "({} rule(s) failed to load; see `c2tap rules check`)", c.load_failures)?;
+        writeln!(
+            out,
+            "({} rule(s) failed to load; see `c2tap rules check`)",
+            c.load_failures
+        )?;
     }
     writeln!(out, "\nEvents covered")?;
     let rows: Vec<Vec<String>> = c
@@ -371,31 +457,68 @@ fn write_text(c: &Coverage, out: &mut dyn Write) -> std::io::Result<()> {
                 e.event_id.clone(),
                 e.title.clone(),
                 e.rules.to_string(),
-                if e.c2tap { "yes".into() } else { "no (host)".into() },
+                if e.c2tap {
+                    "yes".into()
+                } else {
+                    "no (host)".into()
+                },
             ]
         })
         .collect();
-    table(out, &["provider", "EventID", "title", "rules", "c2tap"], &rows)?;
+    table(
+        out,
+        &["provider", "EventID", "title", "rules", "c2tap"],
+        &rows,
+    )?;
     writeln!(out, "\nFields filtered most")?;
     let rows: Vec<Vec<String>> = c
         .fields
         .iter()
         .take(TEXT_TOP)
         .map(|f| {
-            let ops: Vec<String> = f.operators.iter().map(|(o, n)| format!("{o}:{n}")).collect();
-            let name = if f.observable { f.field.clone() } else { format!("{} (host)", f.field) };
-            vec![name, f.rules.to_string(), ops.join(" "), clip(&f.samples.join(", "), 60)]
+            let ops: Vec<String> = f
+                .operators
+                .iter()
+                .map(|(o, n)| format!("{o}:{n}"))
+                .collect();
+            let name = if f.observable {
+                f.field.clone()
+            } else {
+                format!("{} (host)", f.field)
+            };
+            vec![
+                name,
+                f.rules.to_string(),
+                ops.join(" "),
+                clip(&f.samples.join(", "), 60),
+            ]
         })
         .collect();
-    table(out, &["field", "rules", "operators", "sample values"], &rows)?;
+    table(
+        out,
+        &["field", "rules", "operators", "sample values"],
+        &rows,
+    )?;
     writeln!(out, "\nTop indicator values")?;
     let rows: Vec<Vec<String>> = c
         .indicators
         .iter()
         .take(TEXT_TOP)
-        .map(|i| vec![i.field.clone(), i.operator.clone(), clip(&i.value, 50), i.rules.to_string(), i.corpus_reach.to_string()])
+        .map(|i| {
+            vec![
+                i.field.clone(),
+                i.operator.clone(),
+                clip(&i.value, 50),
+                i.rules.to_string(),
+                i.corpus_reach.to_string(),
+            ]
+        })
         .collect();
-    table(out, &["field", "operator", "value", "rules", "corpus reach"], &rows)?;
+    table(
+        out,
+        &["field", "operator", "value", "rules", "corpus reach"],
+        &rows,
+    )?;
     writeln!(out, "\nRules")?;
     for g in &c.sources {
         writeln!(out, "  {} ({})", g.source, g.rules.len())?;
@@ -428,12 +551,23 @@ mod tests {
         assert_eq!(q.names, ["QueryName", "query"]);
         assert_eq!(q.operators.get("ends_with"), Some(&2));
         let top = &c.indicators[0];
-        assert_eq!((top.field.as_str(), top.value.as_str(), top.rules, top.corpus_reach), ("QueryName", ".x.com", 2, 3));
+        assert_eq!(
+            (
+                top.field.as_str(),
+                top.value.as_str(),
+                top.rules,
+                top.corpus_reach
+            ),
+            ("QueryName", ".x.com", 2, 3)
+        );
         assert!(c.events.iter().any(|e| e.event_id == "4688" && !e.c2tap));
         assert_eq!(c.observability.get("never"), Some(&1));
         let mut buf = Vec::new();
         write_text(&c, &mut buf).unwrap();
         let text = String::from_utf8(buf).unwrap();
-        assert!(text.contains("Events covered") && text.contains("Top indicator values"), "{text}");
+        assert!(
+            text.contains("Events covered") && text.contains("Top indicator values"),
+            "{text}"
+        );
     }
 }
