@@ -47,7 +47,7 @@ fn test_tool_echoes_events_in_order_with_alerts() {
     let input =
         "{\"cs-host\":\"x.bad.example\",\"c-uri\":\"/\"}\n\n{\"cs-host\":\"good.example\"}\n{}\n";
     let mut out = Vec::new();
-    let st = tools::test(&[rules.clone()], &mut Cursor::new(input), &mut out).unwrap();
+    let st = tools::test(std::slice::from_ref(&rules), &mut Cursor::new(input), &mut out).unwrap();
     assert_eq!(st, ExitStatus::Success);
     let lines: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
     assert_eq!(lines.len(), 3);
