@@ -525,3 +525,34 @@ fn nested_prefixes_and_suffixes_all_reported() {
         &[(r#""c-uri":"xabcdx""#, true), (r#""c-uri":"xabcx""#, false)],
     );
 }
+
+#[test]
+fn annotate_fills_event_alerts() {
+    let engine = Engine::new(&sigma::builtin().rules);
+    let mut ev = Event {
+        header: header(443),
+        body: Body::Connect(NetworkConnect {
+            destination_hostname: Some("h2.cftunnel.com".into()),
+            tls_sni: Some("h2.cftunnel.com".into()),
+            ..Default::default()
+        }),
+        alerts: Vec::new(),
+    };
+    assert_eq!(engine.annotate(&mut ev), 1);
+    assert_eq!(&*ev.alerts[0].rule_title, "Cloudflare Tunnel Connection");
+    let mut line = Vec::new();
+    c2tap::event::json::write_event(&mut line, &ev);
+    let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+    assert_eq!(v["Alerts"][0]["RuleLevel"], "medium");
+    assert!(
+        v["Alerts"][0]["RuleTags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "attack.t1071.001")
+    );
+    // Port 7844 adds the edge-port rule; annotate replaces, never appends twice.
+    ev.header.dst_port = 7844;
+    assert_eq!(engine.annotate(&mut ev), 2);
+    assert_eq!(engine.annotate(&mut ev), 2);
+}

@@ -22,7 +22,7 @@ use hashbrown::HashMap;
 use super::classify::{self, Observability};
 use super::condition::Expr;
 use super::rule::{Item, Rule};
-use super::value::{CmpOp, GlobTok, Net, StrPat, ValueSpec, glob};
+use super::value::{CidrSet, CmpOp, GlobTok, StrPat, ValueSpec, glob};
 use crate::detect::fields::{EventKind, FieldKey};
 use crate::detect::source::{self, FieldSource};
 use crate::event::{Alert, FieldValue};
@@ -93,7 +93,7 @@ enum CVal {
     Glob(Vec<GlobTok>, Option<u32>),
     Cased(StrPat),
     Re(regex::Regex),
-    Cidr(Net),
+    Cidr(CidrSet),
     Null,
     Exists(bool),
     Cmp(CmpOp, f64),
@@ -334,6 +334,7 @@ impl Builder<'_> {
     fn group<'v>(&mut self, slot: u32, vals: impl Iterator<Item = &'v ValueSpec>) -> CGroup {
         let mut bit = None;
         let mut rest = Vec::new();
+        let mut nets = Vec::new();
         for v in vals {
             match v {
                 ValueSpec::Str {
@@ -362,12 +363,15 @@ impl Builder<'_> {
                 ValueSpec::Exists(b) => rest.push(CVal::Exists(*b)),
                 ValueSpec::Str { pat, cased: true } => rest.push(CVal::Cased(pat.clone())),
                 ValueSpec::Re(r) => rest.push(CVal::Re(r.clone())),
-                ValueSpec::Cidr(n) => rest.push(CVal::Cidr(*n)),
+                ValueSpec::Cidr(n) => nets.push(*n),
                 ValueSpec::Cmp(op, n) => rest.push(CVal::Cmp(*op, *n)),
                 ValueSpec::FieldRef(k) => {
                     rest.push(CVal::FieldRef(self.slot(SlotKey::Field(k.clone()))))
                 }
             }
+        }
+        if !nets.is_empty() {
+            rest.push(CVal::Cidr(CidrSet::new(&nets)));
         }
         CGroup { bit, rest }
     }
