@@ -556,3 +556,22 @@ fn annotate_fills_event_alerts() {
     assert_eq!(engine.annotate(&mut ev), 2);
     assert_eq!(engine.annotate(&mut ev), 2);
 }
+
+/// Regression (found by `literal_scans_find_every_overlapping_pattern`): an anchored
+/// automaton state also reports patterns that are suffixes of its path; `b` must not be
+/// taken for a suffix of `baa` because `baa` (reversed `aab`) ends in `b`.
+#[test]
+fn anchored_scans_ignore_inner_outputs() {
+    check(
+        "  sel:\n    c-uri|endswith|all:\n      - 'b'\n      - 'baa'\n  condition: sel",
+        &[
+            (r#""c-uri":"baa""#, false),
+            (r#""c-uri":"xbaab""#, false),
+            (r#""c-uri":"bbaa""#, false),
+        ],
+    );
+    check(
+        "  sel:\n    c-uri|startswith|all:\n      - 'a'\n      - 'bba'\n  condition: sel",
+        &[(r#""c-uri":"bba""#, false), (r#""c-uri":"abba""#, false)],
+    );
+}

@@ -47,7 +47,12 @@ fn test_tool_echoes_events_in_order_with_alerts() {
     let input =
         "{\"cs-host\":\"x.bad.example\",\"c-uri\":\"/\"}\n\n{\"cs-host\":\"good.example\"}\n{}\n";
     let mut out = Vec::new();
-    let st = tools::test(std::slice::from_ref(&rules), &mut Cursor::new(input), &mut out).unwrap();
+    let st = tools::test(
+        std::slice::from_ref(&rules),
+        &mut Cursor::new(input),
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(st, ExitStatus::Success);
     let lines: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
     assert_eq!(lines.len(), 3);
@@ -107,7 +112,7 @@ fn coverage_of_the_builtin_set() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
     fn random_yaml_never_panics(text in "\\PC{0,300}") {
@@ -144,5 +149,29 @@ proptest! {
         let re = format!("^(?s){}$", pat.replace('?', ".").replace('*', ".*"));
         let want = regex::Regex::new(&re).unwrap().is_match(&hay);
         prop_assert_eq!(!out.is_empty(), want, "pattern {} on {}", pat, hay);
+    }
+
+    #[test]
+    fn literal_scans_find_every_overlapping_pattern(
+        pats in proptest::collection::vec("[ab]{1,3}", 1..4),
+        hay in "[ab]{0,12}",
+        modifier in prop_oneof![Just("contains"), Just("startswith"), Just("endswith")],
+    ) {
+        let list: String = pats.iter().map(|p| format!("      - '{p}'\n")).collect();
+        let text = format!(
+            "title: t\nlogsource: {{category: proxy}}\ndetection:\n  s:\n    c-uri|{modifier}|all:\n{list}  condition: s\n"
+        );
+        let set = sigma::load_str(&text, "p", "p");
+        prop_assert!(set.failures.is_empty(), "{:?}", set.failures);
+        let engine = c2tap::detect::Engine::new(&set.rules);
+        let ev = serde_json::json!({"EventID": 100, "c-uri": hay});
+        let mut out = Vec::new();
+        engine.evaluate(&c2tap::detect::JsonEvent::from_map(ev.as_object().unwrap()), &mut out);
+        let want = pats.iter().all(|p| match modifier {
+            "contains" => hay.contains(p.as_str()),
+            "startswith" => hay.starts_with(p.as_str()),
+            _ => hay.ends_with(p.as_str()),
+        });
+        prop_assert_eq!(!out.is_empty(), want, "{} {:?} on {}", modifier, pats, hay);
     }
 }

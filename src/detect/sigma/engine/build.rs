@@ -278,6 +278,7 @@ impl Builder<'_> {
                 };
                 // Patterns are plain bytes; a build failure (size limits) leaves the
                 // slot without these literals rather than failing the rule set.
+                auto.max_len = list.iter().map(Vec::len).max().unwrap_or(0);
                 auto.ac = AhoCorasick::builder()
                     .kind(kind)
                     .start_kind(start)

@@ -38,15 +38,34 @@ const PRESENT: u8 = 2;
 
 /// Sets the bits of every pattern of `auto` found in `input` (overlapping). The
 /// crate's overlapping iterator refuses anchored input, so this drives the overlapping
-/// state by hand; anchored, it reports exactly the patterns that start at offset 0.
+/// state by hand; anchored, only matches starting at offset 0 count.
 fn scan(auto: &Auto, input: Input<'_>, bits: &mut [u64]) {
     let Some(ac) = &auto.ac else { return };
+    let anchored = input.get_anchored().is_anchored();
+    let input = if anchored {
+        input
+    } else {
+        // Unanchored: a plain search (which can skip ahead with the automaton's
+        // prefilter) finds the earliest-ending match, or tells that there is none, as on
+        // most values. No match ends before it, so none starts before its end minus the
+        // longest pattern: the overlapping walk starts there.
+        let Some(first) = ac.find(input.clone()) else {
+            return;
+        };
+        let from = first.end().saturating_sub(auto.max_len).max(input.start());
+        input.range(from..)
+    };
     let mut state = OverlappingState::start();
     loop {
         if ac.try_find_overlapping(input.clone(), &mut state).is_err() {
             return;
         }
         let Some(m) = state.get_match() else { return };
+        // An anchored state also reports the patterns that are suffixes of its path
+        // (its output set includes theirs), which do not start at offset 0.
+        if anchored && m.start() != 0 {
+            continue;
+        }
         for &b in auto
             .lits
             .get(m.pattern().as_usize())

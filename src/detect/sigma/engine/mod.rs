@@ -49,6 +49,8 @@ enum Anchor {
 struct Auto {
     ac: Option<AhoCorasick>,
     lits: Vec<Vec<u32>>,
+    /// Length of the longest pattern (bounds where the first match's neighbours start).
+    max_len: usize,
 }
 
 /// A field's literals. `contains` scans the whole value; `starts` is an anchored search
