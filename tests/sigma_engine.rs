@@ -575,3 +575,20 @@ fn anchored_scans_ignore_inner_outputs() {
         &[(r#""c-uri":"bba""#, false), (r#""c-uri":"abba""#, false)],
     );
 }
+
+#[test]
+fn global_documents_merge_into_the_following_ones() {
+    let text = "action: global\ntitle: shared\nlogsource: {category: proxy}\ndetection: {condition: s}\n---\n\
+                id: a\ndetection: {s: {cs-method: PUT}}\n---\n\
+                id: b\ntitle: own title\ndetection: {s: {cs-method: DELETE}}\n";
+    let set = sigma::load_str(text, "g.yml", "t");
+    assert!(set.failures.is_empty(), "{:?}", set.failures);
+    let got: Vec<(&str, &str)> = set
+        .rules
+        .iter()
+        .map(|r| (r.id.as_str(), r.title.as_str()))
+        .collect();
+    assert_eq!(got, [("a", "shared"), ("b", "own title")]);
+    let e = Engine::new(&set.rules);
+    assert!(fires_on(&e, r#"{"EventID":100,"cs-method":"delete"}"#));
+}
