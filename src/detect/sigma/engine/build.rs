@@ -215,6 +215,15 @@ impl Builder<'_> {
         if !nets.is_empty() {
             rest.push(CVal::Cidr(CidrSet::new(&nets)));
         }
+        if rest.iter().any(|v| {
+            matches!(
+                v,
+                CVal::Cased(_) | CVal::Re(_) | CVal::Cidr(_) | CVal::Cmp(..)
+            )
+        }) && let Some(sl) = self.route.slots.get_mut(slot as usize)
+        {
+            sl.needs_orig = true;
+        }
         CGroup { bit, rest }
     }
 

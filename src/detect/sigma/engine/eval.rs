@@ -196,7 +196,9 @@ impl Route {
         let (Some(orig), Some(lower)) = (s.orig.get_mut(i), s.lower.get_mut(i)) else {
             return false;
         };
-        orig.clear();
+        let keep = slot.needs_orig;
+        let buf: &mut String = if keep { &mut *orig } else { &mut *lower };
+        buf.clear();
         let mut ip = None;
         let mut int = None;
         let present = match key {
@@ -207,17 +209,17 @@ impl Route {
                         FieldValue::Int(n) => int = Some(n),
                         FieldValue::Str(_) => {}
                     }
-                    push_value(orig, v);
+                    push_value(buf, v);
                     true
                 }
                 None => false,
             },
             SlotKey::Keywords => {
                 ev.for_each_value(&mut |v| {
-                    if !orig.is_empty() {
-                        orig.push('\n');
+                    if !buf.is_empty() {
+                        buf.push('\n');
                     }
-                    push_value(orig, v);
+                    push_value(buf, v);
                 });
                 true
             }
@@ -228,12 +230,18 @@ impl Route {
         if !present {
             return false;
         }
-        lower.clear();
-        if orig.is_ascii() {
-            lower.push_str(orig);
+        if keep {
+            lower.clear();
+            if orig.is_ascii() {
+                lower.push_str(orig);
+                lower.make_ascii_lowercase();
+            } else {
+                lower.push_str(&orig.to_lowercase());
+            }
+        } else if lower.is_ascii() {
             lower.make_ascii_lowercase();
         } else {
-            lower.push_str(&orig.to_lowercase());
+            *lower = lower.to_lowercase();
         }
         if let Some(x) = s.ip.get_mut(i) {
             *x = ip;
@@ -245,7 +253,10 @@ impl Route {
         for &b in &slot.empty {
             set_bit(bits, b);
         }
-        if let Some(eqs) = slot.eq.get(lower.as_str()) {
+        if let Some(eqs) = (!slot.eq.is_empty())
+            .then(|| slot.eq.get(lower.as_str()))
+            .flatten()
+        {
             for &b in eqs {
                 set_bit(bits, b);
             }
