@@ -144,6 +144,17 @@ impl Builder<'_> {
             }
             return;
         }
+        // One-byte substrings (`_`, `x`, `@` in SigmaHQ's lists) occur in most values;
+        // in the automaton they would be reported at every occurrence. A byte search
+        // answers them once.
+        if let (Anchor::Contains, &[byte]) = (anchor, text.as_bytes())
+            && let Some(sl) = self.route.slots.get_mut(s)
+        {
+            if !sl.bytes.contains(&(byte, b)) {
+                sl.bytes.push((byte, b));
+            }
+            return;
+        }
         let a = anchor as usize;
         let bytes: Vec<u8> = match anchor {
             Anchor::Ends => text.bytes().rev().collect(),

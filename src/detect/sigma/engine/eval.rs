@@ -253,6 +253,11 @@ impl Route {
         for &b in &slot.empty {
             set_bit(bits, b);
         }
+        for &(byte, b) in &slot.bytes {
+            if lower.as_bytes().contains(&byte) {
+                set_bit(bits, b);
+            }
+        }
         if let Some(eqs) = (!slot.eq.is_empty())
             .then(|| slot.eq.get(lower.as_str()))
             .flatten()

@@ -63,6 +63,8 @@ struct Slot {
     eq: HashMap<String, Vec<u32>>,
     /// Contains/starts/ends of the empty string: true whenever the field is present.
     empty: Vec<u32>,
+    /// One-byte `contains` literals (byte, bit), tested with a byte search.
+    bytes: Vec<(u8, u32)>,
     /// Some test needs the value as written (regex, `cased`, CIDR or number parsing);
     /// otherwise only the case-folded copy is kept.
     needs_orig: bool,
