@@ -51,7 +51,7 @@ fn builtin_rules_match_their_events_and_not_their_near_misses() {
         let fired = |ev: &serde_json::Map<String, serde_json::Value>| {
             let mut out = Vec::new();
             engine.evaluate(&JsonEvent::from_map(ev), &mut out);
-            out.iter().any(|a| &*a.rule_id == r.id)
+            out.iter().any(|a| *a.rule_id == r.id)
         };
         for ev in &r.tests.matching {
             assert!(fired(ev), "{} ({}) must match {ev:?}", r.title, r.origin);

@@ -500,3 +500,95 @@ fn overlapping_literals_on_one_field() {
         ],
     );
 }
+
+#[test]
+fn nested_prefixes_and_suffixes_all_reported() {
+    // Each value of an `|all` list has its own bit, so every nested prefix or suffix
+    // must be found by the anchored scans, not only the longest or shortest.
+    check(
+        "  sel:\n    cs-host|endswith|all:\n      - '.com'\n      - 'e.com'\n      - 'example.com'\n  condition: sel",
+        &[
+            (r#""cs-host":"www.EXAMPLE.com""#, true),
+            (r#""cs-host":"www.exampla.com""#, false),
+        ],
+    );
+    check(
+        "  sel:\n    c-uri|startswith|all:\n      - '/a'\n      - '/ab'\n      - '/abc'\n  condition: sel",
+        &[
+            (r#""c-uri":"/abcd""#, true),
+            (r#""c-uri":"/abd""#, false),
+            (r#""c-uri":"x/abc""#, false),
+        ],
+    );
+    check(
+        "  sel:\n    c-uri|contains|all:\n      - 'abc'\n      - 'bcd'\n      - 'cd'\n  condition: sel",
+        &[(r#""c-uri":"xabcdx""#, true), (r#""c-uri":"xabcx""#, false)],
+    );
+}
+
+#[test]
+fn annotate_fills_event_alerts() {
+    let engine = Engine::new(&sigma::builtin().rules);
+    let mut ev = Event {
+        header: header(443),
+        body: Body::Connect(NetworkConnect {
+            destination_hostname: Some("h2.cftunnel.com".into()),
+            tls_sni: Some("h2.cftunnel.com".into()),
+            ..Default::default()
+        }),
+        alerts: Vec::new(),
+    };
+    assert_eq!(engine.annotate(&mut ev), 1);
+    assert_eq!(&*ev.alerts[0].rule_title, "Cloudflare Tunnel Connection");
+    let mut line = Vec::new();
+    c2tap::event::json::write_event(&mut line, &ev);
+    let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+    assert_eq!(v["Alerts"][0]["RuleLevel"], "medium");
+    assert!(
+        v["Alerts"][0]["RuleTags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "attack.t1071.001")
+    );
+    // Port 7844 adds the edge-port rule; annotate replaces, never appends twice.
+    ev.header.dst_port = 7844;
+    assert_eq!(engine.annotate(&mut ev), 2);
+    assert_eq!(engine.annotate(&mut ev), 2);
+}
+
+/// Regression (found by `literal_scans_find_every_overlapping_pattern`): an anchored
+/// automaton state also reports patterns that are suffixes of its path; `b` must not be
+/// taken for a suffix of `baa` because `baa` (reversed `aab`) ends in `b`.
+#[test]
+fn anchored_scans_ignore_inner_outputs() {
+    check(
+        "  sel:\n    c-uri|endswith|all:\n      - 'b'\n      - 'baa'\n  condition: sel",
+        &[
+            (r#""c-uri":"baa""#, false),
+            (r#""c-uri":"xbaab""#, false),
+            (r#""c-uri":"bbaa""#, false),
+        ],
+    );
+    check(
+        "  sel:\n    c-uri|startswith|all:\n      - 'a'\n      - 'bba'\n  condition: sel",
+        &[(r#""c-uri":"bba""#, false), (r#""c-uri":"abba""#, false)],
+    );
+}
+
+#[test]
+fn global_documents_merge_into_the_following_ones() {
+    let text = "action: global\ntitle: shared\nlogsource: {category: proxy}\ndetection: {condition: s}\n---\n\
+                id: a\ndetection: {s: {cs-method: PUT}}\n---\n\
+                id: b\ntitle: own title\ndetection: {s: {cs-method: DELETE}}\n";
+    let set = sigma::load_str(text, "g.yml", "t");
+    assert!(set.failures.is_empty(), "{:?}", set.failures);
+    let got: Vec<(&str, &str)> = set
+        .rules
+        .iter()
+        .map(|r| (r.id.as_str(), r.title.as_str()))
+        .collect();
+    assert_eq!(got, [("a", "shared"), ("b", "own title")]);
+    let e = Engine::new(&set.rules);
+    assert!(fires_on(&e, r#"{"EventID":100,"cs-method":"delete"}"#));
+}

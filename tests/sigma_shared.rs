@@ -589,7 +589,7 @@ fn coverage_of_t1071_001_is_pinned() {
         (
             Some("HttpUserAgent"),
             Some("match"),
-            Some(" windowspowershell/"),
+            Some(" WindowsPowerShell/"),
             Some(3),
             Some(3)
         )
@@ -598,7 +598,7 @@ fn coverage_of_t1071_001_is_pinned() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|i| i["field"] == "HttpMethod" && i["value"] == "get")
+        .find(|i| i["field"] == "HttpMethod" && i["value"] == "GET")
         .unwrap();
     assert_eq!(
         (

@@ -31,4 +31,20 @@ impl Engine {
         let set = sigma::load_or_builtin(paths);
         (Engine::new(&set.rules), set.failures)
     }
+
+    /// Evaluates an event and stores its alerts in `ev.alerts` (replacing them);
+    /// returns how many rules matched.
+    pub fn annotate(&self, ev: &mut crate::event::Event) -> usize {
+        let mut alerts = std::mem::take(&mut ev.alerts);
+        alerts.clear();
+        self.evaluate(&*ev, &mut alerts);
+        ev.alerts = alerts;
+        ev.alerts.len()
+    }
 }
+
+// Workers share one engine (`Arc<Engine>`); per-event scratch memory is thread-local.
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<Engine>();
+};

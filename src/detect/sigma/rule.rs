@@ -21,6 +21,8 @@ pub struct Item {
     pub all: bool,
     /// One entry per written value; its variants (windash, base64offset) are ORed.
     pub values: Vec<Vec<ValueSpec>>,
+    /// The values as written (`None` for null), for reports.
+    pub raw_values: Vec<Option<String>>,
 }
 
 /// A named selection: OR over groups, AND over the items of a group (a map is one
@@ -287,6 +289,7 @@ fn item(
     if field.is_none() && raw.iter().any(Option::is_none) {
         return Err(RuleError::Value("a keyword cannot be null".into()));
     }
+    let raw_values = raw.iter().map(|r| r.map(String::from)).collect();
     let values = raw
         .into_iter()
         .map(|r| value::compile(r, &m))
@@ -296,5 +299,6 @@ fn item(
         field: field.map(fields::resolve),
         all: m.all,
         values,
+        raw_values,
     })
 }

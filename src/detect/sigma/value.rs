@@ -88,6 +88,70 @@ impl Net {
     }
 }
 
+/// The `cidr` values of one item as sorted, merged address ranges: a lookup is a
+/// binary search, whatever the number of networks (a flattened prefix tree).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CidrSet {
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
+fn merge<T: Ord + Copy>(mut r: Vec<(T, T)>, succ: impl Fn(T) -> Option<T>) -> Vec<(T, T)> {
+    r.sort_unstable();
+    let mut out: Vec<(T, T)> = Vec::with_capacity(r.len());
+    for (a, b) in r {
+        match out.last_mut() {
+            // Overlapping or adjacent ranges merge.
+            Some(last) if succ(last.1).is_none_or(|n| a <= n) => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+fn within<T: Ord + Copy>(r: &[(T, T)], x: T) -> bool {
+    let i = r.partition_point(|&(a, _)| a <= x);
+    i > 0 && r.get(i - 1).is_some_and(|&(_, b)| x <= b)
+}
+
+impl CidrSet {
+    pub fn new(nets: &[Net]) -> CidrSet {
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for n in nets {
+            match n.addr {
+                IpAddr::V4(a) => {
+                    let host_bits = 32 - u32::from(n.prefix.min(32));
+                    let mask = u32::MAX.checked_shl(host_bits).unwrap_or(0);
+                    let start = u32::from(a) & mask;
+                    v4.push((start, start | !mask));
+                }
+                IpAddr::V6(a) => {
+                    let host_bits = 128 - u32::from(n.prefix.min(128));
+                    let mask = u128::MAX.checked_shl(host_bits).unwrap_or(0);
+                    let start = u128::from(a) & mask;
+                    v6.push((start, start | !mask));
+                }
+            }
+        }
+        CidrSet {
+            v4: merge(v4, |x| x.checked_add(1)),
+            v6: merge(v6, |x| x.checked_add(1)),
+        }
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => within(&self.v4, u32::from(a)),
+            IpAddr::V6(a) => {
+                within(&self.v6, u128::from(a))
+                    || a.to_ipv4_mapped()
+                        .is_some_and(|v4| within(&self.v4, u32::from(v4)))
+            }
+        }
+    }
+}
+
 /// One value of a detection item, compiled.
 #[derive(Clone, Debug)]
 pub enum ValueSpec {
@@ -568,6 +632,50 @@ mod tests {
         assert!(compile(Some("10.0.0.0/33"), &Mods::parse(&["cidr"]).unwrap()).is_err());
         assert!(compile(Some("x"), &Mods::parse(&["gt"]).unwrap()).is_err());
         assert!(compile(Some("maybe"), &Mods::parse(&["exists"]).unwrap()).is_err());
+    }
+
+    #[test]
+    fn cidr_set_agrees_with_nets() {
+        let nets: Vec<Net> = [
+            "10.0.0.0/8",
+            "10.1.0.0/16",
+            "192.168.0.0/24",
+            "192.168.1.0/24",
+            "0.0.0.0/32",
+            "fd00::/8",
+            "::1/128",
+        ]
+        .iter()
+        .map(|s| Net::parse(s).unwrap())
+        .collect();
+        let set = CidrSet::new(&nets);
+        for ip in [
+            "10.9.9.9",
+            "10.1.2.3",
+            "11.0.0.0",
+            "192.168.0.255",
+            "192.168.1.0",
+            "192.168.2.0",
+            "0.0.0.0",
+            "0.0.0.1",
+            "fd01::5",
+            "fe00::1",
+            "::1",
+            "::2",
+            "::ffff:10.0.0.1",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(
+                set.contains(ip),
+                nets.iter().any(|n| n.contains(ip)),
+                "{ip}"
+            );
+        }
+        assert!(
+            CidrSet::new(&[Net::parse("0.0.0.0/0").unwrap()])
+                .contains("255.255.255.255".parse().unwrap())
+        );
+        assert!(CidrSet::new(&[Net::parse("::/0").unwrap()]).contains("ffff::1".parse().unwrap()));
     }
 
     #[test]

@@ -175,10 +175,15 @@ fn indicators(r: &Rule) -> Vec<(String, String, String, String)> {
                 (Some(k), Some(raw)) => (k.name().to_string(), raw.clone()),
                 _ => ("keywords".to_string(), "keywords".to_string()),
             };
-            for variants in &it.values {
-                // Expanded variants (windash, base64offset) are one indicator: the first.
+            for (variants, written) in it.values.iter().zip(&it.raw_values) {
+                // Expanded variants (windash, base64offset) are one indicator: the first,
+                // shown as the rule wrote it.
                 if let Some(v) = variants.first() {
                     let (op, val) = op_and_value(v);
+                    let val = match (v, written) {
+                        (ValueSpec::Str { .. }, Some(w)) => w.clone(),
+                        _ => val,
+                    };
                     out.push((norm.clone(), raw.clone(), op, val));
                 }
             }
@@ -250,6 +255,8 @@ pub fn compute(rules: &[Rule], technique: Option<&str>, load_failures: usize) ->
     }
     let mut fields: BTreeMap<String, Acc> = BTreeMap::new();
     let mut ind_here: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    // Indicators group case-insensitively (as they match); shown as first written.
+    let mut shown: BTreeMap<(String, String, String), String> = BTreeMap::new();
     for r in &chosen {
         let list = indicators(r);
         let mut seen_fields = Vec::new();
@@ -276,6 +283,7 @@ pub fn compute(rules: &[Rule], technique: Option<&str>, load_failures: usize) ->
             let key = (norm.clone(), op.clone(), val.to_lowercase());
             if !seen_ind.contains(&key) {
                 seen_ind.push(key.clone());
+                shown.entry(key.clone()).or_insert_with(|| val.clone());
                 *ind_here.entry(key).or_default() += 1;
             }
         }
@@ -308,10 +316,9 @@ pub fn compute(rules: &[Rule], technique: Option<&str>, load_failures: usize) ->
     let mut inds: Vec<IndicatorRow> = ind_here
         .into_iter()
         .map(|((field, operator, value), rules)| {
-            let corpus_reach = reach
-                .get(&(field.clone(), operator.clone(), value.clone()))
-                .copied()
-                .unwrap_or(rules);
+            let key = (field.clone(), operator.clone(), value.clone());
+            let corpus_reach = reach.get(&key).copied().unwrap_or(rules);
+            let value = shown.get(&key).cloned().unwrap_or(value);
             IndicatorRow {
                 field,
                 operator,
