@@ -17,7 +17,10 @@ impl Timestamp {
     pub const ZERO: Timestamp = Timestamp(0);
 
     pub const fn from_secs_nanos(secs: i64, nanos: u32) -> Timestamp {
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos as i64))
+        Timestamp(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(nanos as i64),
+        )
     }
 
     pub const fn from_secs(secs: i64) -> Timestamp {
@@ -116,7 +119,10 @@ mod tests {
         // 2026-11-22 09:31:03.722 UTC
         let ts = Timestamp::from_secs_nanos(1_795_339_863, 722_999_999);
         assert_eq!(ts.sysmon().to_string(), "2026-11-22 09:31:03.722");
-        assert_eq!(Timestamp::ZERO.sysmon().to_string(), "1970-01-01 00:00:00.000");
+        assert_eq!(
+            Timestamp::ZERO.sysmon().to_string(),
+            "1970-01-01 00:00:00.000"
+        );
         assert_eq!(
             Timestamp::from_secs(951_782_400).sysmon().to_string(),
             "2000-02-29 00:00:00.000"

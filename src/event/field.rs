@@ -129,9 +129,13 @@ impl Event {
             },
             Body::Connect(c) => match field {
                 Field::Initiated => Some(Str("true")),
-                Field::DestinationHostname => Some(Str(c.destination_hostname.as_deref().unwrap_or("-"))),
+                Field::DestinationHostname => {
+                    Some(Str(c.destination_hostname.as_deref().unwrap_or("-")))
+                }
                 Field::HostnameSource => c.hostname_source.map(|s| Str(s.as_str())),
-                Field::DestinationPortName => Some(Str(super::ports::port_name(h.dst_port).unwrap_or("-"))),
+                Field::DestinationPortName => {
+                    Some(Str(super::ports::port_name(h.dst_port).unwrap_or("-")))
+                }
                 Field::AppProtocol => Some(Str(c.app_protocol.as_str())),
                 Field::TlsSni => opt(&c.tls_sni),
                 Field::TlsAlpn => opt(&c.tls_alpn),
@@ -157,7 +161,9 @@ impl Event {
                 Field::HttpReferer => opt(&r.referer),
                 Field::HttpContentLength => r.content_length.map(|n| Int(n as i64)),
                 Field::HttpStatus => r.status.map(|s| Int(i64::from(s))),
-                Field::DestinationHostname => Some(Str(r.destination_hostname.as_deref().unwrap_or("-"))),
+                Field::DestinationHostname => {
+                    Some(Str(r.destination_hostname.as_deref().unwrap_or("-")))
+                }
                 Field::Truncated => Some(Str(bool_str(r.truncated))),
                 _ => None,
             },

@@ -39,7 +39,10 @@ pub fn write_event(out: &mut Vec<u8>, ev: &Event) {
         }
         Body::Connect(c) => {
             o.str("Initiated", "true");
-            o.str("DestinationHostname", c.destination_hostname.as_deref().unwrap_or("-"));
+            o.str(
+                "DestinationHostname",
+                c.destination_hostname.as_deref().unwrap_or("-"),
+            );
             o.opt_str("HostnameSource", c.hostname_source.map(|s| s.as_str()));
             o.str(
                 "DestinationPortName",
@@ -69,7 +72,10 @@ pub fn write_event(out: &mut Vec<u8>, ev: &Event) {
             o.opt_str("HttpReferer", r.referer.as_deref());
             o.opt_num("HttpContentLength", r.content_length);
             o.opt_num("HttpStatus", r.status.map(u64::from));
-            o.str("DestinationHostname", r.destination_hostname.as_deref().unwrap_or("-"));
+            o.str(
+                "DestinationHostname",
+                r.destination_hostname.as_deref().unwrap_or("-"),
+            );
             o.flag("Truncated", r.truncated);
         }
     }
@@ -156,7 +162,8 @@ impl<'a> Obj<'a> {
     /// A boolean JSON value (used for c2tap's own flags, not Sysmon's string booleans).
     pub fn bool(&mut self, k: &str, v: bool) {
         self.key(k);
-        self.out.extend_from_slice(if v { b"true" } else { b"false" });
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
     }
 
     /// A flag that is written only when set, so ordinary events stay short.

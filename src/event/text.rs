@@ -72,7 +72,10 @@ mod tests {
 
     #[test]
     fn valid_utf8_is_kept() {
-        assert_eq!(wire_text("héllo\u{1}".as_bytes()), ("héllo\u{1}".into(), false));
+        assert_eq!(
+            wire_text("héllo\u{1}".as_bytes()),
+            ("héllo\u{1}".into(), false)
+        );
     }
 
     #[test]
