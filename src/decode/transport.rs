@@ -50,23 +50,31 @@ impl TcpFlags {
     pub const ACK: u8 = 0x10;
     pub const URG: u8 = 0x20;
 
-    pub fn fin(self) -> bool {
+    pub const fn fin(self) -> bool {
         self.0 & Self::FIN != 0
     }
-    pub fn syn(self) -> bool {
+    pub const fn syn(self) -> bool {
         self.0 & Self::SYN != 0
     }
-    pub fn rst(self) -> bool {
+    pub const fn rst(self) -> bool {
         self.0 & Self::RST != 0
     }
-    pub fn psh(self) -> bool {
+    pub const fn psh(self) -> bool {
         self.0 & Self::PSH != 0
     }
-    pub fn ack(self) -> bool {
+    pub const fn ack(self) -> bool {
         self.0 & Self::ACK != 0
     }
-    pub fn urg(self) -> bool {
+    pub const fn urg(self) -> bool {
         self.0 & Self::URG != 0
+    }
+    /// A connection request: SYN without ACK.
+    pub const fn is_syn_only(self) -> bool {
+        self.syn() && !self.ack()
+    }
+    /// A connection acceptance: SYN with ACK.
+    pub const fn is_syn_ack(self) -> bool {
+        self.syn() && self.ack()
     }
 }
 

@@ -10,38 +10,8 @@ use super::key::Direction;
 use super::reassembly::{PushOutcome, StreamReassembler};
 use super::table::TimeoutClass;
 
-/// TCP header flags (RFC 9293 §3.1), as the decoder hands them over.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TcpFlags(pub u8);
-
-impl TcpFlags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
-
-    pub const fn fin(self) -> bool {
-        self.0 & Self::FIN != 0
-    }
-    pub const fn syn(self) -> bool {
-        self.0 & Self::SYN != 0
-    }
-    pub const fn rst(self) -> bool {
-        self.0 & Self::RST != 0
-    }
-    pub const fn ack(self) -> bool {
-        self.0 & Self::ACK != 0
-    }
-    /// A connection request: SYN without ACK.
-    pub const fn is_syn_only(self) -> bool {
-        self.syn() && !self.ack()
-    }
-    /// A connection acceptance: SYN with ACK.
-    pub const fn is_syn_ack(self) -> bool {
-        self.syn() && self.ack()
-    }
-}
+/// TCP header flags (RFC 9293 §3.1): the decoder's type, used as it is.
+pub use crate::decode::TcpFlags;
 
 /// What the flags seen so far say about a connection's life (one byte per flow).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -6,7 +6,8 @@
 //! from plain values (addresses, ports, protocol number — this module does not know
 //! decode's types), looks the flow up in its [`FlowTable`], feeds TCP payload to the
 //! flow's [`TcpConn`] and hands [`StreamReassembler::readable`] bytes to a parser.
-//! It may import `time` only; `proto`, `event` and `pipeline` import it.
+//! It may import `time` and `decode` (for `TcpFlags`); `proto`, `event` and `pipeline`
+//! import it.
 //!
 //! What it does not do: no IP defragmentation (decode), no protocol probing (proto),
 //! no full TCP state machine: reassembly covers the *prefix* of each direction that

@@ -12,7 +12,7 @@ use super::emit::Emitter;
 use super::state::{FlowState, emit_connect};
 use crate::decode::TcpSegment;
 use crate::event::{self, AppProtocol, Body, Transport};
-use crate::flow::{Direction, Entry, FlowKey, FlowTable, PROTO_TCP, PacketSeen, TcpConn, TcpFlags};
+use crate::flow::{Direction, Entry, FlowKey, FlowTable, PROTO_TCP, PacketSeen, TcpConn};
 use crate::proto::dns::{DnsPacket, DnsState, DnsTransaction, DnsTransport, TcpDnsFramer};
 use crate::proto::http::{self, HttpState, Outcome};
 use crate::proto::tls::{self, ClientHelloStream, Progress};
@@ -391,7 +391,7 @@ pub fn on_segment(
     dns_done: &mut Vec<DnsTransaction>,
 ) {
     let (key, dir) = FlowKey::new(PROTO_TCP, src, seg.src_port, dst, seg.dst_port);
-    let flags = TcpFlags(seg.flags.0);
+    let flags = seg.flags;
     let seen = PacketSeen {
         now: ts,
         dir,
