@@ -51,7 +51,7 @@ fn replay_once(cfg: &RuntimeConfig, engine: &Arc<Engine>, pcap: &PathBuf) -> u64
 
 fn replay(c: &mut Criterion) {
     let pcap = bench_pcap();
-    let engine = Arc::new(Engine::builtin().unwrap());
+    let engine = Arc::new(Engine::load(&[]).0);
     let mut group = c.benchmark_group("replay");
     group.sample_size(10);
     for workers in [1usize, 2] {

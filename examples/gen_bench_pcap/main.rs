@@ -17,9 +17,9 @@ fn main() -> std::io::Result<()> {
     let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
     let tmp = format!("{path}.tmp");
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-    // 300 flows in progress at once: enough interleaving that consecutive packets
-    // rarely belong to the same flow, as on a busy link.
-    let (packets, bytes) = mix::write_mix(&mut out, seed, mb * 1_000_000, 300, &mix::FULL)?;
+    // 1000 flows in progress at once: consecutive packets rarely belong to the same
+    // flow, as on a busy link, and the flow tables hold thousands of entries.
+    let (packets, bytes) = mix::write_mix(&mut out, seed, mb * 1_000_000, 1000, &mix::FULL)?;
     out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     std::fs::rename(&tmp, path)?;
     eprintln!("gen_bench_pcap: {path}: {packets} packets, {bytes} bytes (seed {seed})");

@@ -210,6 +210,8 @@ struct Conv<'r> {
     cseq: u32,
     sseq: u32,
     mss: usize,
+    /// Retransmissions and reordering on (the mix) or off (steady-state tests).
+    anomalies: bool,
     out: Vec<Pkt>,
 }
 
@@ -231,6 +233,7 @@ impl<'r> Conv<'r> {
             cseq,
             sseq,
             mss,
+            anomalies: true,
             out: Vec::new(),
         }
     }
@@ -280,7 +283,7 @@ impl<'r> Conv<'r> {
         let mut i = 0;
         while i < segs.len() {
             self.gap(5, 120);
-            if i + 1 < segs.len() && self.rng.chance(4) {
+            if self.anomalies && i + 1 < segs.len() && self.rng.chance(4) {
                 // Out of order: the next segment arrives first.
                 let base = if to_server { self.cseq } else { self.sseq };
                 let first = segs[i].len() as u32;
@@ -303,7 +306,7 @@ impl<'r> Conv<'r> {
                 n += 2;
             } else {
                 self.tcp(to_server, ACK | PSH, segs[i]);
-                if self.rng.chance(5) {
+                if self.anomalies && self.rng.chance(5) {
                     // Retransmission of the segment just sent.
                     let len = segs[i].len() as u32;
                     let (sp, dp, seq, ack) = if to_server {
@@ -427,7 +430,7 @@ fn dns_name(out: &mut Vec<u8>, name: &str) {
     out.push(0);
 }
 
-fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+pub fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
     let mut m = Vec::with_capacity(64);
     m.extend_from_slice(&id.to_be_bytes());
     m.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
@@ -437,7 +440,7 @@ fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
     m
 }
 
-fn dns_response(rng: &mut Rng, id: u16, name: &str, qtype: u16) -> Vec<u8> {
+pub fn dns_response(rng: &mut Rng, id: u16, name: &str, qtype: u16) -> Vec<u8> {
     let nx = rng.chance(60);
     let cname = !nx && rng.chance(400);
     let addrs = if nx { 0 } else { rng.range(1, 5) as u16 };
@@ -656,6 +659,16 @@ pub const FULL: Shape = Shape {
     quic_bulk_max: 1_500_000,
 };
 
+/// Transfer sizes as on real links: most are small (`lo..mid`), one in twenty is large
+/// (`mid..max`), so a few flows carry most bytes while most flows are short.
+fn heavy_tail(rng: &mut Rng, lo: u64, mid: u64, max: usize) -> u64 {
+    if rng.chance(950) {
+        rng.range(lo, mid)
+    } else {
+        rng.range(mid, (max as u64).max(mid + 1))
+    }
+}
+
 fn addr_pair(rng: &mut Rng, v6: bool) -> (Addr, Addr) {
     if v6 {
         let mut c = [0u8; 16];
@@ -772,7 +785,7 @@ fn http_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
         data.extend_from_slice(&body);
         c.send(true, &data);
         c.gap(500, 50_000);
-        let len = c.rng.range(200, shape.http_body_max as u64) as usize;
+        let len = heavy_tail(c.rng, 200, 20_000, shape.http_body_max) as usize;
         let ctype = *c.rng.pick(&[
             "text/html; charset=utf-8",
             "application/json",
@@ -832,7 +845,8 @@ fn tls_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
         let req = tls_record(23, &c.rng.bytes(up));
         c.send(true, &req);
         c.gap(1000, 40_000);
-        let total = c.rng.range(2000, shape.tls_bulk_max as u64 / exchanges) as usize;
+        let total =
+            heavy_tail(c.rng, 2000, 60_000, shape.tls_bulk_max / exchanges as usize) as usize;
         let mut down = Vec::with_capacity(total + total / 16384 * 5 + 5);
         let mut left = total;
         while left > 0 {
@@ -850,6 +864,38 @@ fn tls_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
     }
     c.close();
     c.out
+}
+
+/// A TLS connection that reaches its bulk phase and stays there: handshake, a
+/// ClientHello, the server's flight, a request, then `bulk` bytes of 16 KiB
+/// application-data records down, in order, never closed. Returns the packets and the
+/// index of the first bulk packet.
+pub fn tls_bulk_flow(rng: &mut Rng, bulk: usize) -> (Vec<Pkt>, usize) {
+    let mut ep = endpoints(rng, 443);
+    ep.vlan = None;
+    let mut sub = Rng::new(rng.next());
+    let mut c = Conv::new(ep, &mut sub);
+    c.anomalies = false;
+    c.handshake();
+    let sni = hostname(c.rng);
+    let hello = client_hello(c.rng, &sni, &["h2", "http/1.1"], false, false);
+    c.send(true, &tls_record(22, &hello));
+    let mut flight = tls_record(22, &c.rng.bytes(90));
+    flight.extend_from_slice(&tls_record(20, &[1]));
+    flight.extend_from_slice(&tls_record(23, &c.rng.bytes(3000)));
+    c.send(false, &flight);
+    let req = tls_record(23, &c.rng.bytes(300));
+    c.send(true, &req);
+    let first_bulk = c.out.len();
+    let mut down = Vec::with_capacity(bulk + bulk / 16384 * 5 + 5);
+    let mut left = bulk;
+    while left > 0 {
+        let n = left.min(16384);
+        down.extend_from_slice(&tls_record(23, &c.rng.bytes(n)));
+        left -= n;
+    }
+    c.send(false, &down);
+    (c.out, first_bulk)
 }
 
 fn quic_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
@@ -887,7 +933,7 @@ fn quic_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
         c.udp(false, &p);
         c.gap(5, 200);
     }
-    let total = c.rng.range(5000, shape.quic_bulk_max as u64) as usize;
+    let total = heavy_tail(c.rng, 5000, 80_000, shape.quic_bulk_max) as usize;
     let mut sent = 0;
     let mut k = 0u32;
     while sent < total {
