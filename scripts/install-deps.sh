@@ -7,8 +7,8 @@
 #   test   demo + what the tests and the conformance check run: tshark tcpdump dig iproute2
 #          python3 dnsmasq curl openssl
 #   pcaps  test + what pcaps/make.sh runs: ethtool chromium
-#   bench  demo + tcpdump (the speed reference in DESIGN section 6) tcpreplay hyperfine, and
-#          linux-perf when the archive has it
+#   bench  demo + tcpdump (the speed reference in DESIGN section 6) tcpreplay hyperfine, time
+#          (/usr/bin/time -v: peak RSS), and linux-perf when the archive has it
 #
 # Each package is checked first (dpkg, or the command it provides), so a second run only
 # checks. `apt-get update` runs once, and only when something is missing. Uses sudo only when
@@ -22,7 +22,7 @@ DEMO=(libpcap-dev pkg-config build-essential)
 TEST=(tshark@tshark tcpdump@tcpdump "dnsutils|bind9-dnsutils@dig" iproute2@ip python3@python3
       "dnsmasq-base|dnsmasq@dnsmasq" curl@curl openssl@openssl)
 PCAPS=(ethtool@ethtool chromium@chromium)
-BENCH=(tcpdump@tcpdump tcpreplay@tcpreplay hyperfine@hyperfine)
+BENCH=(tcpdump@tcpdump tcpreplay@tcpreplay hyperfine@hyperfine time)
 # Installed only when the archive carries it (not every Debian release or architecture does).
 BENCH_OPTIONAL=(linux-perf@perf)
 
