@@ -349,14 +349,16 @@ fn pcap_frames(buf: &[u8]) -> Vec<(Timestamp, &[u8])> {
     out
 }
 
-/// Not a guard but a measurement: allocations per packet of the whole mix (new flows,
-/// DNS transactions, HTTP requests, ClientHellos, events) once the worker is warm. The
-/// sites are printed with `C2TAP_ALLOC_TRACE=1 cargo test --test alloc -- --nocapture`.
-/// The bound is loose on purpose (it catches an allocation per segment or per byte, not
-/// the cost of set-ups): in a few MB of mix most packets belong to flow set-ups and DNS
-/// transactions, which allocate their state; the guard for the per-packet path of
-/// established flows is `steady_state_bulk_packets_do_not_allocate`.
+/// Not a guard but a measurement, so ignored by default: allocations per packet of the
+/// whole mix (new flows, DNS transactions, ClientHellos, events) once the worker is warm,
+/// and their sites. Run it with
+/// `C2TAP_ALLOC_TRACE=1 cargo test --test alloc -- --ignored --nocapture`.
+/// In a few MB of mix most packets belong to flow set-ups and DNS transactions, which
+/// allocate their state and their events (about 2 allocations per packet when written);
+/// the guard for the per-packet path of established flows is
+/// `steady_state_bulk_packets_do_not_allocate`.
 #[test]
+#[ignore = "measurement (prints allocation sites); the guard is the bulk test"]
 fn mixed_traffic_allocations_per_packet() {
     let mut buf = Vec::new();
     mix::write_mix(&mut buf, 3, 6_000_000, 300, &mix::FULL).expect("mix");
