@@ -84,7 +84,7 @@ fn print_sites() {
         *by_site.entry(t).or_default() += 1;
     }
     let mut v: Vec<_> = by_site.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v.sort_by_key(|b| std::cmp::Reverse(b.1));
     for (site, n) in v.iter().take(25) {
         eprintln!("{n:6}  {site}");
     }
@@ -208,7 +208,7 @@ fn steady_state_bulk_packets_do_not_allocate() {
     let steady_batches = batches(&as_refs(&steady), &source);
     let steady_packets = steady.len();
 
-    let (allocs, totals) = run_worker(warm_batches, steady_batches);
+    let (warm_allocs, allocs, totals) = run_worker(warm_batches, steady_batches);
     let steady_n = steady_packets.div_ceil(128);
     eprintln!(
         "steady state: {steady_packets} packets in ~{steady_n} batches, {allocs} allocations \
@@ -219,6 +219,8 @@ fn steady_state_bulk_packets_do_not_allocate() {
     print_sites();
     assert_eq!(totals.get(Counter::FlowsCreated), FLOWS as u64);
     assert!(steady_packets > 10_000, "{steady_packets}");
+    // The counter sees the worker: setting up 32 flows and their ClientHellos allocates.
+    assert!(warm_allocs > FLOWS, "warm-up allocations: {warm_allocs}");
     assert_eq!(
         allocs, 0,
         "the worker allocated on the hot path (rerun with C2TAP_ALLOC_TRACE=1 --nocapture)"
@@ -275,9 +277,12 @@ fn as_refs(v: &[(Timestamp, Vec<u8>)]) -> Vec<(Timestamp, &[u8])> {
 }
 
 /// Runs one replay worker on its own thread, counting that thread's allocations while it
-/// processes `steady` (after all of `warm` went through). Returns the count and the
-/// worker's counters.
-fn run_worker(warm_batches: Vec<PacketBatch>, steady_batches: Vec<PacketBatch>) -> (usize, Counts) {
+/// processes `warm`, then `steady` (after all of `warm` went through). Returns both
+/// counts and the worker's counters.
+fn run_worker(
+    warm_batches: Vec<PacketBatch>,
+    steady_batches: Vec<PacketBatch>,
+) -> (usize, usize, Counts) {
     // One counted worker at a time: the count is global.
     static SERIAL: Mutex<()> = Mutex::new(());
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -305,6 +310,7 @@ fn run_worker(warm_batches: Vec<PacketBatch>, steady_batches: Vec<PacketBatch>) 
     let (tx, rx) = crossbeam_channel::bounded(total);
     let (recycle_tx, recycle_rx) = crossbeam_channel::bounded(total);
     let (out_tx, out_rx) = crossbeam_channel::unbounded::<Vec<u8>>();
+    let start = COUNTED_ALLOCS.load(Relaxed);
     let handle = std::thread::spawn(move || {
         COUNTED.with(|c| c.set(true));
         worker.run(rx, recycle_tx, out_tx);
@@ -318,6 +324,7 @@ fn run_worker(warm_batches: Vec<PacketBatch>, steady_batches: Vec<PacketBatch>) 
         recycle_rx.recv().expect("warm-up batch back");
     }
     let before = COUNTED_ALLOCS.load(Relaxed);
+    let warm_allocs = before - start;
     TRACE.store(std::env::var_os("C2TAP_ALLOC_TRACE").is_some(), Relaxed);
     let steady_n = steady_batches.len();
     for b in steady_batches {
@@ -332,7 +339,7 @@ fn run_worker(warm_batches: Vec<PacketBatch>, steady_batches: Vec<PacketBatch>) 
     handle.join().expect("worker");
     drop(out_rx);
 
-    (allocs, registry.totals())
+    (warm_allocs, allocs, registry.totals())
 }
 
 /// The frames of a classic little-endian pcap (as `mix::write_mix` writes it).
@@ -368,7 +375,7 @@ fn mixed_traffic_allocations_per_packet() {
     let warm = batches(&frames[..half], &source);
     let steady = batches(&frames[half..], &source);
     let packets = frames.len() - half;
-    let (allocs, totals) = run_worker(warm, steady);
+    let (_, allocs, totals) = run_worker(warm, steady);
     eprintln!(
         "mixed traffic: {packets} packets after warm-up, {allocs} allocations ({:.3} per \
          packet); flows created {} in all",

@@ -945,7 +945,7 @@ fn quic_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
         c.udp(false, &p);
         sent += n;
         k += 1;
-        if k % 4 == 0 {
+        if k.is_multiple_of(4) {
             let mut a = c.rng.bytes(40);
             a[0] = 0x40 | (a[0] & 0x3f);
             a[1..9].copy_from_slice(&dcid);
