@@ -82,8 +82,9 @@ if command -v suricata >/dev/null; then
         SURICATA_NOTE="Suricata $ver found: older than 8, not measured."
     fi
 else
-    SURICATA_NOTE="Suricata: not installed (Debian $(cat /etc/debian_version 2>/dev/null) \
-has no suricata 8 package): not measured."
+    cand=$(apt-cache policy suricata 2>/dev/null | awk '/Candidate:/ {print $2}')
+    SURICATA_NOTE="Suricata: not on the PATH (apt candidate: ${cand:-unknown}; Debian \
+$(cat /etc/debian_version 2>/dev/null) carries no Suricata 8): not measured."
 fi
 
 read -r TCPDUMP_WALL _ <<<"${RES["tcpdump -r FILE -w /dev/null"]}"
