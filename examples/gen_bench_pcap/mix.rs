@@ -617,7 +617,7 @@ pub fn client_hello(rng: &mut Rng, sni: &str, alpn: &[&str], firefox: bool, quic
 }
 
 /// rustls' own ClientHello for `sni` (TLS 1.3 and 1.2), as a handshake message.
-pub fn rustls_client_hello(sni: &str, alpn: &[&str]) -> Option<Vec<u8>> {
+pub fn rustls_client_hello(rng: &mut Rng, sni: &str, alpn: &[&str]) -> Option<Vec<u8>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -630,7 +630,56 @@ pub fn rustls_client_hello(sni: &str, alpn: &[&str]) -> Option<Vec<u8>> {
     let mut rec = Vec::new();
     conn.write_tls(&mut rec).ok()?;
     // One record: strip its 5-byte header.
-    rec.get(5..).map(<[u8]>::to_vec)
+    let mut msg = rec.get(5..)?.to_vec();
+    derandomize(&mut msg, rng)?;
+    Some(msg)
+}
+
+/// Replaces what rustls drew from the system RNG (client random, session id, key-share
+/// public keys) with bytes from `rng`, so the capture stays deterministic.
+fn derandomize(msg: &mut [u8], rng: &mut Rng) -> Option<()> {
+    // type(1) length(3) version(2) random(32)
+    rng.fill(msg.get_mut(6..38)?);
+    let sid = *msg.get(38)? as usize;
+    rng.fill(msg.get_mut(39..39 + sid)?);
+    let mut at = 39 + sid;
+    let suites = u16::from_be_bytes([*msg.get(at)?, *msg.get(at + 1)?]) as usize;
+    at += 2 + suites;
+    at += 1 + *msg.get(at)? as usize;
+    let end = at + 2 + u16::from_be_bytes([*msg.get(at)?, *msg.get(at + 1)?]) as usize;
+    at += 2;
+    // rustls shuffles its extensions with the system RNG too: put them in type order,
+    // then shuffle them with `rng` (same extensions, deterministic order).
+    let first = at;
+    let mut exts: Vec<Vec<u8>> = Vec::new();
+    while at + 4 <= end {
+        let len = u16::from_be_bytes([*msg.get(at + 2)?, *msg.get(at + 3)?]) as usize;
+        exts.push(msg.get(at..at + 4 + len)?.to_vec());
+        at += 4 + len;
+    }
+    exts.sort();
+    for i in (1..exts.len()).rev() {
+        let j = rng.range(0, i as u64 + 1) as usize;
+        exts.swap(i, j);
+    }
+    let flat: Vec<u8> = exts.concat();
+    msg.get_mut(first..first + flat.len())?
+        .copy_from_slice(&flat);
+    at = first;
+    while at + 4 <= end {
+        let ty = u16::from_be_bytes([*msg.get(at)?, *msg.get(at + 1)?]);
+        let len = u16::from_be_bytes([*msg.get(at + 2)?, *msg.get(at + 3)?]) as usize;
+        if ty == 0x0033 {
+            let mut k = at + 6;
+            while k + 4 <= at + 4 + len {
+                let n = u16::from_be_bytes([*msg.get(k + 2)?, *msg.get(k + 3)?]) as usize;
+                rng.fill(msg.get_mut(k + 4..k + 4 + n)?);
+                k += 4 + n;
+            }
+        }
+        at += 4 + len;
+    }
+    Some(())
 }
 
 fn tls_record(ty: u8, body: &[u8]) -> Vec<u8> {
@@ -820,7 +869,7 @@ fn tls_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
     c.handshake();
     let sni = hostname(c.rng);
     let hello = match c.rng.range(0, 10) {
-        0 => rustls_client_hello(&sni, &["h2", "http/1.1"]).unwrap_or_default(),
+        0 => rustls_client_hello(c.rng, &sni, &["h2", "http/1.1"]).unwrap_or_default(),
         1..=3 => client_hello(c.rng, &sni, &["h2", "http/1.1"], true, false),
         _ => client_hello(c.rng, &sni, &["h2", "http/1.1"], false, false),
     };
