@@ -316,12 +316,21 @@ fn run_worker(
         worker.run(rx, recycle_tx, out_tx);
     });
 
-    let warm_n = warm_batches.len();
-    for b in warm_batches {
-        tx.send(b).expect("send");
-    }
-    for _ in 0..warm_n {
-        recycle_rx.recv().expect("warm-up batch back");
+    // Warm-up in two halves, waiting for each: the worker then has blocked on its empty
+    // queue once (crossbeam allocates its waiter entry the first time a thread blocks),
+    // and after the second half it has time to reach its blocking receive again before
+    // the count starts.
+    let mut warm_batches = warm_batches;
+    let second = warm_batches.split_off(warm_batches.len() / 2);
+    for half in [warm_batches, second] {
+        let n = half.len();
+        for b in half {
+            tx.send(b).expect("send");
+        }
+        for _ in 0..n {
+            recycle_rx.recv().expect("warm-up batch back");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let before = COUNTED_ALLOCS.load(Relaxed);
     let warm_allocs = before - start;
