@@ -15,6 +15,7 @@ SHARED ?= $(firstword $(wildcard ../shared /work/shared))
 CORPUS := $(if $(SHARED),$(wildcard $(SHARED)/corpus/public))
 PCAPS := $(sort $(wildcard pcaps/*.pcap pcaps/*.pcapng))
 RELEASE_BIN := target/release/c2tap
+BENCH_PCAP := bench-data/mix.pcap
 DEBUG_BIN := target/debug/c2tap
 ALLOW := tests/conformance-allow.tsv
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
@@ -22,13 +23,16 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # `make test CONFORMANCE=skip` leaves the conformance step out (say why in the commit).
 CONFORMANCE ?= run
 
-.PHONY: help demo test deps-test lint unit doctest selftest conformance pcaps bench install
+.PHONY: help demo test deps-test lint unit doctest selftest conformance pcaps bench bench-pcap bench-live install
 
 help:
 	@echo "make demo         build release, replay pcaps/ printing every event, then the alerts"
 	@echo "make test         fmt, clippy, unit tests, conformance self-tests, conformance vs tshark"
 	@echo "make pcaps        regenerate pcaps/ with real clients in a network namespace (root)"
-	@echo "make bench        cargo bench"
+	@echo "make bench        release build, bench-pcap, then one table: c2tap vs tcpdump (and Suricata 8)"
+	@echo "make bench-pcap   generate $(BENCH_PCAP) (~250 MB mixed traffic, deterministic)"
+	@echo "make bench-live   tcpreplay the capture on a veth pair into c2tap live (root)"
+	@echo "cargo bench       criterion micro-benchmarks per stage (decode, dns, tls, ...)"
 	@echo "make install      c2tap, rules, systemd units, /etc/c2tap/c2tap.toml, logrotate (PREFIX, DESTDIR)"
 	@echo "parts of test:    lint unit doctest selftest conformance"
 
@@ -87,9 +91,22 @@ pcaps:
 	scripts/install-deps.sh pcaps
 	$(SUDO) pcaps/make.sh
 
-bench:
+bench: bench-pcap
 	scripts/install-deps.sh bench
-	$(CARGO) bench
+	$(CARGO) build --release --bin c2tap
+	scripts/bench.sh $(BENCH_PCAP)
+
+# Generated once; `rm bench-data/mix.pcap` to regenerate (the same seed gives the same file).
+bench-pcap: $(BENCH_PCAP)
+
+$(BENCH_PCAP): examples/gen_bench_pcap/main.rs examples/gen_bench_pcap/mix.rs
+	scripts/install-deps.sh demo
+	scripts/gen-bench-pcap.sh $@
+
+bench-live: bench-pcap
+	scripts/install-deps.sh bench
+	$(CARGO) build --release --bin c2tap
+	$(SUDO) scripts/bench-live.sh $(BENCH_PCAP)
 
 # Paths: the binary and rules under PREFIX, config and logrotate under SYSCONFDIR, units
 # where systemd looks for PREFIX's units. The units and the example config are rewritten

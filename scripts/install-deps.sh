@@ -8,8 +8,8 @@
 #          python3 dnsmasq curl openssl, systemd (systemd-analyze checks the units) logrotate
 #          procps (/bin/kill, the units' ExecReload)
 #   pcaps  test + what pcaps/make.sh runs: ethtool chromium
-#   bench  demo + tcpdump (the speed reference in DESIGN section 6) tcpreplay hyperfine, and
-#          linux-perf when the archive has it
+#   bench  demo + tcpdump (the speed reference in DESIGN section 6) tcpreplay hyperfine, time
+#          (/usr/bin/time -v: peak RSS), and linux-perf when the archive has it
 #
 # Each package is checked first (dpkg, or the command it provides), so a second run only
 # checks. `apt-get update` runs once, and only when something is missing. Uses sudo only when
@@ -24,7 +24,7 @@ TEST=(tshark@tshark tcpdump@tcpdump "dnsutils|bind9-dnsutils@dig" iproute2@ip py
       "dnsmasq-base|dnsmasq@dnsmasq" curl@curl openssl@openssl systemd@systemd-analyze
       logrotate@logrotate procps@/bin/kill)
 PCAPS=(ethtool@ethtool chromium@chromium)
-BENCH=(tcpdump@tcpdump tcpreplay@tcpreplay hyperfine@hyperfine)
+BENCH=(tcpdump@tcpdump tcpreplay@tcpreplay hyperfine@hyperfine time)
 # Installed only when the archive carries it (not every Debian release or architecture does).
 BENCH_OPTIONAL=(linux-perf@perf)
 

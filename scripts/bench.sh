@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# bench.sh -- one table, one file, one run: c2tap replay against the cost of reading the
+# file (tcpdump) and against Suricata 8 when it is installed (DESIGN section 6).
+#
+# usage: scripts/bench.sh [PCAP] [RUNS]     (default bench-data/mix.pcap, 5 runs)
+#
+# Every command runs RUNS times; each column is the median over the runs:
+#   wall       elapsed time (nanosecond clock around the command)
+#   pkts/s     packets / wall
+#   Gbit/s     captured frame bytes * 8 / wall
+#   CPU ns/pkt (user + sys time of the whole process) / packets. For c2tap that is
+#              the capture thread, the workers and the writer together, not the workers
+#              alone: an upper bound of the per-packet parse cost.
+#   peak RSS   maximum resident set size (/usr/bin/time, as -v reports it)
+#   ×tcpdump   wall / tcpdump's wall (below 1: faster than just reading the file)
+#   ×Suricata  Suricata's wall / wall (how many times faster than Suricata)
+# The machine is shared: other jobs run beside these, so expect noise of 10-30%; the
+# load average is printed with the table.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PCAP=${1:-bench-data/mix.pcap}
+RUNS=${2:-5}
+C2TAP=${C2TAP:-target/release/c2tap}
+TIME=/usr/bin/time
+
+die() { echo "bench.sh: $*" >&2; exit 1; }
+[ -f "$PCAP" ] || die "$PCAP not found (make bench-pcap)"
+[ -x "$C2TAP" ] || die "$C2TAP not found (cargo build --release)"
+[ -x "$TIME" ] || die "$TIME not found (apt-get install time)"
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# Packets and captured bytes, from c2tap's final SensorState.
+stop=$("$C2TAP" replay --events alerts --workers 1 "$PCAP" | grep '"State":"stop"' | tail -1)
+PACKETS=$(sed -E 's/.*"packets":([0-9]+).*/\1/' <<<"$stop")
+BYTES=$(sed -E 's/.*"bytes":([0-9]+).*/\1/' <<<"$stop")
+[[ $PACKETS =~ ^[0-9]+$ && $PACKETS -gt 0 ]] || die "could not count packets: $stop"
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# measure NAME CMD...: runs CMD RUNS times, stores "wall cpu rss_kib" medians in RES[NAME].
+declare -A RES
+ORDER=()
+measure() {
+    local name=$1; shift
+    local walls=() cpus=() rsss=() i
+    for ((i = 0; i < RUNS; i++)); do
+        # Wall time from the nanosecond clock (time's %e has 10 ms steps: 5% of a run).
+        t0=$(date +%s%N)
+        "$TIME" -f '%e %U %S %M' -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" ||
+            die "$name failed: $(tail -3 "$TMP/err")"
+        t1=$(date +%s%N)
+        read -r _ user sys rss < <(tail -1 "$TMP/t")
+        wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", (b - a) / 1e9}')
+        walls+=("$wall"); cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')"); rsss+=("$rss")
+    done
+    RES[$name]="$(printf '%s\n' "${walls[@]}" | median) $(printf '%s\n' "${cpus[@]}" | median) $(printf '%s\n' "${rsss[@]}" | median)"
+    ORDER+=("$name")
+}
+
+DEFAULT_WORKERS=$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))
+measure "c2tap replay, 1 worker" "$C2TAP" replay --events all -o /dev/null --workers 1 "$PCAP"
+measure "c2tap replay, default ($DEFAULT_WORKERS worker(s))" "$C2TAP" replay --events all -o /dev/null "$PCAP"
+if [ "$DEFAULT_WORKERS" -ne 2 ]; then
+    measure "c2tap replay, 2 workers" "$C2TAP" replay --events all -o /dev/null --workers 2 "$PCAP"
+fi
+measure "c2tap replay, default, --events alerts" "$C2TAP" replay -o /dev/null "$PCAP"
+command -v tcpdump >/dev/null || die "tcpdump not found (scripts/install-deps.sh bench)"
+measure "tcpdump -r FILE -w /dev/null" tcpdump -r "$PCAP" -w /dev/null
+
+SURICATA_NOTE=""
+if command -v suricata >/dev/null; then
+    ver=$(suricata -V 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1)
+    if [ "${ver%%.*}" -ge 8 ] 2>/dev/null; then
+        # eve.json with DNS, HTTP, TLS and QUIC records (Suricata's default eve types
+        # include them); one thread, as DESIGN section 6 asks.
+        measure "Suricata $ver --runmode single" suricata --runmode single -k none -r "$PCAP" \
+            -l "$TMP" --set outputs.1.eve-log.enabled=yes
+    else
+        SURICATA_NOTE="Suricata $ver found: older than 8, not measured."
+    fi
+else
+    cand=$(apt-cache policy suricata 2>/dev/null | awk '/Candidate:/ {print $2}')
+    SURICATA_NOTE="Suricata: not on the PATH (apt candidate: ${cand:-unknown}; Debian \
+$(cat /etc/debian_version 2>/dev/null) carries no Suricata 8): not measured."
+fi
+
+read -r TCPDUMP_WALL _ <<<"${RES["tcpdump -r FILE -w /dev/null"]}"
+SURI_WALL=""
+for n in "${ORDER[@]}"; do [[ $n == Suricata* ]] && read -r SURI_WALL _ <<<"${RES[$n]}"; done
+
+echo
+echo "### $(basename "$PCAP"): $PACKETS packets, $BYTES bytes of frames; medians of $RUNS runs"
+echo
+echo "| command | wall s | pkts/s | Gbit/s | CPU ns/pkt | peak RSS MiB | ×tcpdump | ×Suricata |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+for n in "${ORDER[@]}"; do
+    read -r wall cpu rss <<<"${RES[$n]}"
+    awk -v n="$n" -v w="$wall" -v c="$cpu" -v r="$rss" -v p="$PACKETS" -v b="$BYTES" \
+        -v t="$TCPDUMP_WALL" -v s="$SURI_WALL" 'BEGIN {
+        w = (w > 0) ? w : 0.005
+        sx = (s == "") ? "-" : sprintf("%.1f", s / w)
+        printf "| %s | %.3f | %.0f | %.2f | %.0f | %.0f | %.2f | %s |\n",
+            n, w, p / w, b * 8 / w / 1e9, c * 1e9 / p, r / 1024, w / t, sx
+    }'
+done
+echo
+[ -n "$SURICATA_NOTE" ] && echo "$SURICATA_NOTE"
+echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
+    "$(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)" \
+    "(shared machine: expect noise)."
+echo "CPU ns/pkt is the whole process's user+sys time / packets (capture, workers, writer)."
