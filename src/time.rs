@@ -79,6 +79,50 @@ impl Duration {
 /// Displays a timestamp as Sysmon does; see [`Timestamp::sysmon`].
 pub struct SysmonTime(Timestamp);
 
+impl SysmonTime {
+    /// Appends the 23 characters of the Sysmon form to `out` without going through
+    /// `core::fmt` (this runs once per event; the formatter machinery cost more than the
+    /// rest of the JSON line). Years outside 0..=9999 fall back to `Display`.
+    pub fn push_to(&self, out: &mut Vec<u8>) {
+        let ts = self.0;
+        let (y, mo, d) = civil_from_days(ts.secs().div_euclid(86_400));
+        if !(0..=9999).contains(&y) {
+            use std::io::Write as _;
+            let _ = write!(out, "{self}");
+            return;
+        }
+        let sod = ts.secs().rem_euclid(86_400) as u32;
+        let ms = ts.subsec_nanos() / 1_000_000;
+        let y = y as u32;
+        let digits = |n: u32| b'0' + (n % 10) as u8;
+        out.extend_from_slice(&[
+            digits(y / 1000),
+            digits(y / 100),
+            digits(y / 10),
+            digits(y),
+            b'-',
+            digits(mo / 10),
+            digits(mo),
+            b'-',
+            digits(d / 10),
+            digits(d),
+            b' ',
+            digits(sod / 36_000),
+            digits(sod / 3600),
+            b':',
+            digits(sod / 600 % 6),
+            digits(sod / 60),
+            b':',
+            digits(sod % 60 / 10),
+            digits(sod % 60),
+            b'.',
+            digits(ms / 100),
+            digits(ms / 10),
+            digits(ms),
+        ]);
+    }
+}
+
 impl fmt::Display for SysmonTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ts = self.0;
@@ -127,6 +171,29 @@ mod tests {
             Timestamp::from_secs(951_782_400).sysmon().to_string(),
             "2000-02-29 00:00:00.000"
         );
+    }
+
+    #[test]
+    fn fast_form_equals_display() {
+        for secs in [
+            0i64,
+            951_782_400,
+            1_795_339_863,
+            4_102_444_799,
+            86_399,
+            253_402_300_799,
+        ] {
+            for nanos in [0u32, 722_999_999, 999_999_999, 5_000_000] {
+                let t = Timestamp::from_secs_nanos(secs, nanos).sysmon();
+                let mut out = Vec::new();
+                t.push_to(&mut out);
+                assert_eq!(String::from_utf8(out).unwrap(), t.to_string());
+            }
+        }
+        let far = Timestamp::from_secs(300_000_000_000).sysmon();
+        let mut out = Vec::new();
+        far.push_to(&mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), far.to_string());
     }
 
     #[test]

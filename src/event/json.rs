@@ -15,16 +15,19 @@ pub fn write_event(out: &mut Vec<u8>, ev: &Event) {
     let mut o = Obj::start(out);
     o.num("EventID", u64::from(ev.body.event_id()));
     o.str("EventType", ev.body.event_type());
-    o.display("UtcTime", h.time.sysmon());
+    o.key("UtcTime");
+    o.out.push(b'"');
+    h.time.sysmon().push_to(o.out);
+    o.out.push(b'"');
     o.str("Computer", &h.computer);
     o.str("Source", &h.source);
     o.num("FlowId", h.flow_id);
     o.str("CommunityId", &h.community_id);
     o.str("Protocol", h.protocol.as_str());
-    o.display("SourceIp", h.src_ip);
+    o.ip("SourceIp", h.src_ip);
     o.num("SourcePort", u64::from(h.src_port));
     o.str("SourceIsIpv6", bool_str(h.src_ip.is_ipv6()));
-    o.display("DestinationIp", h.dst_ip);
+    o.ip("DestinationIp", h.dst_ip);
     o.num("DestinationPort", u64::from(h.dst_port));
     o.str("DestinationIsIpv6", bool_str(h.dst_ip.is_ipv6()));
     match &ev.body {
@@ -150,7 +153,28 @@ impl<'a> Obj<'a> {
 
     pub fn num(&mut self, k: &str, v: u64) {
         self.key(k);
-        let _ = write!(self.out, "{v}");
+        push_u64(self.out, v);
+    }
+
+    /// An address as a JSON string: IPv4 written digit by digit, IPv6 in Rust's
+    /// `Display` form (RFC 5952).
+    pub fn ip(&mut self, k: &str, ip: std::net::IpAddr) {
+        self.key(k);
+        self.out.push(b'"');
+        match ip {
+            std::net::IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b'.');
+                    }
+                    push_u64(self.out, u64::from(octet));
+                }
+            }
+            std::net::IpAddr::V6(v6) => {
+                let _ = write!(self.out, "{v6}");
+            }
+        }
+        self.out.push(b'"');
     }
 
     pub fn opt_num(&mut self, k: &str, v: Option<u64>) {
@@ -184,6 +208,21 @@ impl<'a> Obj<'a> {
     pub fn end(self) {
         self.out.extend_from_slice(b"}\n");
     }
+}
+
+/// Appends the decimal digits of `v`.
+pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// Writes `s` as a JSON string: `"`, `\` and control characters escaped.
@@ -220,6 +259,33 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_and_addresses() {
+        for v in [0u64, 7, 10, 99, 100, 65535, u64::MAX] {
+            let mut out = Vec::new();
+            push_u64(&mut out, v);
+            assert_eq!(out, v.to_string().into_bytes());
+        }
+        for ip in [
+            "0.0.0.0",
+            "192.0.2.255",
+            "10.20.3.4",
+            "::1",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            let mut out = Vec::new();
+            let mut o = Obj::start(&mut out);
+            o.ip("a", ip);
+            o.end();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("{{\"a\":\"{ip}\"}}\n")
+            );
+        }
+    }
 
     #[test]
     fn strings_are_escaped_into_valid_json() {
