@@ -251,7 +251,8 @@ impl<'a> Name<'a> {
 
     /// The presentation text and whether it was cut.
     pub fn text(&self) -> (String, bool) {
-        let mut s = String::new();
+        // Most names fit in 64 bytes: one allocation instead of one per label.
+        let mut s = String::with_capacity(64);
         let cut = self.push_text(&mut s);
         (s, cut)
     }
