@@ -23,7 +23,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # `make test CONFORMANCE=skip` leaves the conformance step out (say why in the commit).
 CONFORMANCE ?= run
 
-.PHONY: help demo test deps-test lint unit doctest selftest conformance pcaps bench bench-pcap bench-live install
+.PHONY: help demo test deps-test lint unit selftest conformance pcaps bench bench-pcap bench-live install
 
 help:
 	@echo "make demo         build release, replay pcaps/ printing every event, then the alerts"
@@ -34,7 +34,7 @@ help:
 	@echo "make bench-live   tcpreplay the capture on a veth pair into c2tap live (root)"
 	@echo "cargo bench       criterion micro-benchmarks per stage (decode, dns, tls, ...)"
 	@echo "make install      c2tap, rules, systemd units, /etc/c2tap/c2tap.toml, logrotate (PREFIX, DESTDIR)"
-	@echo "parts of test:    lint unit doctest selftest conformance"
+	@echo "parts of test:    lint selftest conformance unit"
 
 demo:
 	scripts/install-deps.sh demo
@@ -46,7 +46,8 @@ demo:
 	@echo "=== Alerts: c2tap replay pcaps/*.pcap (default --events alerts: events that matched a rule)"
 	$(RELEASE_BIN) replay $(PCAPS)
 
-test: deps-test lint unit doctest selftest conformance
+# The unit tests come last so that their summary closes the output.
+test: deps-test lint selftest conformance unit
 
 deps-test:
 	scripts/install-deps.sh test
@@ -63,11 +64,8 @@ else
 	$(CARGO) test
 endif
 
-# nextest does not run doc tests.
-doctest:
-ifneq ($(NEXTEST),)
-	$(CARGO) test --doc
-endif
+# nextest does not run doc tests; the crate has none (examples live in tests/), so
+# there is no doc-test step.
 
 selftest:
 	scripts/tests/run.sh
