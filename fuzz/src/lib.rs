@@ -55,7 +55,7 @@ pub fn dns_messages(data: &[u8]) {
     for (i, (tag, msg)) in records(data).enumerate() {
         let _ = c2tap::proto::dns::probe(msg);
         if let Ok(m) = Message::parse(msg) {
-            let _ = (m.capped(), m.questions().count());
+            let _ = m.questions().count();
             m.questions().flatten().for_each(|q| drop(q.name.text()));
             m.records().flatten().for_each(|r| drop((r.name.text(), r.data().map(|d| format!("{d:?}")))));
         }

@@ -42,7 +42,7 @@ counters! {
     FlowsExpired => "flows_expired": "Flows ended by idle timeout.",
     ReassemblyGaps => "reassembly_gaps": "TCP gaps skipped by stream reassembly.",
     ReassemblyOverlapConflicts => "reassembly_overlap_conflicts": "Overlapping TCP segments whose bytes differed.",
-    ReassemblyCapped => "reassembly_capped": "TCP directions that reached their buffering cap.",
+    ReassemblyCapped => "reassembly_capped": "TCP segments cut or dropped at the 64 KiB stream-prefix cap.",
     DnsMessages => "dns_messages": "DNS messages parsed.",
     DnsParseErrors => "dns_parse_errors": "DNS messages that failed to parse.",
     DnsTimeouts => "dns_timeouts": "DNS queries that got no response within the timeout.",
