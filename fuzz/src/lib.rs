@@ -12,7 +12,9 @@ use c2tap::proto::tls::{ClientHelloStream, TlsCounters};
 use c2tap::time::Timestamp;
 
 /// Link types the decoder target cycles through (first byte of a record, modulo).
-pub const LINKTYPES: [u32; 15] = [1, 0, 108, 101, 12, 14, 228, 229, 113, 276, 9, 50, 239, 127, 105];
+pub const LINKTYPES: [u32; 15] = [
+    1, 0, 108, 101, 12, 14, 228, 229, 113, 276, 9, 50, 239, 127, 105,
+];
 
 /// The fuzz input as records: a tag byte, a 16-bit big-endian length, then that many
 /// bytes (fewer when the input ends first). A seed of one record is `[tag, len, bytes]`.
@@ -51,17 +53,31 @@ pub fn decode_frames(data: &[u8]) {
 pub fn dns_messages(data: &[u8]) {
     let mut state = DnsState::new(DnsConfig::default());
     let mut out = Vec::new();
-    let (c, s) = ("10.0.0.1:40000".parse().unwrap(), "10.0.0.53:53".parse().unwrap());
+    let (c, s) = (
+        "10.0.0.1:40000".parse().unwrap(),
+        "10.0.0.53:53".parse().unwrap(),
+    );
     for (i, (tag, msg)) in records(data).enumerate() {
         let _ = c2tap::proto::dns::probe(msg);
         if let Ok(m) = Message::parse(msg) {
             let _ = m.questions().count();
             m.questions().flatten().for_each(|q| drop(q.name.text()));
-            m.records().flatten().for_each(|r| drop((r.name.text(), r.data().map(|d| format!("{d:?}")))));
+            m.records()
+                .flatten()
+                .for_each(|r| drop((r.name.text(), r.data().map(|d| format!("{d:?}")))));
         }
         let (src, dst) = if tag & 1 == 0 { (c, s) } else { (s, c) };
-        let transport = if tag & 2 == 0 { DnsTransport::Udp } else { DnsTransport::Tcp };
-        let pkt = DnsPacket { flow_id: 1, transport, src, dst };
+        let transport = if tag & 2 == 0 {
+            DnsTransport::Udp
+        } else {
+            DnsTransport::Tcp
+        };
+        let pkt = DnsPacket {
+            flow_id: 1,
+            transport,
+            src,
+            dst,
+        };
         let _ = state.on_message(&pkt, ts(i), msg, &mut out);
     }
     state.flush_all(&mut out);
@@ -79,7 +95,11 @@ pub fn http_streams(data: &[u8]) {
         if tag & 2 != 0 {
             bufs[dir].clear();
             let gap = u64::from(tag >> 2);
-            if dir == 0 { st.request_gap(gap, &mut c) } else { st.response_gap(gap, &mut c) }
+            if dir == 0 {
+                st.request_gap(gap, &mut c)
+            } else {
+                st.response_gap(gap, &mut c)
+            }
         }
         bufs[dir].extend_from_slice(bytes);
         let feed = if dir == 0 {
@@ -92,7 +112,11 @@ pub fn http_streams(data: &[u8]) {
         if feed.outcome != Outcome::NeedMore {
             bufs[dir].clear();
         }
-        let _ = (st.take_events().count(), st.first_request(), st.tunnel_start());
+        let _ = (
+            st.take_events().count(),
+            st.first_request(),
+            st.tunnel_start(),
+        );
     }
     st.flush(&mut c);
 }
@@ -101,12 +125,18 @@ pub fn http_streams(data: &[u8]) {
 /// client→server stream: read whole by `parse_client_hello` (as a handshake message, and
 /// past a 5-byte record header) and fed in chunks to a `ClientHelloStream`.
 pub fn tls_stream(data: &[u8]) {
-    let Some((&step, stream)) = data.split_first() else { return };
+    let Some((&step, stream)) = data.split_first() else {
+        return;
+    };
     let _ = c2tap::proto::handshake::parse_client_hello(stream);
     let _ = c2tap::proto::handshake::parse_client_hello(stream.get(5..).unwrap_or_default());
     let mut s = ClientHelloStream::new();
     let mut c = TlsCounters::default();
-    for chunk in stream.chunks(if step == 0 { stream.len().max(1) } else { usize::from(step) }) {
+    for chunk in stream.chunks(if step == 0 {
+        stream.len().max(1)
+    } else {
+        usize::from(step)
+    }) {
         let _ = s.feed(chunk, &mut c);
     }
     let _ = s.finish(&mut c);
@@ -125,9 +155,14 @@ pub fn quic_datagrams(data: &[u8]) {
     for (i, (tag, bytes)) in records(data).enumerate() {
         let sealed;
         let dgram = if tag & 2 != 0 {
-            let v = if tag & 4 == 0 { KeyVersion::V1 } else { KeyVersion::V2 };
+            let v = if tag & 4 == 0 {
+                KeyVersion::V1
+            } else {
+                KeyVersion::V2
+            };
             let pn = u32::try_from(i).unwrap_or(0);
-            sealed = seal_client_initial(v, &DCID, &[1, 2, 3, 4], pn, bytes, 1200).unwrap_or_default();
+            sealed =
+                seal_client_initial(v, &DCID, &[1, 2, 3, 4], pn, bytes, 1200).unwrap_or_default();
             &sealed[..]
         } else {
             bytes
@@ -144,8 +179,15 @@ pub fn quic_datagrams(data: &[u8]) {
 pub fn tcp_segments(data: &[u8]) {
     let mut conn = TcpConn::new();
     for (tag, rec) in records(data) {
-        let dir = if tag & 0x80 == 0 { Direction::FromA } else { Direction::FromB };
-        let word = |at: usize| rec.get(at..at + 4).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let dir = if tag & 0x80 == 0 {
+            Direction::FromA
+        } else {
+            Direction::FromB
+        };
+        let word = |at: usize| {
+            rec.get(at..at + 4)
+                .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        };
         let payload = rec.get(8..).unwrap_or_default();
         let _ = conn.on_segment(dir, word(0), word(4), TcpFlags(tag & 0x1f), payload);
         let s = conn.stream_mut(dir);
@@ -153,7 +195,13 @@ pub fn tcp_segments(data: &[u8]) {
             let n = s.readable().len();
             s.consume(n);
         }
-        let _ = (s.gap_at(), s.last_hole(), s.held_bytes(), s.stream_offset(), conn.memory_bytes());
+        let _ = (
+            s.gap_at(),
+            s.last_hole(),
+            s.held_bytes(),
+            s.stream_offset(),
+            conn.memory_bytes(),
+        );
         if tag & 0x40 != 0 {
             let _ = conn.flush();
         }
@@ -165,7 +213,9 @@ pub fn tcp_segments(data: &[u8]) {
 pub fn replay(data: &[u8]) {
     use c2tap::capture::{Next, Source};
     let reader = Box::new(std::io::Cursor::new(data.to_vec()));
-    let Ok(mut r) = c2tap::capture::Replay::from_reader("fuzz", reader, c2tap::decode::LinkType::is_supported) else {
+    let Ok(mut r) =
+        c2tap::capture::Replay::from_reader("fuzz", reader, c2tap::decode::LinkType::is_supported)
+    else {
         return;
     };
     while let Ok(Next::Frame(f)) = r.next_frame() {
@@ -176,7 +226,9 @@ pub fn replay(data: &[u8]) {
 
 /// Sigma: the input is YAML text; whatever loads is compiled into an engine.
 pub fn sigma(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let set = c2tap::detect::sigma::load_str(text, "fuzz.yml", "fuzz");
     let _ = c2tap::detect::sigma::engine::Engine::new(&set.rules);
 }
