@@ -22,7 +22,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # `make test CONFORMANCE=skip` leaves the conformance step out (say why in the commit).
 CONFORMANCE ?= run
 
-.PHONY: help demo test deps-test lint unit doctest selftest conformance pcaps bench install
+.PHONY: help demo test deps-test lint unit doctest selftest conformance pcaps bench install fuzz
 
 help:
 	@echo "make demo         build release, replay pcaps/ printing every event, then the alerts"
@@ -90,6 +90,11 @@ pcaps:
 bench:
 	scripts/install-deps.sh bench
 	$(CARGO) bench
+
+# Each fuzz target for FUZZ_SECONDS (default 600); FUZZ_TARGETS picks some (fuzz/run.sh).
+fuzz:
+	scripts/install-deps.sh fuzz
+	fuzz/run.sh $(or $(FUZZ_SECONDS),600) $(FUZZ_TARGETS)
 
 install:
 	[ -x $(RELEASE_BIN) ] || $(CARGO) build --release
