@@ -23,7 +23,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # `make test CONFORMANCE=skip` leaves the conformance step out (say why in the commit).
 CONFORMANCE ?= run
 
-.PHONY: help demo test deps-test lint unit selftest conformance pcaps bench bench-pcap bench-live install
+.PHONY: help demo test deps-test lint unit selftest conformance pcaps bench bench-pcap bench-live install fuzz
 
 help:
 	@echo "make demo         build release, replay pcaps/ printing every event, then the alerts"
@@ -130,6 +130,11 @@ define install_conf
 	    install -m 0644 "$$tmp" "$(2).new" && echo "kept $(2) (yours); the new example is $(2).new"; \
 	fi; rm -f "$$tmp"
 endef
+
+# Each fuzz target for FUZZ_SECONDS (default 600); FUZZ_TARGETS picks some (fuzz/run.sh).
+fuzz:
+	scripts/install-deps.sh fuzz
+	fuzz/run.sh $(or $(FUZZ_SECONDS),600) $(FUZZ_TARGETS)
 
 install:
 	[ "$(INSTALL_BIN)" != "$(RELEASE_BIN)" ] || [ -x $(RELEASE_BIN) ] || $(CARGO) build --release

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh -- install what a c2tap make target needs on a Debian machine.
 #
-# usage: scripts/install-deps.sh [demo|test|pcaps|bench]...   (default: demo)
+# usage: scripts/install-deps.sh [demo|test|pcaps|bench|fuzz]...   (default: demo)
 #
 #   demo   build c2tap and replay the project's pcaps: libpcap-dev pkg-config build-essential
 #   test   demo + what the tests and the conformance check run: tshark tcpdump dig iproute2
@@ -10,6 +10,8 @@
 #   pcaps  test + what pcaps/make.sh runs: ethtool chromium
 #   bench  demo + tcpdump (the speed reference in DESIGN section 6) tcpreplay hyperfine, time
 #          (/usr/bin/time -v: peak RSS), and linux-perf when the archive has it
+#   fuzz   demo + python3 (fuzz/seeds.py), and cargo-fuzz from crates.io (`cargo install`;
+#          libFuzzer is built with build-essential's C++ compiler)
 #
 # Each package is checked first (dpkg, or the command it provides), so a second run only
 # checks. `apt-get update` runs once, and only when something is missing. Uses sudo only when
@@ -25,6 +27,7 @@ TEST=(tshark@tshark tcpdump@tcpdump "dnsutils|bind9-dnsutils@dig" iproute2@ip py
       logrotate@logrotate procps@/bin/kill)
 PCAPS=(ethtool@ethtool chromium@chromium)
 BENCH=(tcpdump@tcpdump tcpreplay@tcpreplay hyperfine@hyperfine time)
+FUZZ=(python3@python3)
 # Installed only when the archive carries it (not every Debian release or architecture does).
 BENCH_OPTIONAL=(linux-perf@perf)
 
@@ -82,7 +85,8 @@ for level in "${@:-demo}"; do
         test) WANT+=("${DEMO[@]}" "${TEST[@]}") ;;
         pcaps) WANT+=("${DEMO[@]}" "${TEST[@]}" "${PCAPS[@]}") ;;
         bench) WANT+=("${DEMO[@]}" "${BENCH[@]}"); OPTIONAL+=("${BENCH_OPTIONAL[@]}") ;;
-        *) log "unknown level '$level' (demo|test|pcaps|bench)"; exit 2 ;;
+        fuzz) WANT+=("${DEMO[@]}" "${FUZZ[@]}") ;;
+        *) log "unknown level '$level' (demo|test|pcaps|bench|fuzz)"; exit 2 ;;
     esac
 done
 
@@ -113,6 +117,14 @@ if [ ${#MISSING[@]} -gt 0 ] || [ ${#MISSING_OPT[@]} -gt 0 ]; then
         "${APT[@]}" install --no-install-recommends "${PKGS[@]}" >/dev/null
     fi
 fi
+
+# cargo-fuzz is a cargo subcommand, not a Debian package.
+for level in "${@:-demo}"; do
+    if [ "$level" = fuzz ] && ! command -v cargo-fuzz >/dev/null 2>&1; then
+        log "cargo install cargo-fuzz"
+        cargo install --locked cargo-fuzz
+    fi
+done
 
 # The test target runs cargo-nextest when it is there and falls back to `cargo test`; say which.
 for level in "${@:-demo}"; do

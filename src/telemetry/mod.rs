@@ -42,7 +42,7 @@ counters! {
     FlowsExpired => "flows_expired": "Flows ended by idle timeout.",
     ReassemblyGaps => "reassembly_gaps": "TCP gaps skipped by stream reassembly.",
     ReassemblyOverlapConflicts => "reassembly_overlap_conflicts": "Overlapping TCP segments whose bytes differed.",
-    ReassemblyCapped => "reassembly_capped": "TCP segments cut at the stream-prefix cap.",
+    ReassemblyCapped => "reassembly_capped": "TCP segments cut or dropped at the 64 KiB reassembly window (the stream prefix, or the unread bytes of a followed stream).",
     ReassemblyBudgetStops => "reassembly_budget_stops": "TCP flows whose reassembly stopped because the worker's buffer budget was spent.",
     DnsMessages => "dns_messages": "DNS messages parsed.",
     DnsParseErrors => "dns_parse_errors": "DNS messages that failed to parse.",

@@ -205,23 +205,35 @@ impl P<'_> {
     }
 }
 
-/// Glob on selection names: `*` only, as the specification defines it.
+/// Glob on selection names: `*` only, as the specification defines it. Greedy with one
+/// backtrack point (the last `*`), so O(pattern × name): trying every split at every
+/// `*` recursively took exponential time on `1 of ****…x` (found by fuzzing).
 fn name_matches(pat: &str, name: &str) -> bool {
-    match pat.split_once('*') {
-        None => pat == name,
-        Some((head, rest)) => {
-            if !name.starts_with(head) {
-                return false;
+    let (p, n) = (pat.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0usize, 0usize);
+    // (pattern index after the last `*`, name index that `*` currently stops at)
+    let mut star: Option<(usize, usize)> = None;
+    while let Some(&c) = n.get(ni) {
+        match p.get(pi) {
+            Some(b'*') => {
+                pi += 1;
+                star = Some((pi, ni));
             }
-            let tail = name.get(head.len()..).unwrap_or("");
-            if rest.is_empty() {
-                return true;
+            Some(&pc) if pc == c => {
+                pi += 1;
+                ni += 1;
             }
-            (0..=tail.len())
-                .filter(|&i| tail.is_char_boundary(i))
-                .any(|i| tail.get(i..).is_some_and(|t| name_matches(rest, t)))
+            _ => match star {
+                Some((sp, sn)) => {
+                    pi = sp;
+                    ni = sn + 1;
+                    star = Some((sp, ni));
+                }
+                None => return false,
+            },
         }
     }
+    p.get(pi..).unwrap_or_default().iter().all(|&c| c == b'*')
 }
 
 /// Parses one condition string against the rule's selection names.
@@ -268,6 +280,39 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect()
+    }
+
+    #[test]
+    fn one_of_many_stars_is_not_exponential() {
+        // fuzz/artifacts/sigma_loader/timeout-dce41db…: `1 of` a pattern of 50 stars
+        // ran for more than 10 s.
+        let names: Vec<String> = vec!["selection1".into()];
+        let pat = format!("1 of {}c-iplection*", "*".repeat(50));
+        let start = std::time::Instant::now();
+        assert!(parse(&pat, &names).is_err(), "matches no selection");
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+        let pat = format!("1 of {}lection*", "*".repeat(50));
+        assert!(parse(&pat, &names).is_ok());
+    }
+
+    #[test]
+    fn name_glob_matches_like_the_spec() {
+        for (pat, name, want) in [
+            ("sel*", "selection", true),
+            ("*tion", "selection", true),
+            ("s*l*n", "selection", true),
+            ("*", "", true),
+            ("a*b", "ab", true),
+            ("a*b", "acb", true),
+            ("a*b", "abc", false),
+            ("*ab*ab", "abxab", true),
+            ("*ab*ab", "abxa", false),
+            ("filter_*", "selection", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+        ] {
+            assert_eq!(name_matches(pat, name), want, "{pat} ~ {name}");
+        }
     }
 
     #[test]
