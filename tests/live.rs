@@ -10,15 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn skip_reason() -> Option<String> {
-    if !nix_is_root() {
+    if !is_root() {
         return Some("not root".into());
     }
     for tool in ["ip", "dig", "dnsmasq"] {
@@ -29,57 +22,13 @@ fn skip_reason() -> Option<String> {
     None
 }
 
-fn nix_is_root() -> bool {
-    // SAFETY-free: read the effective uid from /proc rather than calling libc.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(str::to_owned))
-        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"))
-}
-
-/// A network namespace that is deleted when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Netns {
-        let name = format!("c2tap-live-{}", std::process::id());
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "ip netns add failed");
-        let ns = Netns(name);
-        assert!(
-            ns.exec(&["ip", "link", "set", "lo", "up"])
-                .status()
-                .unwrap()
-                .success()
-        );
-        ns
-    }
-    fn exec(&self, argv: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0]).args(argv);
-        c
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "delete", &self.0])
-            .status();
-    }
-}
-
 #[test]
 fn live_loopback_dns_then_sigint() {
     if let Some(why) = skip_reason() {
         eprintln!("skipping live capture test: {why}");
         return;
     }
-    let ns = Netns::new();
+    let ns = Netns::new("c2tap-live");
     let dir = tempfile::tempdir().unwrap();
     let events_path = dir.path().join("events.json");
 

@@ -20,18 +20,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_c2tap"))
 }
@@ -465,43 +453,6 @@ fn live_skip() -> Option<String> {
     None
 }
 
-/// A network namespace with loopback up, deleted when dropped.
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Netns {
-        let name = format!("c2tap-user-{}", std::process::id());
-        assert!(
-            Command::new("ip")
-                .args(["netns", "add", &name])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let ns = Netns(name);
-        assert!(
-            ns.exec(&["ip", "link", "set", "lo", "up"])
-                .status()
-                .unwrap()
-                .success()
-        );
-        ns
-    }
-    fn exec(&self, argv: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0]).args(argv);
-        c
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "delete", &self.0])
-            .status();
-    }
-}
-
 /// Kills a child if the test fails half-way.
 struct Reap(Child);
 
@@ -549,7 +500,7 @@ fn live_user_drops_root_and_reopens_after_rotation() {
         return;
     }
     let nobody = c2tap::privdrop::Target::resolve("nobody").unwrap();
-    let ns = Netns::new();
+    let ns = Netns::new("c2tap-user");
     let dir = tempfile::tempdir().unwrap();
     // The log directory belongs to the user, as /var/log/c2tap would.
     let cdir = std::ffi::CString::new(dir.path().as_os_str().as_encoded_bytes()).unwrap();
