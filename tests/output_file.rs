@@ -14,39 +14,7 @@ use common::*;
 
 /// The frames of DNS exchanges `from..to`: query and answer, each name unique.
 fn dns_frames(from: u32, to: u32) -> Vec<(u32, Vec<u8>)> {
-    let mut frames = Vec::new();
-    for i in from..to {
-        let name = format!("host{i}.file-test.example");
-        let sport = 1024 + (i % 60_000) as u16;
-        let id = i as u16;
-        let t = 1_700_000_000 + i / 1000;
-        frames.push((
-            t,
-            udp_frame(
-                [10, 0, 0, 1],
-                sport,
-                [10, 0, 0, 53],
-                53,
-                &dns_query(id, &name, 1),
-            ),
-        ));
-        frames.push((
-            t,
-            udp_frame(
-                [10, 0, 0, 53],
-                53,
-                [10, 0, 0, 1],
-                sport,
-                &dns_answer_a(id, &name, [192, 0, 2, 1], 60),
-            ),
-        ));
-    }
-    frames
-}
-
-fn pcap_of(frames: &[(u32, Vec<u8>)]) -> Vec<u8> {
-    let refs: Vec<(u32, &[u8])> = frames.iter().map(|(t, f)| (*t, f.as_slice())).collect();
-    pcap(1, &refs)
+    dns_exchange_frames("file-test.example", from, to)
 }
 
 /// Parses every line of a file; panics on a line that is not JSON or a file that does

@@ -269,35 +269,8 @@ fn serve(
 /// `n` DNS queries, each answered: `2n` events with `--events all` (DNS and network
 /// connection).
 fn dns_pcap(dir: &Path, n: u32) -> PathBuf {
-    let mut frames = Vec::with_capacity(2 * n as usize);
-    for i in 0..n {
-        let name = format!("host{i}.tls-test.example");
-        let sport = 1024 + (i % 60_000) as u16;
-        let id = i as u16;
-        let t = 1_700_000_000 + i / 1000;
-        frames.push((
-            t,
-            udp_frame(
-                [10, 0, 0, 1],
-                sport,
-                [10, 0, 0, 53],
-                53,
-                &dns_query(id, &name, 1),
-            ),
-        ));
-        frames.push((
-            t,
-            udp_frame(
-                [10, 0, 0, 53],
-                53,
-                [10, 0, 0, 1],
-                sport,
-                &dns_answer_a(id, &name, [192, 0, 2, 1], 60),
-            ),
-        ));
-    }
-    let refs: Vec<(u32, &[u8])> = frames.iter().map(|(t, f)| (*t, f.as_slice())).collect();
-    write(dir, "dns.pcap", &pcap(1, &refs))
+    let frames = dns_exchange_frames("tls-test.example", 0, n);
+    write(dir, "dns.pcap", &pcap_of(&frames))
 }
 
 /// The event lines (SensorState left out) of a replay to stdout: what the collector

@@ -3,6 +3,7 @@
 //!
 //! Where it sits: after `flow` (which hands over datagrams and in-order stream bytes),
 //! before `event`. It may import `time`, `decode` and `flow`, nothing later.
+//! The lints below hold for every protocol module under it: no parser may panic.
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,

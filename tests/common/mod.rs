@@ -191,3 +191,32 @@ impl Drop for Netns {
             .status();
     }
 }
+
+/// The frames of DNS exchanges `from..to` (a query and its A answer each), names
+/// `host{i}.{domain}`, one second per thousand exchanges: bulk traffic for output tests.
+pub fn dns_exchange_frames(domain: &str, from: u32, to: u32) -> Vec<(u32, Vec<u8>)> {
+    let mut frames = Vec::with_capacity(2 * to.saturating_sub(from) as usize);
+    for i in from..to {
+        let name = format!("host{i}.{domain}");
+        let sport = 1024 + (i % 60_000) as u16;
+        let id = i as u16;
+        let t = 1_700_000_000 + i / 1000;
+        let query = dns_query(id, &name, 1);
+        let answer = dns_answer_a(id, &name, [192, 0, 2, 1], 60);
+        frames.push((
+            t,
+            udp_frame([10, 0, 0, 1], sport, [10, 0, 0, 53], 53, &query),
+        ));
+        frames.push((
+            t,
+            udp_frame([10, 0, 0, 53], 53, [10, 0, 0, 1], sport, &answer),
+        ));
+    }
+    frames
+}
+
+/// An Ethernet pcap of timed frames.
+pub fn pcap_of(frames: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    let refs: Vec<(u32, &[u8])> = frames.iter().map(|(t, f)| (*t, f.as_slice())).collect();
+    pcap(1, &refs)
+}

@@ -1,10 +1,3 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
 //! QUIC, client→server: decrypt the client's Initial packets and read the TLS
 //! ClientHello they carry into [`HandshakeFacts`](crate::proto::handshake::HandshakeFacts)
 //! — SNI, ALPN and the JA4 `q` fingerprint of QUIC connections (browsers' HTTP/3,

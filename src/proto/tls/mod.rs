@@ -1,10 +1,3 @@
-#![deny(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    clippy::arithmetic_side_effects
-)]
 //! TLS over TCP, client→server: find the ClientHello in the reassembled stream and
 //! turn it into [`HandshakeFacts`](crate::proto::handshake::HandshakeFacts).
 //!
