@@ -50,6 +50,26 @@ pub enum CaptureError {
         offset: u64,
     },
     #[error(
+        "{path}: packet record {record} at byte offset {offset} holds no data (caplen 0; \
+         corrupt file?)"
+    )]
+    ZeroLength {
+        path: Arc<str>,
+        record: u64,
+        offset: u64,
+    },
+    #[error(
+        "{path}: packet record {record} at byte offset {offset} holds {caplen} bytes, more \
+         than the snaplen of {snaplen} (corrupt file?)"
+    )]
+    CaplenOverSnaplen {
+        path: Arc<str>,
+        record: u64,
+        offset: u64,
+        caplen: usize,
+        snaplen: usize,
+    },
+    #[error(
         "{path}: record {record} at byte offset {offset} claims {len} bytes, more than the \
          {cap}-byte limit (corrupt file?)"
     )]

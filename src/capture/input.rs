@@ -16,8 +16,8 @@ pub const READ_CHUNK: usize = 1 << 20;
 pub const MAX_RECORD: usize = 16 * 1024 * 1024 + MAX_SNAPLEN;
 
 /// libpcap's MAXIMUM_SNAPLEN: the longest frame a capture can hold. A record whose caplen
-/// exceeds the file's snaplen (or this, when the snaplen is 0 or larger) is clamped to it,
-/// as libpcap does, and counted.
+/// exceeds the file's snaplen (or this, when the snaplen is 0 or larger) is a corrupt
+/// file.
 pub const MAX_SNAPLEN: usize = 262_144;
 
 pub(super) struct Input {

@@ -9,8 +9,8 @@
 //! never a whole file in memory) and [`Live`] captures from an interface (libpcap through
 //! the `pcap` crate). Both yield [`Frame`]s that borrow the source's buffer until the next
 //! call. What a broken file or device does is a [`CaptureError`], final for the source;
-//! what a capture merely contains (skipped blocks, unsupported interfaces, clamped
-//! lengths) is counted in [`CaptureStats`].
+//! what a capture merely contains (skipped blocks, unsupported interfaces, understated
+//! wire lengths) is counted in [`CaptureStats`].
 
 use std::sync::Arc;
 
@@ -91,8 +91,6 @@ pub struct CaptureStats {
     pub unsupported_linktype_packets: u64,
     /// pcapng blocks skipped: unknown block types, packets of undeclared interfaces.
     pub skipped_blocks: u64,
-    /// Records whose caplen exceeded the snaplen; their data was cut to it.
-    pub caplen_clamped: u64,
     /// Records whose origlen was below their caplen; it was raised to the caplen.
     pub origlen_raised: u64,
     /// Replay: files opened (including the one being read).

@@ -4,7 +4,7 @@
 //! Both byte orders, microsecond (`a1b2c3d4`) and nanosecond (`a1b23c4d`) magic, and
 //! Alexey Kuznetzov's modified format (`a1b2cd34`, 8 more header bytes per record) in
 //! both byte orders. pcap-parser parses the headers; this file frames the records over
-//! the streaming [`Input`] and applies libpcap's snaplen rules.
+//! the streaming [`Input`] and checks each record's length against the snaplen.
 
 use std::sync::Arc;
 
@@ -39,8 +39,8 @@ pub(super) struct PcapFile {
     nanos: bool,
     modified: bool,
     pub linktype: u32,
-    /// The snaplen records are clamped to (libpcap's rule: the header's, unless it is 0
-    /// or beyond [`MAX_SNAPLEN`]).
+    /// The longest record allowed: the header's snaplen, or [`MAX_SNAPLEN`] when the
+    /// header says 0 or more (libpcap's rule).
     snaplen: usize,
     records: u64,
 }
@@ -158,7 +158,13 @@ impl PcapFile {
         .map_err(|_| truncated())?;
         self.records = record;
         let ts = pcap_timestamp(ts_sec, ts_frac, self.nanos);
-        Ok(Some(clamp(
+        let at = RecordAt {
+            path,
+            record,
+            offset,
+        };
+        check_lengths(
+            &at,
             ts,
             self.linktype,
             hdr_len,
@@ -167,14 +173,28 @@ impl PcapFile {
             self.snaplen,
             total,
             stats,
-        )))
+        )
+        .map(Some)
     }
 }
 
-/// Builds the frame location, applying the caplen rules shared with pcapng: a caplen
-/// above the snaplen is cut to it, an origlen below the caplen is raised to it.
+/// Where a record lies, for error messages.
+pub(super) struct RecordAt<'a> {
+    pub path: &'a Arc<str>,
+    /// Packet record number (pcap) or block number (pcapng), from 1.
+    pub record: u64,
+    /// Byte offset of the record in the file.
+    pub offset: u64,
+}
+
+/// Builds the frame location after the length rules shared with pcapng. A record with
+/// no data, or with more than the snaplen its file declares, is a corrupt file: no
+/// capture tool writes either, so the file was damaged or forged, and an analyst must
+/// hear of it rather than get a silently edited replay. An origlen below the caplen
+/// only misstates the wire length: it is raised to the caplen and counted.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn clamp(
+pub(super) fn check_lengths(
+    at: &RecordAt<'_>,
     ts: Timestamp,
     linktype: u32,
     data_off: usize,
@@ -183,25 +203,36 @@ pub(super) fn clamp(
     snaplen: usize,
     record_len: usize,
     stats: &mut CaptureStats,
-) -> FrameLoc {
-    let mut len = caplen;
-    if len > snaplen {
-        len = snaplen;
-        stats.caplen_clamped += 1;
+) -> Result<FrameLoc, CaptureError> {
+    if caplen == 0 {
+        return Err(CaptureError::ZeroLength {
+            path: at.path.clone(),
+            record: at.record,
+            offset: at.offset,
+        });
+    }
+    if caplen > snaplen {
+        return Err(CaptureError::CaplenOverSnaplen {
+            path: at.path.clone(),
+            record: at.record,
+            offset: at.offset,
+            caplen,
+            snaplen,
+        });
     }
     let mut origlen = origlen;
     if (origlen as usize) < caplen {
         origlen = u32::try_from(caplen).unwrap_or(u32::MAX);
         stats.origlen_raised += 1;
     }
-    FrameLoc {
+    Ok(FrameLoc {
         ts,
         linktype,
         data_off,
-        len,
+        len: caplen,
         origlen,
         consume: record_len,
-    }
+    })
 }
 
 /// Seconds and a fraction (micro- or nanoseconds) to packet time. The fraction is not

@@ -21,7 +21,7 @@ use pcap_parser::{
 
 use super::input::{Input, MAX_RECORD, MAX_SNAPLEN};
 use super::linktype::{file_linktype, linktype_name};
-use super::pcap_file::clamp;
+use super::pcap_file::{RecordAt, check_lengths};
 use super::{CaptureError, CaptureStats, FrameLoc};
 use crate::time::Timestamp;
 
@@ -181,6 +181,11 @@ impl NgFile {
                 });
             }
             self.blocks = block_no;
+            let at = RecordAt {
+                path,
+                record: block_no,
+                offset,
+            };
             let block = input.avail().get(..len).unwrap_or(&[]);
             let bad = |what: &str| {
                 corrupt(format!(
@@ -236,9 +241,9 @@ impl NgFile {
                         caplen,
                         epb.origlen,
                         len,
-                        path,
+                        &at,
                         stats,
-                    )
+                    )?
                 }
                 OPB_TYPE => {
                     // Obsolete packet block (pcapng 0.x): like an EPB with a 16-bit
@@ -266,9 +271,9 @@ impl NgFile {
                         caplen,
                         origlen,
                         len,
-                        path,
+                        &at,
                         stats,
-                    )
+                    )?
                 }
                 SPB_TYPE => {
                     let spb = if self.big_endian {
@@ -285,7 +290,7 @@ impl NgFile {
                     {
                         caplen = caplen.min(i.snaplen);
                     }
-                    self.packet(0, None, SPB_DATA_OFF, caplen, spb.origlen, len, path, stats)
+                    self.packet(0, None, SPB_DATA_OFF, caplen, spb.origlen, len, &at, stats)?
                 }
                 t if IGNORED_TYPES.contains(&t) => None,
                 _ => {
@@ -350,14 +355,14 @@ impl NgFile {
         caplen: usize,
         origlen: u32,
         block_len: usize,
-        path: &Arc<str>,
+        at: &RecordAt<'_>,
         stats: &mut CaptureStats,
-    ) -> Option<FrameLoc> {
+    ) -> Result<Option<FrameLoc>, CaptureError> {
         let Some(iface) = self.ifaces.get_mut(if_id as usize) else {
             // A packet of an interface the section never declared: nothing says how
             // to decode it or read its time.
             stats.skipped_blocks += 1;
-            return None;
+            return Ok(None);
         };
         if !iface.supported {
             stats.unsupported_linktype_packets += 1;
@@ -368,13 +373,14 @@ impl NgFile {
                 // The one line capture prints: the pipeline has no per-interface
                 // warnings, and a silently empty replay would be worse.
                 eprintln!(
-                    "c2tap: {path}: interface {if_id} has unsupported link type {} ({}); \
+                    "c2tap: {}: interface {if_id} has unsupported link type {} ({}); \
                      its packets are skipped",
+                    at.path,
                     iface.linktype,
                     linktype_name(iface.linktype)
                 );
             }
-            return None;
+            return Ok(None);
         }
         let ts = match ts_units {
             Some(units) => units_to_timestamp(units, iface.res, iface.offset_secs),
@@ -382,7 +388,8 @@ impl NgFile {
         };
         self.last_ts = ts;
         self.supported_frames += 1;
-        Some(clamp(
+        check_lengths(
+            at,
             ts,
             iface.linktype,
             data_off,
@@ -391,7 +398,8 @@ impl NgFile {
             iface.snaplen,
             block_len,
             stats,
-        ))
+        )
+        .map(Some)
     }
 }
 

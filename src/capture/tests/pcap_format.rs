@@ -73,33 +73,76 @@ fn pcap_raw_ip_dlt_12_is_linktype_101() {
 }
 
 #[test]
-fn zero_length_packets() {
+fn zero_length_packet_is_a_corrupt_file() {
     let f = pcap(
         MICRO,
         false,
         65535,
         1,
-        &[(1, 0, b"", 0), (2, 0, b"", 60), (3, 0, P2, 4)],
+        &[(1, 0, P2, 4), (2, 0, b"", 60), (3, 0, P2, 4)],
     );
     let (got, err) = drain(&mut replay_bytes(f).unwrap());
-    assert!(err.is_none());
-    assert_eq!(got.len(), 3);
-    assert!(got[0].2.is_empty() && got[1].2.is_empty());
-    assert_eq!(got[1].3, 60);
+    assert_eq!(got.len(), 1, "the record before the fault is read");
+    let err = err.unwrap();
+    assert!(
+        matches!(
+            err,
+            CaptureError::ZeroLength {
+                record: 2,
+                offset,
+                ..
+            } if offset == (24 + 16 + P2.len()) as u64
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().starts_with("mem: packet record 2 "),
+        "{err}"
+    );
 }
 
 #[test]
-fn caplen_over_snaplen_and_origlen_is_clamped_and_counted() {
-    // snaplen 8, a 11-byte record whose origlen says 5.
-    let f = pcap(MICRO, false, 8, 1, &[(1, 0, P1, 5), (2, 0, P2, 4)]);
+fn caplen_over_snaplen_is_a_corrupt_file() {
+    // snaplen 8: the 4-byte record is fine, the 11-byte one is not.
+    let f = pcap(MICRO, false, 8, 1, &[(1, 0, P2, 4), (2, 0, P1, 11)]);
+    let (got, err) = drain(&mut replay_bytes(f).unwrap());
+    assert_eq!(got.len(), 1);
+    let err = err.unwrap();
+    assert!(
+        matches!(
+            err,
+            CaptureError::CaplenOverSnaplen {
+                record: 2,
+                caplen: 11,
+                snaplen: 8,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("more than the snaplen of 8"),
+        "{err}"
+    );
+}
+
+#[test]
+fn snaplen_zero_means_the_largest() {
+    let f = pcap(MICRO, false, 0, 1, &[(1, 0, P1, 11)]);
+    let (got, err) = drain(&mut replay_bytes(f).unwrap());
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(got[0].2, P1);
+}
+
+#[test]
+fn origlen_below_caplen_is_raised_and_counted() {
+    let f = pcap(MICRO, false, 65535, 1, &[(1, 0, P1, 5), (2, 0, P2, 4)]);
     let mut r = replay_bytes(f).unwrap();
     let (got, err) = drain(&mut r);
     assert!(err.is_none());
-    assert_eq!(got[0].2, &P1[..8]);
     assert_eq!(got[0].3, P1.len() as u32);
     assert_eq!(got[1].2, P2, "the next record is still found");
-    let s = r.stats();
-    assert_eq!((s.caplen_clamped, s.origlen_raised), (1, 1));
+    assert_eq!(r.stats().origlen_raised, 1);
 }
 
 #[test]

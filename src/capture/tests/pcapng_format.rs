@@ -127,3 +127,36 @@ fn short_reads_like_stdin() {
         assert_eq!(r.stats().input_bytes_total, None);
     }
 }
+
+#[test]
+fn pcapng_zero_length_and_over_snaplen_packets_are_corrupt_files() {
+    let mut zero = Ng::new(false);
+    zero.idb(1, 0, None, None)
+        .epb(0, 1, P1, 11)
+        .epb(0, 2, b"", 60);
+    let (got, err) = drain(&mut replay_bytes(zero.out).unwrap());
+    assert_eq!(got.len(), 1, "the packet before the fault is read");
+    assert!(
+        matches!(err, Some(CaptureError::ZeroLength { record: 4, .. })),
+        "block 4 (SHB, IDB, EPB, EPB): {err:?}"
+    );
+
+    let mut over = Ng::new(true);
+    over.idb(1, 8, None, None)
+        .epb(0, 1, P2, 4)
+        .epb(0, 2, P1, 11);
+    let (got, err) = drain(&mut replay_bytes(over.out).unwrap());
+    assert_eq!(got.len(), 1);
+    assert!(
+        matches!(
+            err,
+            Some(CaptureError::CaplenOverSnaplen {
+                record: 4,
+                caplen: 11,
+                snaplen: 8,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+}
