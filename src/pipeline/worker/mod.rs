@@ -22,7 +22,7 @@ use crate::decode::{DecodeError, Decoder, DefragLimits, Transport};
 use crate::detect::Engine;
 use crate::flow::{Entry, FLOW_TABLE_CAP, FlowTable, Timeouts};
 use crate::proto::dns::{DnsCache, DnsConfig, DnsState, DnsTransaction};
-use crate::telemetry::{Counter, CounterSlot};
+use crate::telemetry::{self, Counter, CounterSlot};
 use crate::time::{Duration, Timestamp};
 use emit::Emitter;
 use state::FlowState;
@@ -42,6 +42,8 @@ pub struct Worker {
     /// Scratch vectors, reused across batches.
     ended: Vec<Entry<FlowState>>,
     dns_done: Vec<DnsTransaction>,
+    /// The thread's CPU clock when it started work, for `worker_cpu_us`.
+    cpu_start_ns: u64,
 }
 
 impl Worker {
@@ -65,6 +67,7 @@ impl Worker {
             now: Timestamp::ZERO,
             ended: Vec::new(),
             dns_done: Vec::new(),
+            cpu_start_ns: 0,
         }
     }
 
@@ -76,6 +79,8 @@ impl Worker {
         recycle: Sender<PacketBatch>,
         out: Sender<Vec<u8>>,
     ) {
+        // Read here, on the worker's own thread (new() runs on the spawning one).
+        self.cpu_start_ns = telemetry::thread_cpu_ns();
         for batch in batches.iter() {
             self.process(&batch);
             self.expire();
@@ -163,6 +168,10 @@ impl Worker {
 
     fn publish(&mut self) {
         let c = &mut self.emit.counts;
+        c.set(
+            Counter::WorkerCpuUs,
+            telemetry::thread_cpu_ns().saturating_sub(self.cpu_start_ns) / 1000,
+        );
         let d = self.decoder.counters();
         c.set(Counter::FragmentsReassembled, d.fragments_reassembled);
         c.set(Counter::FragmentsDropped, d.fragments_dropped());
