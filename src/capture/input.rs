@@ -1,7 +1,11 @@
-//! A growable read buffer over one input (`Read`): the replay formats ask for "the next
-//! n bytes" and get a contiguous slice; the file is never loaded whole.
+//! One input of a replay: the formats ask for "the next n bytes" and get a contiguous
+//! slice, never the whole file. Regular files are mapped a window at a time
+//! ([`super::mapped`]); pipes, stdin and small files go through a growable read buffer.
 
 use std::io::{self, Read};
+use std::sync::Arc;
+
+use super::mapped::{MappedInput, Window};
 
 /// Bytes asked of `read()` at a time (the buffer's starting size). One read per MiB
 /// keeps syscall cost negligible at disk speed while the buffer stays small; it also
@@ -20,7 +24,66 @@ pub const MAX_RECORD: usize = 16 * 1024 * 1024 + MAX_SNAPLEN;
 /// file.
 pub const MAX_SNAPLEN: usize = 262_144;
 
-pub(super) struct Input {
+pub(super) enum Input {
+    Read(ReadInput),
+    Mapped(MappedInput),
+}
+
+impl Input {
+    /// Gives the read buffer back for the next file (a mapped input has none).
+    pub fn into_buf(self) -> Vec<u8> {
+        match self {
+            Input::Read(r) => r.into_buf(),
+            Input::Mapped(_) => Vec::new(),
+        }
+    }
+
+    /// File offset of the first unconsumed byte.
+    pub fn offset(&self) -> u64 {
+        match self {
+            Input::Read(r) => r.offset(),
+            Input::Mapped(m) => m.offset(),
+        }
+    }
+
+    /// The unconsumed bytes at hand.
+    pub fn avail(&self) -> &[u8] {
+        match self {
+            Input::Read(r) => r.avail(),
+            Input::Mapped(m) => m.avail(),
+        }
+    }
+
+    /// The mapped window `avail()` lies in, when the input is mapped: frames from it can
+    /// be shared instead of copied.
+    pub fn window(&self) -> Option<&Arc<Window>> {
+        match self {
+            Input::Read(_) => None,
+            Input::Mapped(m) => m.window(),
+        }
+    }
+
+    /// Drops `n` bytes from the front (at most what is available).
+    pub fn consume(&mut self, n: usize) {
+        match self {
+            Input::Read(r) => r.consume(n),
+            Input::Mapped(m) => m.consume(n),
+        }
+    }
+
+    /// Makes `n` bytes (`n <= MAX_RECORD + READ_CHUNK`) available at the front. `Ok(false)`
+    /// when the input ends first; `avail()` then holds what there was. Every byte newly
+    /// read or mapped is added to `bytes_read`.
+    pub fn fill(&mut self, n: usize, bytes_read: &mut u64) -> io::Result<bool> {
+        match self {
+            Input::Read(r) => r.fill(n, bytes_read),
+            Input::Mapped(m) => m.fill(n, bytes_read),
+        }
+    }
+}
+
+/// A growable read buffer over a `Read`.
+pub(super) struct ReadInput {
     reader: Box<dyn Read + Send>,
     buf: Vec<u8>,
     /// `buf[start..end]` holds bytes read but not consumed.
@@ -31,13 +94,13 @@ pub(super) struct Input {
     offset: u64,
 }
 
-impl Input {
+impl ReadInput {
     /// Wraps `reader`, reusing `buf` (the previous file's buffer) to avoid reallocating.
-    pub fn new(reader: Box<dyn Read + Send>, mut buf: Vec<u8>) -> Input {
+    pub fn new(reader: Box<dyn Read + Send>, mut buf: Vec<u8>) -> ReadInput {
         if buf.len() < READ_CHUNK {
             buf.resize(READ_CHUNK, 0);
         }
-        Input {
+        ReadInput {
             reader,
             buf,
             start: 0,
@@ -69,9 +132,7 @@ impl Input {
         self.offset += n as u64;
     }
 
-    /// Makes `n` bytes (`n <= MAX_RECORD + READ_CHUNK`) available at the front, reading
-    /// and growing the buffer as needed. `Ok(false)` when the input ends first; `avail()`
-    /// then holds what there was. Every byte read is added to `bytes_read`.
+    /// [`Input::fill`], reading and growing the buffer as needed.
     pub fn fill(&mut self, n: usize, bytes_read: &mut u64) -> io::Result<bool> {
         if self.end - self.start >= n {
             return Ok(true);
@@ -137,7 +198,7 @@ mod tests {
     #[test]
     fn fill_consume_and_grow() {
         let data: Vec<u8> = (0..=255u8).cycle().take(READ_CHUNK + 100).collect();
-        let mut inp = Input::new(Box::new(Trickle(data.clone(), 0)), Vec::new());
+        let mut inp = ReadInput::new(Box::new(Trickle(data.clone(), 0)), Vec::new());
         let mut n = 0;
         assert!(inp.fill(10, &mut n).unwrap());
         assert_eq!(&inp.avail()[..10], &data[..10]);

@@ -193,6 +193,7 @@ impl Source for Live {
                         .len
                         .max(u32::try_from(p.data.len()).unwrap_or(u32::MAX)),
                     source: &self.name,
+                    window: None,
                 }))
             }
             Err(pcap::Error::TimeoutExpired) => {

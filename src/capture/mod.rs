@@ -20,6 +20,7 @@ mod error;
 mod input;
 mod linktype;
 mod live;
+mod mapped;
 mod pcap_file;
 mod pcapng_file;
 mod replay;
@@ -30,11 +31,12 @@ pub use error::CaptureError;
 pub use input::{MAX_RECORD, MAX_SNAPLEN, READ_CHUNK};
 pub use linktype::{LINKTYPE_RAW, dlt_to_linktype, linktype_name};
 pub use live::{DEFAULT_BUFFER_SIZE, DEFAULT_POLL_TIMEOUT_MS, DEFAULT_SNAPLEN, Live, LiveConfig};
+pub use mapped::{MAX_MAPPED_BYTES, WINDOW_BYTES, Window};
 pub use pcapng_file::MAX_INTERFACES;
 pub use replay::{MAX_DIR_DEPTH, Replay, STDIN_NAME};
 
 /// One captured frame, borrowed from the source until its next `next_frame` call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Frame<'a> {
     pub ts: Timestamp,
     /// LINKTYPE_* number (pcapng interfaces may differ from frame to frame).
@@ -46,10 +48,13 @@ pub struct Frame<'a> {
     /// The interface or file this frame came from (the same `Arc` for every frame of
     /// one file, so a change of source is a pointer comparison).
     pub source: &'a Arc<str>,
+    /// The mapped window `data` lies in, when the file is mapped: the frame can then
+    /// travel by reference (see [`PacketBatch::push_shared`]).
+    pub window: Option<&'a Arc<Window>>,
 }
 
 /// What a source has next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub enum Next<'a> {
     Frame(Frame<'a>),
     /// Live only: no frame is ready. Returned when the kernel ring has just been drained
@@ -115,10 +120,19 @@ struct FrameLoc {
 /// adds latency and memory per queue slot.
 pub const BATCH_PACKETS: usize = 128;
 /// Bytes of frame data a batch holds before it is sent even when not full; with the
-/// largest snaplen a batch is one frame, so memory per batch stays bounded.
+/// largest snaplen a batch is one frame, so memory per batch stays bounded. Frames held
+/// by reference to a mapped window count too: they keep the window mapped.
 pub const BATCH_BYTES: usize = 256 * 1024;
+/// Mapped windows one batch may hold. The dispatcher sends a batch when frames of a new
+/// window begin, so one or two are the rule; the cap keeps a batch from pinning many.
+pub const BATCH_WINDOWS: usize = 2;
 
-/// One captured frame inside a batch: its bytes are `batch.data[offset..offset+caplen]`.
+/// Where a frame's bytes are: `data[offset..]` of the batch itself, or of one of its
+/// windows.
+const OWN_DATA: u16 = u16::MAX;
+
+/// One captured frame inside a batch: its bytes are `caplen` bytes at `offset` in the
+/// batch's own buffer or in one of its mapped windows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PacketMeta {
     pub ts: Timestamp,
@@ -128,16 +142,23 @@ pub struct PacketMeta {
     pub caplen: u32,
     /// Length of the frame on the wire (>= caplen when the snaplen cut it).
     pub origlen: u32,
+    /// Index into the batch's windows, or [`OWN_DATA`].
+    region: u16,
 }
 
-/// Frames from one source, packed into one reusable buffer. Workers hand emptied
-/// batches back so that the steady state allocates nothing.
+/// Frames from one source, copied into one reusable buffer (live capture, pipes) or held
+/// by reference into mapped windows of a file. Workers hand emptied batches back so that
+/// the steady state allocates nothing.
 #[derive(Debug, Default)]
 pub struct PacketBatch {
     /// Interface name or pcap path: the `Source` field of every event from these frames.
     pub source: Arc<str>,
     pub data: Vec<u8>,
     pub packets: Vec<PacketMeta>,
+    /// Windows the shared frames lie in; dropping the last holder unmaps a window.
+    windows: Vec<Arc<Window>>,
+    /// Bytes of the shared frames (counted against [`BATCH_BYTES`]).
+    shared_bytes: usize,
 }
 
 impl PacketBatch {
@@ -146,12 +167,17 @@ impl PacketBatch {
             source,
             data: Vec::with_capacity(BATCH_BYTES),
             packets: Vec::with_capacity(BATCH_PACKETS),
+            windows: Vec::with_capacity(BATCH_WINDOWS),
+            shared_bytes: 0,
         }
     }
 
+    /// Empties the batch and lets go of its windows.
     pub fn clear(&mut self) {
         self.data.clear();
         self.packets.clear();
+        self.windows.clear();
+        self.shared_bytes = 0;
     }
 
     pub fn len(&self) -> usize {
@@ -165,10 +191,17 @@ impl PacketBatch {
     /// True when one more frame of `caplen` bytes would exceed the batch bounds.
     pub fn is_full_for(&self, caplen: usize) -> bool {
         self.packets.len() >= BATCH_PACKETS
-            || (!self.packets.is_empty() && self.data.len() + caplen > BATCH_BYTES)
+            || (!self.packets.is_empty()
+                && self.data.len() + self.shared_bytes + caplen > BATCH_BYTES)
     }
 
-    /// Appends a frame (the caller checked [`PacketBatch::is_full_for`]).
+    /// True when the batch holds a window other than `window` and has no room for one
+    /// more.
+    pub fn is_full_for_window(&self, window: &Arc<Window>) -> bool {
+        self.windows.len() >= BATCH_WINDOWS && !self.windows.iter().any(|w| Arc::ptr_eq(w, window))
+    }
+
+    /// Appends a frame by copying it (the caller checked [`PacketBatch::is_full_for`]).
     pub fn push(&mut self, ts: Timestamp, linktype: u32, frame: &[u8], origlen: u32) {
         let offset = self.data.len() as u32;
         self.data.extend_from_slice(frame);
@@ -178,15 +211,55 @@ impl PacketBatch {
             offset,
             caplen: frame.len() as u32,
             origlen,
+            region: OWN_DATA,
+        });
+    }
+
+    /// Appends a frame lying in `window` by reference, or copies it when it does not lie
+    /// there (the caller checked both `is_full_for` methods).
+    pub fn push_shared(
+        &mut self,
+        ts: Timestamp,
+        linktype: u32,
+        window: &Arc<Window>,
+        frame: &[u8],
+        origlen: u32,
+    ) {
+        let Some(offset) = window.offset_of(frame).and_then(|o| u32::try_from(o).ok()) else {
+            return self.push(ts, linktype, frame, origlen);
+        };
+        let region = match self.windows.iter().rposition(|w| Arc::ptr_eq(w, window)) {
+            Some(i) => i,
+            None => {
+                self.windows.push(window.clone());
+                self.windows.len() - 1
+            }
+        };
+        self.shared_bytes += frame.len();
+        self.packets.push(PacketMeta {
+            ts,
+            linktype,
+            offset,
+            caplen: frame.len() as u32,
+            origlen,
+            region: region as u16,
         });
     }
 
     /// The frames of the batch with their metadata.
     pub fn iter(&self) -> impl Iterator<Item = (&PacketMeta, &[u8])> {
-        self.packets.iter().map(|m| {
-            let start = m.offset as usize;
-            let end = start + m.caplen as usize;
-            (m, self.data.get(start..end).unwrap_or(&[]))
-        })
+        self.packets.iter().map(|m| (m, self.bytes_of(m)))
+    }
+
+    fn bytes_of(&self, m: &PacketMeta) -> &[u8] {
+        let region = match m.region {
+            OWN_DATA => self.data.as_slice(),
+            i => self
+                .windows
+                .get(usize::from(i))
+                .map_or(&[][..], |w| w.bytes()),
+        };
+        let start = m.offset as usize;
+        region.get(start..start + m.caplen as usize).unwrap_or(&[])
     }
 }

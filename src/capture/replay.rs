@@ -6,8 +6,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::input::{Input, READ_CHUNK};
+use super::input::{Input, READ_CHUNK, ReadInput};
 use super::linktype::linktype_name;
+use super::mapped::{MappedBudget, MappedInput};
 use super::pcap_file::{FILE_HEADER_LEN, PcapFile, is_pcap_magic};
 use super::pcapng_file::{NgFile, SHB_TYPE};
 use super::{CaptureError, CaptureStats, Frame, FrameLoc, Next, Source};
@@ -49,6 +50,8 @@ pub struct Replay {
     supported: fn(u32) -> bool,
     stats: CaptureStats,
     done: bool,
+    /// Bounds the memory of mapped windows across all files of this replay.
+    budget: Arc<MappedBudget>,
 }
 
 impl Replay {
@@ -106,6 +109,7 @@ impl Replay {
                 ..CaptureStats::default()
             },
             done: false,
+            budget: Arc::default(),
         };
         replay.open_next()?;
         Ok(replay)
@@ -128,6 +132,7 @@ impl Replay {
             supported,
             stats: CaptureStats::default(),
             done: false,
+            budget: Arc::default(),
         };
         replay.open_next()?;
         Ok(replay)
@@ -139,27 +144,45 @@ impl Replay {
             return Ok(());
         };
         self.next_input += 1;
-        let (name, reader): (Arc<str>, Box<dyn io::Read + Send>) = match spec {
-            InputSpec::Stdin => (Arc::from(STDIN_NAME), Box::new(io::stdin())),
+        let (name, mut input) = match spec {
+            InputSpec::Stdin => (
+                Arc::from(STDIN_NAME),
+                self.read_input(Box::new(io::stdin())),
+            ),
             InputSpec::Reader(name, reader) => match reader.take() {
-                Some(r) => (name.clone(), r),
+                Some(r) => {
+                    let name = name.clone();
+                    (name, self.read_input(r))
+                }
                 None => return Ok(()),
             },
             InputSpec::File(p) => {
                 let name = path_name(p);
-                let f = File::open(p).map_err(|source| CaptureError::Io {
+                let io_err = |source| CaptureError::Io {
                     path: name.clone(),
                     source,
-                })?;
-                (name, Box::new(f))
+                };
+                let f = File::open(p).map_err(io_err)?;
+                let meta = f.metadata().map_err(io_err)?;
+                // Regular files are mapped; a FIFO (`<(zcat x.pcap.gz)`) or a device is read.
+                let input = if meta.is_file() {
+                    Input::Mapped(MappedInput::new(f, meta.len(), self.budget.clone()))
+                } else {
+                    self.read_input(Box::new(f))
+                };
+                (name, input)
             }
         };
         self.name = name.clone();
         self.stats.files += 1;
-        let mut input = Input::new(reader, std::mem::take(&mut self.spare));
         let format = read_header(&mut input, &name, &mut self.stats, self.supported)?;
         self.cur = Some(Current { input, format });
         Ok(())
+    }
+
+    /// A buffered input over `reader`, with the last file's buffer.
+    fn read_input(&mut self, reader: Box<dyn io::Read + Send>) -> Input {
+        Input::Read(ReadInput::new(reader, std::mem::take(&mut self.spare)))
     }
 
     /// Finishes the current file: the pcapng "nothing but unsupported link types" check,
@@ -240,6 +263,7 @@ impl Source for Replay {
             data,
             origlen: loc.origlen,
             source: &self.name,
+            window: self.cur.as_ref().and_then(|c| c.input.window()),
         }))
     }
 

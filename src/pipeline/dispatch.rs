@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::Mode;
 use super::shutdown::Signals;
-use crate::capture::{CaptureError, Next, PacketBatch, Source};
+use crate::capture::{CaptureError, Next, PacketBatch, Source, Window};
 use crate::decode;
 use crate::telemetry::{Counter, CounterSlot, Counts};
 
@@ -37,6 +37,8 @@ pub struct Dispatcher {
     /// allocates nothing.
     recycled: Receiver<PacketBatch>,
     batches: Vec<PacketBatch>,
+    /// The mapped window the latest frames came from.
+    window: Option<Arc<Window>>,
     counts: Counts,
     slot: Arc<CounterSlot>,
 }
@@ -57,6 +59,7 @@ impl Dispatcher {
             queues,
             recycled,
             batches,
+            window: None,
             counts: Counts::default(),
             slot,
         }
@@ -86,7 +89,27 @@ impl Dispatcher {
                     if self.batches[w].is_full_for(frame.data.len()) {
                         self.send(w);
                     }
-                    self.batches[w].push(frame.ts, frame.linktype, frame.data, frame.origlen);
+                    match frame.window {
+                        Some(window) => {
+                            self.enter_window(window);
+                            if self.batches[w].is_full_for_window(window) {
+                                self.send(w);
+                            }
+                            self.batches[w].push_shared(
+                                frame.ts,
+                                frame.linktype,
+                                window,
+                                frame.data,
+                                frame.origlen,
+                            );
+                        }
+                        None => self.batches[w].push(
+                            frame.ts,
+                            frame.linktype,
+                            frame.data,
+                            frame.origlen,
+                        ),
+                    }
                     self.counts.incr(Counter::Packets);
                     self.counts.add(Counter::Bytes, frame.data.len() as u64);
                     since_clock += 1;
@@ -110,8 +133,25 @@ impl Dispatcher {
             }
         }
         self.flush_all();
+        self.window = None;
         self.publish(source);
         CaptureEnd { error }
+    }
+
+    /// Frames of a mapped window begin: every batch still holding an older window is
+    /// sent now. So this thread never holds more than the current window, and when the
+    /// reader waits for mapped memory to be released (`capture::MAX_MAPPED_BYTES`), all
+    /// it waits for is in the workers' hands.
+    fn enter_window(&mut self, window: &Arc<Window>) {
+        if self
+            .window
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, window))
+        {
+            return;
+        }
+        self.flush_all();
+        self.window = Some(window.clone());
     }
 
     /// A new file begins: its frames must carry its name, so send what the old one left.
