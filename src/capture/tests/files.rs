@@ -121,7 +121,7 @@ fn mapped_file_that_grows_is_read_to_its_new_end() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("growing.pcap");
     std::fs::write(&path, &first).unwrap();
-    let mut r = Replay::open(&[path.clone()], sup).unwrap();
+    let mut r = Replay::open(std::slice::from_ref(&path), sup).unwrap();
     // A capture still being written: another record lands after the file was opened.
     let more = &pcap(MICRO, false, 65535, 1, &[(2, 0, P2, 4)])[24..];
     let mut f = std::fs::OpenOptions::new()
