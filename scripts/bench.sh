@@ -9,8 +9,9 @@
 #   pkts/s     packets / wall
 #   Gbit/s     captured frame bytes * 8 / wall
 #   CPU ns/pkt (user + sys time of the whole process) / packets. For c2tap that is
-#              the capture thread, the workers and the writer together, not the workers
-#              alone: an upper bound of the per-packet parse cost.
+#              the capture thread, the workers and the writer together.
+#   worker ns/pkt  c2tap only: the parser workers' CPU time (the `worker_cpu_us` counter
+#              of the final SensorState) / packets: the parse cost DESIGN section 6 caps.
 #   peak RSS   maximum resident set size (/usr/bin/time, as -v reports it)
 #   ×tcpdump   wall / tcpdump's wall (below 1: faster than just reading the file)
 #   ×Suricata  Suricata's wall / wall (how many times faster than Suricata)
@@ -40,33 +41,44 @@ BYTES=$(sed -E 's/.*"bytes":([0-9]+).*/\1/' <<<"$stop")
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# measure NAME CMD...: runs CMD RUNS times, stores "wall cpu rss_kib" medians in RES[NAME].
+# measure NAME CMD...: runs CMD RUNS times, stores "wall cpu rss_kib worker_cpu_s" medians
+# in RES[NAME]. An argument @OUT@ is replaced by a fresh output file, whose final
+# SensorState gives the workers' CPU time.
 declare -A RES
 ORDER=()
 measure() {
     local name=$1; shift
-    local walls=() cpus=() rsss=() i
+    local walls=() cpus=() rsss=() workers=() i
     for ((i = 0; i < RUNS; i++)); do
+        rm -f "$TMP/out.jsonl"
+        local cmd=("${@//@OUT@/$TMP/out.jsonl}")
         # Wall time from the nanosecond clock (time's %e has 10 ms steps: 5% of a run).
         t0=$(date +%s%N)
-        "$TIME" -f '%e %U %S %M' -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" ||
+        "$TIME" -f '%e %U %S %M' -o "$TMP/t" "${cmd[@]}" >/dev/null 2>"$TMP/err" ||
             die "$name failed: $(tail -3 "$TMP/err")"
         t1=$(date +%s%N)
         read -r _ user sys rss < <(tail -1 "$TMP/t")
         wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", (b - a) / 1e9}')
         walls+=("$wall"); cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')"); rsss+=("$rss")
+        if [ -f "$TMP/out.jsonl" ]; then
+            us=$(grep '"State":"stop"' "$TMP/out.jsonl" | tail -1 | sed -E 's/.*"worker_cpu_us":([0-9]+).*/\1/')
+            [[ $us =~ ^[0-9]+$ ]] || die "$name: no worker_cpu_us in its final SensorState"
+            workers+=("$(awk -v u="$us" 'BEGIN {print u / 1e6}')")
+        else
+            workers+=("-")
+        fi
     done
-    RES[$name]="$(printf '%s\n' "${walls[@]}" | median) $(printf '%s\n' "${cpus[@]}" | median) $(printf '%s\n' "${rsss[@]}" | median)"
+    RES[$name]="$(printf '%s\n' "${walls[@]}" | median) $(printf '%s\n' "${cpus[@]}" | median) $(printf '%s\n' "${rsss[@]}" | median) $(printf '%s\n' "${workers[@]}" | median)"
     ORDER+=("$name")
 }
 
 DEFAULT_WORKERS=$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))
-measure "c2tap replay, 1 worker" "$C2TAP" replay --events all -o /dev/null --workers 1 "$PCAP"
-measure "c2tap replay, default ($DEFAULT_WORKERS worker(s))" "$C2TAP" replay --events all -o /dev/null "$PCAP"
+measure "c2tap replay, 1 worker" "$C2TAP" replay --events all -o @OUT@ --workers 1 "$PCAP"
+measure "c2tap replay, default ($DEFAULT_WORKERS worker(s))" "$C2TAP" replay --events all -o @OUT@ "$PCAP"
 if [ "$DEFAULT_WORKERS" -ne 2 ]; then
-    measure "c2tap replay, 2 workers" "$C2TAP" replay --events all -o /dev/null --workers 2 "$PCAP"
+    measure "c2tap replay, 2 workers" "$C2TAP" replay --events all -o @OUT@ --workers 2 "$PCAP"
 fi
-measure "c2tap replay, default, --events alerts" "$C2TAP" replay -o /dev/null "$PCAP"
+measure "c2tap replay, default, --events alerts" "$C2TAP" replay -o @OUT@ "$PCAP"
 command -v tcpdump >/dev/null || die "tcpdump not found (scripts/install-deps.sh bench)"
 measure "tcpdump -r FILE -w /dev/null" tcpdump -r "$PCAP" -w /dev/null
 
@@ -94,16 +106,17 @@ for n in "${ORDER[@]}"; do [[ $n == Suricata* ]] && read -r SURI_WALL _ <<<"${RE
 echo
 echo "### $(basename "$PCAP"): $PACKETS packets, $BYTES bytes of frames; medians of $RUNS runs"
 echo
-echo "| command | wall s | pkts/s | Gbit/s | CPU ns/pkt | peak RSS MiB | ×tcpdump | ×Suricata |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| command | wall s | pkts/s | Gbit/s | CPU ns/pkt | worker ns/pkt | peak RSS MiB | ×tcpdump | ×Suricata |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in "${ORDER[@]}"; do
-    read -r wall cpu rss <<<"${RES[$n]}"
-    awk -v n="$n" -v w="$wall" -v c="$cpu" -v r="$rss" -v p="$PACKETS" -v b="$BYTES" \
-        -v t="$TCPDUMP_WALL" -v s="$SURI_WALL" 'BEGIN {
+    read -r wall cpu rss worker <<<"${RES[$n]}"
+    awk -v n="$n" -v w="$wall" -v c="$cpu" -v r="$rss" -v k="$worker" -v p="$PACKETS" \
+        -v b="$BYTES" -v t="$TCPDUMP_WALL" -v s="$SURI_WALL" 'BEGIN {
         w = (w > 0) ? w : 0.005
         sx = (s == "") ? "-" : sprintf("%.1f", s / w)
-        printf "| %s | %.3f | %.0f | %.2f | %.0f | %.0f | %.2f | %s |\n",
-            n, w, p / w, b * 8 / w / 1e9, c * 1e9 / p, r / 1024, w / t, sx
+        kx = (k == "-") ? "-" : sprintf("%.0f", k * 1e9 / p)
+        printf "| %s | %.3f | %.0f | %.2f | %.0f | %s | %.0f | %.2f | %s |\n",
+            n, w, p / w, b * 8 / w / 1e9, c * 1e9 / p, kx, r / 1024, w / t, sx
     }'
 done
 echo
@@ -111,4 +124,5 @@ echo
 echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
     "$(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)" \
     "(shared machine: expect noise)."
-echo "CPU ns/pkt is the whole process's user+sys time / packets (capture, workers, writer)."
+echo "CPU ns/pkt is the whole process's user+sys time / packets (capture, workers, writer);"
+echo "worker ns/pkt is the parser workers' CPU time / packets (SensorState worker_cpu_us)."
