@@ -165,7 +165,8 @@ impl PacketBatch {
     pub fn with_capacity(source: Arc<str>) -> PacketBatch {
         PacketBatch {
             source,
-            data: Vec::with_capacity(BATCH_BYTES),
+            // Reserved on the first copied frame: batches of a mapped file never copy.
+            data: Vec::new(),
             packets: Vec::with_capacity(BATCH_PACKETS),
             windows: Vec::with_capacity(BATCH_WINDOWS),
             shared_bytes: 0,
@@ -203,6 +204,9 @@ impl PacketBatch {
 
     /// Appends a frame by copying it (the caller checked [`PacketBatch::is_full_for`]).
     pub fn push(&mut self, ts: Timestamp, linktype: u32, frame: &[u8], origlen: u32) {
+        if self.data.capacity() == 0 {
+            self.data.reserve(BATCH_BYTES);
+        }
         let offset = self.data.len() as u32;
         self.data.extend_from_slice(frame);
         self.packets.push(PacketMeta {
