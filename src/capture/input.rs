@@ -47,6 +47,7 @@ impl Input {
     }
 
     /// The unconsumed bytes at hand.
+    #[inline]
     pub fn avail(&self) -> &[u8] {
         match self {
             Input::Read(r) => r.avail(),
@@ -74,6 +75,7 @@ impl Input {
     /// Makes `n` bytes (`n <= MAX_RECORD + READ_CHUNK`) available at the front. `Ok(false)`
     /// when the input ends first; `avail()` then holds what there was. Every byte newly
     /// read or mapped is added to `bytes_read`.
+    #[inline]
     pub fn fill(&mut self, n: usize, bytes_read: &mut u64) -> io::Result<bool> {
         match self {
             Input::Read(r) => r.fill(n, bytes_read),

@@ -145,8 +145,9 @@ pub(super) struct MappedInput {
     window: Option<Arc<Window>>,
     /// File offset of the window's first byte.
     window_off: u64,
-    /// File offset of the first unconsumed byte.
-    pos: u64,
+    /// Offset of the first unconsumed byte in the window (the file offset is
+    /// `window_off + at`).
+    at: usize,
     budget: Arc<MappedBudget>,
     page: u64,
 }
@@ -161,22 +162,22 @@ impl MappedInput {
             file_len,
             window: None,
             window_off: 0,
-            pos: 0,
+            at: 0,
             budget,
             page: u64::try_from(page).ok().filter(|p| *p > 0).unwrap_or(4096),
         }
     }
 
     pub fn offset(&self) -> u64 {
-        self.pos
+        self.window_off + self.at as u64
     }
 
+    #[inline]
     pub fn avail(&self) -> &[u8] {
-        let Some(w) = &self.window else {
-            return &[];
-        };
-        let from = usize::try_from(self.pos.saturating_sub(self.window_off)).unwrap_or(usize::MAX);
-        w.bytes().get(from..).unwrap_or(&[])
+        match &self.window {
+            Some(w) => w.bytes().get(self.at..).unwrap_or(&[]),
+            None => &[],
+        }
     }
 
     /// The window `avail()` lies in.
@@ -185,22 +186,29 @@ impl MappedInput {
     }
 
     pub fn consume(&mut self, n: usize) {
-        let n = (n as u64).min(self.avail().len() as u64);
-        self.pos += n;
+        self.at += n.min(self.avail().len());
     }
 
     /// Makes `n` bytes available at the front, mapping a new window from the current
     /// position when the present one ends too soon. `Ok(false)` when the file ends first.
+    #[inline]
     pub fn fill(&mut self, n: usize, bytes_read: &mut u64) -> io::Result<bool> {
         if self.avail().len() >= n {
             return Ok(true);
         }
-        let want_end = self.pos.saturating_add(n as u64);
+        self.map_next(n, bytes_read)
+    }
+
+    /// The slow half of `fill`: maps the window that holds the next `n` bytes.
+    #[inline(never)]
+    fn map_next(&mut self, n: usize, bytes_read: &mut u64) -> io::Result<bool> {
+        let pos = self.offset();
+        let want_end = pos.saturating_add(n as u64);
         if want_end > self.file_len {
             // A file still being written may have grown since we looked.
             self.file_len = self.file.metadata()?.len();
         }
-        let start = self.pos - self.pos % self.page;
+        let start = pos - pos % self.page;
         let end = start
             .saturating_add(WINDOW_BYTES as u64)
             .max(want_end)
@@ -218,6 +226,7 @@ impl MappedInput {
         *bytes_read += end.saturating_sub(have_end.max(start));
         self.window = Some(Arc::new(window));
         self.window_off = start;
+        self.at = usize::try_from(pos - start).unwrap_or(usize::MAX);
         Ok(self.avail().len() >= n)
     }
 }
