@@ -272,3 +272,52 @@ fn pcapng_truncated_in_a_block_keeps_earlier_events() {
     assert_one_error(&out, "cut.pcapng", "truncated in block 5");
     assert_eq!(query_names(&out), [FIRST]);
 }
+
+/// The child half of `file_truncated_during_replay_is_one_error_line`: replays a mapped
+/// capture, truncates it after the first frame, and reads on. Not a test by itself.
+#[test]
+#[ignore = "run by file_truncated_during_replay_is_one_error_line in a child process"]
+fn truncating_child() {
+    use c2tap::capture::{Next, Replay, Source};
+    let Some(path) = std::env::var_os("C2TAP_TRUNCATE_CHILD") else {
+        return;
+    };
+    let mut r = Replay::open(
+        &[path.clone().into()],
+        c2tap::decode::LinkType::is_supported,
+    )
+    .expect("open");
+    assert!(matches!(r.next_frame(), Ok(Next::Frame(_))));
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_len(0))
+        .expect("truncate");
+    while let Ok(Next::Frame(_)) = r.next_frame() {}
+    // Only reached if the mapping did not fault: the parent then sees exit status 0.
+}
+
+#[test]
+fn file_truncated_during_replay_is_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = pcap_header(65535);
+    let [q, _] = exchange(1, FIRST, 40000);
+    let n = q.len() as u32;
+    for i in 0..2_000 {
+        f.extend(pcap_record(1_700_000_000 + i, n, n, &q));
+    }
+    let path = write(dir.path(), "shrinking.pcap", &f);
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "truncating_child", "--ignored", "--nocapture"])
+        .env("C2TAP_TRUNCATE_CHILD", &path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "c2tap: bus error reading a capture file: was it truncated while being replayed?"
+        ),
+        "{err}"
+    );
+}
