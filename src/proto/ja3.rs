@@ -5,9 +5,9 @@
 //! legacy_version (so TLS 1.3 clients show 771), as in the reference implementation
 //! and Wireshark's `tls.handshake.ja3`.
 //!
+//! Digits are written by hand, not through `core::fmt` (once per ClientHello on the
+//! worker, where `write!` cost more than the MD5).
 //! Pure: facts in, strings out. Imports `proto::handshake` only.
-
-use std::fmt::Write as _;
 
 use md5::{Digest, Md5};
 
@@ -23,7 +23,8 @@ pub fn ja3_string(facts: &HandshakeFacts) -> String {
         .saturating_add(facts.supported_groups.len())
         .saturating_add(facts.ec_point_formats.len());
     let mut s = String::with_capacity(items.saturating_mul(6).saturating_add(16));
-    let _ = write!(s, "{},", facts.legacy_version);
+    push_decimal(&mut s, facts.legacy_version);
+    s.push(',');
     push_list(&mut s, facts.cipher_suites.iter().copied());
     s.push(',');
     push_list(&mut s, facts.extensions.iter().copied());
@@ -39,10 +40,30 @@ pub fn ja3_string(facts: &HandshakeFacts) -> String {
 pub fn ja3_hash(ja3: &str) -> String {
     let digest = Md5::digest(ja3.as_bytes());
     let mut out = String::with_capacity(32);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in digest {
-        let _ = write!(out, "{b:02x}");
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
     }
     out
+}
+
+/// `v` in decimal, no leading zeros.
+fn push_decimal(s: &mut String, v: u16) {
+    let mut digits = [0u8; 5];
+    let mut n = v;
+    let mut start = digits.len();
+    for d in digits.iter_mut().rev() {
+        *d = b'0'.wrapping_add((n % 10) as u8);
+        n /= 10;
+        start = start.saturating_sub(1);
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(start..).unwrap_or(&[]) {
+        s.push(char::from(d));
+    }
 }
 
 fn push_list(s: &mut String, values: impl Iterator<Item = u16>) {
@@ -52,7 +73,7 @@ fn push_list(s: &mut String, values: impl Iterator<Item = u16>) {
             s.push('-');
         }
         first = false;
-        let _ = write!(s, "{v}");
+        push_decimal(s, v);
     }
 }
 
@@ -101,5 +122,14 @@ mod tests {
         assert_eq!(ja3_string(&f), "769,47,,,");
         // MD5 of the empty string, to pin the hex form.
         assert_eq!(ja3_hash(""), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+
+    #[test]
+    fn decimal_digits() {
+        for v in [0u16, 7, 10, 99, 100, 771, 9999, 10000, 65535] {
+            let mut s = String::new();
+            push_decimal(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
     }
 }
