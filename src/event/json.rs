@@ -7,6 +7,8 @@
 
 use std::io::Write as _;
 
+pub use super::ascii::push_u64;
+use super::ascii::{push_ipv4, push_ipv6};
 use super::{Alert, Body, Event, RULE_NAME};
 
 /// Appends one event as a JSON object followed by `\n`.
@@ -156,23 +158,13 @@ impl<'a> Obj<'a> {
         push_u64(self.out, v);
     }
 
-    /// An address as a JSON string: IPv4 written digit by digit, IPv6 in Rust's
-    /// `Display` form (RFC 5952).
+    /// An address as a JSON string, in `Display` form (RFC 5952 for IPv6).
     pub fn ip(&mut self, k: &str, ip: std::net::IpAddr) {
         self.key(k);
         self.out.push(b'"');
         match ip {
-            std::net::IpAddr::V4(v4) => {
-                for (i, octet) in v4.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(b'.');
-                    }
-                    push_u64(self.out, u64::from(octet));
-                }
-            }
-            std::net::IpAddr::V6(v6) => {
-                let _ = write!(self.out, "{v6}");
-            }
+            std::net::IpAddr::V4(v4) => push_ipv4(self.out, v4),
+            std::net::IpAddr::V6(v6) => push_ipv6(self.out, v6),
         }
         self.out.push(b'"');
     }
@@ -210,26 +202,56 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// Appends the decimal digits of `v`.
-pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
 /// Writes `s` as a JSON string: `"`, `\` and control characters escaped.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len().saturating_add(2));
+    out.push(b'"');
+    // Almost every value needs no escape: copy the clean prefix in one go.
+    let clean = clean_prefix_len(bytes);
+    let (head, rest) = bytes.split_at(clean);
+    out.extend_from_slice(head);
+    if !rest.is_empty() {
+        write_escaped(out, rest);
+    }
+    out.push(b'"');
+}
+
+/// Whether JSON needs `b` escaped (as written by [`write_escaped`]).
+fn needs_escape(b: u8) -> bool {
+    matches!(b, b'"' | b'\\' | 0..=0x1f | 0x7f)
+}
+
+/// Length of the longest prefix of `bytes` with nothing to escape. Eight bytes are
+/// tested at once (the classic "has zero byte" / "has byte less than" bit tricks,
+/// exact as a yes/no answer for the whole word), then the tail byte by byte.
+fn clean_prefix_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Some byte of `x` is zero.
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let mut n = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // Some byte below 0x20 (bytes ≥ 0x80 are excluded by the `!w` term).
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0;
+        if control
+            || has_zero(w ^ (ONES * u64::from(b'"')))
+            || has_zero(w ^ (ONES * u64::from(b'\\')))
+            || has_zero(w ^ (ONES * 0x7f))
+        {
+            break;
+        }
+        n += 8;
+    }
+    n + bytes[n..].iter().take_while(|&&b| !needs_escape(b)).count()
+}
+
+/// The escaping loop, from the first byte that may need it.
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {
@@ -253,7 +275,6 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]
@@ -295,5 +316,36 @@ mod tests {
         let back: String = serde_json::from_str(&s).unwrap();
         assert_eq!(back, "a\"b\\c\u{1}\n\u{7f}é\\xff");
         assert!(s.contains("\\u0001"));
+    }
+
+    #[test]
+    fn escapes_found_at_every_position() {
+        let specials = [b'"', b'\\', 0u8, 0x1f, 0x7f, b'\n'];
+        for len in 0..20 {
+            for pos in 0..len {
+                for &sp in &specials {
+                    let mut bytes = vec![b'a'; len];
+                    // Bytes ≥ 0x80 and just above 0x20 must not be taken for escapes.
+                    if len > 1 {
+                        bytes[(pos + 1) % len] = 0xc3;
+                    }
+                    bytes[pos] = sp;
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    let mut out = Vec::new();
+                    write_str(&mut out, &text);
+                    let back: String = serde_json::from_slice(&out).unwrap();
+                    assert_eq!(back, text);
+                    assert_eq!(
+                        clean_prefix_len(text.as_bytes()),
+                        text.find(|c: char| {
+                            (c as u32) < 0x20 || c == '"' || c == '\\' || c == '\u{7f}'
+                        })
+                        .unwrap_or(text.len())
+                    );
+                }
+            }
+        }
+        let clean = " !#$%&~\u{80}é€".repeat(5);
+        assert_eq!(clean_prefix_len(clean.as_bytes()), clean.len());
     }
 }
