@@ -15,10 +15,9 @@
 //! - `Rcode` (with EDNS extended bits) and `Ttl` (smallest answer TTL): absent when no
 //!   response or no answer.
 
-use std::fmt::Write;
-
 use super::DnsQuery;
-use crate::proto::dns::{AnswerData, DnsTransaction, TypeName};
+use super::ascii::{push_ipv4, push_ipv6, push_u64};
+use crate::proto::dns::{AnswerData, DnsTransaction, type_mnemonic};
 
 /// Longest `QueryResults` text: 64 answers (the parser's cap) of typical length fit;
 /// hostile long names are cut here rather than bloat every event.
@@ -32,10 +31,11 @@ pub fn dns_query_body(tx: &DnsTransaction) -> DnsQuery {
         query_name: if tx.qname.is_empty() {
             "-".to_owned()
         } else {
-            tx.qname.to_string()
+            // Not `to_string`: on a `Box<str>` that goes through `Display`.
+            String::from(&*tx.qname)
         },
-        query_type: TypeName(tx.qtype).to_string(),
-        query_status: tx.status().to_string(),
+        query_type: type_text(tx.qtype),
+        query_status: decimal(u64::from(tx.status())),
         query_results,
         rcode: resp.map(|r| r.rcode),
         ttl: resp.and_then(|r| r.min_ttl),
@@ -43,35 +43,69 @@ pub fn dns_query_body(tx: &DnsTransaction) -> DnsQuery {
     }
 }
 
+/// The type's mnemonic, or `TYPE<n>` (as `TypeName` displays it).
+fn type_text(qtype: u16) -> String {
+    match type_mnemonic(qtype) {
+        Some(m) => m.to_owned(),
+        None => {
+            let mut s = String::with_capacity(9);
+            s.push_str("TYPE");
+            push_u64(&mut s, u64::from(qtype));
+            s
+        }
+    }
+}
+
+fn decimal(v: u64) -> String {
+    let mut s = String::with_capacity(4);
+    push_u64(&mut s, v);
+    s
+}
+
 /// `QueryResults` text and whether it was cut at [`MAX_RESULTS_TEXT`].
 pub fn query_results(tx: &DnsTransaction) -> (String, bool) {
-    let mut out = String::new();
     let Some(resp) = tx.response.as_deref() else {
         return ("-".to_owned(), false);
     };
-    let mut piece = String::new();
+    let mut out = String::with_capacity(resp.answers.len().saturating_mul(24).max(1));
     for a in &resp.answers {
-        piece.clear();
-        // Writing to a String cannot fail.
-        let _ = match &a.data {
-            AnswerData::A(ip) => write!(piece, "::ffff:{ip};"),
-            AnswerData::Aaaa(ip) => write!(piece, "{ip};"),
-            AnswerData::Name(n) => write!(piece, "type:  {} {n};", a.rtype),
-            AnswerData::Svcb { target, .. } if target.is_empty() => {
-                write!(piece, "type:  {} .;", a.rtype)
+        // Each piece is appended whole, then taken back if it went over the cap, so
+        // that the text is cut at a record boundary.
+        let before = out.len();
+        match &a.data {
+            AnswerData::A(ip) => {
+                out.push_str("::ffff:");
+                push_ipv4(&mut out, *ip);
             }
-            AnswerData::Svcb { target, .. } => write!(piece, "type:  {} {target};", a.rtype),
-            AnswerData::Other => write!(piece, "type:  {};", a.rtype),
-        };
-        if out.len() + piece.len() > MAX_RESULTS_TEXT {
+            AnswerData::Aaaa(ip) => push_ipv6(&mut out, *ip),
+            AnswerData::Name(n) => type_prefix(&mut out, a.rtype, n),
+            AnswerData::Svcb { target, .. } if target.is_empty() => {
+                type_prefix(&mut out, a.rtype, ".");
+            }
+            AnswerData::Svcb { target, .. } => type_prefix(&mut out, a.rtype, target),
+            AnswerData::Other => {
+                out.push_str("type:  ");
+                push_u64(&mut out, u64::from(a.rtype));
+            }
+        }
+        out.push(';');
+        if out.len() > MAX_RESULTS_TEXT {
+            out.truncate(before);
             return (out, true);
         }
-        out.push_str(&piece);
     }
     if out.is_empty() {
         out.push('-');
     }
     (out, false)
+}
+
+/// `type:  N name` (Sysmon's form, two spaces).
+fn type_prefix(out: &mut String, rtype: u16, name: &str) {
+    out.push_str("type:  ");
+    push_u64(out, u64::from(rtype));
+    out.push(' ');
+    out.push_str(name);
 }
 
 #[cfg(test)]
