@@ -4,11 +4,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use hashbrown::HashMap;
+
 use super::super::Mode;
 use crate::config::{EventsMode, RuntimeConfig};
 use crate::detect::Engine;
 use crate::event::{self, Alert, Body, Event, Header, NetworkConnect, Transport};
-use crate::flow::{PROTO_TCP, PROTO_UDP, ReassemblyCounters, community_id_v1};
+use crate::flow::{CommunityId, PROTO_TCP, PROTO_UDP, ReassemblyCounters, community_id_v1};
 use crate::proto::dns::{DnsCache, DnsTransaction, DnsTransport};
 use crate::proto::http::HttpCounters;
 use crate::proto::quic::QuicCounters;
@@ -32,6 +34,8 @@ pub struct Emitter {
     pub out: Vec<u8>,
     pub out_events: u64,
     alerts: Vec<Alert>,
+    /// Community IDs of live flows (see [`CidCache`]).
+    cids: CidCache,
     /// Parser counters of this worker, summed into `counts` on publish.
     pub tls: TlsCounters,
     pub http: HttpCounters,
@@ -62,6 +66,7 @@ impl Emitter {
             out: Vec::with_capacity(64 * 1024),
             out_events: 0,
             alerts: Vec::new(),
+            cids: CidCache::default(),
             tls: TlsCounters::default(),
             http: HttpCounters::default(),
             reassembly: ReassemblyCounters::default(),
@@ -71,18 +76,26 @@ impl Emitter {
     }
 
     pub fn header(
-        &self,
+        &mut self,
         time: Timestamp,
         flow_id: u64,
         protocol: Transport,
         src: SocketAddr,
         dst: SocketAddr,
     ) -> Header {
-        let proto = match protocol {
-            Transport::Tcp => PROTO_TCP,
-            Transport::Udp => PROTO_UDP,
-        };
-        let cid = community_id_v1(0, proto, src.ip(), dst.ip(), Some((src.port(), dst.port())));
+        let cid = self.cids.get(flow_id, protocol, src, dst, false);
+        self.header_with(time, flow_id, protocol, src, dst, cid)
+    }
+
+    fn header_with(
+        &self,
+        time: Timestamp,
+        flow_id: u64,
+        protocol: Transport,
+        src: SocketAddr,
+        dst: SocketAddr,
+        cid: CommunityId,
+    ) -> Header {
         Header {
             time,
             computer: self.computer.clone(),
@@ -147,11 +160,19 @@ impl Emitter {
         if conn.destination_hostname.is_none()
             && let Some(name) = self.dns_cache.lookup(server.ip(), time)
         {
-            conn.destination_hostname = Some(name.to_string());
+            // Not `to_string`: on an `Arc<str>` that goes through `Display`.
+            conn.destination_hostname = Some(String::from(&*name));
             conn.hostname_source = Some(event::HostnameSource::Dns);
         }
-        let header = self.header(time, flow_id, protocol, client, server);
+        // The flow's first event in most cases: its ID is kept for the others.
+        let cid = self.cids.get(flow_id, protocol, client, server, true);
+        let header = self.header_with(time, flow_id, protocol, client, server, cid);
         self.emit(header, Body::Connect(conn));
+    }
+
+    /// The flow left the table: its kept Community ID goes too.
+    pub fn flow_ended(&mut self, flow_id: u64) {
+        self.cids.by_flow.remove(&flow_id);
     }
 
     pub fn publish(&mut self) {
@@ -181,5 +202,62 @@ impl Emitter {
             q.auth_failures + q.frame_violations + q.malformed_frames + q.hello_errors,
         );
         self.slot.publish(&self.counts);
+    }
+}
+
+/// The Community IDs of live flows that have had their NetworkConnect, by flow id.
+/// A flow's other events (DNS transactions, HTTP requests) come later, often hundreds
+/// of events apart, and share its ID: SHA-1 was a tenth of the cost of an event.
+/// Entries are added by [`Emitter::connect`] (once per flow) and removed by
+/// [`Emitter::flow_ended`] when the flow leaves the table, so this holds at most one
+/// entry per flow of the flow table and needs no cap of its own.
+#[derive(Default)]
+struct CidCache {
+    by_flow: HashMap<u64, CidEntry, foldhash::fast::RandomState>,
+}
+
+struct CidEntry {
+    protocol: Transport,
+    src: SocketAddr,
+    dst: SocketAddr,
+    cid: CommunityId,
+}
+
+impl CidCache {
+    /// The ID of this tuple: the flow's stored one when the tuple is the flow's (a DNS
+    /// transaction's server can differ from its flow's: a multicast query answered by
+    /// unicast), else computed. `keep`: store it for the flow's later events.
+    fn get(
+        &mut self,
+        flow_id: u64,
+        protocol: Transport,
+        src: SocketAddr,
+        dst: SocketAddr,
+        keep: bool,
+    ) -> CommunityId {
+        if let Some(e) = self.by_flow.get(&flow_id)
+            && e.protocol == protocol
+            && e.src == src
+            && e.dst == dst
+        {
+            return e.cid;
+        }
+        let proto = match protocol {
+            Transport::Tcp => PROTO_TCP,
+            Transport::Udp => PROTO_UDP,
+        };
+        let cid = community_id_v1(0, proto, src.ip(), dst.ip(), Some((src.port(), dst.port())));
+        if keep {
+            self.by_flow.insert(
+                flow_id,
+                CidEntry {
+                    protocol,
+                    src,
+                    dst,
+                    cid,
+                },
+            );
+        }
+        cid
     }
 }
