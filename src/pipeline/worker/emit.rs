@@ -18,6 +18,10 @@ use crate::proto::tls::TlsCounters;
 use crate::telemetry::{Counter, CounterSlot, Counts};
 use crate::time::Timestamp;
 
+/// Room reserved for serialized events: the worker sends them on at 256 KiB
+/// (`OUT_FLUSH_BYTES`), plus room for the event that crosses that mark.
+const OUT_CAPACITY: usize = 272 * 1024;
+
 /// Everything a worker needs to emit events, kept apart from its flow table so that a
 /// flow's state and the emitter can be borrowed at the same time.
 pub struct Emitter {
@@ -63,7 +67,7 @@ impl Emitter {
             dns_cache,
             counts: Counts::default(),
             slot,
-            out: Vec::with_capacity(64 * 1024),
+            out: Vec::with_capacity(OUT_CAPACITY),
             out_events: 0,
             alerts: Vec::new(),
             cids: CidCache::default(),
@@ -125,6 +129,11 @@ impl Emitter {
             ev.alerts = std::mem::take(&mut self.alerts);
         }
         if self.events == EventsMode::All || !ev.alerts.is_empty() {
+            if self.out.capacity() == 0 {
+                // The worker hands `out` to the writer and leaves an empty Vec: size it
+                // once rather than grow it by doubling (and copying) from nothing.
+                self.out.reserve(OUT_CAPACITY);
+            }
             event::json::write_event(&mut self.out, &ev);
             self.out_events += 1;
         }
