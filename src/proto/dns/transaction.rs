@@ -64,13 +64,17 @@ pub struct Answer {
 impl Answer {
     /// Builds an owned answer; returns it and whether a name was cut. Bad RDATA gives
     /// `Other` and is reported through the `Err` of `Record::data` by the caller.
-    pub(super) fn from_record(r: &Record<'_>) -> (Answer, bool) {
-        let (owner, mut cut) = r.name.text();
-        let text = |n: Name<'_>, cut: &mut bool| {
-            let (t, c) = n.text();
-            *cut |= c;
-            t.into_boxed_str()
+    /// `scratch` is a reused buffer: each name is written there and then copied into
+    /// an allocation of its exact size (rather than shrinking a fresh `String`, which
+    /// costs a `realloc` per name).
+    pub(super) fn from_record(r: &Record<'_>, scratch: &mut String) -> (Answer, bool) {
+        let mut text = |n: Name<'_>, cut: &mut bool| {
+            scratch.clear();
+            *cut |= n.push_text(scratch);
+            Box::<str>::from(scratch.as_str())
         };
+        let mut cut = false;
+        let owner = text(r.name, &mut cut);
         let data = match r.data() {
             Ok(RData::A(a)) => AnswerData::A(a),
             Ok(RData::Aaaa(a)) => AnswerData::Aaaa(a),
@@ -83,7 +87,7 @@ impl Answer {
         };
         (
             Answer {
-                owner: owner.into_boxed_str(),
+                owner,
                 rtype: r.rtype,
                 ttl: r.ttl,
                 data,
@@ -119,7 +123,8 @@ pub struct DnsTransaction {
     pub server: SocketAddr,
     pub id: u16,
     /// Question name text as the client sent it (no trailing dot, empty for the root).
-    pub qname: Box<str>,
+    /// Shared with the pending-query table and the answer cache, which keep it too.
+    pub qname: Arc<str>,
     /// The name was cut at `MAX_NAME_TEXT`.
     pub qname_truncated: bool,
     pub qtype: u16,
