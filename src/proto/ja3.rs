@@ -40,12 +40,22 @@ pub fn ja3_string(facts: &HandshakeFacts) -> String {
 pub fn ja3_hash(ja3: &str) -> String {
     let digest = Md5::digest(ja3.as_bytes());
     let mut out = String::with_capacity(32);
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in digest {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        out.push(hex_digit(b >> 4));
+        out.push(hex_digit(b));
     }
     out
+}
+
+/// The hex digit of the low four bits of `n`.
+fn hex_digit(n: u8) -> char {
+    // `n & 0x0f` is always an index of the table.
+    char::from(
+        b"0123456789abcdef"
+            .get(usize::from(n & 0x0f))
+            .copied()
+            .unwrap_or(b'0'),
+    )
 }
 
 /// `v` in decimal, no leading zeros.

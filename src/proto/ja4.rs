@@ -131,18 +131,25 @@ fn push_alpn(out: &mut String, first: Option<&[u8]>) {
     }
 }
 
+/// The hex digit of the low four bits of `n`.
 fn hex_digit(n: u8) -> char {
-    char::from(HEX[usize::from(n & 0x0f)])
+    char::from(hex_byte(n))
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+fn hex_byte(n: u8) -> u8 {
+    // `n & 0x0f` is always an index of the table.
+    b"0123456789abcdef"
+        .get(usize::from(n & 0x0f))
+        .copied()
+        .unwrap_or(b'0')
+}
 
 /// A count as two decimal digits, capped at [`MAX_COUNT`].
 fn push_count(out: &mut String, n: usize) {
     // `min` keeps `n` under 100, so both digits are 0..=9.
     let n = n.min(MAX_COUNT) as u8;
-    out.push(char::from(b'0' + n / 10));
-    out.push(char::from(b'0' + n % 10));
+    out.push(char::from(b'0'.wrapping_add(n / 10)));
+    out.push(char::from(b'0'.wrapping_add(n % 10)));
 }
 
 /// `values` as 4-digit lower-case hex, comma-separated.
@@ -151,8 +158,9 @@ fn push_hex_list(text: &mut Vec<u8>, values: impl Iterator<Item = u16>) {
         if i > 0 {
             text.push(b',');
         }
-        for shift in [12u16, 8, 4, 0] {
-            text.push(HEX[usize::from((v >> shift) & 0x0f)]);
+        for b in v.to_be_bytes() {
+            text.push(hex_byte(b >> 4));
+            text.push(hex_byte(b));
         }
     }
 }
