@@ -12,15 +12,19 @@ pub trait AsciiSink {
     /// Appends one byte, which must be ASCII (every caller here writes digits,
     /// hex digits, `.`, `:` or literals).
     fn push_ascii(&mut self, b: u8);
-    fn push_str_ascii(&mut self, s: &str);
+    /// Appends bytes that are all ASCII.
+    fn push_ascii_bytes(&mut self, b: &[u8]);
+    fn push_str_ascii(&mut self, s: &str) {
+        self.push_ascii_bytes(s.as_bytes());
+    }
 }
 
 impl AsciiSink for Vec<u8> {
     fn push_ascii(&mut self, b: u8) {
         self.push(b);
     }
-    fn push_str_ascii(&mut self, s: &str) {
-        self.extend_from_slice(s.as_bytes());
+    fn push_ascii_bytes(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
     }
 }
 
@@ -29,6 +33,10 @@ impl AsciiSink for String {
         debug_assert!(b.is_ascii());
         self.push(char::from(b));
     }
+    fn push_ascii_bytes(&mut self, b: &[u8]) {
+        // ASCII is UTF-8; the check is a short loop, cheaper than a push per byte.
+        self.push_str(std::str::from_utf8(b).unwrap_or_default());
+    }
     fn push_str_ascii(&mut self, s: &str) {
         self.push_str(s);
     }
@@ -36,7 +44,7 @@ impl AsciiSink for String {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Appends the decimal digits of `v`.
+/// Appends the decimal digits of `v` (built on the stack, appended in one go).
 pub fn push_u64(out: &mut impl AsciiSink, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
@@ -48,9 +56,7 @@ pub fn push_u64(out: &mut impl AsciiSink, mut v: u64) {
             break;
         }
     }
-    for &d in &buf[i..] {
-        out.push_ascii(d);
-    }
+    out.push_ascii_bytes(&buf[i..]);
 }
 
 /// Appends `v` in lower-case hex without leading zeros (`{:x}`).
@@ -72,20 +78,41 @@ pub fn push_hex_fixed(out: &mut impl AsciiSink, v: u32, width: u32) {
     }
 }
 
-/// Dotted-quad form, as `Ipv4Addr`'s `Display`.
+/// Dotted-quad form, as `Ipv4Addr`'s `Display` (built on the stack: at most 15
+/// bytes, appended in one go).
 pub fn push_ipv4(out: &mut impl AsciiSink, ip: Ipv4Addr) {
-    for (i, octet) in ip.octets().into_iter().enumerate() {
+    let mut buf = [0u8; 15];
+    let mut n = 0;
+    for (i, o) in ip.octets().into_iter().enumerate() {
         if i > 0 {
-            out.push_ascii(b'.');
+            buf[n] = b'.';
+            n += 1;
         }
-        push_u64(out, u64::from(octet));
+        if o >= 100 {
+            buf[n] = b'0' + o / 100;
+            n += 1;
+        }
+        if o >= 10 {
+            buf[n] = b'0' + o / 10 % 10;
+            n += 1;
+        }
+        buf[n] = b'0' + o % 10;
+        n += 1;
     }
+    out.push_ascii_bytes(&buf[..n]);
 }
 
 /// RFC 5952 text, as `Ipv6Addr`'s `Display` writes it: lower-case hex without leading
 /// zeros, the first longest run of two or more zero groups as `::`, and IPv4-mapped
 /// addresses as `::ffff:a.b.c.d`.
 pub fn push_ipv6(out: &mut impl AsciiSink, ip: Ipv6Addr) {
+    // Assembled on the stack (at most 39 bytes), appended in one go.
+    let mut text = StackText::default();
+    write_ipv6(&mut text, ip);
+    out.push_ascii_bytes(text.as_bytes());
+}
+
+fn write_ipv6(out: &mut StackText, ip: Ipv6Addr) {
     if let Some(v4) = ip.to_ipv4_mapped() {
         out.push_str_ascii("::ffff:");
         push_ipv4(out, v4);
@@ -114,6 +141,42 @@ pub fn push_ipv6(out: &mut impl AsciiSink, ip: Ipv6Addr) {
         push_groups(out, &seg[best_start + best_len..]);
     } else {
         push_groups(out, &seg);
+    }
+}
+
+/// A small buffer on the stack that is itself a sink. Longest IPv6 text: 39 bytes.
+struct StackText {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        StackText {
+            buf: [0; 48],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl AsciiSink for StackText {
+    fn push_ascii(&mut self, b: u8) {
+        // Never full for an address; a full buffer would drop the byte, not panic.
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+    fn push_ascii_bytes(&mut self, b: &[u8]) {
+        for &c in b {
+            self.push_ascii(c);
+        }
     }
 }
 
