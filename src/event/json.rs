@@ -16,7 +16,7 @@ pub fn write_event(out: &mut Vec<u8>, ev: &Event) {
     let h = &ev.header;
     let mut o = Obj::start(out);
     o.num("EventID", u64::from(ev.body.event_id()));
-    o.lit("EventType", ev.body.event_type());
+    o.plain("EventType", ev.body.event_type());
     o.key("UtcTime");
     o.out.push(b'"');
     h.time.sysmon().push_to(o.out);
@@ -24,44 +24,44 @@ pub fn write_event(out: &mut Vec<u8>, ev: &Event) {
     o.str("Computer", &h.computer);
     o.str("Source", &h.source);
     o.num("FlowId", h.flow_id);
-    o.str("CommunityId", &h.community_id);
-    o.lit("Protocol", h.protocol.as_str());
+    o.plain("CommunityId", &h.community_id);
+    o.plain("Protocol", h.protocol.as_str());
     o.ip("SourceIp", h.src_ip);
     o.num("SourcePort", u64::from(h.src_port));
-    o.lit("SourceIsIpv6", bool_str(h.src_ip.is_ipv6()));
+    o.plain("SourceIsIpv6", bool_str(h.src_ip.is_ipv6()));
     o.ip("DestinationIp", h.dst_ip);
     o.num("DestinationPort", u64::from(h.dst_port));
-    o.lit("DestinationIsIpv6", bool_str(h.dst_ip.is_ipv6()));
+    o.plain("DestinationIsIpv6", bool_str(h.dst_ip.is_ipv6()));
     match &ev.body {
         Body::Dns(d) => {
             o.str("QueryName", &d.query_name);
-            o.str("QueryType", &d.query_type);
-            o.str("QueryStatus", &d.query_status);
+            o.plain("QueryType", &d.query_type);
+            o.plain("QueryStatus", &d.query_status);
             o.str("QueryResults", &d.query_results);
             o.opt_num("Rcode", d.rcode.map(u64::from));
             o.opt_num("Ttl", d.ttl.map(u64::from));
             o.flag("Truncated", d.truncated);
         }
         Body::Connect(c) => {
-            o.lit("Initiated", "true");
+            o.plain("Initiated", "true");
             o.str(
                 "DestinationHostname",
                 c.destination_hostname.as_deref().unwrap_or("-"),
             );
-            o.opt_lit("HostnameSource", c.hostname_source.map(|s| s.as_str()));
-            o.lit(
+            o.opt_plain("HostnameSource", c.hostname_source.map(|s| s.as_str()));
+            o.plain(
                 "DestinationPortName",
                 super::ports::port_name(h.dst_port).unwrap_or("-"),
             );
-            o.lit("AppProtocol", c.app_protocol.as_str());
+            o.plain("AppProtocol", c.app_protocol.as_str());
             o.opt_str("TlsSni", c.tls_sni.as_deref());
             o.opt_str("TlsAlpn", c.tls_alpn.as_deref());
-            o.opt_str("TlsVersion", c.tls_version.as_deref());
-            o.opt_lit("TlsEch", c.tls_ech.map(bool_str));
-            o.opt_str("Ja3", c.ja3.as_deref());
-            o.opt_str("Ja3Hash", c.ja3_hash.as_deref());
-            o.opt_str("Ja4", c.ja4.as_deref());
-            o.opt_str("QuicVersion", c.quic_version.as_deref());
+            o.opt_plain("TlsVersion", c.tls_version.as_deref());
+            o.opt_plain("TlsEch", c.tls_ech.map(bool_str));
+            o.opt_plain("Ja3", c.ja3.as_deref());
+            o.opt_plain("Ja3Hash", c.ja3_hash.as_deref());
+            o.opt_plain("Ja4", c.ja4.as_deref());
+            o.opt_plain("QuicVersion", c.quic_version.as_deref());
             o.opt_str("HttpHost", c.http_host.as_deref());
             o.opt_str("HttpMethod", c.http_method.as_deref());
             o.opt_str("HttpUri", c.http_uri.as_deref());
@@ -85,7 +85,7 @@ pub fn write_event(out: &mut Vec<u8>, ev: &Event) {
         }
     }
     if !ev.alerts.is_empty() {
-        o.lit("RuleName", RULE_NAME);
+        o.plain("RuleName", RULE_NAME);
         o.key("Alerts");
         write_alerts(o.out, &ev.alerts);
     }
@@ -152,10 +152,11 @@ impl<'a> Obj<'a> {
         write_str(self.out, v);
     }
 
-    /// A value c2tap itself chose (an enum's name, a table entry): ASCII with nothing
-    /// to escape, so it is copied without the escape scan.
+    /// A value c2tap wrote itself, never wire text (an enum's name, a table entry, a
+    /// fingerprint, a Community ID): ASCII with nothing to escape, so it is copied
+    /// without the escape scan.
     #[inline(always)]
-    pub fn lit(&mut self, k: &str, v: &'static str) {
+    pub fn plain(&mut self, k: &str, v: &str) {
         debug_assert_eq!(clean_prefix_len(v.as_bytes()), v.len());
         self.key(k);
         self.out.reserve(v.len() + 2);
@@ -165,9 +166,9 @@ impl<'a> Obj<'a> {
     }
 
     #[inline(always)]
-    pub fn opt_lit(&mut self, k: &str, v: Option<&'static str>) {
+    pub fn opt_plain(&mut self, k: &str, v: Option<&str>) {
         if let Some(v) = v {
-            self.lit(k, v);
+            self.plain(k, v);
         }
     }
 
