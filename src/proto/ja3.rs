@@ -22,18 +22,20 @@ pub fn ja3_string(facts: &HandshakeFacts) -> String {
         .saturating_add(facts.extensions.len())
         .saturating_add(facts.supported_groups.len())
         .saturating_add(facts.ec_point_formats.len());
-    let mut s = String::with_capacity(items.saturating_mul(6).saturating_add(16));
+    // Built as bytes (a digit run is appended in one go) and checked once at the end.
+    let mut s = Vec::with_capacity(items.saturating_mul(6).saturating_add(16));
     push_decimal(&mut s, facts.legacy_version);
-    s.push(',');
+    s.push(b',');
     push_list(&mut s, facts.cipher_suites.iter().copied());
-    s.push(',');
+    s.push(b',');
     push_list(&mut s, facts.extensions.iter().copied());
-    s.push(',');
+    s.push(b',');
     push_list(&mut s, facts.supported_groups.iter().copied());
-    s.push(',');
+    s.push(b',');
     // Point formats are one byte: GREASE (two equal bytes) cannot occur.
     push_list(&mut s, facts.ec_point_formats.iter().map(|&p| u16::from(p)));
-    s
+    // Only ASCII digits, commas and dashes were written.
+    String::from_utf8(s).unwrap_or_default()
 }
 
 /// MD5 of `ja3`, 32 lower-case hex digits.
@@ -59,7 +61,7 @@ fn hex_digit(n: u8) -> char {
 }
 
 /// `v` in decimal, no leading zeros.
-fn push_decimal(s: &mut String, v: u16) {
+fn push_decimal(s: &mut Vec<u8>, v: u16) {
     let mut digits = [0u8; 5];
     let mut n = v;
     let mut start = digits.len();
@@ -71,16 +73,14 @@ fn push_decimal(s: &mut String, v: u16) {
             break;
         }
     }
-    for &d in digits.get(start..).unwrap_or(&[]) {
-        s.push(char::from(d));
-    }
+    s.extend_from_slice(digits.get(start..).unwrap_or(&[]));
 }
 
-fn push_list(s: &mut String, values: impl Iterator<Item = u16>) {
+fn push_list(s: &mut Vec<u8>, values: impl Iterator<Item = u16>) {
     let mut first = true;
     for v in values.filter(|v| !is_grease(*v)) {
         if !first {
-            s.push('-');
+            s.push(b'-');
         }
         first = false;
         push_decimal(s, v);
@@ -137,9 +137,9 @@ mod tests {
     #[test]
     fn decimal_digits() {
         for v in [0u16, 7, 10, 99, 100, 771, 9999, 10000, 65535] {
-            let mut s = String::new();
+            let mut s = Vec::new();
             push_decimal(&mut s, v);
-            assert_eq!(s, v.to_string());
+            assert_eq!(s, v.to_string().into_bytes());
         }
     }
 }
