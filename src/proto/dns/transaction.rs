@@ -181,18 +181,29 @@ impl DnsTransaction {
         if r.rcode != 0 || self.qname_truncated {
             return out;
         }
-        let mut chain: Vec<&str> = vec![&self.qname];
-        let known = |chain: &[&str], n: &str| chain.iter().any(|c| c.eq_ignore_ascii_case(n));
+        // The chain lives on the stack (it is capped): this runs for every response.
+        let mut names: [&str; MAX_CNAME_CHAIN] = [""; MAX_CNAME_CHAIN];
+        names[0] = &self.qname;
+        let mut len = 1;
+        let known = |names: &[&str], len: usize, n: &str| {
+            names
+                .get(..len)
+                .unwrap_or(&[])
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(n))
+        };
         // Each pass adds at least one name or stops, and the chain is capped.
         for _ in 0..MAX_CNAME_CHAIN {
             let mut grew = false;
             for a in &r.answers {
                 if let (5, AnswerData::Name(t)) = (a.rtype, &a.data)
-                    && chain.len() < MAX_CNAME_CHAIN
-                    && known(&chain, &a.owner)
-                    && !known(&chain, t)
+                    && len < MAX_CNAME_CHAIN
+                    && known(&names, len, &a.owner)
+                    && !known(&names, len, t)
+                    && let Some(slot) = names.get_mut(len)
                 {
-                    chain.push(t);
+                    *slot = t;
+                    len = len.saturating_add(1);
                     grew = true;
                 }
             }
@@ -200,8 +211,9 @@ impl DnsTransaction {
                 break;
             }
         }
+        out.reserve(r.answers.len());
         for a in &r.answers {
-            if !known(&chain, &a.owner) {
+            if !known(&names, len, &a.owner) {
                 continue;
             }
             match &a.data {
