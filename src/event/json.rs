@@ -186,6 +186,7 @@ impl<'a> Obj<'a> {
     }
 
     /// An address as a JSON string, in `Display` form (RFC 5952 for IPv6).
+    #[inline(always)]
     pub fn ip(&mut self, k: &str, ip: std::net::IpAddr) {
         self.key(k);
         self.out.push(b'"');
