@@ -25,49 +25,50 @@ pub const MAX_RESULTS_TEXT: usize = 4096;
 
 /// The EventID 22 body of one transaction.
 pub fn dns_query_body(tx: &DnsTransaction) -> DnsQuery {
-    let (query_results, results_cut) = query_results(tx);
-    let resp = tx.response.as_deref();
-    DnsQuery {
-        query_name: if tx.qname.is_empty() {
-            "-".to_owned()
-        } else {
-            // Not `to_string`: on a `Box<str>` that goes through `Display`.
-            String::from(&*tx.qname)
-        },
-        query_type: type_text(tx.qtype),
-        query_status: decimal(u64::from(tx.status())),
-        query_results,
-        rcode: resp.map(|r| r.rcode),
-        ttl: resp.and_then(|r| r.min_ttl),
-        truncated: tx.qname_truncated || results_cut || resp.is_some_and(|r| r.answers_incomplete),
-    }
+    let mut body = DnsQuery::default();
+    fill_dns_query(tx, &mut body);
+    body
 }
 
-/// The type's mnemonic, or `TYPE<n>` (as `TypeName` displays it).
-fn type_text(qtype: u16) -> String {
-    match type_mnemonic(qtype) {
-        Some(m) => m.to_owned(),
+/// Writes the EventID 22 body of `tx` over `body`, reusing its strings' buffers (the
+/// worker recycles one body from event to event instead of allocating four strings).
+pub fn fill_dns_query(tx: &DnsTransaction, body: &mut DnsQuery) {
+    let resp = tx.response.as_deref();
+    body.query_name.clear();
+    body.query_name
+        .push_str(if tx.qname.is_empty() { "-" } else { &tx.qname });
+    body.query_type.clear();
+    match type_mnemonic(tx.qtype) {
+        Some(m) => body.query_type.push_str(m),
         None => {
-            let mut s = String::with_capacity(9);
-            s.push_str("TYPE");
-            push_u64(&mut s, u64::from(qtype));
-            s
+            body.query_type.push_str("TYPE");
+            push_u64(&mut body.query_type, u64::from(tx.qtype));
         }
     }
-}
-
-fn decimal(v: u64) -> String {
-    let mut s = String::with_capacity(4);
-    push_u64(&mut s, v);
-    s
+    body.query_status.clear();
+    push_u64(&mut body.query_status, u64::from(tx.status()));
+    let results_cut = push_query_results(tx, &mut body.query_results);
+    body.rcode = resp.map(|r| r.rcode);
+    body.ttl = resp.and_then(|r| r.min_ttl);
+    body.truncated =
+        tx.qname_truncated || results_cut || resp.is_some_and(|r| r.answers_incomplete);
 }
 
 /// `QueryResults` text and whether it was cut at [`MAX_RESULTS_TEXT`].
 pub fn query_results(tx: &DnsTransaction) -> (String, bool) {
+    let mut out = String::new();
+    let cut = push_query_results(tx, &mut out);
+    (out, cut)
+}
+
+/// Writes the `QueryResults` text over `out`; true when it was cut at
+/// [`MAX_RESULTS_TEXT`].
+fn push_query_results(tx: &DnsTransaction, out: &mut String) -> bool {
+    out.clear();
     let Some(resp) = tx.response.as_deref() else {
-        return ("-".to_owned(), false);
+        out.push('-');
+        return false;
     };
-    let mut out = String::with_capacity(resp.answers.len().saturating_mul(24).max(1));
     for a in &resp.answers {
         // Each piece is appended whole, then taken back if it went over the cap, so
         // that the text is cut at a record boundary.
@@ -75,29 +76,29 @@ pub fn query_results(tx: &DnsTransaction) -> (String, bool) {
         match &a.data {
             AnswerData::A(ip) => {
                 out.push_str("::ffff:");
-                push_ipv4(&mut out, *ip);
+                push_ipv4(out, *ip);
             }
-            AnswerData::Aaaa(ip) => push_ipv6(&mut out, *ip),
-            AnswerData::Name(n) => type_prefix(&mut out, a.rtype, n),
+            AnswerData::Aaaa(ip) => push_ipv6(out, *ip),
+            AnswerData::Name(n) => type_prefix(out, a.rtype, n),
             AnswerData::Svcb { target, .. } if target.is_empty() => {
-                type_prefix(&mut out, a.rtype, ".");
+                type_prefix(out, a.rtype, ".");
             }
-            AnswerData::Svcb { target, .. } => type_prefix(&mut out, a.rtype, target),
+            AnswerData::Svcb { target, .. } => type_prefix(out, a.rtype, target),
             AnswerData::Other => {
                 out.push_str("type:  ");
-                push_u64(&mut out, u64::from(a.rtype));
+                push_u64(out, u64::from(a.rtype));
             }
         }
         out.push(';');
         if out.len() > MAX_RESULTS_TEXT {
             out.truncate(before);
-            return (out, true);
+            return true;
         }
     }
     if out.is_empty() {
         out.push('-');
     }
-    (out, false)
+    false
 }
 
 /// `type:  N name` (Sysmon's form, two spaces).
@@ -149,6 +150,28 @@ mod tests {
         assert_eq!(body.rcode, Some(0));
         assert_eq!(body.ttl, Some(30));
         assert!(!body.truncated);
+    }
+
+    #[test]
+    fn a_reused_body_is_overwritten_whole() {
+        let cname = record(&PTR_Q, 5, 60, &[1, b'x', 0]);
+        let a = record(&[1, b'x', 0], 1, 30, &[1, 2, 3, 4]);
+        let long = body_of(None, &response(1, "www.example.com", 1, 0, &[cname, a]));
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        st.on_message(
+            &pkt(true),
+            Timestamp::from_secs(1),
+            &query(1, "gone.example", 65280),
+            &mut out,
+        )
+        .unwrap();
+        st.flush_all(&mut out);
+        let mut reused = long;
+        fill_dns_query(&out[0], &mut reused);
+        assert_eq!(reused, dns_query_body(&out[0]));
+        assert_eq!(reused.query_results, "-");
+        assert_eq!(reused.query_type, "TYPE65280");
     }
 
     #[test]

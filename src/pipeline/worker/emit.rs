@@ -9,7 +9,7 @@ use hashbrown::HashMap;
 use super::super::Mode;
 use crate::config::{EventsMode, RuntimeConfig};
 use crate::detect::Engine;
-use crate::event::{self, Alert, Body, Event, Header, NetworkConnect, Transport};
+use crate::event::{self, Alert, Body, DnsQuery, Event, Header, NetworkConnect, Transport};
 use crate::flow::{CommunityId, PROTO_TCP, PROTO_UDP, ReassemblyCounters, community_id_v1};
 use crate::proto::dns::{DnsCache, DnsTransaction, DnsTransport};
 use crate::proto::http::HttpCounters;
@@ -40,6 +40,8 @@ pub struct Emitter {
     alerts: Vec<Alert>,
     /// Community IDs of live flows (see [`CidCache`]).
     cids: CidCache,
+    /// Buffers of the last event written, reused by the next (see [`Spare`]).
+    spare: Spare,
     /// Parser counters of this worker, summed into `counts` on publish.
     pub tls: TlsCounters,
     pub http: HttpCounters,
@@ -71,6 +73,7 @@ impl Emitter {
             out_events: 0,
             alerts: Vec::new(),
             cids: CidCache::default(),
+            spare: Spare::default(),
             tls: TlsCounters::default(),
             http: HttpCounters::default(),
             reassembly: ReassemblyCounters::default(),
@@ -92,7 +95,7 @@ impl Emitter {
     }
 
     fn header_with(
-        &self,
+        &mut self,
         time: Timestamp,
         flow_id: u64,
         protocol: Transport,
@@ -105,7 +108,12 @@ impl Emitter {
             computer: self.computer.clone(),
             source: self.source.clone(),
             flow_id,
-            community_id: cid.as_str().to_owned(),
+            community_id: {
+                let mut text = std::mem::take(&mut self.spare.community_id);
+                text.clear();
+                text.push_str(cid.as_str());
+                text
+            },
             protocol,
             src_ip: src.ip(),
             src_port: src.port(),
@@ -137,6 +145,20 @@ impl Emitter {
             event::json::write_event(&mut self.out, &ev);
             self.out_events += 1;
         }
+        // The event's buffers serve the next one.
+        let Event {
+            header,
+            body,
+            mut alerts,
+        } = ev;
+        self.spare.community_id = header.community_id;
+        if let Body::Dns(d) = body {
+            self.spare.dns = d;
+        }
+        if alerts.capacity() > self.alerts.capacity() {
+            alerts.clear();
+            self.alerts = alerts;
+        }
     }
 
     /// EventID 22 for each finished DNS transaction; their answers teach the cache.
@@ -150,7 +172,9 @@ impl Emitter {
                 DnsTransport::Tcp => Transport::Tcp,
             };
             let header = self.header(tx.time(), tx.flow_id, protocol, tx.client, tx.server);
-            let body = Body::Dns(event::dns::dns_query_body(&tx));
+            let mut body = std::mem::take(&mut self.spare.dns);
+            event::dns::fill_dns_query(&tx, &mut body);
+            let body = Body::Dns(body);
             self.emit(header, body);
         }
     }
@@ -212,6 +236,15 @@ impl Emitter {
         );
         self.slot.publish(&self.counts);
     }
+}
+
+/// Strings of the event just written, kept for the next one: events are built and
+/// written one at a time, so one set of buffers goes round instead of an allocation
+/// and a free per string per event.
+#[derive(Default)]
+struct Spare {
+    community_id: String,
+    dns: DnsQuery,
 }
 
 /// The Community IDs of live flows that have had their NetworkConnect, by flow id.
