@@ -6,6 +6,7 @@
 //! No intermediate `serde_json::Value`: this runs once per event on the worker.
 
 use std::io::Write as _;
+use std::sync::Arc;
 
 pub use super::ascii::push_u64;
 use super::ascii::{push_ipv4, push_ipv6};
@@ -13,6 +14,42 @@ use super::{Alert, Body, Event, RULE_NAME};
 
 /// Appends one event as a JSON object followed by `\n`.
 pub fn write_event(out: &mut Vec<u8>, ev: &Event) {
+    write_event_with(out, ev, None);
+}
+
+/// Writes events like [`write_event`], with their `Computer` and `Source` (the same
+/// for every event of a run, or of a capture source) escaped once and then copied.
+#[derive(Default)]
+pub struct EventWriter {
+    /// The names the rendered fields are of; compared by pointer (the worker hands
+    /// out clones of one `Arc` per name).
+    names: Option<(Arc<str>, Arc<str>)>,
+    /// `,"Computer":"…","Source":"…"`.
+    rendered: Vec<u8>,
+}
+
+impl EventWriter {
+    pub fn write(&mut self, out: &mut Vec<u8>, ev: &Event) {
+        let h = &ev.header;
+        let same = self
+            .names
+            .as_ref()
+            .is_some_and(|(c, s)| Arc::ptr_eq(c, &h.computer) && Arc::ptr_eq(s, &h.source));
+        if !same {
+            self.rendered.clear();
+            self.rendered.extend_from_slice(b",\"Computer\":");
+            write_str(&mut self.rendered, &h.computer);
+            self.rendered.extend_from_slice(b",\"Source\":");
+            write_str(&mut self.rendered, &h.source);
+            self.names = Some((h.computer.clone(), h.source.clone()));
+        }
+        write_event_with(out, ev, Some(&self.rendered));
+    }
+}
+
+/// `names`: the `Computer` and `Source` fields already rendered, or `None` to write
+/// them here.
+fn write_event_with(out: &mut Vec<u8>, ev: &Event, names: Option<&[u8]>) {
     let h = &ev.header;
     let mut o = Obj::start(out);
     o.num("EventID", u64::from(ev.body.event_id()));
@@ -21,8 +58,14 @@ pub fn write_event(out: &mut Vec<u8>, ev: &Event) {
     o.out.push(b'"');
     h.time.sysmon().push_to(o.out);
     o.out.push(b'"');
-    o.str("Computer", &h.computer);
-    o.str("Source", &h.source);
+    match names {
+        // Not the first field, so the rendered text starts with its comma.
+        Some(names) => o.out.extend_from_slice(names),
+        None => {
+            o.str("Computer", &h.computer);
+            o.str("Source", &h.source);
+        }
+    }
     o.num("FlowId", h.flow_id);
     o.plain("CommunityId", &h.community_id);
     o.plain("Protocol", h.protocol.as_str());
@@ -348,6 +391,41 @@ mod tests {
             assert_eq!(
                 String::from_utf8(out).unwrap(),
                 format!("{{\"a\":\"{ip}\"}}\n")
+            );
+        }
+    }
+
+    #[test]
+    fn event_writer_matches_write_event() {
+        use crate::event::{Body, DnsQuery, Event, Header, Transport};
+        let header = |computer: &Arc<str>, source: &Arc<str>| Header {
+            time: crate::time::Timestamp::from_secs(1),
+            computer: computer.clone(),
+            source: source.clone(),
+            flow_id: 7,
+            community_id: "1:x".into(),
+            protocol: Transport::Udp,
+            src_ip: "10.0.0.1".parse().unwrap(),
+            src_port: 5353,
+            dst_ip: "2001:db8::1".parse().unwrap(),
+            dst_port: 53,
+        };
+        let mut writer = EventWriter::default();
+        let a: Arc<str> = Arc::from("host \"a\"");
+        let b: Arc<str> = Arc::from("/tmp/x.pcap");
+        let c: Arc<str> = Arc::from("eth0");
+        for (computer, source) in [(&a, &b), (&a, &b), (&a, &c), (&b, &c)] {
+            let ev = Event {
+                header: header(computer, source),
+                body: Body::Dns(DnsQuery::default()),
+                alerts: Vec::new(),
+            };
+            let (mut plain, mut cached) = (Vec::new(), Vec::new());
+            write_event(&mut plain, &ev);
+            writer.write(&mut cached, &ev);
+            assert_eq!(
+                String::from_utf8(cached).unwrap(),
+                String::from_utf8(plain).unwrap()
             );
         }
     }

@@ -9,7 +9,9 @@ use hashbrown::HashMap;
 use super::super::Mode;
 use crate::config::{EventsMode, RuntimeConfig};
 use crate::detect::Engine;
-use crate::event::{self, Alert, Body, DnsQuery, Event, Header, NetworkConnect, Transport};
+use crate::event::{
+    self, Alert, Body, DnsQuery, Event, Header, HttpRequest, NetworkConnect, Transport,
+};
 use crate::flow::{CommunityId, PROTO_TCP, PROTO_UDP, ReassemblyCounters, community_id_v1};
 use crate::proto::dns::{DnsCache, DnsTransaction, DnsTransport};
 use crate::proto::http::HttpCounters;
@@ -42,6 +44,7 @@ pub struct Emitter {
     cids: CidCache,
     /// Buffers of the last event written, reused by the next (see [`Spare`]).
     spare: Spare,
+    writer: event::json::EventWriter,
     /// Parser counters of this worker, summed into `counts` on publish.
     pub tls: TlsCounters,
     pub http: HttpCounters,
@@ -74,6 +77,7 @@ impl Emitter {
             alerts: Vec::new(),
             cids: CidCache::default(),
             spare: Spare::default(),
+            writer: event::json::EventWriter::default(),
             tls: TlsCounters::default(),
             http: HttpCounters::default(),
             reassembly: ReassemblyCounters::default(),
@@ -142,7 +146,7 @@ impl Emitter {
                 // once rather than grow it by doubling (and copying) from nothing.
                 self.out.reserve(OUT_CAPACITY);
             }
-            event::json::write_event(&mut self.out, &ev);
+            self.writer.write(&mut self.out, &ev);
             self.out_events += 1;
         }
         // The event's buffers serve the next one.
@@ -152,8 +156,10 @@ impl Emitter {
             mut alerts,
         } = ev;
         self.spare.community_id = header.community_id;
-        if let Body::Dns(d) = body {
-            self.spare.dns = d;
+        match body {
+            Body::Dns(d) => self.spare.dns = d,
+            Body::Http(r) => self.spare.http = r,
+            Body::Connect(_) => {}
         }
         if alerts.capacity() > self.alerts.capacity() {
             alerts.clear();
@@ -177,6 +183,12 @@ impl Emitter {
             let body = Body::Dns(body);
             self.emit(header, body);
         }
+    }
+
+    /// An EventID 100 body to fill (with `event::http::fill_http_request`) and emit:
+    /// the buffers of the last one written.
+    pub fn spare_http(&mut self) -> HttpRequest {
+        std::mem::take(&mut self.spare.http)
     }
 
     /// EventID 3 for a flow. `DestinationHostname` falls back to the DNS cache: the
@@ -245,6 +257,7 @@ impl Emitter {
 struct Spare {
     community_id: String,
     dns: DnsQuery,
+    http: HttpRequest,
 }
 
 /// The Community IDs of live flows that have had their NetworkConnect, by flow id.
