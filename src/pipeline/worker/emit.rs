@@ -316,3 +316,48 @@ impl CidCache {
         cid
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    fn computed(src: SocketAddr, dst: SocketAddr) -> CommunityId {
+        community_id_v1(
+            0,
+            PROTO_UDP,
+            src.ip(),
+            dst.ip(),
+            Some((src.port(), dst.port())),
+        )
+    }
+
+    #[test]
+    fn kept_ids_serve_their_flow_only() {
+        let mut cids = CidCache::default();
+        let (c, s) = (addr("10.0.0.1:5353"), addr("10.0.0.53:53"));
+        let other = addr("10.0.0.54:53");
+        // Not kept: later lookups compute again (and still agree).
+        assert_eq!(cids.get(1, Transport::Udp, c, s, false), computed(c, s));
+        assert!(cids.by_flow.is_empty());
+        assert_eq!(cids.get(1, Transport::Udp, c, s, true), computed(c, s));
+        assert_eq!(cids.get(1, Transport::Udp, c, s, false), computed(c, s));
+        // Same flow id, another server (a multicast query's answer): its own ID.
+        assert_eq!(
+            cids.get(1, Transport::Udp, c, other, false),
+            computed(c, other)
+        );
+        // Another protocol on the same tuple is another ID.
+        assert_ne!(
+            cids.get(1, Transport::Tcp, c, s, false),
+            cids.get(1, Transport::Udp, c, s, false)
+        );
+        assert_eq!(cids.by_flow.len(), 1);
+        cids.by_flow.remove(&1);
+        assert!(cids.by_flow.is_empty());
+    }
+}
