@@ -15,10 +15,9 @@
 //! - `Rcode` (with EDNS extended bits) and `Ttl` (smallest answer TTL): absent when no
 //!   response or no answer.
 
-use std::fmt::Write;
-
 use super::DnsQuery;
-use crate::proto::dns::{AnswerData, DnsTransaction, TypeName};
+use super::ascii::{push_ipv4, push_ipv6, push_u64};
+use crate::proto::dns::{AnswerData, DnsTransaction, type_mnemonic};
 
 /// Longest `QueryResults` text: 64 answers (the parser's cap) of typical length fit;
 /// hostile long names are cut here rather than bloat every event.
@@ -26,52 +25,88 @@ pub const MAX_RESULTS_TEXT: usize = 4096;
 
 /// The EventID 22 body of one transaction.
 pub fn dns_query_body(tx: &DnsTransaction) -> DnsQuery {
-    let (query_results, results_cut) = query_results(tx);
+    let mut body = DnsQuery::default();
+    fill_dns_query(tx, &mut body);
+    body
+}
+
+/// Writes the EventID 22 body of `tx` over `body`, reusing its strings' buffers (the
+/// worker recycles one body from event to event instead of allocating four strings).
+pub fn fill_dns_query(tx: &DnsTransaction, body: &mut DnsQuery) {
     let resp = tx.response.as_deref();
-    DnsQuery {
-        query_name: if tx.qname.is_empty() {
-            "-".to_owned()
-        } else {
-            tx.qname.to_string()
-        },
-        query_type: TypeName(tx.qtype).to_string(),
-        query_status: tx.status().to_string(),
-        query_results,
-        rcode: resp.map(|r| r.rcode),
-        ttl: resp.and_then(|r| r.min_ttl),
-        truncated: tx.qname_truncated || results_cut || resp.is_some_and(|r| r.answers_incomplete),
+    body.query_name.clear();
+    body.query_name
+        .push_str(if tx.qname.is_empty() { "-" } else { &tx.qname });
+    body.query_type.clear();
+    match type_mnemonic(tx.qtype) {
+        Some(m) => body.query_type.push_str(m),
+        None => {
+            body.query_type.push_str("TYPE");
+            push_u64(&mut body.query_type, u64::from(tx.qtype));
+        }
     }
+    body.query_status.clear();
+    push_u64(&mut body.query_status, u64::from(tx.status()));
+    let results_cut = push_query_results(tx, &mut body.query_results);
+    body.rcode = resp.map(|r| r.rcode);
+    body.ttl = resp.and_then(|r| r.min_ttl);
+    body.truncated =
+        tx.qname_truncated || results_cut || resp.is_some_and(|r| r.answers_incomplete);
 }
 
 /// `QueryResults` text and whether it was cut at [`MAX_RESULTS_TEXT`].
 pub fn query_results(tx: &DnsTransaction) -> (String, bool) {
     let mut out = String::new();
+    let cut = push_query_results(tx, &mut out);
+    (out, cut)
+}
+
+/// Writes the `QueryResults` text over `out`; true when it was cut at
+/// [`MAX_RESULTS_TEXT`].
+fn push_query_results(tx: &DnsTransaction, out: &mut String) -> bool {
+    out.clear();
     let Some(resp) = tx.response.as_deref() else {
-        return ("-".to_owned(), false);
+        out.push('-');
+        return false;
     };
-    let mut piece = String::new();
     for a in &resp.answers {
-        piece.clear();
-        // Writing to a String cannot fail.
-        let _ = match &a.data {
-            AnswerData::A(ip) => write!(piece, "::ffff:{ip};"),
-            AnswerData::Aaaa(ip) => write!(piece, "{ip};"),
-            AnswerData::Name(n) => write!(piece, "type:  {} {n};", a.rtype),
-            AnswerData::Svcb { target, .. } if target.is_empty() => {
-                write!(piece, "type:  {} .;", a.rtype)
+        // Each piece is appended whole, then taken back if it went over the cap, so
+        // that the text is cut at a record boundary.
+        let before = out.len();
+        match &a.data {
+            AnswerData::A(ip) => {
+                out.push_str("::ffff:");
+                push_ipv4(out, *ip);
             }
-            AnswerData::Svcb { target, .. } => write!(piece, "type:  {} {target};", a.rtype),
-            AnswerData::Other => write!(piece, "type:  {};", a.rtype),
-        };
-        if out.len() + piece.len() > MAX_RESULTS_TEXT {
-            return (out, true);
+            AnswerData::Aaaa(ip) => push_ipv6(out, *ip),
+            AnswerData::Name(n) => type_prefix(out, a.rtype, n),
+            AnswerData::Svcb { target, .. } if target.is_empty() => {
+                type_prefix(out, a.rtype, ".");
+            }
+            AnswerData::Svcb { target, .. } => type_prefix(out, a.rtype, target),
+            AnswerData::Other => {
+                out.push_str("type:  ");
+                push_u64(out, u64::from(a.rtype));
+            }
         }
-        out.push_str(&piece);
+        out.push(';');
+        if out.len() > MAX_RESULTS_TEXT {
+            out.truncate(before);
+            return true;
+        }
     }
     if out.is_empty() {
         out.push('-');
     }
-    (out, false)
+    false
+}
+
+/// `type:  N name` (Sysmon's form, two spaces).
+fn type_prefix(out: &mut String, rtype: u16, name: &str) {
+    out.push_str("type:  ");
+    push_u64(out, u64::from(rtype));
+    out.push(' ');
+    out.push_str(name);
 }
 
 #[cfg(test)]
@@ -115,6 +150,28 @@ mod tests {
         assert_eq!(body.rcode, Some(0));
         assert_eq!(body.ttl, Some(30));
         assert!(!body.truncated);
+    }
+
+    #[test]
+    fn a_reused_body_is_overwritten_whole() {
+        let cname = record(&PTR_Q, 5, 60, &[1, b'x', 0]);
+        let a = record(&[1, b'x', 0], 1, 30, &[1, 2, 3, 4]);
+        let long = body_of(None, &response(1, "www.example.com", 1, 0, &[cname, a]));
+        let mut st = DnsState::new(DnsConfig::default());
+        let mut out = Vec::new();
+        st.on_message(
+            &pkt(true),
+            Timestamp::from_secs(1),
+            &query(1, "gone.example", 65280),
+            &mut out,
+        )
+        .unwrap();
+        st.flush_all(&mut out);
+        let mut reused = long;
+        fill_dns_query(&out[0], &mut reused);
+        assert_eq!(reused, dns_query_body(&out[0]));
+        assert_eq!(reused.query_results, "-");
+        assert_eq!(reused.query_type, "TYPE65280");
     }
 
     #[test]

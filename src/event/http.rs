@@ -6,7 +6,8 @@
 //! its authority stands in for `HttpHost` when the client sent no Host header; a
 //! CONNECT's target is `host:port`. `DestinationHostname` is the host without its port.
 
-use super::text::wire_text;
+use super::ascii::push_u64;
+use super::text::{push_wire_text, wire_text};
 use super::{AppProtocol, HostnameSource, HttpRequest, NetworkConnect};
 use crate::proto::http::RequestHead;
 
@@ -41,28 +42,45 @@ fn uri(req: &RequestHead) -> &[u8] {
 
 /// EventID 100's specific fields for one request and its status, when seen.
 pub fn http_request_body(req: &RequestHead, status: Option<u16>) -> HttpRequest {
+    let mut body = HttpRequest::default();
+    fill_http_request(req, status, &mut body);
+    body
+}
+
+/// Writes EventID 100's fields over `body`, reusing its strings' buffers (the worker
+/// recycles one body from event to event).
+pub fn fill_http_request(req: &RequestHead, status: Option<u16>, body: &mut HttpRequest) {
     let mut truncated = req.truncated;
     let host_bytes = req.effective_host();
-    let host = host_bytes.map(|h| text(h, &mut truncated));
-    let destination_hostname = host_bytes
-        .map(host_without_port)
-        .filter(|h| !h.is_empty())
-        .map(|h| text(h, &mut truncated));
-    HttpRequest {
-        method: text(&req.method, &mut truncated),
-        host,
-        uri: text(uri(req), &mut truncated),
-        version: req.version(),
-        user_agent: req
-            .user_agent
-            .as_deref()
-            .map(|ua| text(ua, &mut truncated))
-            .unwrap_or_default(),
-        referer: req.referer.as_deref().map(|r| text(r, &mut truncated)),
-        content_length: req.content_length(),
-        status,
-        destination_hostname,
-        truncated,
+    set_opt_text(&mut body.host, host_bytes, &mut truncated);
+    let hostname = host_bytes.map(host_without_port).filter(|h| !h.is_empty());
+    set_opt_text(&mut body.destination_hostname, hostname, &mut truncated);
+    set_text(&mut body.method, &req.method, &mut truncated);
+    set_text(&mut body.uri, uri(req), &mut truncated);
+    body.version.clear();
+    body.version.push_str("HTTP/1.");
+    push_u64(&mut body.version, u64::from(req.version_minor));
+    set_text(
+        &mut body.user_agent,
+        req.user_agent.as_deref().unwrap_or_default(),
+        &mut truncated,
+    );
+    set_opt_text(&mut body.referer, req.referer.as_deref(), &mut truncated);
+    body.content_length = req.content_length();
+    body.status = status;
+    body.truncated = truncated;
+}
+
+/// `out` becomes the text of `bytes`, in its own buffer.
+fn set_text(out: &mut String, bytes: &[u8], truncated: &mut bool) {
+    out.clear();
+    *truncated |= push_wire_text(out, bytes);
+}
+
+fn set_opt_text(out: &mut Option<String>, bytes: Option<&[u8]>, truncated: &mut bool) {
+    match bytes {
+        Some(b) => set_text(out.get_or_insert_default(), b, truncated),
+        None => *out = None,
     }
 }
 
@@ -142,6 +160,21 @@ mod tests {
         assert_eq!(
             (e.host.as_deref(), e.uri.as_str()),
             (Some("t.example:443"), "t.example:443")
+        );
+    }
+
+    #[test]
+    fn a_reused_body_is_overwritten_whole() {
+        let first = head(
+            b"POST /a?b HTTP/1.1\r\nHost: c2.example:8080\r\nReferer: http://r/\r\nUser-Agent: x\r\n\r\n",
+        );
+        let second = head(b"GET /\xff HTTP/1.0\r\n\r\n");
+        let mut body = http_request_body(&first, Some(200));
+        fill_http_request(&second, None, &mut body);
+        assert_eq!(body, http_request_body(&second, None));
+        assert_eq!(
+            (body.host, body.referer, body.version.as_str()),
+            (None, None, "HTTP/1.0")
         );
     }
 

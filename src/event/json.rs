@@ -6,60 +6,105 @@
 //! No intermediate `serde_json::Value`: this runs once per event on the worker.
 
 use std::io::Write as _;
+use std::sync::Arc;
 
+pub use super::ascii::push_u64;
+use super::ascii::{push_ipv4, push_ipv6};
 use super::{Alert, Body, Event, RULE_NAME};
 
 /// Appends one event as a JSON object followed by `\n`.
 pub fn write_event(out: &mut Vec<u8>, ev: &Event) {
+    write_event_with(out, ev, None);
+}
+
+/// Writes events like [`write_event`], with their `Computer` and `Source` (the same
+/// for every event of a run, or of a capture source) escaped once and then copied.
+#[derive(Default)]
+pub struct EventWriter {
+    /// The names the rendered fields are of; compared by pointer (the worker hands
+    /// out clones of one `Arc` per name).
+    names: Option<(Arc<str>, Arc<str>)>,
+    /// `,"Computer":"…","Source":"…"`.
+    rendered: Vec<u8>,
+}
+
+impl EventWriter {
+    pub fn write(&mut self, out: &mut Vec<u8>, ev: &Event) {
+        let h = &ev.header;
+        let same = self
+            .names
+            .as_ref()
+            .is_some_and(|(c, s)| Arc::ptr_eq(c, &h.computer) && Arc::ptr_eq(s, &h.source));
+        if !same {
+            self.rendered.clear();
+            self.rendered.extend_from_slice(b",\"Computer\":");
+            write_str(&mut self.rendered, &h.computer);
+            self.rendered.extend_from_slice(b",\"Source\":");
+            write_str(&mut self.rendered, &h.source);
+            self.names = Some((h.computer.clone(), h.source.clone()));
+        }
+        write_event_with(out, ev, Some(&self.rendered));
+    }
+}
+
+/// `names`: the `Computer` and `Source` fields already rendered, or `None` to write
+/// them here.
+fn write_event_with(out: &mut Vec<u8>, ev: &Event, names: Option<&[u8]>) {
     let h = &ev.header;
     let mut o = Obj::start(out);
     o.num("EventID", u64::from(ev.body.event_id()));
-    o.str("EventType", ev.body.event_type());
+    o.plain("EventType", ev.body.event_type());
     o.key("UtcTime");
     o.out.push(b'"');
     h.time.sysmon().push_to(o.out);
     o.out.push(b'"');
-    o.str("Computer", &h.computer);
-    o.str("Source", &h.source);
+    match names {
+        // Not the first field, so the rendered text starts with its comma.
+        Some(names) => o.out.extend_from_slice(names),
+        None => {
+            o.str("Computer", &h.computer);
+            o.str("Source", &h.source);
+        }
+    }
     o.num("FlowId", h.flow_id);
-    o.str("CommunityId", &h.community_id);
-    o.str("Protocol", h.protocol.as_str());
+    o.plain("CommunityId", &h.community_id);
+    o.plain("Protocol", h.protocol.as_str());
     o.ip("SourceIp", h.src_ip);
     o.num("SourcePort", u64::from(h.src_port));
-    o.str("SourceIsIpv6", bool_str(h.src_ip.is_ipv6()));
+    o.plain("SourceIsIpv6", bool_str(h.src_ip.is_ipv6()));
     o.ip("DestinationIp", h.dst_ip);
     o.num("DestinationPort", u64::from(h.dst_port));
-    o.str("DestinationIsIpv6", bool_str(h.dst_ip.is_ipv6()));
+    o.plain("DestinationIsIpv6", bool_str(h.dst_ip.is_ipv6()));
     match &ev.body {
         Body::Dns(d) => {
             o.str("QueryName", &d.query_name);
-            o.str("QueryType", &d.query_type);
-            o.str("QueryStatus", &d.query_status);
+            o.plain("QueryType", &d.query_type);
+            o.plain("QueryStatus", &d.query_status);
             o.str("QueryResults", &d.query_results);
             o.opt_num("Rcode", d.rcode.map(u64::from));
             o.opt_num("Ttl", d.ttl.map(u64::from));
             o.flag("Truncated", d.truncated);
         }
         Body::Connect(c) => {
-            o.str("Initiated", "true");
+            o.plain("Initiated", "true");
             o.str(
                 "DestinationHostname",
                 c.destination_hostname.as_deref().unwrap_or("-"),
             );
-            o.opt_str("HostnameSource", c.hostname_source.map(|s| s.as_str()));
-            o.str(
+            o.opt_plain("HostnameSource", c.hostname_source.map(|s| s.as_str()));
+            o.plain(
                 "DestinationPortName",
                 super::ports::port_name(h.dst_port).unwrap_or("-"),
             );
-            o.str("AppProtocol", c.app_protocol.as_str());
+            o.plain("AppProtocol", c.app_protocol.as_str());
             o.opt_str("TlsSni", c.tls_sni.as_deref());
             o.opt_str("TlsAlpn", c.tls_alpn.as_deref());
-            o.opt_str("TlsVersion", c.tls_version.as_deref());
-            o.opt_str("TlsEch", c.tls_ech.map(bool_str));
-            o.opt_str("Ja3", c.ja3.as_deref());
-            o.opt_str("Ja3Hash", c.ja3_hash.as_deref());
-            o.opt_str("Ja4", c.ja4.as_deref());
-            o.opt_str("QuicVersion", c.quic_version.as_deref());
+            o.opt_plain("TlsVersion", c.tls_version.as_deref());
+            o.opt_plain("TlsEch", c.tls_ech.map(bool_str));
+            o.opt_plain("Ja3", c.ja3.as_deref());
+            o.opt_plain("Ja3Hash", c.ja3_hash.as_deref());
+            o.opt_plain("Ja4", c.ja4.as_deref());
+            o.opt_plain("QuicVersion", c.quic_version.as_deref());
             o.opt_str("HttpHost", c.http_host.as_deref());
             o.opt_str("HttpMethod", c.http_method.as_deref());
             o.opt_str("HttpUri", c.http_uri.as_deref());
@@ -83,7 +128,7 @@ pub fn write_event(out: &mut Vec<u8>, ev: &Event) {
         }
     }
     if !ev.alerts.is_empty() {
-        o.str("RuleName", RULE_NAME);
+        o.plain("RuleName", RULE_NAME);
         o.key("Alerts");
         write_alerts(o.out, &ev.alerts);
     }
@@ -118,7 +163,9 @@ fn bool_str(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }
 
-/// A JSON object being written; keys are trusted ASCII literals.
+/// A JSON object being written; keys are trusted ASCII literals. The small writers are
+/// inlined so that a literal key is copied with its length known (a few moves rather
+/// than a call to `memcpy`): per field, the call had cost as much as the writing.
 pub struct Obj<'a> {
     pub out: &'a mut Vec<u8>,
     first: bool,
@@ -130,7 +177,9 @@ impl<'a> Obj<'a> {
         Obj { out, first: true }
     }
 
+    #[inline(always)]
     pub fn key(&mut self, k: &str) {
+        self.out.reserve(k.len() + 4);
         if !self.first {
             self.out.push(b',');
         }
@@ -140,43 +189,58 @@ impl<'a> Obj<'a> {
         self.out.extend_from_slice(b"\":");
     }
 
+    #[inline(always)]
     pub fn str(&mut self, k: &str, v: &str) {
         self.key(k);
         write_str(self.out, v);
     }
 
+    /// A value c2tap wrote itself, never wire text (an enum's name, a table entry, a
+    /// fingerprint, a Community ID): ASCII with nothing to escape, so it is copied
+    /// without the escape scan.
+    #[inline(always)]
+    pub fn plain(&mut self, k: &str, v: &str) {
+        debug_assert_eq!(clean_prefix_len(v.as_bytes()), v.len());
+        self.key(k);
+        self.out.reserve(v.len() + 2);
+        self.out.push(b'"');
+        self.out.extend_from_slice(v.as_bytes());
+        self.out.push(b'"');
+    }
+
+    #[inline(always)]
+    pub fn opt_plain(&mut self, k: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.plain(k, v);
+        }
+    }
+
+    #[inline(always)]
     pub fn opt_str(&mut self, k: &str, v: Option<&str>) {
         if let Some(v) = v {
             self.str(k, v);
         }
     }
 
+    #[inline(always)]
     pub fn num(&mut self, k: &str, v: u64) {
         self.key(k);
         push_u64(self.out, v);
     }
 
-    /// An address as a JSON string: IPv4 written digit by digit, IPv6 in Rust's
-    /// `Display` form (RFC 5952).
+    /// An address as a JSON string, in `Display` form (RFC 5952 for IPv6).
+    #[inline(always)]
     pub fn ip(&mut self, k: &str, ip: std::net::IpAddr) {
         self.key(k);
         self.out.push(b'"');
         match ip {
-            std::net::IpAddr::V4(v4) => {
-                for (i, octet) in v4.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        self.out.push(b'.');
-                    }
-                    push_u64(self.out, u64::from(octet));
-                }
-            }
-            std::net::IpAddr::V6(v6) => {
-                let _ = write!(self.out, "{v6}");
-            }
+            std::net::IpAddr::V4(v4) => push_ipv4(self.out, v4),
+            std::net::IpAddr::V6(v6) => push_ipv6(self.out, v6),
         }
         self.out.push(b'"');
     }
 
+    #[inline(always)]
     pub fn opt_num(&mut self, k: &str, v: Option<u64>) {
         if let Some(v) = v {
             self.num(k, v);
@@ -184,6 +248,7 @@ impl<'a> Obj<'a> {
     }
 
     /// A boolean JSON value (used for c2tap's own flags, not Sysmon's string booleans).
+    #[inline(always)]
     pub fn bool(&mut self, k: &str, v: bool) {
         self.key(k);
         self.out
@@ -191,6 +256,7 @@ impl<'a> Obj<'a> {
     }
 
     /// A flag that is written only when set, so ordinary events stay short.
+    #[inline(always)]
     pub fn flag(&mut self, k: &str, v: bool) {
         if v {
             self.bool(k, true);
@@ -210,26 +276,69 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// Appends the decimal digits of `v`.
-pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
 /// Writes `s` as a JSON string: `"`, `\` and control characters escaped.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len().saturating_add(2));
+    out.push(b'"');
+    // Almost every value needs no escape: copy the clean prefix in one go.
+    let clean = clean_prefix_len(bytes);
+    let (head, rest) = bytes.split_at(clean);
+    out.extend_from_slice(head);
+    if !rest.is_empty() {
+        write_escaped(out, rest);
+    }
+    out.push(b'"');
+}
+
+/// Whether JSON needs `b` escaped (as written by [`write_escaped`]).
+fn needs_escape(b: u8) -> bool {
+    matches!(b, b'"' | b'\\' | 0..=0x1f | 0x7f)
+}
+
+/// Length of the longest prefix of `bytes` with nothing to escape. Eight bytes are
+/// tested at once, and a string whose last eight bytes are clean too needs no byte
+/// loop at all; the byte loop only finds where the first escape is.
+fn clean_prefix_len(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    for chunk in bytes.chunks_exact(8) {
+        if word_needs_escape(chunk) {
+            break;
+        }
+        n += 8;
+    }
+    if n == bytes.len() {
+        return n;
+    }
+    // Every whole word was clean: the tail (under 8 bytes) is covered by the last,
+    // overlapping, word.
+    let tail = bytes.len() - n;
+    if n >= 8 && tail < 8 && !word_needs_escape(&bytes[bytes.len() - 8..]) {
+        return bytes.len();
+    }
+    n + bytes[n..].iter().take_while(|&&b| !needs_escape(b)).count()
+}
+
+/// Whether one of these 8 bytes needs an escape: the classic "has a zero byte" and
+/// "has a byte less than" bit tricks, exact as a yes/no answer for the whole word.
+fn word_needs_escape(chunk: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(chunk);
+    let w = u64::from_le_bytes(word);
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    // Some byte below 0x20 (bytes ≥ 0x80 are excluded by the `!w` term).
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS != 0;
+    control
+        || has_zero(w ^ (ONES * u64::from(b'"')))
+        || has_zero(w ^ (ONES * u64::from(b'\\')))
+        || has_zero(w ^ (ONES * 0x7f))
+}
+
+/// The escaping loop, from the first byte that may need it.
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {
@@ -253,7 +362,6 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]
@@ -288,6 +396,41 @@ mod tests {
     }
 
     #[test]
+    fn event_writer_matches_write_event() {
+        use crate::event::{Body, DnsQuery, Event, Header, Transport};
+        let header = |computer: &Arc<str>, source: &Arc<str>| Header {
+            time: crate::time::Timestamp::from_secs(1),
+            computer: computer.clone(),
+            source: source.clone(),
+            flow_id: 7,
+            community_id: "1:x".into(),
+            protocol: Transport::Udp,
+            src_ip: "10.0.0.1".parse().unwrap(),
+            src_port: 5353,
+            dst_ip: "2001:db8::1".parse().unwrap(),
+            dst_port: 53,
+        };
+        let mut writer = EventWriter::default();
+        let a: Arc<str> = Arc::from("host \"a\"");
+        let b: Arc<str> = Arc::from("/tmp/x.pcap");
+        let c: Arc<str> = Arc::from("eth0");
+        for (computer, source) in [(&a, &b), (&a, &b), (&a, &c), (&b, &c)] {
+            let ev = Event {
+                header: header(computer, source),
+                body: Body::Dns(DnsQuery::default()),
+                alerts: Vec::new(),
+            };
+            let (mut plain, mut cached) = (Vec::new(), Vec::new());
+            write_event(&mut plain, &ev);
+            writer.write(&mut cached, &ev);
+            assert_eq!(
+                String::from_utf8(cached).unwrap(),
+                String::from_utf8(plain).unwrap()
+            );
+        }
+    }
+
+    #[test]
     fn strings_are_escaped_into_valid_json() {
         let mut out = Vec::new();
         write_str(&mut out, "a\"b\\c\u{1}\n\u{7f}é\\xff");
@@ -295,5 +438,36 @@ mod tests {
         let back: String = serde_json::from_str(&s).unwrap();
         assert_eq!(back, "a\"b\\c\u{1}\n\u{7f}é\\xff");
         assert!(s.contains("\\u0001"));
+    }
+
+    #[test]
+    fn escapes_found_at_every_position() {
+        let specials = [b'"', b'\\', 0u8, 0x1f, 0x7f, b'\n'];
+        for len in 0..20 {
+            for pos in 0..len {
+                for &sp in &specials {
+                    let mut bytes = vec![b'a'; len];
+                    // Bytes ≥ 0x80 and just above 0x20 must not be taken for escapes.
+                    if len > 1 {
+                        bytes[(pos + 1) % len] = 0xc3;
+                    }
+                    bytes[pos] = sp;
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    let mut out = Vec::new();
+                    write_str(&mut out, &text);
+                    let back: String = serde_json::from_slice(&out).unwrap();
+                    assert_eq!(back, text);
+                    assert_eq!(
+                        clean_prefix_len(text.as_bytes()),
+                        text.find(|c: char| {
+                            (c as u32) < 0x20 || c == '"' || c == '\\' || c == '\u{7f}'
+                        })
+                        .unwrap_or(text.len())
+                    );
+                }
+            }
+        }
+        let clean = " !#$%&~\u{80}é€".repeat(5);
+        assert_eq!(clean_prefix_len(clean.as_bytes()), clean.len());
     }
 }

@@ -5,6 +5,7 @@
 //! (which reads events through [`Event::get`]) and `output/` (which writes the bytes
 //! [`json`] makes). It may import `time`, `decode`, `flow` and `proto`, nothing later.
 
+pub mod ascii;
 pub mod dns;
 pub mod field;
 pub mod http;

@@ -6,6 +6,7 @@
 //! Imports `proto::handshake` and `event::tls`.
 
 use super::NetworkConnect;
+use super::ascii::push_hex_fixed;
 use super::tls::apply_tls;
 use crate::proto::handshake::HandshakeFacts;
 
@@ -17,9 +18,12 @@ pub fn apply_quic(facts: &HandshakeFacts, version: u32, conn: &mut NetworkConnec
     conn.quic_version = Some(version_text(version));
 }
 
-/// `0x00000001`, `0x6b3343cf`, `0xff00001d`.
+/// `0x00000001`, `0x6b3343cf`, `0xff00001d` (as `{:#010x}`, without `core::fmt`).
 pub fn version_text(version: u32) -> String {
-    format!("0x{version:08x}")
+    let mut s = String::with_capacity(10);
+    s.push_str("0x");
+    push_hex_fixed(&mut s, version, 8);
+    s
 }
 
 #[cfg(test)]
@@ -53,5 +57,7 @@ mod tests {
         let ja4 = conn.ja4.unwrap();
         assert!(ja4.starts_with("q13d0104al_"), "{ja4}");
         assert_eq!(version_text(1), "0x00000001");
+        assert_eq!(version_text(0x6b33_43cf), "0x6b3343cf");
+        assert_eq!(version_text(0xff00_001d), "0xff00001d");
     }
 }

@@ -171,6 +171,9 @@ fn read_u16(b: &[u8]) -> Option<u16> {
 /// Walks the extension block: type (2), length (2), data. Stops at the first
 /// extension whose length runs past the block and marks the facts partial.
 fn walk_extensions(mut block: &[u8], facts: &mut HandshakeFacts) {
+    // At most one extension per 4 bytes (the block is capped with the hello): one
+    // allocation instead of regrowing per extension.
+    facts.extensions.reserve(block.len() / 4);
     while !block.is_empty() {
         let (Some(kind), Some(len)) = (read_u16(block), block.get(2..).and_then(read_u16)) else {
             facts.partial = true;
@@ -236,6 +239,8 @@ fn vec16(data: &[u8]) -> Option<&[u8]> {
 fn read_u16_list(list: Option<&[u8]>, out: &mut Vec<u16>) -> bool {
     let Some(list) = list else { return false };
     let mut pairs = list.chunks_exact(2);
+    // `filter_map` hides the length from `extend`: size the list once.
+    out.reserve(pairs.len());
     out.extend(pairs.by_ref().filter_map(read_u16));
     pairs.remainder().is_empty()
 }

@@ -5,9 +5,9 @@
 //! legacy_version (so TLS 1.3 clients show 771), as in the reference implementation
 //! and Wireshark's `tls.handshake.ja3`.
 //!
+//! Digits are written by hand, not through `core::fmt` (once per ClientHello on the
+//! worker, where `write!` cost more than the MD5).
 //! Pure: facts in, strings out. Imports `proto::handshake` only.
-
-use std::fmt::Write as _;
 
 use md5::{Digest, Md5};
 
@@ -22,17 +22,20 @@ pub fn ja3_string(facts: &HandshakeFacts) -> String {
         .saturating_add(facts.extensions.len())
         .saturating_add(facts.supported_groups.len())
         .saturating_add(facts.ec_point_formats.len());
-    let mut s = String::with_capacity(items.saturating_mul(6).saturating_add(16));
-    let _ = write!(s, "{},", facts.legacy_version);
+    // Built as bytes (a digit run is appended in one go) and checked once at the end.
+    let mut s = Vec::with_capacity(items.saturating_mul(6).saturating_add(16));
+    push_decimal(&mut s, facts.legacy_version);
+    s.push(b',');
     push_list(&mut s, facts.cipher_suites.iter().copied());
-    s.push(',');
+    s.push(b',');
     push_list(&mut s, facts.extensions.iter().copied());
-    s.push(',');
+    s.push(b',');
     push_list(&mut s, facts.supported_groups.iter().copied());
-    s.push(',');
+    s.push(b',');
     // Point formats are one byte: GREASE (two equal bytes) cannot occur.
     push_list(&mut s, facts.ec_point_formats.iter().map(|&p| u16::from(p)));
-    s
+    // Only ASCII digits, commas and dashes were written.
+    String::from_utf8(s).unwrap_or_default()
 }
 
 /// MD5 of `ja3`, 32 lower-case hex digits.
@@ -40,19 +43,47 @@ pub fn ja3_hash(ja3: &str) -> String {
     let digest = Md5::digest(ja3.as_bytes());
     let mut out = String::with_capacity(32);
     for b in digest {
-        let _ = write!(out, "{b:02x}");
+        out.push(hex_digit(b >> 4));
+        out.push(hex_digit(b));
     }
     out
 }
 
-fn push_list(s: &mut String, values: impl Iterator<Item = u16>) {
+/// The hex digit of the low four bits of `n`.
+fn hex_digit(n: u8) -> char {
+    // `n & 0x0f` is always an index of the table.
+    char::from(
+        b"0123456789abcdef"
+            .get(usize::from(n & 0x0f))
+            .copied()
+            .unwrap_or(b'0'),
+    )
+}
+
+/// `v` in decimal, no leading zeros.
+fn push_decimal(s: &mut Vec<u8>, v: u16) {
+    let mut digits = [0u8; 5];
+    let mut n = v;
+    let mut start = digits.len();
+    for d in digits.iter_mut().rev() {
+        *d = b'0'.wrapping_add((n % 10) as u8);
+        n /= 10;
+        start = start.saturating_sub(1);
+        if n == 0 {
+            break;
+        }
+    }
+    s.extend_from_slice(digits.get(start..).unwrap_or(&[]));
+}
+
+fn push_list(s: &mut Vec<u8>, values: impl Iterator<Item = u16>) {
     let mut first = true;
     for v in values.filter(|v| !is_grease(*v)) {
         if !first {
-            s.push('-');
+            s.push(b'-');
         }
         first = false;
-        let _ = write!(s, "{v}");
+        push_decimal(s, v);
     }
 }
 
@@ -101,5 +132,14 @@ mod tests {
         assert_eq!(ja3_string(&f), "769,47,,,");
         // MD5 of the empty string, to pin the hex form.
         assert_eq!(ja3_hash(""), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+
+    #[test]
+    fn decimal_digits() {
+        for v in [0u16, 7, 10, 99, 100, 771, 9999, 10000, 65535] {
+            let mut s = Vec::new();
+            push_decimal(&mut s, v);
+            assert_eq!(s, v.to_string().into_bytes());
+        }
     }
 }

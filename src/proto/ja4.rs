@@ -22,10 +22,10 @@
 //! that in 2026 (FoxIO-LLC/ja4 issue 305) after Chrome started to put GREASE in
 //! signature_algorithms.
 //!
-//! SHA-256 comes from `ring::digest` (ring is already built for rustls).
+//! SHA-256 comes from `ring::digest` (ring is already built for rustls). The text is
+//! written digit by digit, not through `core::fmt`: this runs for every ClientHello on
+//! the worker, and `write!` cost more than the two hashes.
 //! Pure: facts in, a string out. Imports `proto::handshake` only.
-
-use std::fmt::Write as _;
 
 use crate::proto::handshake::{HandshakeFacts, ext, is_grease};
 
@@ -69,37 +69,31 @@ pub fn ja4(facts: &HandshakeFacts, transport: Transport) -> String {
         .copied()
         .filter(|v| !is_grease(*v))
         .collect();
-    let _ = write!(
-        out,
-        "{:02}{:02}",
-        ciphers.len().min(MAX_COUNT),
-        exts.len().min(MAX_COUNT)
-    );
+    push_count(&mut out, ciphers.len());
+    push_count(&mut out, exts.len());
     push_alpn(&mut out, facts.alpn.first().map(Vec::as_slice));
 
     out.push('_');
     ciphers.sort_unstable();
-    let mut text = String::with_capacity(ciphers.len().saturating_mul(5));
-    push_hex_list(&mut text, &ciphers);
+    // One buffer for both hashed lists: 5 bytes per value (`xxxx,`).
+    let sigs = &facts.signature_algorithms;
+    let most = ciphers.len().max(exts.len().saturating_add(sigs.len()));
+    let mut text = Vec::with_capacity(most.saturating_mul(5).saturating_add(1));
+    push_hex_list(&mut text, ciphers.iter().copied());
     push_hash12(&mut out, &text);
 
     out.push('_');
     exts.retain(|&e| e != ext::SERVER_NAME && e != ext::ALPN);
-    exts.sort_unstable();
-    text.clear();
-    push_hex_list(&mut text, &exts);
-    let sigs: Vec<u16> = facts
-        .signature_algorithms
-        .iter()
-        .copied()
-        .filter(|v| !is_grease(*v))
-        .collect();
     if exts.is_empty() {
         out.push_str(EMPTY_HASH);
     } else {
-        if !sigs.is_empty() {
-            text.push('_');
-            push_hex_list(&mut text, &sigs);
+        exts.sort_unstable();
+        text.clear();
+        push_hex_list(&mut text, exts.iter().copied());
+        let mut sigs = sigs.iter().copied().filter(|v| !is_grease(*v)).peekable();
+        if sigs.peek().is_some() {
+            text.push(b'_');
+            push_hex_list(&mut text, sigs);
         }
         push_hash12(&mut out, &text);
     }
@@ -137,28 +131,50 @@ fn push_alpn(out: &mut String, first: Option<&[u8]>) {
     }
 }
 
+/// The hex digit of the low four bits of `n`.
 fn hex_digit(n: u8) -> char {
-    char::from_digit(u32::from(n & 0x0f), 16).unwrap_or('0')
+    char::from(hex_byte(n))
 }
 
-fn push_hex_list(s: &mut String, values: &[u16]) {
-    for (i, v) in values.iter().enumerate() {
+fn hex_byte(n: u8) -> u8 {
+    // `n & 0x0f` is always an index of the table.
+    b"0123456789abcdef"
+        .get(usize::from(n & 0x0f))
+        .copied()
+        .unwrap_or(b'0')
+}
+
+/// A count as two decimal digits, capped at [`MAX_COUNT`].
+fn push_count(out: &mut String, n: usize) {
+    // `min` keeps `n` under 100, so both digits are 0..=9.
+    let n = n.min(MAX_COUNT) as u8;
+    out.push(char::from(b'0'.wrapping_add(n / 10)));
+    out.push(char::from(b'0'.wrapping_add(n % 10)));
+}
+
+/// `values` as 4-digit lower-case hex, comma-separated.
+fn push_hex_list(text: &mut Vec<u8>, values: impl Iterator<Item = u16>) {
+    for (i, v) in values.enumerate() {
         if i > 0 {
-            s.push(',');
+            text.push(b',');
         }
-        let _ = write!(s, "{v:04x}");
+        for b in v.to_be_bytes() {
+            text.push(hex_byte(b >> 4));
+            text.push(hex_byte(b));
+        }
     }
 }
 
 /// First 12 hex digits of SHA-256(`text`); `000000000000` for empty text.
-fn push_hash12(out: &mut String, text: &str) {
+fn push_hash12(out: &mut String, text: &[u8]) {
     if text.is_empty() {
         out.push_str(EMPTY_HASH);
         return;
     }
-    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
-    for b in digest.as_ref().iter().take(6) {
-        let _ = write!(out, "{b:02x}");
+    let digest = ring::digest::digest(&ring::digest::SHA256, text);
+    for &b in digest.as_ref().iter().take(6) {
+        out.push(hex_digit(b >> 4));
+        out.push(hex_digit(b));
     }
 }
 

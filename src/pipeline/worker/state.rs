@@ -71,4 +71,5 @@ pub fn finish_flow(
         entry.state.tcp = Some(tcp);
     }
     emit_connect(entry, emit);
+    emit.flow_ended(entry.flow_id);
 }

@@ -352,8 +352,9 @@ impl TcpFlow {
             let header = cx
                 .emit
                 .header(tx.time, cx.entry.flow_id, Transport::Tcp, client, server);
-            let body = Body::Http(event::http::http_request_body(&tx.request, tx.status));
-            cx.emit.emit(header, body);
+            let mut body = cx.emit.spare_http();
+            event::http::fill_http_request(&tx.request, tx.status, &mut body);
+            cx.emit.emit(header, Body::Http(body));
         }
     }
 }

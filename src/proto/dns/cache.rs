@@ -147,7 +147,7 @@ impl DnsCache {
         if addrs.is_empty() {
             return;
         }
-        let name: Arc<str> = Arc::from(&*tx.qname);
+        let name = Arc::clone(&tx.qname);
         for (ip, ttl) in addrs {
             self.insert(ip, Arc::clone(&name), resp.ts, ttl);
         }

@@ -29,7 +29,7 @@ mod fuzz_tests;
 
 pub use cache::DnsCache;
 pub use counters::DnsCounters;
-pub use parse::{Message, ParseError, TypeName};
+pub use parse::{Message, ParseError, TypeName, type_mnemonic};
 pub use probe::probe;
 pub use state::{DnsConfig, DnsPacket, DnsState};
 pub use tcp::{FramingError, TcpDnsFramer};

@@ -190,6 +190,13 @@ fn walk_name(msg: &[u8], start: usize, mut label: impl FnMut(&[u8])) -> Result<u
 /// (three decimal digits). Nothing is dropped, and the text is plain ASCII.
 /// Returns false when the text would pass `limit` (nothing more is appended then).
 fn push_label(out: &mut String, label: &[u8], limit: usize) -> bool {
+    // Almost every label is letters, digits and `-`: copied whole, not byte by byte.
+    let plain = |b: &u8| matches!(b, 0x21..=0x7E) && *b != b'.' && *b != b'\\';
+    if label.iter().all(plain) && out.len().saturating_add(label.len()) <= limit {
+        // ASCII only, so each byte is its own char (no UTF-8 check needed).
+        out.extend(label.iter().map(|&b| char::from(b)));
+        return true;
+    }
     for &b in label {
         let width = match b {
             b'.' | b'\\' => 2,

@@ -64,13 +64,17 @@ pub struct Answer {
 impl Answer {
     /// Builds an owned answer; returns it and whether a name was cut. Bad RDATA gives
     /// `Other` and is reported through the `Err` of `Record::data` by the caller.
-    pub(super) fn from_record(r: &Record<'_>) -> (Answer, bool) {
-        let (owner, mut cut) = r.name.text();
-        let text = |n: Name<'_>, cut: &mut bool| {
-            let (t, c) = n.text();
-            *cut |= c;
-            t.into_boxed_str()
+    /// `scratch` is a reused buffer: each name is written there and then copied into
+    /// an allocation of its exact size (rather than shrinking a fresh `String`, which
+    /// costs a `realloc` per name).
+    pub(super) fn from_record(r: &Record<'_>, scratch: &mut String) -> (Answer, bool) {
+        let mut text = |n: Name<'_>, cut: &mut bool| {
+            scratch.clear();
+            *cut |= n.push_text(scratch);
+            Box::<str>::from(scratch.as_str())
         };
+        let mut cut = false;
+        let owner = text(r.name, &mut cut);
         let data = match r.data() {
             Ok(RData::A(a)) => AnswerData::A(a),
             Ok(RData::Aaaa(a)) => AnswerData::Aaaa(a),
@@ -83,7 +87,7 @@ impl Answer {
         };
         (
             Answer {
-                owner: owner.into_boxed_str(),
+                owner,
                 rtype: r.rtype,
                 ttl: r.ttl,
                 data,
@@ -119,7 +123,8 @@ pub struct DnsTransaction {
     pub server: SocketAddr,
     pub id: u16,
     /// Question name text as the client sent it (no trailing dot, empty for the root).
-    pub qname: Box<str>,
+    /// Shared with the pending-query table and the answer cache, which keep it too.
+    pub qname: Arc<str>,
     /// The name was cut at `MAX_NAME_TEXT`.
     pub qname_truncated: bool,
     pub qtype: u16,
@@ -176,18 +181,29 @@ impl DnsTransaction {
         if r.rcode != 0 || self.qname_truncated {
             return out;
         }
-        let mut chain: Vec<&str> = vec![&self.qname];
-        let known = |chain: &[&str], n: &str| chain.iter().any(|c| c.eq_ignore_ascii_case(n));
+        // The chain lives on the stack (it is capped): this runs for every response.
+        let mut names: [&str; MAX_CNAME_CHAIN] = [""; MAX_CNAME_CHAIN];
+        names[0] = &self.qname;
+        let mut len = 1;
+        let known = |names: &[&str], len: usize, n: &str| {
+            names
+                .get(..len)
+                .unwrap_or(&[])
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(n))
+        };
         // Each pass adds at least one name or stops, and the chain is capped.
         for _ in 0..MAX_CNAME_CHAIN {
             let mut grew = false;
             for a in &r.answers {
                 if let (5, AnswerData::Name(t)) = (a.rtype, &a.data)
-                    && chain.len() < MAX_CNAME_CHAIN
-                    && known(&chain, &a.owner)
-                    && !known(&chain, t)
+                    && len < MAX_CNAME_CHAIN
+                    && known(&names, len, &a.owner)
+                    && !known(&names, len, t)
+                    && let Some(slot) = names.get_mut(len)
                 {
-                    chain.push(t);
+                    *slot = t;
+                    len = len.saturating_add(1);
                     grew = true;
                 }
             }
@@ -195,8 +211,9 @@ impl DnsTransaction {
                 break;
             }
         }
+        out.reserve(r.answers.len());
         for a in &r.answers {
-            if !known(&chain, &a.owner) {
+            if !known(&names, len, &a.owner) {
                 continue;
             }
             match &a.data {
