@@ -153,6 +153,21 @@ pub(super) struct MappedInput {
 }
 
 impl MappedInput {
+    /// Maps the start of `file`, or hands the file back when it cannot be mapped (a
+    /// filesystem without mmap support): the caller then reads it instead.
+    pub fn open(
+        file: File,
+        file_len: u64,
+        budget: Arc<MappedBudget>,
+        bytes_read: &mut u64,
+    ) -> Result<MappedInput, File> {
+        let mut input = MappedInput::new(file, file_len, budget);
+        match input.fill(1, bytes_read) {
+            Ok(_) => Ok(input),
+            Err(_) => Err(input.file),
+        }
+    }
+
     pub fn new(file: File, file_len: u64, budget: Arc<MappedBudget>) -> MappedInput {
         install_sigbus_message();
         // SAFETY: sysconf has no memory effects.
@@ -301,6 +316,18 @@ mod tests {
         assert_eq!(budget.live(), w.bytes().len(), "a held window stays mapped");
         drop(w);
         assert_eq!(budget.live(), 0);
+    }
+
+    #[test]
+    fn unmappable_file_is_handed_back() {
+        // A pipe stands in for a filesystem without mmap: mmap(2) fails on it (ENODEV).
+        let (r, w) = std::io::pipe().unwrap();
+        drop(w);
+        let f = File::from(std::os::fd::OwnedFd::from(r));
+        let mut read = 0;
+        let back = MappedInput::open(f, 10, Arc::new(MappedBudget::default()), &mut read);
+        assert!(back.is_err(), "a pipe cannot be mapped");
+        assert_eq!(read, 0);
     }
 
     #[test]

@@ -165,10 +165,20 @@ impl Replay {
                 let f = File::open(p).map_err(io_err)?;
                 let meta = f.metadata().map_err(io_err)?;
                 // Regular files are mapped; a FIFO (`<(zcat x.pcap.gz)`) or a device is read.
-                let input = if meta.is_file() {
-                    Input::Mapped(MappedInput::new(f, meta.len(), self.budget.clone()))
+                let mapped = if meta.is_file() {
+                    MappedInput::open(
+                        f,
+                        meta.len(),
+                        self.budget.clone(),
+                        &mut self.stats.input_bytes_read,
+                    )
                 } else {
-                    self.read_input(Box::new(f))
+                    Err(f)
+                };
+                let input = match mapped {
+                    Ok(m) => Input::Mapped(m),
+                    // Not a regular file, or one on a filesystem that cannot map it.
+                    Err(f) => self.read_input(Box::new(f)),
                 };
                 (name, input)
             }
