@@ -229,8 +229,9 @@ impl MappedInput {
             .max(want_end)
             .min(self.file_len);
         let have_end = self.window_off + self.window.as_ref().map_or(0, |w| w.len as u64);
-        if end <= have_end {
-            // Nothing more to map: the file ends inside the present window.
+        if end <= have_end.max(start) {
+            // Nothing more to map: the file ends inside the present window (or, shrunk,
+            // before the position).
             return Ok(false);
         }
         // Release the old window before mapping the next, so the budget counts it free
