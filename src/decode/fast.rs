@@ -1,4 +1,4 @@
-//! The fast path: Ethernet II → IPv4 without options or IPv6 without extension
+//! The fast path: Ethernet II (with at most one VLAN tag) → IPv4 without options or IPv6 without extension
 //! headers → TCP, or UDP off the tunnel ports, whole (not fragmented, not cut by the
 //! snaplen). That is nearly every frame on an office uplink; it is decoded here in a
 //! straight line instead of through the general walk's layer loop.
@@ -10,12 +10,14 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::decoder::Packet;
-use super::link::{ETH_IPV4, ETH_IPV6};
+use super::link::{ETH_IPV4, ETH_IPV6, ETH_QINQ, ETH_QINQ_OLD, ETH_VLAN};
 use super::transport::{self, PROTO_TCP, PROTO_UDP, TcpFlags, TcpSegment, Transport};
 use super::tunnel;
 
 /// Ethernet II header: two MAC addresses and the EtherType.
 const ETH_HEADER: usize = 14;
+/// An 802.1Q/802.1ad tag: TCI, then the inner EtherType.
+const VLAN_TAG: usize = 4;
 /// IPv4 header without options (version 4, IHL 5: the first byte is 0x45).
 const IPV4_HEADER: usize = 20;
 /// IPv6 fixed header.
@@ -27,9 +29,18 @@ const TCP_HEADER: usize = 20;
 /// Each header is read as one fixed-size array (one length check) and taken apart by
 /// pattern, instead of field by field through checked reads.
 pub(crate) fn ethernet(frame: &[u8]) -> Option<Packet<'_>> {
-    let (eth, ip) = frame.split_first_chunk::<ETH_HEADER>()?;
+    let (eth, rest) = frame.split_first_chunk::<ETH_HEADER>()?;
     let [.., t0, t1] = *eth;
-    let (src, dst, proto, payload) = match u16::from_be_bytes([t0, t1]) {
+    // One VLAN tag is common on a mirror port; a stack of them takes the walk.
+    let (ethertype, ip) = match u16::from_be_bytes([t0, t1]) {
+        ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
+            let (tag, ip) = rest.split_first_chunk::<VLAN_TAG>()?;
+            let [_, _, i0, i1] = *tag;
+            (u16::from_be_bytes([i0, i1]), ip)
+        }
+        ethertype => (ethertype, rest),
+    };
+    let (src, dst, proto, payload) = match ethertype {
         ETH_IPV4 => {
             let (h, _) = ip.split_first_chunk::<IPV4_HEADER>()?;
             let [

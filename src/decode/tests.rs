@@ -169,6 +169,14 @@ fn plain_frames() -> Vec<Vec<u8>> {
         eth(0x86DD, &tcp6(A6, B6, 40000, 443, b"hello")),
         eth(0x86DD, &udp6(A6, B6, 40000, 443, &[0xC0; 30])),
         eth(0x0800, &tcp4(A4, B4, 40000, 80, b"GET")),
+        eth(
+            0x8100,
+            &[&[0, 7, 0x08, 0x00][..], &tcp4(A4, B4, 1, 443, b"x")].concat(),
+        ),
+        eth(
+            0x88A8,
+            &[&[0, 7, 0x86, 0xDD][..], &udp6(A6, B6, 1, 53, b"x")].concat(),
+        ),
     ]
 }
 
@@ -186,12 +194,12 @@ fn fast_path_takes_plain_frames_only() {
     let mut cut = eth(0x0800, &tcp4(A4, B4, 1, 2, b"xyz"));
     cut.pop(); // shorter than the total length
     let vxlan = eth(0x0800, &udp4(A4, B4, 1, 4789, &[0; 16]));
-    let vlan = {
-        let mut v = eth(0x8100, &[0, 1, 0x08, 0x00]);
+    let qinq = {
+        let mut v = eth(0x88A8, &[0, 1, 0x81, 0x00, 0, 2, 0x08, 0x00]);
         v.extend(udp4(A4, B4, 1, 2, b"x"));
         v
     };
-    for f in [opts, frag, cut, vxlan, vlan] {
+    for f in [opts, frag, cut, vxlan, qinq] {
         assert_eq!(super::fast::ethernet(&f), None);
     }
 }
