@@ -264,6 +264,14 @@ impl<S> Entry<S> {
         if let Some(n) = self.bytes.get_mut(p.dir.index()) {
             *n = n.saturating_add(u64::from(p.bytes));
         }
+        // The bulk of a TCP flow: no SYN, FIN or RST on a flow already past its
+        // handshake changes neither the lifecycle, the orientation nor the class.
+        if let Some(f) = p.tcp_flags
+            && f.0 & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST) == 0
+            && self.tcp.handshake_done()
+        {
+            return;
+        }
         self.class = match p.tcp_flags {
             Some(f) if self.key.proto == PROTO_TCP => {
                 self.tcp.observe(p.dir, f);
