@@ -157,22 +157,30 @@ impl KeyHasher {
         }
     }
 
+    /// Native byte order: the hash only has to agree with itself within a process,
+    /// and skipping the byte swaps is the point.
+    #[inline]
     pub(crate) fn hash(&self, key: &FlowKey) -> u64 {
         let [k0, k1, k2, k3] = self.k;
         let tail = tail_word(key);
-        match (key.a.ip, key.b.ip) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => {
-                let ips = u64::from(a.to_bits()) << 32 | u64::from(b.to_bits());
-                fold(ips ^ k0, tail ^ k1)
-            }
-            (a, b) => {
-                let (a_hi, a_lo) = ip_words(a);
-                let (b_hi, b_lo) = ip_words(b);
-                let h = fold(a_hi ^ k0, a_lo ^ k1);
-                let h = fold(h ^ b_hi ^ k2, b_lo ^ k3);
-                fold(h ^ tail ^ k0, k2)
-            }
+        if let (IpAddr::V4(a), IpAddr::V4(b)) = (&key.a.ip, &key.b.ip) {
+            let ips = u64::from(u32::from_ne_bytes(a.octets())) << 32
+                | u64::from(u32::from_ne_bytes(b.octets()));
+            return fold(ips ^ k0, tail ^ k1);
         }
+        let words = |ip: &IpAddr| match ip {
+            IpAddr::V4(v4) => (0, u64::from(u32::from_ne_bytes(v4.octets()))),
+            IpAddr::V6(v6) => {
+                let bits = u128::from_ne_bytes(v6.octets());
+                // Truncation is the point: the two halves of the address.
+                ((bits >> 64) as u64, bits as u64)
+            }
+        };
+        let (a_hi, a_lo) = words(&key.a.ip);
+        let (b_hi, b_lo) = words(&key.b.ip);
+        let h = fold(a_hi ^ k0, a_lo ^ k1);
+        let h = fold(h ^ b_hi ^ k2, b_lo ^ k3);
+        fold(h ^ tail ^ k0, k2)
     }
 }
 
@@ -212,6 +220,28 @@ mod tests {
         assert_eq!(k1.receiver(d1).port, 80);
         let s = foldhash::fast::FixedState::with_seed(7);
         assert_eq!(s.hash_one(k1), s.hash_one(k2));
+    }
+
+    #[test]
+    fn table_hash_is_keyed_and_direction_free() {
+        let h = KeyHasher::random();
+        let six = |n: u16| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n));
+        for (s, d) in [
+            (v4(10, 0, 0, 2), v4(10, 0, 0, 1)),
+            (six(2), six(1)),
+            (six(1), v4(1, 1, 1, 1)),
+        ] {
+            let (k1, _) = FlowKey::new(PROTO_TCP, s, 1234, d, 80);
+            let (k2, _) = FlowKey::new(PROTO_TCP, d, 80, s, 1234);
+            assert_eq!(h.hash(&k1), h.hash(&k2));
+            let (other_port, _) = FlowKey::new(PROTO_TCP, s, 1235, d, 80);
+            let (other_proto, _) = FlowKey::new(PROTO_UDP, s, 1234, d, 80);
+            assert_ne!(h.hash(&k1), h.hash(&other_port));
+            assert_ne!(h.hash(&k1), h.hash(&other_proto));
+        }
+        // Another table, another key: the same tuple lands elsewhere.
+        let (k, _) = FlowKey::new(PROTO_UDP, v4(1, 2, 3, 4), 53, v4(5, 6, 7, 8), 5353);
+        assert_ne!(h.hash(&k), KeyHasher::random().hash(&k));
     }
 
     #[test]
