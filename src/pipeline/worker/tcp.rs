@@ -207,6 +207,28 @@ impl TcpFlow {
         }
     }
 
+    /// Lets each direction's reassembler drop the body bytes its HTTP parser would
+    /// only skip (Content-Length and chunk data, bodies to the connection's end): a
+    /// bulk download then costs a counter per segment instead of a copy into the
+    /// buffer and a parser call. Called after every parser step.
+    fn plan_drops(&mut self, entry: &Entry<FlowState>) {
+        for d in [Direction::FromA, Direction::FromB] {
+            let ahead = match (&self.parsers[d.index()], &self.http) {
+                (StreamParser::Http, Some(http)) => http.body_ahead(entry.is_from_client(d)),
+                _ => 0,
+            };
+            self.conn.stream_mut(d).drop_ahead(ahead);
+        }
+    }
+
+    /// The reassembler of `d` dropped `n` body bytes under [`TcpFlow::plan_drops`].
+    fn body_dropped(&mut self, d: Direction, n: u32, cx: &mut Cx<'_>) {
+        if let Some(http) = &mut self.http {
+            let from_client = cx.entry.is_from_client(d);
+            http.body_dropped(from_client, u64::from(n), &mut cx.emit.http);
+        }
+    }
+
     /// HTTP and DNS read every message of a connection (keep-alive beacons, many
     /// queries on one TCP connection): their directions follow the stream past the
     /// 64 KiB prefix, buffering at most that much unread.
@@ -419,6 +441,9 @@ pub fn on_segment(
             dns_done,
             ts: Some(ts),
         };
+        if out.dropped > 0 {
+            tcp.body_dropped(dir, out.dropped, &mut cx);
+        }
         if out.readable_added > 0 || out.gaps > 0 {
             // An ACK can release held data of the other direction too.
             tcp.drive(dir, &mut cx);
@@ -426,6 +451,9 @@ pub fn on_segment(
             if tcp.all_done() {
                 tcp.conn.stop();
             }
+        }
+        if out.readable_added > 0 || out.gaps > 0 || out.dropped > 0 {
+            tcp.plan_drops(cx.entry);
         }
         let after = tcp.conn.memory_bytes();
         let total = &mut cx.emit.reassembly_bytes;
