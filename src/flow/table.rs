@@ -380,48 +380,58 @@ impl<S> FlowTable<S> {
             evicted.push(old);
             found = None;
         }
-        let (idx, is_new) = match found {
-            Some(idx) => {
-                let node = self.node_mut(idx)?;
-                let old_class = node.entry.class;
-                node.entry.observe(&p);
-                node.entry.touched = touched;
-                let e = &node.entry;
-                // The common hit ends here: counts and time stored, links untouched.
-                if e.class != old_class || e.last_seen.since(node.linked) >= RELINK_INTERVAL {
-                    let class = e.class;
-                    self.unlink(idx, old_class);
-                    self.link_tail(idx, class);
-                }
-                (idx, false)
-            }
-            None => {
-                if self.index.len() >= self.cap
-                    && let Some(e) = self.remove_oldest()
-                {
-                    self.counters.flows_evicted = self.counters.flows_evicted.saturating_add(1);
-                    evicted.push(e);
-                }
-                let flow_id = u64::from(self.worker) << 56 | (self.next_id & FLOW_ID_COUNTER_MASK);
-                self.next_id = self.next_id.wrapping_add(1);
-                let entry = Entry::new(key, flow_id, &p, touched, init());
-                let class = entry.class;
-                let idx = self.alloc(Node {
-                    linked: entry.last_seen,
-                    entry,
-                    prev: NIL,
-                    next: NIL,
-                })?;
-                let (slots, hasher) = (&self.slots, &self.hasher);
-                self.index.insert_unique(hash, idx, |&i| {
-                    slot_key(slots, i).map_or(0, |k| hasher.hash(k))
-                });
-                self.counters.flows_created = self.counters.flows_created.saturating_add(1);
-                self.link_tail(idx, class);
-                (idx, true)
-            }
+        let Some(idx) = found else {
+            return self.insert(key, hash, touched, &p, init, evicted);
         };
-        self.node_mut(idx).map(|n| (&mut n.entry, is_new))
+        let node = self.node_mut(idx)?;
+        let old_class = node.entry.class;
+        node.entry.observe(&p);
+        node.entry.touched = touched;
+        let e = &node.entry;
+        // The common hit ends here: counts and time stored, links untouched.
+        if e.class != old_class || e.last_seen.since(node.linked) >= RELINK_INTERVAL {
+            let class = e.class;
+            self.unlink(idx, old_class);
+            self.link_tail(idx, class);
+        }
+        self.node_mut(idx).map(|n| (&mut n.entry, false))
+    }
+
+    /// The miss path of [`FlowTable::get_or_insert`], out of line so that the hit path
+    /// stays small.
+    #[inline(never)]
+    fn insert(
+        &mut self,
+        key: FlowKey,
+        hash: u64,
+        touched: u64,
+        p: &PacketSeen,
+        init: impl FnOnce() -> S,
+        evicted: &mut Vec<Entry<S>>,
+    ) -> Option<(&mut Entry<S>, bool)> {
+        if self.index.len() >= self.cap
+            && let Some(e) = self.remove_oldest()
+        {
+            self.counters.flows_evicted = self.counters.flows_evicted.saturating_add(1);
+            evicted.push(e);
+        }
+        let flow_id = u64::from(self.worker) << 56 | (self.next_id & FLOW_ID_COUNTER_MASK);
+        self.next_id = self.next_id.wrapping_add(1);
+        let entry = Entry::new(key, flow_id, p, touched, init());
+        let class = entry.class;
+        let idx = self.alloc(Node {
+            linked: entry.last_seen,
+            entry,
+            prev: NIL,
+            next: NIL,
+        })?;
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, idx, |&i| {
+            slot_key(slots, i).map_or(0, |k| hasher.hash(k))
+        });
+        self.counters.flows_created = self.counters.flows_created.saturating_add(1);
+        self.link_tail(idx, class);
+        self.node_mut(idx).map(|n| (&mut n.entry, true))
     }
 
     /// The flow's entry, without touching it.
