@@ -313,7 +313,9 @@ impl StreamReassembler {
         if start == next && fits_before_held {
             // The common case: in order, nothing held in the way.
             let piece = self.drop_front(piece, &mut out);
-            self.append(piece);
+            if !piece.is_empty() {
+                self.append(piece);
+            }
             // A held piece may start right where this one ends.
             let added = self.drain_held();
             out.readable_added = len_u32(piece).saturating_add(added);
