@@ -207,6 +207,29 @@ impl TcpFlow {
         }
     }
 
+    /// The server's bytes are read only by the parser the client's bytes chose (see
+    /// `decide`): once the client's parser is chosen and is not HTTP, a server
+    /// direction still probing is done at once — as `decide` would make it on its first
+    /// bytes — so that the flow stops reassembling as soon as the client's parser is
+    /// done, instead of buffering the server's first flight (a TLS ServerHello and
+    /// certificate chain) to throw it away.
+    fn settle_server(&mut self, entry: &Entry<FlowState>) {
+        let c = entry.client_dir();
+        let s = c.reverse();
+        let key = entry.key;
+        // On port 53, `decide` gives each direction its own DNS framer instead.
+        let dns_port = key.a.port == 53 || key.b.port == 53;
+        if matches!(self.parsers[s.index()], StreamParser::Probe)
+            && !matches!(
+                self.parsers[c.index()],
+                StreamParser::Probe | StreamParser::Http
+            )
+            && !(dns_port && !self.tunneled[s.index()])
+        {
+            self.parsers[s.index()] = StreamParser::Done;
+        }
+    }
+
     /// Lets each direction's reassembler drop the body bytes its HTTP parser would
     /// only skip (Content-Length and chunk data, bodies to the connection's end): a
     /// bulk download then costs a counter per segment instead of a copy into the
@@ -448,6 +471,7 @@ pub fn on_segment(
             // An ACK can release held data of the other direction too.
             tcp.drive(dir, &mut cx);
             tcp.drive(dir.reverse(), &mut cx);
+            tcp.settle_server(cx.entry);
             if tcp.all_done() {
                 tcp.conn.stop();
             }
