@@ -12,7 +12,9 @@
 //! What it does not do: no IP defragmentation (decode), no protocol probing (proto),
 //! no full TCP state machine: reassembly covers the *prefix* of each direction that
 //! the parsers need (handshakes, request heads), up to [`STREAM_PREFIX_CAP`] bytes,
-//! and then stops at the cost of one comparison per segment.
+//! and then stops at the cost of one comparison per segment. A stream followed past
+//! the prefix (HTTP) does not buffer the bytes its parser has said it will only skip
+//! (message bodies, [`StreamReassembler::drop_ahead`]): they are counted, not copied.
 //!
 //! # Memory (worst cases, 64-bit)
 //!

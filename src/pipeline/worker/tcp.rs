@@ -217,15 +217,14 @@ impl TcpFlow {
         let c = entry.client_dir();
         let s = c.reverse();
         let key = entry.key;
-        // On port 53, `decide` gives each direction its own DNS framer instead.
-        let dns_port = key.a.port == 53 || key.b.port == 53;
-        if matches!(self.parsers[s.index()], StreamParser::Probe)
-            && !matches!(
-                self.parsers[c.index()],
-                StreamParser::Probe | StreamParser::Http
-            )
-            && !(dns_port && !self.tunneled[s.index()])
-        {
+        // On port 53 (outside a tunnel), `decide` gives each direction its own DNS
+        // framer instead.
+        let dns_framer = (key.a.port == 53 || key.b.port == 53) && !self.tunneled[s.index()];
+        let client_chosen = !matches!(
+            self.parsers[c.index()],
+            StreamParser::Probe | StreamParser::Http
+        );
+        if matches!(self.parsers[s.index()], StreamParser::Probe) && client_chosen && !dns_framer {
             self.parsers[s.index()] = StreamParser::Done;
         }
     }
