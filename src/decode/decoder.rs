@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use super::LinkType;
 use super::defrag::{DefragLimits, DefragPool, FragKey, Offer, Piece};
 use super::error::{DecodeCounters, DecodeError, FragDropReason};
+use super::fast;
 use super::ip::{self, IpView};
 use super::link::{self, L2};
 use super::transport::{self, PROTO_TCP, PROTO_UDP, Transport};
@@ -16,6 +17,9 @@ use crate::time::Timestamp;
 /// VXLAN in an underlay GRE); eight leaves room and stops a packet built as a tunnel of
 /// tunnels from costing more than a few header reads.
 pub const MAX_TUNNEL_DEPTH: usize = 8;
+
+/// LINKTYPE_ETHERNET: the link type of nearly every capture, tried on the fast path.
+const LINKTYPE_ETHERNET: u32 = 1;
 
 const PROTO_IPIP: u8 = 4;
 const PROTO_IPV6_IN_IP: u8 = 41;
@@ -84,6 +88,25 @@ impl Decoder {
     /// reassembled packet (its payload borrowed from the pool); a fragment that does not
     /// yet complete one yields `Err(DecodeError::FragmentHeld)`.
     pub fn decode<'a>(
+        &'a mut self,
+        linktype: u32,
+        ts: Timestamp,
+        frame: &'a [u8],
+    ) -> Result<Packet<'a>, DecodeError> {
+        if linktype == LINKTYPE_ETHERNET
+            && let Some(p) = fast::ethernet(frame)
+        {
+            return Ok(p);
+        }
+        self.decode_general(linktype, ts, frame)
+    }
+
+    /// The general walk, through every layer, tunnel and fragment: what [`decode`]
+    /// does for frames the fast path does not take (and, in the tests, for all of
+    /// them, to hold the two paths together).
+    ///
+    /// [`decode`]: Decoder::decode
+    pub(crate) fn decode_general<'a>(
         &'a mut self,
         linktype: u32,
         ts: Timestamp,

@@ -25,10 +25,10 @@ pub const MAX_LINK_STEPS: usize = 32;
 
 pub(crate) const ETH_IPV4: u16 = 0x0800;
 pub(crate) const ETH_IPV6: u16 = 0x86DD;
-const ETH_VLAN: u16 = 0x8100;
-const ETH_QINQ: u16 = 0x88A8;
+pub(crate) const ETH_VLAN: u16 = 0x8100;
+pub(crate) const ETH_QINQ: u16 = 0x88A8;
 /// Pre-standard QinQ outer tag, still emitted by some switches.
-const ETH_QINQ_OLD: u16 = 0x9100;
+pub(crate) const ETH_QINQ_OLD: u16 = 0x9100;
 const ETH_MPLS: u16 = 0x8847;
 const ETH_MPLS_MCAST: u16 = 0x8848;
 const ETH_PPPOE_SESSION: u16 = 0x8864;

@@ -22,6 +22,12 @@
 //!   headers; IP-in-IP (protocols 4 and 41: 4in4, 6in4, 4in6, 6in6);
 //! - UDP (RFC 768) and TCP (RFC 9293 §3.1) headers as views.
 //!
+//! Plain Ethernet II (at most one VLAN tag) → IPv4 (no options) / IPv6 (no extension
+//! headers) → TCP or UDP
+//! (off the tunnel ports), whole and unfragmented — nearly every frame — is decoded on
+//! a straight-line fast path (`fast.rs`) that answers exactly what the general walk
+//! answers; every other frame takes the walk.
+//!
 //! What it does not do: checksums, TCP reassembly (that is `flow`), ICMP, IPsec ESP
 //! (encrypted: reported as `Transport::Other`), 802.11 protected frames, A-MSDU.
 //!
@@ -44,6 +50,7 @@ mod bytes;
 mod decoder;
 mod defrag;
 mod error;
+mod fast;
 mod ip;
 mod link;
 mod transport;

@@ -162,6 +162,48 @@ fn link_type_numbers() {
     );
 }
 
+/// Frames the fast path takes.
+fn plain_frames() -> Vec<Vec<u8>> {
+    vec![
+        eth(0x0800, &udp4(A4, B4, 5353, 53, b"q")),
+        eth(0x86DD, &tcp6(A6, B6, 40000, 443, b"hello")),
+        eth(0x86DD, &udp6(A6, B6, 40000, 443, &[0xC0; 30])),
+        eth(0x0800, &tcp4(A4, B4, 40000, 80, b"GET")),
+        eth(
+            0x8100,
+            &[&[0, 7, 0x08, 0x00][..], &tcp4(A4, B4, 1, 443, b"x")].concat(),
+        ),
+        eth(
+            0x88A8,
+            &[&[0, 7, 0x86, 0xDD][..], &udp6(A6, B6, 1, 53, b"x")].concat(),
+        ),
+    ]
+}
+
+/// Plain Ethernet frames take the fast path; anything unusual is left to the walk.
+#[test]
+fn fast_path_takes_plain_frames_only() {
+    for f in &plain_frames() {
+        let fast = super::fast::ethernet(f).expect("plain frame on the fast path");
+        assert_eq!(Decoder::default().decode_general(1, T0, f), Ok(fast));
+    }
+    let mut opts = eth(0x0800, &tcp4(A4, B4, 1, 2, b"x"));
+    opts[14] = 0x46; // an IPv4 option word
+    let mut frag = eth(0x0800, &udp4(A4, B4, 1, 2, b"x"));
+    frag[14 + 6] = 0x20; // more fragments
+    let mut cut = eth(0x0800, &tcp4(A4, B4, 1, 2, b"xyz"));
+    cut.pop(); // shorter than the total length
+    let vxlan = eth(0x0800, &udp4(A4, B4, 1, 4789, &[0; 16]));
+    let qinq = {
+        let mut v = eth(0x88A8, &[0, 1, 0x81, 0x00, 0, 2, 0x08, 0x00]);
+        v.extend(udp4(A4, B4, 1, 2, b"x"));
+        v
+    };
+    for f in [opts, frag, cut, vxlan, qinq] {
+        assert_eq!(super::fast::ethernet(&f), None);
+    }
+}
+
 #[test]
 fn ethernet_ipv4_udp_and_ipv6_tcp() {
     let mut d = Decoder::default();
@@ -627,6 +669,32 @@ proptest! {
         }
         let _ = d.decode(*lt, T0, &m);
         let _ = dispatch_hash(*lt, &m);
+    }
+
+    /// The fast path answers what the general walk answers (and leaves the counters
+    /// alone), on valid frames of every kind, cut short and with bytes changed.
+    #[test]
+    fn fast_path_agrees_with_the_general_walk(
+        shorten in 0usize..40,
+        flips in proptest::collection::vec((0usize..80, any::<u8>()), 0..3),
+    ) {
+        let mut frames = valid_frames();
+        frames.extend(plain_frames().into_iter().map(|f| (1, f)));
+        // Only Ethernet frames are offered to the fast path.
+        for (_, frame) in frames.iter().filter(|(lt, _)| *lt == 1) {
+            let mut m = frame.clone();
+            for &(at, val) in &flips {
+                let i = at % m.len();
+                m[i] = val;
+            }
+            m.truncate(m.len().saturating_sub(shorten));
+            for f in [frame.as_slice(), &m] {
+                let Some(fast) = super::fast::ethernet(f) else { continue };
+                let mut d = Decoder::default();
+                prop_assert_eq!(d.decode_general(1, T0, f), Ok(fast));
+                prop_assert_eq!(d.counters(), &DecodeCounters::default());
+            }
+        }
     }
 
     #[test]

@@ -49,6 +49,11 @@ impl TcpLifecycle {
         self.0 |= bits;
     }
 
+    /// A packet without SYN was seen: [`observe`](Self::observe) of another one without
+    /// SYN, FIN or RST changes nothing.
+    pub const fn handshake_done(self) -> bool {
+        self.0 & Self::OTHER != 0
+    }
     pub const fn syn_seen(self) -> bool {
         self.0 & Self::SYN != 0
     }

@@ -12,7 +12,9 @@
 //! What it does not do: no IP defragmentation (decode), no protocol probing (proto),
 //! no full TCP state machine: reassembly covers the *prefix* of each direction that
 //! the parsers need (handshakes, request heads), up to [`STREAM_PREFIX_CAP`] bytes,
-//! and then stops at the cost of one comparison per segment.
+//! and then stops at the cost of one comparison per segment. A stream followed past
+//! the prefix (HTTP) does not buffer the bytes its parser has said it will only skip
+//! (message bodies, [`StreamReassembler::drop_ahead`]): they are counted, not copied.
 //!
 //! # Memory (worst cases, 64-bit)
 //!
@@ -25,7 +27,7 @@
 //! - Per TCP flow: two directions → ≤ 164 KiB of reassembly buffers, on top of the
 //!   fixed `TcpConn` (176 B). A stopped stream (the parser is done) holds nothing.
 //! - Per table: the fixed part is `cap × (size_of::<Node<S>>() + ~10 B of index)`,
-//!   with `Node<()>` = 112 B (see [`table::FLOW_TABLE_CAP`] for the budget). The
+//!   with `Node<()>` = 128 B (see [`table::FLOW_TABLE_CAP`] for the budget). The
 //!   theoretical worst case of reassembly buffers is `cap × 164 KiB` (≈ 10 GiB at the
 //!   default cap): it needs every flow to hold a full unparsed 64 KiB prefix in both
 //!   directions at once. The parsers consume as they go and `stop()` once they have

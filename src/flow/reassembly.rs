@@ -99,6 +99,9 @@ pub struct PushOutcome {
     pub midstream: bool,
     /// The stream was stopped: the segment was ignored.
     pub stopped: bool,
+    /// In-order bytes dropped unread under [`StreamReassembler::drop_ahead`]: the
+    /// caller tells the parser, which counts them as read.
+    pub dropped: u32,
 }
 
 impl PushOutcome {
@@ -111,6 +114,7 @@ impl PushOutcome {
         self.truncated |= o.truncated;
         self.midstream |= o.midstream;
         self.stopped |= o.stopped;
+        self.dropped = self.dropped.saturating_add(o.dropped);
     }
 }
 
@@ -186,6 +190,9 @@ pub struct StreamReassembler {
     follow: bool,
     /// Stream offset removed from the relative offsets by rebasing (follow mode only).
     rebased: u64,
+    /// The parser's word that it will skip this many next bytes unread (a message
+    /// body): in-order bytes within it are counted and dropped instead of copied in.
+    drop_ahead: u32,
 }
 
 /// In follow mode, relative offsets are rebased once they pass 1 GiB, so that serial
@@ -234,6 +241,7 @@ impl StreamReassembler {
             rebased: 0,
             midstream: false,
             truncated: false,
+            drop_ahead: 0,
         }
     }
 
@@ -304,7 +312,10 @@ impl StreamReassembler {
         let fits_before_held = self.ooo.first().is_none_or(|h| stop <= i64::from(h.off));
         if start == next && fits_before_held {
             // The common case: in order, nothing held in the way.
-            self.append(piece);
+            let piece = self.drop_front(piece, &mut out);
+            if !piece.is_empty() {
+                self.append(piece);
+            }
             // A held piece may start right where this one ends.
             let added = self.drain_held();
             out.readable_added = len_u32(piece).saturating_add(added);
@@ -431,6 +442,15 @@ impl StreamReassembler {
         !self.follow && self.next >= STREAM_PREFIX_CAP
     }
 
+    /// The parser will skip the next `n` bytes of this stream unread (the rest of a
+    /// message body): while nothing unread is buffered, in-order bytes within them are
+    /// dropped — counted in [`PushOutcome::dropped`], never copied — and the parser is
+    /// told instead of fed. Reset by every skipped hole; the caller sets it again after
+    /// each parser step.
+    pub fn drop_ahead(&mut self, n: u64) {
+        self.drop_ahead = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+
     /// Follow mode, for parsers that read a whole connection (HTTP keep-alive, DNS over
     /// TCP): instead of ending at [`STREAM_PREFIX_CAP`], the window slides with what the
     /// parser consumed, so at most that many unread bytes are ever buffered and every
@@ -480,6 +500,26 @@ impl StreamReassembler {
             .capacity()
             .saturating_add(held)
             .saturating_add(self.ooo.capacity().saturating_mul(size_of::<Held>()))
+    }
+
+    /// Drops the front of an in-order piece within the drop-ahead budget, when the
+    /// parser has read everything before it. Returns the rest, to append.
+    fn drop_front<'p>(&mut self, piece: &'p [u8], out: &mut PushOutcome) -> &'p [u8] {
+        if self.drop_ahead == 0 || self.head < self.buf.len() {
+            return piece;
+        }
+        let n = len_u32(piece).min(self.drop_ahead);
+        self.drop_ahead = self.drop_ahead.saturating_sub(n);
+        // The read bytes kept for comparing retransmissions end at `next`; after the
+        // jump they would not.
+        self.buf.clear();
+        self.head = 0;
+        self.next = self.next.saturating_add(n);
+        out.dropped = out.dropped.saturating_add(n);
+        self.rebase();
+        piece
+            .get(usize::try_from(n).unwrap_or(usize::MAX)..)
+            .unwrap_or(&[])
     }
 
     fn append(&mut self, piece: &[u8]) {
@@ -618,6 +658,7 @@ impl StreamReassembler {
         };
         self.buf.clear();
         self.head = 0;
+        self.drop_ahead = 0;
         self.hole_len = first.saturating_sub(self.next);
         self.next = first;
         self.gap_at = Some(self.rebased.saturating_add(u64::from(first)));

@@ -1,36 +1,43 @@
 //! The per-worker flow table: bounded, clocked by packet time (DESIGN §1).
 //!
-//! Storage is a slab of nodes indexed by a `hashbrown::HashTable<u32>` (foldhash,
-//! randomly seeded so crafted tuples cannot aim at one bucket chain). Each node sits
-//! in one intrusive doubly linked list per [`TimeoutClass`]; a touched flow moves to
-//! the tail of its class's list, so every list is ordered by `last_seen` as long as
-//! packet time does not go backwards. Hence:
-//! - [`FlowTable::expire`] pops list heads while they are idle longer than their
-//!   class's timeout: O(1) when nothing expires, O(expired) otherwise — cheap enough
-//!   to call once per batch;
-//! - eviction at the cap takes the oldest of the five list heads: O(1);
-//! - [`FlowTable::drain_all`] hands out every flow oldest first, so end-of-input output
-//!   is deterministic whatever the hash seed.
+//! Storage is a slab of nodes indexed by a `hashbrown::HashTable<u32>` (a keyed
+//! multiply-fold hash with a random key, so crafted tuples cannot aim at one bucket
+//! chain). Each node sits in one intrusive doubly linked list per [`TimeoutClass`],
+//! in the order the nodes were linked; a node remembers its `last_seen` at linking
+//! (`linked`). A hit only stores counts and the time: the node moves to its list's
+//! tail only when its class changes or a second ([`RELINK_INTERVAL`]) of packet time
+//! has passed since it was linked, so the bulk packets of a busy flow cost a hash
+//! probe and a few stores, not six pointer writes across three nodes. The lists are
+//! therefore ordered by `linked` (≤ `last_seen`), which is enough for:
+//! - [`FlowTable::expire`]: pops list heads while they are idle longer than their
+//!   class's timeout; a head whose `linked` is stale but whose `last_seen` is not is
+//!   given a second chance (moved to the tail), and the loop stops at the first head
+//!   whose `linked` is within the timeout, since every node behind it was linked
+//!   later. O(1) when nothing expires; the expired flows of a class are then sorted
+//!   by their last touch, which is exactly the order of an exact LRU list;
+//! - eviction at the cap: list heads touched since they were linked are moved to the
+//!   tail (second chance) until each head is untouched, then the oldest of the five
+//!   heads goes: that is the flow with the oldest `last_seen` (among flows with the
+//!   very same `last_seen`, which one goes is not specified). Amortized O(1): each
+//!   move answers one earlier hit;
+//! - [`FlowTable::drain_all`] hands out every flow sorted by (`last_seen`, class,
+//!   last touch), so end-of-input output is deterministic whatever the hash key.
 //!
-//! When packet time goes backwards (merged captures), a flow is still moved to its
-//! list's tail and keeps `last_seen = max(last_seen, now)`; a list is then only nearly
-//! sorted, and a flow may expire a little later than its timeout — never earlier.
-//! Removed flows (evicted, expired, drained) are handed to the caller, never dropped:
-//! their events must still be flushed.
+//! When packet time goes backwards (merged captures), `last_seen = max(last_seen,
+//! now)`; a list is then only nearly sorted, and a flow may expire a little later
+//! than its timeout — never earlier. Removed flows (evicted, expired, drained) are
+//! handed to the caller, never dropped: their events must still be flushed.
 
-use std::hash::BuildHasher;
-
-use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
 use super::conn::{TcpFlags, TcpLifecycle};
-use super::key::{Direction, Endpoint, FlowKey, PROTO_TCP};
+use super::key::{Direction, Endpoint, FlowKey, KeyHasher, PROTO_TCP};
 use crate::time::{Duration, Timestamp};
 
-/// Default flows per worker. Fixed cost per flow: the node (`Entry<S>` ≈ 104 B plus
-/// the worker's state `S`, ≈ 400 B with a `TcpConn` and parser states: ≈ 520 B) plus
+/// Default flows per worker. Fixed cost per flow: the node (`Node<()>` = 128 B plus
+/// the worker's state `S`, ≈ 400 B with a `TcpConn` and parser states: ≈ 530 B) plus
 /// ≈ 10 B of hash index (4 B slot + 1 control byte at ≤ 87.5 % load, rounded up to a
-/// power of two) ≈ 530 B → 65 536 × 530 B ≈ 33 MiB per worker, 66 MiB for the two
+/// power of two) ≈ 540 B → 65 536 × 540 B ≈ 34 MiB per worker, 68 MiB for the two
 /// workers of the 2-core target, leaving half of the 128 MiB budget for in-flight
 /// reassembly buffers, batches, the DNS cache and output. 65 536 concurrent flows per
 /// worker is well above a busy office uplink (a few thousand concurrent flows); a
@@ -52,6 +59,13 @@ pub const TCP_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(600);
 pub const TCP_HALF_CLOSED_TIMEOUT: Duration = Duration::from_secs(120);
 /// FIN both ways or RST: only stray retransmissions can follow (Zeek's close delay).
 pub const TCP_CLOSED_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A hit moves its flow to the tail of its list at most this often (packet time).
+/// The lists only need to be ordered well enough that expiry and eviction rarely
+/// have to give a second chance; one second is far below the smallest timeout (5 s),
+/// and a flow carrying thousands of packets a second is relinked once a second
+/// instead of once a packet.
+pub const RELINK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Which idle timeout applies to a flow; each class has its own time-ordered list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +184,9 @@ pub struct Entry<S> {
     bytes: [u64; 2],
     tcp: TcpLifecycle,
     class: TimeoutClass,
+    /// The table's packet counter at the flow's last packet: the order of an exact
+    /// LRU list, restored when flows are handed out in batches.
+    touched: u64,
     pub state: S,
 }
 
@@ -215,7 +232,7 @@ impl<S> Entry<S> {
         self.class
     }
 
-    fn new(key: FlowKey, flow_id: u64, p: &PacketSeen, state: S) -> Self {
+    fn new(key: FlowKey, flow_id: u64, p: &PacketSeen, touched: u64, state: S) -> Self {
         let (client, orientation) = match p.tcp_flags {
             Some(f) if f.is_syn_only() => (p.dir, Orientation::Syn),
             Some(f) if f.is_syn_ack() => (p.dir.reverse(), Orientation::SynAck),
@@ -232,6 +249,7 @@ impl<S> Entry<S> {
             bytes: [0; 2],
             tcp: TcpLifecycle::default(),
             class: TimeoutClass::Udp,
+            touched,
             state,
         };
         e.observe(p);
@@ -245,6 +263,14 @@ impl<S> Entry<S> {
         }
         if let Some(n) = self.bytes.get_mut(p.dir.index()) {
             *n = n.saturating_add(u64::from(p.bytes));
+        }
+        // The bulk of a TCP flow: no SYN, FIN or RST on a flow already past its
+        // handshake changes neither the lifecycle, the orientation nor the class.
+        if let Some(f) = p.tcp_flags
+            && f.0 & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST) == 0
+            && self.tcp.handshake_done()
+        {
+            return;
         }
         self.class = match p.tcp_flags {
             Some(f) if self.key.proto == PROTO_TCP => {
@@ -273,7 +299,7 @@ use slab::{EMPTY, List, NIL, Node, slot_key};
 /// A bounded flow table whose per-flow state is `S`.
 pub struct FlowTable<S> {
     index: HashTable<u32>,
-    hasher: RandomState,
+    hasher: KeyHasher,
     slots: Vec<Option<Node<S>>>,
     free: Vec<u32>,
     lists: [List; CLASSES],
@@ -281,6 +307,8 @@ pub struct FlowTable<S> {
     timeouts: Timeouts,
     worker: u8,
     next_id: u64,
+    /// Packets filed so far: stamps each hit (`Entry::touched`).
+    touches: u64,
     counters: FlowCounters,
 }
 
@@ -294,7 +322,7 @@ impl<S> FlowTable<S> {
         let cap = cap.clamp(1, usize::try_from(NIL - 1).unwrap_or(usize::MAX));
         FlowTable {
             index: HashTable::new(),
-            hasher: RandomState::default(),
+            hasher: KeyHasher::random(),
             slots: Vec::new(),
             free: Vec::new(),
             lists: [EMPTY; CLASSES],
@@ -302,6 +330,7 @@ impl<S> FlowTable<S> {
             timeouts,
             worker,
             next_id: 0,
+            touches: 0,
             counters: FlowCounters::default(),
         }
     }
@@ -333,7 +362,9 @@ impl<S> FlowTable<S> {
         init: impl FnOnce() -> S,
         evicted: &mut Vec<Entry<S>>,
     ) -> Option<(&mut Entry<S>, bool)> {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hasher.hash(&key);
+        self.touches = self.touches.wrapping_add(1);
+        let touched = self.touches;
         let mut found = {
             let slots = &self.slots;
             self.index
@@ -349,39 +380,58 @@ impl<S> FlowTable<S> {
             evicted.push(old);
             found = None;
         }
-        let (idx, is_new) = match found {
-            Some(idx) => {
-                let old_class = self.node(idx)?.entry.class;
-                self.unlink(idx, old_class);
-                self.node_mut(idx)?.entry.observe(&p);
-                (idx, false)
-            }
-            None => {
-                if self.index.len() >= self.cap
-                    && let Some(e) = self.remove_oldest()
-                {
-                    self.counters.flows_evicted = self.counters.flows_evicted.saturating_add(1);
-                    evicted.push(e);
-                }
-                let flow_id = u64::from(self.worker) << 56 | (self.next_id & FLOW_ID_COUNTER_MASK);
-                self.next_id = self.next_id.wrapping_add(1);
-                let entry = Entry::new(key, flow_id, &p, init());
-                let idx = self.alloc(Node {
-                    entry,
-                    prev: NIL,
-                    next: NIL,
-                })?;
-                let (slots, hasher) = (&self.slots, &self.hasher);
-                self.index.insert_unique(hash, idx, |&i| {
-                    slot_key(slots, i).map_or(0, |k| hasher.hash_one(k))
-                });
-                self.counters.flows_created = self.counters.flows_created.saturating_add(1);
-                (idx, true)
-            }
+        let Some(idx) = found else {
+            return self.insert(key, hash, touched, &p, init, evicted);
         };
-        let class = self.node(idx)?.entry.class;
+        let node = self.node_mut(idx)?;
+        let old_class = node.entry.class;
+        node.entry.observe(&p);
+        node.entry.touched = touched;
+        let e = &node.entry;
+        // The common hit ends here: counts and time stored, links untouched.
+        if e.class != old_class || e.last_seen.since(node.linked) >= RELINK_INTERVAL {
+            let class = e.class;
+            self.unlink(idx, old_class);
+            self.link_tail(idx, class);
+        }
+        self.node_mut(idx).map(|n| (&mut n.entry, false))
+    }
+
+    /// The miss path of [`FlowTable::get_or_insert`], out of line so that the hit path
+    /// stays small.
+    #[inline(never)]
+    fn insert(
+        &mut self,
+        key: FlowKey,
+        hash: u64,
+        touched: u64,
+        p: &PacketSeen,
+        init: impl FnOnce() -> S,
+        evicted: &mut Vec<Entry<S>>,
+    ) -> Option<(&mut Entry<S>, bool)> {
+        if self.index.len() >= self.cap
+            && let Some(e) = self.remove_oldest()
+        {
+            self.counters.flows_evicted = self.counters.flows_evicted.saturating_add(1);
+            evicted.push(e);
+        }
+        let flow_id = u64::from(self.worker) << 56 | (self.next_id & FLOW_ID_COUNTER_MASK);
+        self.next_id = self.next_id.wrapping_add(1);
+        let entry = Entry::new(key, flow_id, p, touched, init());
+        let class = entry.class;
+        let idx = self.alloc(Node {
+            linked: entry.last_seen,
+            entry,
+            prev: NIL,
+            next: NIL,
+        })?;
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, idx, |&i| {
+            slot_key(slots, i).map_or(0, |k| hasher.hash(k))
+        });
+        self.counters.flows_created = self.counters.flows_created.saturating_add(1);
         self.link_tail(idx, class);
-        self.node_mut(idx).map(|n| (&mut n.entry, is_new))
+        self.node_mut(idx).map(|n| (&mut n.entry, true))
     }
 
     /// The flow's entry, without touching it.
@@ -400,19 +450,26 @@ impl<S> FlowTable<S> {
     }
 
     /// Moves every flow idle longer than its class's timeout at packet time `now`
-    /// into `out` (oldest first per class). Returns how many expired.
+    /// into `out` (per class, least recently touched first). Returns how many expired.
     pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Entry<S>>) -> usize {
         let mut n = 0usize;
         for class in ALL_CLASSES {
             let timeout = self.timeouts.get(class);
-            // Bounded by the table's size: each round removes one flow.
+            let start = out.len();
+            // Bounded by twice the table's size: each round removes a flow, or moves
+            // one whose `last_seen` is within the timeout to the tail, where the loop
+            // stops if it comes round to it again.
             while let Some(head) = self.list(class).map(|l| l.head).filter(|&h| h != NIL) {
-                let idle = match self.node(head) {
-                    Some(node) => now.since(node.entry.last_seen),
+                let (linked, last_seen) = match self.node(head) {
+                    Some(node) => (node.linked, node.entry.last_seen),
                     None => break,
                 };
-                if idle <= timeout {
-                    break;
+                if now.since(linked) <= timeout {
+                    break; // every flow behind it was linked later
+                }
+                if now.since(last_seen) <= timeout {
+                    self.relink(head, class);
+                    continue;
                 }
                 let Some(e) = self.remove_idx(head) else {
                     break;
@@ -420,23 +477,35 @@ impl<S> FlowTable<S> {
                 out.push(e);
                 n = n.saturating_add(1);
             }
+            // Touched last is unique per flow: the unstable sort is deterministic and
+            // does not allocate.
+            if let Some(batch) = out.get_mut(start..) {
+                batch.sort_unstable_by_key(|e| e.touched);
+            }
         }
         self.counters.flows_expired = self.counters.flows_expired.saturating_add(n as u64);
         n
     }
 
-    /// End of input: every flow into `out`, oldest `last_seen` first.
+    /// End of input: every flow into `out`, oldest `last_seen` first (ties: in
+    /// [`TimeoutClass`] order, then least recently touched first — the order in which
+    /// exact LRU lists would be merged).
     pub fn drain_all(&mut self, out: &mut Vec<Entry<S>>) {
-        while let Some(e) = self.remove_oldest() {
+        let start = out.len();
+        for node in std::mem::take(&mut self.slots).into_iter().flatten() {
             self.counters.flows_closed = self.counters.flows_closed.saturating_add(1);
-            out.push(e);
+            out.push(node.entry);
         }
-        self.slots = Vec::new();
+        if let Some(batch) = out.get_mut(start..) {
+            batch.sort_unstable_by_key(|e| (e.last_seen, e.class.index(), e.touched));
+        }
+        self.index.clear();
+        self.lists = [EMPTY; CLASSES];
         self.free = Vec::new();
     }
 
     fn find(&self, key: &FlowKey) -> Option<u32> {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hasher.hash(key);
         let slots = &self.slots;
         self.index
             .find(hash, |&i| slot_key(slots, i) == Some(key))

@@ -445,3 +445,38 @@ fn follow_mode_window_is_bounded_by_unread_bytes() {
     s.push(1 + off, &vec![9u8; 1000], false, false);
     assert_eq!(s.readable().len(), before + 1000);
 }
+
+#[test]
+fn drop_ahead_counts_in_order_bytes_instead_of_buffering_them() {
+    let mut s = syn(0);
+    s.follow();
+    s.push(1, b"head", false, false);
+    s.consume(4);
+    s.drop_ahead(10);
+    let out = s.push(5, &[7u8; 6], false, false);
+    assert_eq!((out.dropped, out.readable_added), (6, 0));
+    assert_eq!(s.readable(), b"");
+    assert_eq!(s.stream_offset(), 10);
+    assert_eq!(s.memory_bytes(), s.buf.capacity());
+    // The budget ends inside a segment: the rest is buffered as usual.
+    let out = s.push(11, b"abcdXYZ", false, false);
+    assert_eq!((out.dropped, out.readable_added), (4, 3));
+    assert_eq!(s.readable(), b"XYZ");
+    assert_eq!(s.stream_offset(), 14);
+    // Unread bytes are buffered: nothing is dropped, whatever the budget.
+    s.drop_ahead(100);
+    let out = s.push(18, b"more", false, false);
+    assert_eq!((out.dropped, out.readable_added), (0, 4));
+    assert_eq!(s.readable(), b"XYZmore");
+    // Out of order: held, not dropped; a skipped hole resets the budget.
+    s.consume(7);
+    s.drop_ahead(100);
+    let out = s.push(30, b"late", false, false);
+    assert_eq!(out.dropped, 0);
+    assert!(out.held);
+    s.flush();
+    assert_eq!(s.readable(), b"late");
+    let out = s.push(34, b"next", false, false);
+    assert_eq!(out.dropped, 0);
+    assert_eq!(s.readable(), b"latenext");
+}

@@ -2,9 +2,7 @@
 //! linked list per timeout class. No allocation per packet; every index is checked
 //! (`get`), so a broken invariant degrades to a missed lookup, never a panic.
 
-use std::hash::BuildHasher;
-
-use super::{Entry, FlowTable, TimeoutClass};
+use super::{ALL_CLASSES, Entry, FlowTable, TimeoutClass};
 use crate::flow::key::FlowKey;
 use crate::time::Timestamp;
 
@@ -14,6 +12,9 @@ pub(super) const NIL: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 pub(super) struct Node<S> {
     pub(super) entry: Entry<S>,
+    /// `entry.last_seen` when the node was last linked at its list's tail: the
+    /// lists are ordered by it.
+    pub(super) linked: Timestamp,
     pub(super) prev: u32,
     pub(super) next: u32,
 }
@@ -42,14 +43,28 @@ impl<S> FlowTable<S> {
         self.lists.get(class.index())
     }
 
-    /// The list head with the oldest `last_seen` (ties: the lower class).
-    pub(super) fn oldest(&self) -> Option<u32> {
+    /// The flow with the oldest `last_seen`: each list's head is first given its
+    /// second chance (moved to the tail while it was touched since it was linked), so
+    /// that it is the oldest of its list; then the oldest head wins (ties: the lower
+    /// class). Each move answers one earlier hit, so the cost is amortized O(1).
+    pub(super) fn oldest(&mut self) -> Option<u32> {
         let mut best: Option<(Timestamp, u32)> = None;
-        for l in &self.lists {
-            if let Some(n) = self.node(l.head)
+        for class in ALL_CLASSES {
+            // Bounded by the list's length: a moved node has `linked == last_seen`.
+            let mut head = self.list(class)?.head;
+            for _ in 0..self.index.len() {
+                match self.node(head) {
+                    Some(n) if n.entry.last_seen != n.linked => {
+                        self.relink(head, class);
+                        head = self.list(class)?.head;
+                    }
+                    _ => break,
+                }
+            }
+            if let Some(n) = self.node(head)
                 && best.is_none_or(|(t, _)| n.entry.last_seen < t)
             {
-                best = Some((n.entry.last_seen, l.head));
+                best = Some((n.entry.last_seen, head));
             }
         }
         best.map(|(_, i)| i)
@@ -62,7 +77,7 @@ impl<S> FlowTable<S> {
 
     pub(super) fn remove_idx(&mut self, idx: u32) -> Option<Entry<S>> {
         let class = self.node(idx)?.entry.class;
-        let hash = self.hasher.hash_one(self.node(idx)?.entry.key);
+        let hash = self.hasher.hash(&self.node(idx)?.entry.key);
         self.unlink(idx, class);
         if let Ok(occ) = self.index.find_entry(hash, |&i| i == idx) {
             occ.remove();
@@ -113,12 +128,20 @@ impl<S> FlowTable<S> {
         }
     }
 
+    /// Moves a node to the tail of its list (it stays in `class`).
+    pub(super) fn relink(&mut self, idx: u32, class: TimeoutClass) {
+        self.unlink(idx, class);
+        self.link_tail(idx, class);
+    }
+
+    /// Links an unlinked node at the tail of `class`'s list, stamping `linked`.
     pub(super) fn link_tail(&mut self, idx: u32, class: TimeoutClass) {
         let Some(tail) = self.list(class).map(|l| l.tail) else {
             return;
         };
         if let Some(n) = self.node_mut(idx) {
             (n.prev, n.next) = (tail, NIL);
+            n.linked = n.entry.last_seen;
         }
         match self.node_mut(tail) {
             Some(t) => t.next = idx,

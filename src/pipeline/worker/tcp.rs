@@ -207,6 +207,50 @@ impl TcpFlow {
         }
     }
 
+    /// The server's bytes are read only by the parser the client's bytes chose (see
+    /// `decide`): once the client's parser is chosen and is not HTTP, a server
+    /// direction still probing is done at once — as `decide` would make it on its first
+    /// bytes — so that the flow stops reassembling as soon as the client's parser is
+    /// done, instead of buffering the server's first flight (a TLS ServerHello and
+    /// certificate chain) to throw it away.
+    fn settle_server(&mut self, entry: &Entry<FlowState>) {
+        let c = entry.client_dir();
+        let s = c.reverse();
+        let key = entry.key;
+        // On port 53 (outside a tunnel), `decide` gives each direction its own DNS
+        // framer instead.
+        let dns_framer = (key.a.port == 53 || key.b.port == 53) && !self.tunneled[s.index()];
+        let client_chosen = !matches!(
+            self.parsers[c.index()],
+            StreamParser::Probe | StreamParser::Http
+        );
+        if matches!(self.parsers[s.index()], StreamParser::Probe) && client_chosen && !dns_framer {
+            self.parsers[s.index()] = StreamParser::Done;
+        }
+    }
+
+    /// Lets each direction's reassembler drop the body bytes its HTTP parser would
+    /// only skip (Content-Length and chunk data, bodies to the connection's end): a
+    /// bulk download then costs a counter per segment instead of a copy into the
+    /// buffer and a parser call. Called after every parser step.
+    fn plan_drops(&mut self, entry: &Entry<FlowState>) {
+        for d in [Direction::FromA, Direction::FromB] {
+            let ahead = match (&self.parsers[d.index()], &self.http) {
+                (StreamParser::Http, Some(http)) => http.body_ahead(entry.is_from_client(d)),
+                _ => 0,
+            };
+            self.conn.stream_mut(d).drop_ahead(ahead);
+        }
+    }
+
+    /// The reassembler of `d` dropped `n` body bytes under [`TcpFlow::plan_drops`].
+    fn body_dropped(&mut self, d: Direction, n: u32, cx: &mut Cx<'_>) {
+        if let Some(http) = &mut self.http {
+            let from_client = cx.entry.is_from_client(d);
+            http.body_dropped(from_client, u64::from(n), &mut cx.emit.http);
+        }
+    }
+
     /// HTTP and DNS read every message of a connection (keep-alive beacons, many
     /// queries on one TCP connection): their directions follow the stream past the
     /// 64 KiB prefix, buffering at most that much unread.
@@ -420,13 +464,20 @@ pub fn on_segment(
             dns_done,
             ts: Some(ts),
         };
+        if out.dropped > 0 {
+            tcp.body_dropped(dir, out.dropped, &mut cx);
+        }
         if out.readable_added > 0 || out.gaps > 0 {
             // An ACK can release held data of the other direction too.
             tcp.drive(dir, &mut cx);
             tcp.drive(dir.reverse(), &mut cx);
+            tcp.settle_server(cx.entry);
             if tcp.all_done() {
                 tcp.conn.stop();
             }
+        }
+        if out.readable_added > 0 || out.gaps > 0 || out.dropped > 0 {
+            tcp.plan_drops(cx.entry);
         }
         let after = tcp.conn.memory_bytes();
         let total = &mut cx.emit.reassembly_bytes;

@@ -28,7 +28,7 @@
 
 use std::collections::VecDeque;
 
-use super::body::BodySkip;
+use super::body::{BodySkip, Chunk};
 use super::parse::{
     Probe, RequestHead, find_head_end, parse_request_head, parse_truncated_request_head, probe,
 };
@@ -164,6 +164,54 @@ impl HttpState {
     /// Finished transactions, oldest first.
     pub fn take_events(&mut self) -> impl Iterator<Item = HttpTransaction> + '_ {
         self.ready.drain(..)
+    }
+
+    /// Body bytes the request (`from_client`) or response stream is certain to skip
+    /// unread from its current position: the rest of a Content-Length body or of a
+    /// chunk's data, or everything of a body that runs to the connection's end. One
+    /// byte less than what remains, so that the parser still reads the body's last
+    /// byte itself and moves on. The caller may drop up to this many of the next bytes
+    /// without buffering or feeding them, and then reports them with
+    /// [`HttpState::body_dropped`].
+    pub fn body_ahead(&self, from_client: bool) -> u64 {
+        let dir = if from_client { self.req } else { self.resp };
+        match dir {
+            Dir::Body(BodySkip::Length(left) | BodySkip::Chunked(Chunk::Data(left))) => {
+                left.saturating_sub(1)
+            }
+            Dir::Body(BodySkip::UntilClose) => u64::MAX,
+            _ => 0,
+        }
+    }
+
+    /// The caller dropped `n` body bytes of a direction unread, within what
+    /// [`HttpState::body_ahead`] allowed: the state is as if they had been fed. Bytes
+    /// the state did not expect (it cannot happen when the caller keeps to
+    /// `body_ahead`) are taken as a hole in the stream.
+    pub fn body_dropped(&mut self, from_client: bool, n: u64, counters: &mut HttpCounters) {
+        let (dir, offset) = if from_client {
+            (&mut self.req, &mut self.req_offset)
+        } else {
+            (&mut self.resp, &mut self.resp_offset)
+        };
+        let fits = match dir {
+            Dir::Body(BodySkip::Length(left) | BodySkip::Chunked(Chunk::Data(left)))
+                if n < *left =>
+            {
+                *left = left.saturating_sub(n);
+                true
+            }
+            Dir::Body(BodySkip::UntilClose) => true,
+            _ => false,
+        };
+        if fits {
+            *offset = offset.saturating_add(n);
+            counters.bodies_skipped_bytes = counters.bodies_skipped_bytes.saturating_add(n);
+        } else if from_client {
+            self.request_gap(n, counters);
+        } else {
+            self.response_gap(n, counters);
+        }
     }
 
     /// The client→server stream has a hole of `len` bytes (lost segments) at the

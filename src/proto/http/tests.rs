@@ -461,3 +461,69 @@ proptest! {
         prop_assert!(k.c.requests >= k.events.len() as u64 - k.c.events_dropped);
     }
 }
+
+/// Feeds a connection the way the TCP worker does with body dropping on: bytes of
+/// a chunk that the state promised to skip are dropped (`body_dropped`) while
+/// nothing unread is buffered; the rest is buffered and fed.
+fn feed_dropping(k: &mut Conn, from_client: bool, bytes: &[u8]) -> usize {
+    let buffered = if from_client { &k.up } else { &k.down };
+    let mut rest = bytes;
+    if buffered.is_empty() {
+        let ahead = usize::try_from(k.st.body_ahead(from_client)).unwrap_or(usize::MAX);
+        let n = ahead.min(rest.len());
+        if n > 0 {
+            k.st.body_dropped(from_client, n as u64, &mut k.c);
+            rest = &rest[n..];
+        }
+    }
+    if from_client {
+        k.client(rest);
+    } else {
+        k.server(rest);
+    }
+    bytes.len() - rest.len()
+}
+
+proptest! {
+    /// Dropping the body bytes `body_ahead` allows gives the same transactions and
+    /// counters as feeding them, however the streams are cut into segments.
+    #[test]
+    fn dropping_promised_body_bytes_changes_nothing(
+        cuts in proptest::collection::vec(1usize..40, 1..60),
+        server_first in proptest::bool::ANY,
+    ) {
+        let up: &[u8] = b"POST /a HTTP/1.1\r\nContent-Length: 25\r\n\r\n0123456789012345678901234\
+            POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+            a\r\n0123456789\r\n11;x=y\r\n01234567890123456\r\n0\r\nT: 1\r\n\r\n\
+            GET /c HTTP/1.1\r\nHost: h\r\n\r\nGET /d HTTP/1.1\r\n\r\n";
+        let down: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n012345678901234567890123456789\
+            HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n1f\r\n0123456789012345678901234567890\r\n0\r\n\r\n\
+            HTTP/1.1 204 No Content\r\n\r\n\
+            HTTP/1.0 200 OK\r\n\r\nuntil the connection closes, any bytes at all";
+        let mut plain = Conn::default();
+        let mut dropping = Conn::default();
+        let (mut u, mut d, mut dropped) = (0usize, 0usize, 0usize);
+        // Every turn moves an unfinished stream on by at least one byte.
+        for (i, cut) in cuts.iter().cycle().enumerate() {
+            if u == up.len() && d == down.len() {
+                break;
+            }
+            let client_turn = (i % 2 == 0) != server_first;
+            let (stream, at, from_client) = if client_turn { (up, &mut u, true) } else { (down, &mut d, false) };
+            let end = (*at + cut).min(stream.len());
+            let seg = &stream[*at..end];
+            *at = end;
+            if seg.is_empty() {
+                continue;
+            }
+            if from_client { plain.client(seg); } else { plain.server(seg); }
+            dropped += feed_dropping(&mut dropping, from_client, seg);
+        }
+        plain.end();
+        dropping.end();
+        prop_assert_eq!(&plain.events, &dropping.events);
+        prop_assert_eq!(&plain.c, &dropping.c);
+        prop_assert_eq!(plain.uris(), ["/a", "/b", "/c", "/d"]);
+        prop_assert!(dropped > 0);
+    }
+}
