@@ -253,6 +253,18 @@ fn to_ip(l2: L2<'_>) -> Option<IpView<'_>> {
 /// Known limit: when the outer packet of a tunnel is fragmented, its fragments hash by the
 /// outer pair, while unfragmented packets of the same inner flow hash by the inner pair.
 pub fn dispatch_hash(linktype: u32, frame: &[u8]) -> u64 {
+    // The fast path takes no tunnel and no fragment, so its pair is the innermost one.
+    if linktype == LINKTYPE_ETHERNET
+        && let Some(p) = fast::ethernet(frame)
+    {
+        return pair_hash(p.src, p.dst);
+    }
+    dispatch_hash_general(linktype, frame)
+}
+
+/// [`dispatch_hash`] through the general walk, for every frame (the tests hold the two
+/// paths together).
+pub(crate) fn dispatch_hash_general(linktype: u32, frame: &[u8]) -> u64 {
     let Some(lt) = LinkType::from_linktype(linktype) else {
         return 0;
     };

@@ -689,6 +689,7 @@ proptest! {
             }
             m.truncate(m.len().saturating_sub(shorten));
             for f in [frame.as_slice(), &m] {
+                prop_assert_eq!(dispatch_hash(1, f), super::decoder::dispatch_hash_general(1, f));
                 let Some(fast) = super::fast::ethernet(f) else { continue };
                 let mut d = Decoder::default();
                 prop_assert_eq!(d.decode_general(1, T0, f), Ok(fast));
