@@ -61,6 +61,34 @@ fn initial_salt(v: KeyVersion) -> &'static [u8; 20] {
     }
 }
 
+/// The HKDF-Extract salts as HMAC keys, one per version. A salt's key schedule (two
+/// SHA-256 blocks) was an eighth of a derivation, and the salts are constants: they are
+/// keyed once per process, on first use (read-only afterwards, shared by workers).
+struct Salts {
+    draft: ring::hkdf::Salt,
+    v1: ring::hkdf::Salt,
+    v2: ring::hkdf::Salt,
+}
+
+impl Salts {
+    fn get(&self, v: KeyVersion) -> &ring::hkdf::Salt {
+        match v {
+            KeyVersion::Draft => &self.draft,
+            KeyVersion::V1 => &self.v1,
+            KeyVersion::V2 => &self.v2,
+        }
+    }
+}
+
+static SALTS: std::sync::LazyLock<Salts> = std::sync::LazyLock::new(|| {
+    let salt = |v| ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, initial_salt(v));
+    Salts {
+        draft: salt(KeyVersion::Draft),
+        v1: salt(KeyVersion::V1),
+        v2: salt(KeyVersion::V2),
+    }
+});
+
 /// Labels of the packet key, IV and header-protection key (RFC 9001 §5.1; RFC 9369
 /// §3.3.2 renames them for v2).
 fn labels(v: KeyVersion) -> [&'static [u8]; 3] {
@@ -109,8 +137,7 @@ impl ClientInitialKeys {
     /// (two HKDF expansions and two AES key schedules) was 40% of the cost of a QUIC
     /// flow's first packet. The tests check these keys against rustls' on every version.
     pub fn derive(version: KeyVersion, dcid: &[u8]) -> Result<Self, QuicError> {
-        let initial =
-            ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, initial_salt(version)).extract(dcid);
+        let initial = SALTS.get(version).extract(dcid);
         let mut secret = [0u8; 32];
         expand_label(&initial, b"client in", &mut secret)?;
         let client = ring::hkdf::Prk::new_less_safe(ring::hkdf::HKDF_SHA256, &secret);
