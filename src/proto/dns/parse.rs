@@ -268,6 +268,22 @@ impl<'a> Name<'a> {
         cut
     }
 
+    /// Where the name's first label is, after the pointers it starts with. Two names of
+    /// one message with the same label start have the same text (the walk from there
+    /// is the same), so a decoded text can be reused for the other.
+    pub fn label_start(&self) -> usize {
+        let mut pos = self.start;
+        for _ in 0..=MAX_POINTER_HOPS {
+            match (self.msg.get(pos), self.msg.get(pos.saturating_add(1))) {
+                (Some(&hi), Some(&lo)) if hi & 0xC0 == 0xC0 => {
+                    pos = (usize::from(hi & 0x3F) << 8) | usize::from(lo);
+                }
+                _ => break,
+            }
+        }
+        pos
+    }
+
     /// The common case of [`Self::push_text`]: every label plain (nothing to escape)
     /// and the text within [`PLAIN_NAME_BUF`]. The labels are copied into a stack
     /// buffer and appended with one UTF-8 check, not a char push per byte (this runs
