@@ -177,13 +177,17 @@ fn push_count(out: &mut String, n: usize) {
 /// `values` as 4-digit lower-case hex, comma-separated.
 fn push_hex_list(text: &mut Vec<u8>, values: impl Iterator<Item = u16>) {
     for (i, v) in values.enumerate() {
-        if i > 0 {
-            text.push(b',');
-        }
-        for b in v.to_be_bytes() {
-            text.push(hex_byte(b >> 4));
-            text.push(hex_byte(b));
-        }
+        // `,xxxx` assembled on the stack and appended in one go (the comma skipped
+        // for the first value), rather than five pushes.
+        let [hi, lo] = v.to_be_bytes();
+        let item = [
+            b',',
+            hex_byte(hi >> 4),
+            hex_byte(hi),
+            hex_byte(lo >> 4),
+            hex_byte(lo),
+        ];
+        text.extend_from_slice(item.get(usize::from(i == 0)..).unwrap_or(&[]));
     }
 }
 
