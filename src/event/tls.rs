@@ -6,10 +6,68 @@
 //!
 //! Imports `proto::handshake`, `proto::ja3`, `proto::ja4`.
 
+use std::cell::RefCell;
+
+use hashbrown::HashMap;
+
 use super::text::{push_wire_text, wire_text};
 use super::{AppProtocol, HostnameSource, NetworkConnect};
 use crate::proto::handshake::HandshakeFacts;
 use crate::proto::{ja3, ja4};
+
+/// Digests remembered per worker thread. Clients of one kind send the same cipher,
+/// extension and signature lists in every hello, so a few hundred distinct texts
+/// cover a busy link; when the memo is full it is emptied and refills (the worst case
+/// is the cost without a memo).
+const MEMO_ENTRIES: usize = 512;
+
+/// Longest text remembered: a hello with 99 ciphers and 99 extensions writes about
+/// 1,000 bytes; longer texts (odd or hostile hellos) are digested without the memo,
+/// which bounds the memo at 512 × 2 KiB.
+const MEMO_MAX_TEXT: usize = 2048;
+
+/// Text → digest, bounded by [`MEMO_ENTRIES`] and [`MEMO_MAX_TEXT`].
+struct DigestMemo<V> {
+    map: HashMap<Box<[u8]>, V, foldhash::fast::FixedState>,
+}
+
+impl<V: Clone> DigestMemo<V> {
+    fn new() -> Self {
+        DigestMemo {
+            map: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0x1a4)),
+        }
+    }
+
+    /// `digest(text)`, computed once per distinct text while it is remembered.
+    fn get(&mut self, text: &[u8], digest: impl FnOnce(&[u8]) -> V) -> V {
+        if let Some(v) = self.map.get(text) {
+            return v.clone();
+        }
+        let v = digest(text);
+        if text.len() <= MEMO_MAX_TEXT {
+            if self.map.len() >= MEMO_ENTRIES {
+                self.map.clear();
+            }
+            self.map.insert(text.into(), v.clone());
+        }
+        v
+    }
+}
+
+/// The fingerprint digests of this thread (a worker's: events are built on workers).
+/// Thread-local rather than passed in so that callers of [`apply_tls`] need not carry
+/// it; each worker fills its own, and results do not depend on it.
+struct Memos {
+    ja3: DigestMemo<String>,
+    ja4: DigestMemo<[u8; 6]>,
+}
+
+thread_local! {
+    static MEMOS: RefCell<Memos> = RefCell::new(Memos {
+        ja3: DigestMemo::new(),
+        ja4: DigestMemo::new(),
+    });
+}
 
 /// Fills `conn` from `facts`. `quic`: the ClientHello came in QUIC Initial packets
 /// (JA4 `q`, `HostnameSource` `quic_sni`), else TLS over TCP.
@@ -53,14 +111,23 @@ pub fn apply_tls(facts: &HandshakeFacts, quic: bool, conn: &mut NetworkConnect) 
     // they could not read whole). `truncated` says why it is missing.
     if !facts.partial {
         let ja3_string = ja3::ja3_string(facts);
-        conn.ja3_hash = Some(ja3::ja3_hash(&ja3_string));
-        conn.ja3 = Some(ja3_string);
         let transport = if quic {
             ja4::Transport::Quic
         } else {
             ja4::Transport::Tcp
         };
-        conn.ja4 = Some(ja4::ja4(facts, transport));
+        MEMOS.with(|m| {
+            let mut m = m.borrow_mut();
+            let m = &mut *m;
+            conn.ja3_hash = Some(
+                m.ja3
+                    .get(ja3_string.as_bytes(), |_| ja3::ja3_hash(&ja3_string)),
+            );
+            conn.ja4 = Some(ja4::ja4_with(facts, transport, &mut |t| {
+                m.ja4.get(t, ja4::sha256_6)
+            }));
+        });
+        conn.ja3 = Some(ja3_string);
     }
     conn.truncated |= truncated;
 }
@@ -154,6 +221,42 @@ mod tests {
         assert_eq!(conn.destination_hostname.as_deref(), Some("from.dns"));
         assert_eq!(conn.hostname_source, Some(HostnameSource::Dns));
         assert_eq!(conn.tls_sni, None);
+    }
+
+    #[test]
+    fn memo_gives_the_direct_digests() {
+        let f = facts();
+        let mut other = facts();
+        other.cipher_suites.push(0x1303);
+        // Twice each, so that the second pass is answered by the memo.
+        for _ in 0..2 {
+            for (facts, quic) in [(&f, false), (&other, true), (&f, true)] {
+                let mut conn = NetworkConnect::default();
+                apply_tls(facts, quic, &mut conn);
+                let transport = if quic {
+                    ja4::Transport::Quic
+                } else {
+                    ja4::Transport::Tcp
+                };
+                let ja3 = ja3::ja3_string(facts);
+                assert_eq!(conn.ja3_hash, Some(ja3::ja3_hash(&ja3)));
+                assert_eq!(conn.ja4, Some(ja4::ja4(facts, transport)));
+            }
+        }
+    }
+
+    #[test]
+    fn memo_stays_bounded() {
+        let mut memo = DigestMemo::new();
+        for i in 0..MEMO_ENTRIES * 2 + 3 {
+            let text = i.to_string();
+            assert_eq!(memo.get(text.as_bytes(), |t| t.len()), text.len());
+            assert!(memo.map.len() <= MEMO_ENTRIES);
+        }
+        let long = vec![b'a'; MEMO_MAX_TEXT + 1];
+        memo.map.clear();
+        assert_eq!(memo.get(&long, |t| t.len()), long.len());
+        assert!(memo.map.is_empty());
     }
 
     #[test]

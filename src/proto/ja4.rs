@@ -45,6 +45,28 @@ const EMPTY_HASH: &str = "000000000000";
 
 /// The JA4 fingerprint of a ClientHello.
 pub fn ja4(facts: &HandshakeFacts, transport: Transport) -> String {
+    ja4_with(facts, transport, &mut sha256_6)
+}
+
+/// The first 6 bytes of SHA-256(`text`), the part JA4 shows.
+pub fn sha256_6(text: &[u8]) -> [u8; 6] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, text);
+    let mut out = [0u8; 6];
+    for (o, &b) in out.iter_mut().zip(digest.as_ref()) {
+        *o = b;
+    }
+    out
+}
+
+/// [`ja4`] with the digest supplied by the caller: a worker that sees the same
+/// cipher and extension lists again and again passes a memo of [`sha256_6`] (the two
+/// digests are most of a fingerprint's cost). `digest` must return [`sha256_6`]'s
+/// answer for every text.
+pub fn ja4_with(
+    facts: &HandshakeFacts,
+    transport: Transport,
+    digest: &mut dyn FnMut(&[u8]) -> [u8; 6],
+) -> String {
     let mut out = String::with_capacity(36);
     out.push(match transport {
         Transport::Tcp => 't',
@@ -80,7 +102,7 @@ pub fn ja4(facts: &HandshakeFacts, transport: Transport) -> String {
     let most = ciphers.len().max(exts.len().saturating_add(sigs.len()));
     let mut text = Vec::with_capacity(most.saturating_mul(5).saturating_add(1));
     push_hex_list(&mut text, ciphers.iter().copied());
-    push_hash12(&mut out, &text);
+    push_hash12(&mut out, &text, digest);
 
     out.push('_');
     exts.retain(|&e| e != ext::SERVER_NAME && e != ext::ALPN);
@@ -95,7 +117,7 @@ pub fn ja4(facts: &HandshakeFacts, transport: Transport) -> String {
             text.push(b'_');
             push_hex_list(&mut text, sigs);
         }
-        push_hash12(&mut out, &text);
+        push_hash12(&mut out, &text, digest);
     }
     out
 }
@@ -155,24 +177,27 @@ fn push_count(out: &mut String, n: usize) {
 /// `values` as 4-digit lower-case hex, comma-separated.
 fn push_hex_list(text: &mut Vec<u8>, values: impl Iterator<Item = u16>) {
     for (i, v) in values.enumerate() {
-        if i > 0 {
-            text.push(b',');
-        }
-        for b in v.to_be_bytes() {
-            text.push(hex_byte(b >> 4));
-            text.push(hex_byte(b));
-        }
+        // `,xxxx` assembled on the stack and appended in one go (the comma skipped
+        // for the first value), rather than five pushes.
+        let [hi, lo] = v.to_be_bytes();
+        let item = [
+            b',',
+            hex_byte(hi >> 4),
+            hex_byte(hi),
+            hex_byte(lo >> 4),
+            hex_byte(lo),
+        ];
+        text.extend_from_slice(item.get(usize::from(i == 0)..).unwrap_or(&[]));
     }
 }
 
 /// First 12 hex digits of SHA-256(`text`); `000000000000` for empty text.
-fn push_hash12(out: &mut String, text: &[u8]) {
+fn push_hash12(out: &mut String, text: &[u8], digest: &mut dyn FnMut(&[u8]) -> [u8; 6]) {
     if text.is_empty() {
         out.push_str(EMPTY_HASH);
         return;
     }
-    let digest = ring::digest::digest(&ring::digest::SHA256, text);
-    for &b in digest.as_ref().iter().take(6) {
+    for b in digest(text) {
         out.push(hex_digit(b >> 4));
         out.push(hex_digit(b));
     }

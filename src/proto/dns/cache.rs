@@ -96,7 +96,8 @@ impl DnsCache {
         let life = Duration::from_secs(i64::from(ttl.clamp(MIN_TTL_SECS, MAX_TTL_SECS)));
         let seq = s.next_seq;
         s.next_seq = s.next_seq.wrapping_add(1);
-        if !s.map.contains_key(&ip) && s.map.len() >= MAX_ENTRIES_PER_SHARD {
+        // The length test first: the lookup is only needed when the shard is full.
+        if s.map.len() >= MAX_ENTRIES_PER_SHARD && !s.map.contains_key(&ip) {
             // Oldest insertion first: with clamped TTLs it is close to earliest expiry.
             while let Some((old, old_seq)) = s.order.pop_front() {
                 if s.map.get(&old).is_some_and(|e| e.seq == old_seq) {

@@ -189,10 +189,19 @@ fn walk_name(msg: &[u8], start: usize, mut label: impl FnMut(&[u8])) -> Result<u
 /// `.` and `\` as `\.` and `\\`, bytes outside printable ASCII (0x21..=0x7E) as `\DDD`
 /// (three decimal digits). Nothing is dropped, and the text is plain ASCII.
 /// Returns false when the text would pass `limit` (nothing more is appended then).
+/// A byte written as itself in a name's text (printable ASCII other than `.` and `\\`).
+fn is_plain(b: &u8) -> bool {
+    matches!(b, 0x21..=0x7E) && *b != b'.' && *b != b'\\'
+}
+
+/// Stack buffer of [`Name::push_plain`]: a name on the wire is at most 255 bytes
+/// (RFC 1035 §3.1), so its plain text is at most 253; longer texts (only through
+/// compression loops within the label cap) take the slow path.
+const PLAIN_NAME_BUF: usize = 256;
+
 fn push_label(out: &mut String, label: &[u8], limit: usize) -> bool {
     // Almost every label is letters, digits and `-`: copied whole, not byte by byte.
-    let plain = |b: &u8| matches!(b, 0x21..=0x7E) && *b != b'.' && *b != b'\\';
-    if label.iter().all(plain) && out.len().saturating_add(label.len()) <= limit {
+    if label.iter().all(is_plain) && out.len().saturating_add(label.len()) <= limit {
         // ASCII only, so each byte is its own char (no UTF-8 check needed).
         out.extend(label.iter().map(|&b| char::from(b)));
         return true;
@@ -235,6 +244,9 @@ impl<'a> Name<'a> {
     /// Appends the presentation text (labels joined by `.`, no trailing dot, empty for
     /// the root) to `out`. Returns true when it was cut at [`MAX_NAME_TEXT`].
     pub fn push_text(&self, out: &mut String) -> bool {
+        if self.push_plain(out) {
+            return false;
+        }
         let limit = out.len().saturating_add(MAX_NAME_TEXT);
         let mut first = true;
         let mut cut = false;
@@ -254,6 +266,65 @@ impl<'a> Name<'a> {
             cut = !push_label(out, label, limit);
         });
         cut
+    }
+
+    /// Where the name's first label is, after the pointers it starts with. Two names of
+    /// one message with the same label start have the same text (the walk from there
+    /// is the same), so a decoded text can be reused for the other.
+    pub fn label_start(&self) -> usize {
+        let mut pos = self.start;
+        for _ in 0..=MAX_POINTER_HOPS {
+            match (self.msg.get(pos), self.msg.get(pos.saturating_add(1))) {
+                (Some(&hi), Some(&lo)) if hi & 0xC0 == 0xC0 => {
+                    pos = (usize::from(hi & 0x3F) << 8) | usize::from(lo);
+                }
+                _ => break,
+            }
+        }
+        pos
+    }
+
+    /// The common case of [`Self::push_text`]: every label plain (nothing to escape)
+    /// and the text within [`PLAIN_NAME_BUF`]. The labels are copied into a stack
+    /// buffer and appended with one UTF-8 check, not a char push per byte (this runs
+    /// for every question and answer name). False, with `out` untouched, otherwise.
+    fn push_plain(&self, out: &mut String) -> bool {
+        let mut buf = [0u8; PLAIN_NAME_BUF];
+        let mut n = 0usize;
+        let mut plain = true;
+        let _ = walk_name(self.msg, self.start, |label| {
+            if !plain {
+                return;
+            }
+            // Labels are never empty (a zero length ends the name): `n > 0` means a
+            // label was written before this one.
+            let dot = usize::from(n > 0);
+            let end = n.saturating_add(dot).saturating_add(label.len());
+            match buf.get_mut(n..end) {
+                Some(dst) if label.iter().all(is_plain) => {
+                    if let Some((first, rest)) = dst.split_first_mut()
+                        && dot == 1
+                    {
+                        *first = b'.';
+                        rest.copy_from_slice(label);
+                    } else {
+                        dst.copy_from_slice(label);
+                    }
+                    n = end;
+                }
+                _ => plain = false,
+            }
+        });
+        if !plain {
+            return false;
+        }
+        match std::str::from_utf8(buf.get(..n).unwrap_or(&[])) {
+            Ok(text) => {
+                out.push_str(text);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// The presentation text and whether it was cut.

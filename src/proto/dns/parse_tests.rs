@@ -161,6 +161,32 @@ fn long_text_is_cut_and_flagged() {
 }
 
 #[test]
+fn plain_names_longer_than_the_stack_buffer_are_whole() {
+    // 5 plain labels of 63 letters: 319 bytes of text, past the 256-byte fast path
+    // (only a parser that allows over-long names gets here), still written in full.
+    let mut body = Vec::new();
+    for c in b'a'..b'f' {
+        body.push(63);
+        body.extend([c; 63]);
+    }
+    body.extend([0, 0, 1, 0, 1]);
+    let m = message(1, 0, [1, 0, 0, 0], &body);
+    let want: Vec<String> = (b'a'..b'f')
+        .map(|c| String::from(char::from(c)).repeat(63))
+        .collect();
+    assert_eq!(first_question_text(&m).unwrap(), want.join("."));
+    // Just under the buffer: 4 labels, 255 bytes, the fast path.
+    let mut body = Vec::new();
+    for c in b'a'..b'e' {
+        body.push(63);
+        body.extend([c; 63]);
+    }
+    body.extend([0, 0, 1, 0, 1]);
+    let m = message(1, 0, [1, 0, 0, 0], &body);
+    assert_eq!(first_question_text(&m).unwrap(), want[..4].join("."));
+}
+
+#[test]
 fn binary_label_is_escaped() {
     let body = [3, b'a', b'.', 0xff, 2, b' ', b'\\', 0, 0, 1, 0, 1];
     let m = message(1, 0, [1, 0, 0, 0], &body);

@@ -26,7 +26,9 @@ use hashbrown::HashMap;
 use super::counters::DnsCounters;
 use super::parse::{Message, ParseError, Section};
 use super::tcp::TcpDnsFramer;
-use super::transaction::{Answer, DnsResponse, DnsTransaction, DnsTransport, MAX_ANSWERS};
+use super::transaction::{
+    Answer, DnsResponse, DnsTransaction, DnsTransport, MAX_ANSWERS, OwnerText,
+};
 use crate::time::{Duration, Timestamp};
 
 /// How long a query waits for its response, in packet time. Stub resolvers retry after
@@ -140,11 +142,15 @@ pub struct DnsState {
     /// Reused per message: the questions read, and the text of one name.
     questions: Vec<OwnedQuestion>,
     name_buf: String,
+    /// Reused per response: the owner text of its answers.
+    owner_buf: OwnerText,
 }
 
 /// A question read from a message, owned.
 struct OwnedQuestion {
     name: Arc<str>,
+    /// [`Name::label_start`] of the question in its message.
+    label_start: usize,
     truncated: bool,
     qtype: u16,
     qclass: u16,
@@ -164,6 +170,7 @@ impl DnsState {
             counters: DnsCounters::default(),
             questions: Vec::new(),
             name_buf: String::new(),
+            owner_buf: OwnerText::default(),
         }
     }
 
@@ -251,6 +258,7 @@ impl DnsState {
                     }
                     qs.push(OwnedQuestion {
                         name,
+                        label_start: q.name.label_start(),
                         truncated,
                         qtype: q.qtype,
                         qclass: q.qclass,
@@ -353,7 +361,16 @@ impl DnsState {
                 self.counters.responses_without_question.saturating_add(1);
             return;
         }
-        let response = Arc::new(self.read_response(msg, ts, first_err));
+        // Answers name the question first: its text is the first owner's.
+        let mut owner = std::mem::take(&mut self.owner_buf);
+        owner.start = questions.first().map(|q| q.label_start);
+        owner.text.clear();
+        if let Some(q) = questions.first() {
+            owner.text.push_str(&q.name);
+            owner.cut = q.truncated;
+        }
+        let response = Arc::new(self.read_response(msg, ts, first_err, &mut owner));
+        self.owner_buf = owner;
         for q in questions.drain(..) {
             let mut key = TxKey {
                 client: pkt.dst,
@@ -410,6 +427,7 @@ impl DnsState {
         msg: &Message<'_>,
         ts: Timestamp,
         first_err: &mut Option<ParseError>,
+        owner: &mut OwnerText,
     ) -> DnsResponse {
         let mut resp = DnsResponse {
             ts,
@@ -441,7 +459,7 @@ impl DnsState {
                         resp.answers_incomplete = true;
                         continue;
                     }
-                    let (answer, cut) = Answer::from_record(&r, &mut self.name_buf);
+                    let (answer, cut) = Answer::from_record(&r, &mut self.name_buf, owner);
                     if cut {
                         self.counters.names_truncated =
                             self.counters.names_truncated.saturating_add(1);

@@ -297,3 +297,30 @@ fn tcp_messages_go_through_the_framer() {
     assert_eq!(st.counters().tcp_framing_errors, 1);
     assert_eq!(st.counters().tcp_messages, 1);
 }
+
+#[test]
+fn answer_owners_reused_only_for_the_same_name() {
+    use super::super::parse::tests::wire_name;
+    let mut st = DnsState::new(DnsConfig::default());
+    let mut out = Vec::new();
+    st.on_message(&pkt(true), t(1), &query(5, "Q.example", 1), &mut out)
+        .unwrap();
+    let mut body = question("Q.example", 1);
+    // 1: the question's name (pointer) is a CNAME of b.example, written in full.
+    let target_at = 12 + body.len() + 2 + 10;
+    body.extend(record(&PTR_Q, 5, 60, &wire_name("b.example")));
+    // 2: owner a pointer to that target.
+    let to_target = [0xC0, target_at as u8];
+    body.extend(record(&to_target, 1, 60, &[1, 2, 3, 4]));
+    // 3: another name in full; 4: the question's name again.
+    body.extend(record(&wire_name("other.example"), 1, 60, &[5, 6, 7, 8]));
+    body.extend(record(&PTR_Q, 1, 60, &[9, 9, 9, 9]));
+    let resp = message(5, 0x8180, [1, 4, 0, 0], &body);
+    st.on_message(&pkt(false), t(2), &resp, &mut out).unwrap();
+    let answers = &out.last().unwrap().response.as_ref().unwrap().answers;
+    let owners: Vec<&str> = answers.iter().map(|a| &*a.owner).collect();
+    assert_eq!(
+        owners,
+        ["Q.example", "b.example", "other.example", "Q.example"]
+    );
+}

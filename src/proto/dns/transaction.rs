@@ -67,14 +67,28 @@ impl Answer {
     /// `scratch` is a reused buffer: each name is written there and then copied into
     /// an allocation of its exact size (rather than shrinking a fresh `String`, which
     /// costs a `realloc` per name).
-    pub(super) fn from_record(r: &Record<'_>, scratch: &mut String) -> (Answer, bool) {
+    ///
+    /// `owner`: the last owner text of this response, reused when this record's owner
+    /// is the same name (see [`OwnerText`]).
+    pub(super) fn from_record(
+        r: &Record<'_>,
+        scratch: &mut String,
+        owner: &mut OwnerText,
+    ) -> (Answer, bool) {
+        let mut cut = false;
+        let start = r.name.label_start();
+        if owner.start != Some(start) {
+            owner.text.clear();
+            owner.cut = r.name.push_text(&mut owner.text);
+            owner.start = Some(start);
+        }
+        cut |= owner.cut;
+        let owner = Box::<str>::from(owner.text.as_str());
         let mut text = |n: Name<'_>, cut: &mut bool| {
             scratch.clear();
             *cut |= n.push_text(scratch);
             Box::<str>::from(scratch.as_str())
         };
-        let mut cut = false;
-        let owner = text(r.name, &mut cut);
         let data = match r.data() {
             Ok(RData::A(a)) => AnswerData::A(a),
             Ok(RData::Aaaa(a)) => AnswerData::Aaaa(a),
@@ -95,6 +109,17 @@ impl Answer {
             cut,
         )
     }
+}
+
+/// The text of the last answer owner decoded in a response, by the owner's label start
+/// ([`Name::label_start`]), seeded with the question's. Answers nearly always name the
+/// question or the previous answer's owner (a compression pointer to it): their owner
+/// text is copied rather than decoded again.
+#[derive(Debug, Default)]
+pub(super) struct OwnerText {
+    pub start: Option<usize>,
+    pub text: String,
+    pub cut: bool,
 }
 
 /// What a response said, shared by the transactions of its questions.
