@@ -39,6 +39,13 @@ static TRACE: AtomicBool = AtomicBool::new(false);
 /// How many allocations to take a backtrace of when tracing (each costs ~100 µs).
 const MAX_TRACES: usize = 5000;
 static TRACES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The counters are process-wide: tests of this file take this lock so that `cargo test`
+/// (threads, unlike nextest's processes) never lets one count another's allocations.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 thread_local! {
     static COUNTED: Cell<bool> = const { Cell::new(false) };
@@ -162,6 +169,7 @@ const WARMUP_SEGMENTS: usize = 100;
 
 #[test]
 fn steady_state_bulk_packets_do_not_allocate() {
+    let _serial = one_at_a_time();
     let mut rng = mix::Rng::new(7);
     let flows: Vec<(Vec<mix::Pkt>, usize)> = (0..FLOWS)
         .map(|_| mix::tls_bulk_flow(&mut rng, BULK_BYTES))
@@ -234,6 +242,7 @@ const RSS_CAP: usize = 128 << 20;
 
 #[test]
 fn memory_stays_under_the_cap_on_the_mixed_capture() {
+    let _serial = one_at_a_time();
     let cfg = RuntimeConfig::load(Overrides {
         events: Some(EventsMode::Alerts),
         output: Some("/dev/null".into()),
@@ -288,9 +297,7 @@ fn run_worker(
     warm_batches: Vec<PacketBatch>,
     steady_batches: Vec<PacketBatch>,
 ) -> (usize, usize, Counts) {
-    // One counted worker at a time: the count is global.
-    static SERIAL: Mutex<()> = Mutex::new(());
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The caller holds `one_at_a_time()`: the counts are global.
     if let Ok(mut t) = TRACES.lock() {
         t.clear();
     }
@@ -381,6 +388,7 @@ fn pcap_frames(buf: &[u8]) -> Vec<(Timestamp, &[u8])> {
 #[test]
 #[ignore = "measurement (prints allocation sites); the guard is the bulk test"]
 fn mixed_traffic_allocations_per_packet() {
+    let _serial = one_at_a_time();
     let mut buf = Vec::new();
     mix::write_mix(&mut buf, 3, 6_000_000, 300, &mix::FULL).expect("mix");
     let frames = pcap_frames(&buf);
