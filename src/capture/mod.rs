@@ -115,6 +115,31 @@ struct FrameLoc {
     consume: usize,
 }
 
+/// Asks the CPU to start loading the first two cache lines of `bytes` (a frame about to
+/// be decoded) while the current one is processed. A frame in a batch was last touched
+/// by the capture thread, on another core: its first read is otherwise a cache miss the
+/// worker waits for. (Tried on the capture thread's record walk too, one record ahead:
+/// no measurable gain, so it is not done there.)
+#[inline]
+pub fn prefetch_headers(bytes: &[u8]) {
+    prefetch_line(bytes);
+    prefetch_line(bytes.get(64..).unwrap_or(&[]));
+}
+
+/// Asks the CPU to start loading the cache line `bytes` starts in.
+#[inline]
+fn prefetch_line(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is a hint with no architectural effect; it never faults,
+        // even for an address outside the slice, and reads nothing into the program.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().cast::<i8>()) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
 /// Default and bounds of a batch. Batching amortises the channel hand-off (a crossbeam
 /// send costs about as much as decoding a packet); more than a few hundred packets only
 /// adds latency and memory per queue slot.
