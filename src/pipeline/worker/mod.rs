@@ -86,6 +86,9 @@ impl Worker {
             self.expire();
             self.publish();
             self.send(&out, false);
+            // Cleared here, not when the capture thread reuses it: a batch waiting in the
+            // pool must not keep a mapped file window alive, since the reader may be
+            // waiting for exactly that memory (capture::MAX_MAPPED_BYTES).
             let mut batch = batch;
             batch.clear();
             // The pool is bounded; a full pool just frees the batch.
