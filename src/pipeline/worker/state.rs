@@ -21,6 +21,10 @@ pub struct FlowState {
     pub facts: Option<Box<NetworkConnect>>,
     pub udp: UdpApp,
     pub tcp: Option<Box<TcpFlow>>,
+    /// Every parser of this TCP flow is done: a later segment needs nothing but its
+    /// table hit. Kept here, in the table node, so that the bulk of a connection never
+    /// reads the boxed `TcpFlow` (a second cache miss per packet).
+    pub tcp_done: bool,
 }
 
 impl FlowState {

@@ -446,6 +446,9 @@ pub fn on_segment(
     let Some((entry, _new)) = flows.get_or_insert(key, seen, FlowState::default, ended) else {
         return;
     };
+    if entry.state.tcp_done {
+        return;
+    }
     let mut tcp = entry
         .state
         .tcp
@@ -490,6 +493,7 @@ pub fn on_segment(
             tcp.finish(&mut cx);
         }
     }
+    entry.state.tcp_done = tcp.all_done();
     entry.state.tcp = Some(tcp);
 }
 
