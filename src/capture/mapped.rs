@@ -8,7 +8,8 @@
 //! /dev/null`, which copies it twice.
 //!
 //! Memory: a window stays mapped (and counted in RSS) while any batch holds a frame of it;
-//! the last holder unmaps it. All windows of a process share one [`MappedBudget`]; a
+//! when the last holder lets go, a reaper thread unmaps it, so that the page-table
+//! teardown is not paid on a worker's parse path. All windows of a process share one [`MappedBudget`]; a
 //! reader that would exceed it waits until the workers release a window. That cannot
 //! deadlock because the dispatcher sends every batch holding an older window as soon as
 //! frames of a new window appear (`pipeline::dispatch`), so whatever the reader waits for
@@ -21,7 +22,7 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Condvar, Mutex, Once};
+use std::sync::{Arc, Condvar, Mutex, Once, OnceLock};
 
 /// Bytes mapped per window (more when one record is larger). Large enough that mapping
 /// costs one syscall per ~4,000 typical packets, small enough that a window is released
@@ -127,13 +128,60 @@ impl Window {
 
 impl Drop for Window {
     fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping `map` created; no borrow of its bytes can
-        // outlive self.
+        let unmap = Unmap {
+            addr: self.ptr as usize,
+            len: self.len,
+            budget: self.budget.clone(),
+        };
+        // The last holder is usually a worker: hand the page-table teardown (and the
+        // TLB shootdowns it sends to every core) to the reaper, off the parse path.
+        if let Err(crossbeam_channel::SendError(unmap)) = reaper().send(unmap) {
+            unmap.run();
+        }
+    }
+}
+
+/// A mapping to remove, and the budget to credit once it is gone.
+struct Unmap {
+    addr: usize,
+    len: usize,
+    budget: Arc<MappedBudget>,
+}
+
+impl Unmap {
+    fn run(self) {
+        // SAFETY: `addr..addr+len` is the mapping `Window::map` created; its Window is
+        // being dropped, so no borrow of its bytes remains.
         unsafe {
-            libc::munmap(self.ptr as *mut libc::c_void, self.len);
+            libc::munmap(self.addr as *mut libc::c_void, self.len);
         }
         self.budget.release(self.len);
     }
+}
+
+/// Unmappings queued for the reaper before a dropping thread waits for it: allocated
+/// once, so handing a window over never allocates.
+const REAPER_QUEUE: usize = 64;
+
+/// The process's unmapping thread, started on first use. It waits for nothing but its
+/// queue, so a reader waiting on the budget, or a worker waiting for room in the queue,
+/// is always released.
+fn reaper() -> &'static crossbeam_channel::Sender<Unmap> {
+    static REAPER: OnceLock<crossbeam_channel::Sender<Unmap>> = OnceLock::new();
+    REAPER.get_or_init(|| {
+        let (tx, rx) = crossbeam_channel::bounded::<Unmap>(REAPER_QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name("c2tap-unmap".into())
+            .spawn(move || {
+                for unmap in rx {
+                    unmap.run();
+                }
+            });
+        // Without the thread the receiver is gone, sends fail, and windows unmap
+        // where they are dropped.
+        drop(spawned);
+        tx
+    })
 }
 
 /// A regular file read through windows: the same "n bytes at the front" interface as the
@@ -314,9 +362,23 @@ mod tests {
         assert_eq!(inp.offset(), data.len() as u64);
         assert_eq!(read, data.len() as u64, "each byte counted once");
         drop(inp);
-        assert_eq!(budget.live(), w.bytes().len(), "a held window stays mapped");
+        let held = w.bytes().len();
+        wait_for_live(&budget, held);
+        assert_eq!(budget.live(), held, "a held window stays mapped");
         drop(w);
-        assert_eq!(budget.live(), 0);
+        wait_for_live(&budget, 0);
+    }
+
+    /// Windows are unmapped by the reaper thread: waits (a few seconds at most) for the
+    /// budget to come down to `want`, then checks it.
+    fn wait_for_live(budget: &MappedBudget, want: usize) {
+        for _ in 0..500 {
+            if budget.live() == want {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(budget.live(), want, "the reaper never released the window");
     }
 
     #[test]
