@@ -148,10 +148,6 @@ pub const BATCH_PACKETS: usize = 128;
 /// largest snaplen a batch is one frame, so memory per batch stays bounded. Frames held
 /// by reference to a mapped window count too: they keep the window mapped.
 pub const BATCH_BYTES: usize = 256 * 1024;
-/// Mapped windows one batch may hold. The dispatcher sends a batch when frames of a new
-/// window begin, so one or two are the rule; the cap keeps a batch from pinning many.
-pub const BATCH_WINDOWS: usize = 2;
-
 /// Where a frame's bytes are: `data[offset..]` of the batch itself, or of one of its
 /// windows.
 const OWN_DATA: u16 = u16::MAX;
@@ -193,7 +189,7 @@ impl PacketBatch {
             // Reserved on the first copied frame: batches of a mapped file never copy.
             data: Vec::new(),
             packets: Vec::with_capacity(BATCH_PACKETS),
-            windows: Vec::with_capacity(BATCH_WINDOWS),
+            windows: Vec::with_capacity(1),
             shared_bytes: 0,
         }
     }
@@ -221,12 +217,6 @@ impl PacketBatch {
                 && self.data.len() + self.shared_bytes + caplen > BATCH_BYTES)
     }
 
-    /// True when the batch holds a window other than `window` and has no room for one
-    /// more.
-    pub fn is_full_for_window(&self, window: &Arc<Window>) -> bool {
-        self.windows.len() >= BATCH_WINDOWS && !self.windows.iter().any(|w| Arc::ptr_eq(w, window))
-    }
-
     /// Appends a frame by copying it (the caller checked [`PacketBatch::is_full_for`]).
     pub fn push(&mut self, ts: Timestamp, linktype: u32, frame: &[u8], origlen: u32) {
         if self.data.capacity() == 0 {
@@ -234,18 +224,12 @@ impl PacketBatch {
         }
         let offset = self.data.len() as u32;
         self.data.extend_from_slice(frame);
-        self.packets.push(PacketMeta {
-            ts,
-            linktype,
-            offset,
-            caplen: frame.len() as u32,
-            origlen,
-            region: OWN_DATA,
-        });
+        self.push_meta(ts, linktype, offset, frame.len(), origlen, OWN_DATA);
     }
 
     /// Appends a frame lying in `window` by reference, or copies it when it does not lie
-    /// there (the caller checked both `is_full_for` methods).
+    /// there (the caller checked [`PacketBatch::is_full_for`]). The dispatcher sends a
+    /// batch when frames of a new window begin, so a batch normally holds one window.
     pub fn push_shared(
         &mut self,
         ts: Timestamp,
@@ -259,19 +243,35 @@ impl PacketBatch {
         };
         let region = match self.windows.iter().rposition(|w| Arc::ptr_eq(w, window)) {
             Some(i) => i,
+            // A region index must stay below OWN_DATA: past that many windows, copy.
+            None if self.windows.len() >= usize::from(OWN_DATA) => {
+                return self.push(ts, linktype, frame, origlen);
+            }
             None => {
                 self.windows.push(window.clone());
                 self.windows.len() - 1
             }
         };
         self.shared_bytes += frame.len();
+        self.push_meta(ts, linktype, offset, frame.len(), origlen, region as u16);
+    }
+
+    fn push_meta(
+        &mut self,
+        ts: Timestamp,
+        linktype: u32,
+        offset: u32,
+        caplen: usize,
+        origlen: u32,
+        region: u16,
+    ) {
         self.packets.push(PacketMeta {
             ts,
             linktype,
             offset,
-            caplen: frame.len() as u32,
+            caplen: caplen as u32,
             origlen,
-            region: region as u16,
+            region,
         });
     }
 

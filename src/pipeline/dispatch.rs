@@ -92,9 +92,6 @@ impl Dispatcher {
                     match frame.window {
                         Some(window) => {
                             self.enter_window(window);
-                            if self.batches[w].is_full_for_window(window) {
-                                self.send(w);
-                            }
                             self.batches[w].push_shared(
                                 frame.ts,
                                 frame.linktype,

@@ -134,3 +134,46 @@ fn mapped_file_that_grows_is_read_to_its_new_end() {
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].2, P2);
 }
+
+#[test]
+fn batches_hold_mapped_frames_by_reference_and_copy_the_rest() {
+    use crate::capture::mapped::{MappedBudget, MappedInput};
+    let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bytes");
+    std::fs::write(&path, &data).unwrap();
+    let mut read = 0;
+    let input = MappedInput::open(
+        std::fs::File::open(&path).unwrap(),
+        data.len() as u64,
+        Arc::new(MappedBudget::default()),
+        &mut read,
+    )
+    .ok()
+    .unwrap();
+    let window = input.window().unwrap().clone();
+    let ts = crate::time::Timestamp::from_secs(1);
+    let mut batch = PacketBatch::with_capacity(Arc::from("f"));
+    batch.push_shared(ts, 1, &window, &window.bytes()[100..160], 60);
+    let elsewhere = [7u8; 20];
+    batch.push_shared(ts, 1, &window, &elsewhere, 20);
+    batch.push(ts, 1, &data[..5], 5);
+    let got: Vec<&[u8]> = batch.iter().map(|(_, f)| f).collect();
+    assert_eq!(got, [&data[100..160], &elsewhere[..], &data[..5]]);
+    assert_eq!(
+        batch.data.len(),
+        25,
+        "only the two frames outside the window are copied"
+    );
+    assert_eq!(
+        Arc::strong_count(&window),
+        3,
+        "input, this test, and the batch"
+    );
+    batch.clear();
+    assert_eq!(
+        Arc::strong_count(&window),
+        2,
+        "cleared: the batch lets go of the window"
+    );
+}
