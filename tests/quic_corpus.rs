@@ -11,6 +11,8 @@
 //! not reassembled (no QUIC capture of the corpus has any).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::net::IpAddr;
@@ -19,7 +21,6 @@ use std::path::{Path, PathBuf};
 use c2tap::proto::quic::state::QuicState;
 use c2tap::proto::quic::{QuicCounters, QuicProgress};
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
-use pcap_parser::{PcapBlockOwned, PcapError, create_reader, pcapng::Block};
 
 fn shared_dir() -> Option<PathBuf> {
     let near = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
@@ -61,52 +62,19 @@ const KNOWN: &[(&str, &str, &str)] = &[
 /// Every UDP datagram of a capture, in order: (frame, client-side key, from_client,
 /// payload).
 fn datagrams(path: &Path) -> Vec<(usize, Dir, bool, Vec<u8>)> {
-    let file = std::fs::File::open(path).unwrap();
-    let mut reader = create_reader(1 << 20, file).unwrap();
-    let mut linktypes: Vec<i32> = Vec::new();
-    let mut legacy_link = 1;
     let mut frame = 0usize;
     let mut clients: HashMap<(Dir, Dir), Dir> = HashMap::new();
     let mut out = Vec::new();
-    loop {
-        match reader.next() {
-            Ok((offset, block)) => {
-                let packet: Option<(i32, Vec<u8>)> = match block {
-                    PcapBlockOwned::LegacyHeader(h) => {
-                        legacy_link = h.network.0;
-                        None
-                    }
-                    PcapBlockOwned::Legacy(b) => Some((legacy_link, b.data.to_vec())),
-                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        linktypes.push(idb.linktype.0);
-                        None
-                    }
-                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        let lt = linktypes.get(epb.if_id as usize).copied().unwrap_or(1);
-                        let n = (epb.caplen as usize).min(epb.data.len());
-                        Some((lt, epb.data[..n].to_vec()))
-                    }
-                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                        Some((linktypes.first().copied().unwrap_or(1), spb.data.to_vec()))
-                    }
-                    PcapBlockOwned::NG(_) => None,
-                };
-                reader.consume(offset);
-                let Some((lt, data)) = packet else { continue };
-                frame += 1;
-                let Some((dir, payload)) = udp_datagram(lt, &data) else {
-                    continue;
-                };
-                let (s, sp, d, dp) = dir;
-                let rev = (d, dp, s, sp);
-                let key = if dir <= rev { (dir, rev) } else { (rev, dir) };
-                let client = *clients.entry(key).or_insert(dir);
-                out.push((frame, client, client == dir, payload));
-            }
-            Err(PcapError::Eof) => break,
-            Err(PcapError::Incomplete(_)) => reader.refill().unwrap(),
-            Err(e) => panic!("{}: {e:?}", path.display()),
-        }
+    for (lt, data) in common::capture_frames(path) {
+        frame += 1;
+        let Some((dir, payload)) = udp_datagram(lt, &data) else {
+            continue;
+        };
+        let (s, sp, d, dp) = dir;
+        let rev = (d, dp, s, sp);
+        let key = if dir <= rev { (dir, rev) } else { (rev, dir) };
+        let client = *clients.entry(key).or_insert(dir);
+        out.push((frame, client, client == dir, payload));
     }
     out
 }

@@ -11,6 +11,8 @@
 //! segment is skipped, a gap ends the hello with what arrived.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -21,7 +23,6 @@ use c2tap::proto::ja3::{ja3_hash, ja3_string};
 use c2tap::proto::ja4::{Transport, ja4};
 use c2tap::proto::tls::{ClientHelloStream, Probe, Progress, TlsCounters, probe};
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
-use pcap_parser::{PcapBlockOwned, PcapError, create_reader, pcapng::Block};
 
 fn shared_dir() -> Option<PathBuf> {
     let near = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
@@ -50,93 +51,58 @@ struct DirState {
 
 /// Reads every ClientHello over TCP in `path`.
 fn hellos(path: &Path, counters: &mut TlsCounters) -> Vec<Hello> {
-    let file = std::fs::File::open(path).unwrap();
-    let mut reader = create_reader(1 << 20, file).unwrap();
-    let mut linktypes: Vec<i32> = Vec::new();
-    let mut legacy_link = 1;
     let mut frame = 0usize;
     let mut active: HashMap<Dir, DirState> = HashMap::new();
     let mut started: HashSet<(Dir, u32)> = HashSet::new();
     let mut out = Vec::new();
-    loop {
-        match reader.next() {
-            Ok((offset, block)) => {
-                let packet: Option<(i32, Vec<u8>)> = match block {
-                    PcapBlockOwned::LegacyHeader(h) => {
-                        legacy_link = h.network.0;
-                        None
-                    }
-                    PcapBlockOwned::Legacy(b) => Some((legacy_link, b.data.to_vec())),
-                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                        linktypes.push(idb.linktype.0);
-                        None
-                    }
-                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        let lt = linktypes.get(epb.if_id as usize).copied().unwrap_or(1);
-                        let n = (epb.caplen as usize).min(epb.data.len());
-                        Some((lt, epb.data[..n].to_vec()))
-                    }
-                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                        Some((linktypes.first().copied().unwrap_or(1), spb.data.to_vec()))
-                    }
-                    PcapBlockOwned::NG(_) => None,
-                };
-                reader.consume(offset);
-                let Some((lt, data)) = packet else { continue };
-                frame += 1;
-                let Some((dir, seq, payload)) = tcp_segment(lt, &data) else {
-                    continue;
-                };
-                if payload.is_empty() {
-                    continue;
-                }
-                // (hello facts if the active stream ended, segment consumed by it)
-                let mut ended: Option<(Option<HandshakeFacts>, bool)> = None;
-                if let Some(st) = active.get_mut(&dir) {
-                    let ahead = seq.wrapping_sub(st.next_seq);
-                    if ahead == 0 {
-                        st.next_seq = st.next_seq.wrapping_add(payload.len() as u32);
-                        match st.stream.feed(&payload, counters) {
-                            Progress::NeedMore => continue,
-                            Progress::Done(f) => ended = Some((Some(*f), true)),
-                            _ => ended = Some((None, true)),
-                        }
-                    } else if ahead > u32::MAX / 2 {
-                        continue; // retransmission of bytes already fed
-                    } else {
-                        ended = Some((st.stream.finish(counters), false)); // gap
-                    }
-                }
-                if let Some((facts, consumed)) = ended {
-                    active.remove(&dir);
-                    if let Some(facts) = facts {
-                        out.push(hello(frame, dir, facts));
-                    }
-                    if consumed {
-                        continue;
-                    }
-                }
-                if active.contains_key(&dir)
-                    || probe(&payload) != Probe::Tls
-                    || !started.insert((dir, seq))
-                {
-                    continue;
-                }
-                let mut st = DirState {
-                    stream: ClientHelloStream::new(),
-                    next_seq: seq.wrapping_add(payload.len() as u32),
-                };
+    for (lt, data) in common::capture_frames(path) {
+        frame += 1;
+        let Some((dir, seq, payload)) = tcp_segment(lt, &data) else {
+            continue;
+        };
+        if payload.is_empty() {
+            continue;
+        }
+        // (hello facts if the active stream ended, segment consumed by it)
+        let mut ended: Option<(Option<HandshakeFacts>, bool)> = None;
+        if let Some(st) = active.get_mut(&dir) {
+            let ahead = seq.wrapping_sub(st.next_seq);
+            if ahead == 0 {
+                st.next_seq = st.next_seq.wrapping_add(payload.len() as u32);
                 match st.stream.feed(&payload, counters) {
-                    Progress::NeedMore => {
-                        active.insert(dir, st);
-                    }
-                    Progress::Done(f) => out.push(hello(frame, dir, *f)),
-                    _ => {}
+                    Progress::NeedMore => continue,
+                    Progress::Done(f) => ended = Some((Some(*f), true)),
+                    _ => ended = Some((None, true)),
                 }
+            } else if ahead > u32::MAX / 2 {
+                continue; // retransmission of bytes already fed
+            } else {
+                ended = Some((st.stream.finish(counters), false)); // gap
             }
-            Err(PcapError::Eof) => break,
-            Err(PcapError::Incomplete(_)) => reader.refill().unwrap(),
-            Err(e) => panic!("{}: {e:?}", path.display()),
+        }
+        if let Some((facts, consumed)) = ended {
+            active.remove(&dir);
+            if let Some(facts) = facts {
+                out.push(hello(frame, dir, facts));
+            }
+            if consumed {
+                continue;
+            }
+        }
+        if active.contains_key(&dir) || probe(&payload) != Probe::Tls || !started.insert((dir, seq))
+        {
+            continue;
+        }
+        let mut st = DirState {
+            stream: ClientHelloStream::new(),
+            next_seq: seq.wrapping_add(payload.len() as u32),
+        };
+        match st.stream.feed(&payload, counters) {
+            Progress::NeedMore => {
+                active.insert(dir, st);
+            }
+            Progress::Done(f) => out.push(hello(frame, dir, *f)),
+            _ => {}
         }
     }
     for (dir, mut st) in active {

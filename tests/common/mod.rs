@@ -220,3 +220,46 @@ pub fn pcap_of(frames: &[(u32, Vec<u8>)]) -> Vec<u8> {
     let refs: Vec<(u32, &[u8])> = frames.iter().map(|(t, f)| (*t, f.as_slice())).collect();
     pcap(1, &refs)
 }
+
+/// Every packet of a pcap or pcapng file, in order, with its link type (the file's, or
+/// its pcapng interface's): the frames the corpus tests walk with their own parsers.
+pub fn capture_frames(path: &Path) -> Vec<(i32, Vec<u8>)> {
+    use pcap_parser::{PcapBlockOwned, PcapError, create_reader, pcapng::Block};
+    let file = std::fs::File::open(path).unwrap();
+    let mut reader = create_reader(1 << 20, file).unwrap();
+    let mut linktypes: Vec<i32> = Vec::new();
+    let mut legacy_link = 1;
+    let mut out = Vec::new();
+    loop {
+        match reader.next() {
+            Ok((offset, block)) => {
+                let packet = match block {
+                    PcapBlockOwned::LegacyHeader(h) => {
+                        legacy_link = h.network.0;
+                        None
+                    }
+                    PcapBlockOwned::Legacy(b) => Some((legacy_link, b.data.to_vec())),
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        linktypes.push(idb.linktype.0);
+                        None
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        let lt = linktypes.get(epb.if_id as usize).copied().unwrap_or(1);
+                        let n = (epb.caplen as usize).min(epb.data.len());
+                        Some((lt, epb.data[..n].to_vec()))
+                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                        Some((linktypes.first().copied().unwrap_or(1), spb.data.to_vec()))
+                    }
+                    PcapBlockOwned::NG(_) => None,
+                };
+                reader.consume(offset);
+                out.extend(packet);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => reader.refill().unwrap(),
+            Err(e) => panic!("{}: {e:?}", path.display()),
+        }
+    }
+    out
+}
