@@ -12,7 +12,8 @@ mod mix;
 use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use c2tap::proto::dns::{DnsConfig, DnsPacket, DnsState, DnsTransport, Message};
+use c2tap::flow::Transport;
+use c2tap::proto::dns::{DnsConfig, DnsPacket, DnsState, Message};
 use c2tap::time::{Duration, Timestamp};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -40,7 +41,7 @@ fn bench(c: &mut Criterion) {
     let server = SocketAddr::from((Ipv4Addr::new(10, 0, 0, 53), 53));
     let q = DnsPacket {
         flow_id: 1,
-        transport: DnsTransport::Udp,
+        transport: Transport::Udp,
         src: client,
         dst: server,
     };

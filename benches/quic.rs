@@ -66,7 +66,7 @@ fn bench(c: &mut Criterion) {
             let mut counters = QuicCounters::default();
             let mut state = QuicState::new();
             let p = state.on_datagram(black_box(&packet), true, &mut counters);
-            assert!(matches!(p, QuicProgress::Done { .. }));
+            assert!(matches!(p, QuicProgress::Done(_)));
             p
         })
     });

@@ -9,7 +9,8 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
 use c2tap::flow::{
-    Direction, FlowKey, FlowTable, PROTO_TCP, PacketSeen, StreamReassembler, TcpFlags, Timeouts,
+    Direction, FlowKey, FlowTable, PacketSeen, StreamReassembler, TcpFlags, Timeouts,
+    Transport,
 };
 use c2tap::time::Timestamp;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -50,7 +51,13 @@ fn flow_table(c: &mut Criterion) {
     let keys: Vec<(FlowKey, Direction)> = (0..FLOWS)
         .map(|n| {
             let client = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (n >> 8)));
-            FlowKey::new(PROTO_TCP, client, 1024 + (n & 0xff) as u16, server, 443)
+            FlowKey::new(
+                Transport::Tcp,
+                client,
+                1024 + (n & 0xff) as u16,
+                server,
+                443,
+            )
         })
         .collect();
     for (i, &(k, d)) in keys.iter().enumerate() {

@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use c2tap::proto::handshake::parse_client_hello;
 use c2tap::proto::ja3::{ja3_hash, ja3_string};
-use c2tap::proto::ja4::{Transport, ja4};
+use c2tap::proto::ja4::{Protocol, ja4};
 use c2tap::proto::tls::{ClientHelloStream, Progress, TlsCounters};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -71,11 +71,11 @@ fn bench(c: &mut Criterion) {
     g.bench_function("ja3", |b| {
         b.iter(|| ja3_hash(&ja3_string(black_box(&facts))))
     });
-    g.bench_function("ja4", |b| b.iter(|| ja4(black_box(&facts), Transport::Tcp)));
+    g.bench_function("ja4", |b| b.iter(|| ja4(black_box(&facts), Protocol::Tcp)));
     g.bench_function("parse_ja3_ja4", |b| {
         b.iter(|| {
             let f = parse_client_hello(black_box(msg)).unwrap_or_default();
-            (ja3_hash(&ja3_string(&f)), ja4(&f, Transport::Tcp))
+            (ja3_hash(&ja3_string(&f)), ja4(&f, Protocol::Tcp))
         })
     });
     g.bench_function("stream_one_segment", |b| {

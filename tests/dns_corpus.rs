@@ -12,7 +12,8 @@ use std::fs::File;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use c2tap::proto::dns::{DnsConfig, DnsPacket, DnsState, DnsTransport, Message, TcpDnsFramer};
+use c2tap::flow::Transport;
+use c2tap::proto::dns::{DnsConfig, DnsPacket, DnsState, Message, TcpDnsFramer};
 use c2tap::time::Timestamp;
 use etherparse::{LaxNetSlice, LaxSlicedPacket, SlicedPacket, TransportSlice};
 use pcap_parser::{Block, PcapBlockOwned, PcapError};
@@ -186,9 +187,9 @@ fn parse_file(path: &Path) -> Option<FileResult> {
             return;
         }
         let transport = if seg.tcp.is_some() {
-            DnsTransport::Tcp
+            Transport::Tcp
         } else {
-            DnsTransport::Udp
+            Transport::Udp
         };
         let pkt = DnsPacket {
             flow_id: 0,

@@ -16,7 +16,8 @@ use std::fs::File;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use c2tap::proto::http::{HttpCounters, HttpState, Probe, probe};
+use c2tap::proto::Verdict;
+use c2tap::proto::http::{HttpCounters, HttpState, probe};
 use c2tap::time::Timestamp;
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 use pcap_parser::{Block, Linktype, PcapBlockOwned, PcapError};
@@ -190,7 +191,7 @@ fn run_capture(path: &PathBuf, c: &mut HttpCounters) -> Vec<(Req, Option<u16>)> 
             .flat_map(|s| s.1.iter().copied())
             .take(32)
             .collect();
-        if probe(&first) != Probe::Http {
+        if probe(&first) != Verdict::Match {
             continue;
         }
         let rev = (key.2, key.3, key.0, key.1);

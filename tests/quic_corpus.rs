@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use c2tap::proto::quic::state::QuicState;
-use c2tap::proto::quic::{QuicCounters, QuicProgress};
+use c2tap::proto::quic::{QuicCounters, QuicHello, QuicProgress};
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 fn shared_dir() -> Option<PathBuf> {
@@ -128,14 +128,14 @@ fn quic_hellos(path: &Path, counters: &mut QuicCounters) -> (Vec<(usize, Obs)>, 
         let state = match flows.entry(client) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
-                if !QuicState::probe(&payload) {
+                if QuicState::probe(&payload) != c2tap::proto::Verdict::Match {
                     counters.not_quic += 1;
                     continue;
                 }
                 e.insert(QuicState::new())
             }
         };
-        if let QuicProgress::Done { facts, version } =
+        if let QuicProgress::Done(QuicHello { facts, version }) =
             state.on_datagram(&payload, from_client, counters)
         {
             let (src, sport, dst, dport) = client;

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use c2tap::proto::handshake::parse_client_hello;
 use c2tap::proto::quic::{
-    KeyVersion, MAX_AUTH_FAILURES, MAX_CRYPTO_BYTES, MAX_KEY_DERIVATIONS, QuicCounters,
+    KeyVersion, MAX_AUTH_FAILURES, MAX_CRYPTO_BYTES, MAX_KEY_DERIVATIONS, QuicCounters, QuicHello,
     QuicProgress, QuicState, probe, seal_client_initial,
 };
 use proptest::prelude::*;
@@ -115,10 +115,10 @@ fn scatter(
 
 fn run(datagrams: &[Vec<u8>], counters: &mut QuicCounters) -> QuicProgress {
     let mut state = QuicState::new();
-    let mut last = QuicProgress::NotQuic;
+    let mut last = QuicProgress::Handoff;
     for d in datagrams {
         match state.on_datagram(d, true, counters) {
-            QuicProgress::Finished => break,
+            QuicProgress::Stopped => break,
             p => last = p,
         }
     }
@@ -140,7 +140,7 @@ fn scattered_out_of_order_hello_is_reassembled() {
             let dgrams = scatter(&hello, kv, &[seed as u8; 8], packets, &mut rng);
             let mut c = QuicCounters::default();
             match run(&dgrams, &mut c) {
-                QuicProgress::Done { facts, version } => {
+                QuicProgress::Done(QuicHello { facts, version }) => {
                     assert_eq!(*facts, expected, "seed {seed}");
                     assert_eq!(facts.alpn, vec![b"argotunnel".to_vec()]);
                     assert_eq!(version, wire);
@@ -288,7 +288,7 @@ fn flood_of_random_dcid_initials() {
     let mut s = QuicState::new();
     let mut finished_at = None;
     for (i, d) in dgrams.iter().enumerate() {
-        if s.on_datagram(d, true, &mut c) == QuicProgress::Finished {
+        if s.on_datagram(d, true, &mut c) == QuicProgress::Stopped {
             finished_at.get_or_insert(i);
         }
     }

@@ -20,8 +20,9 @@ use std::process::Command;
 
 use c2tap::proto::handshake::HandshakeFacts;
 use c2tap::proto::ja3::{ja3_hash, ja3_string};
-use c2tap::proto::ja4::{Transport, ja4};
-use c2tap::proto::tls::{ClientHelloStream, Probe, Progress, TlsCounters, probe};
+use c2tap::proto::ja4::{Protocol, ja4};
+use c2tap::proto::Verdict;
+use c2tap::proto::tls::{ClientHelloStream, Progress, TlsCounters, probe};
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 fn shared_dir() -> Option<PathBuf> {
@@ -89,7 +90,7 @@ fn hellos(path: &Path, counters: &mut TlsCounters) -> Vec<Hello> {
                 continue;
             }
         }
-        if active.contains_key(&dir) || probe(&payload) != Probe::Tls || !started.insert((dir, seq))
+        if active.contains_key(&dir) || probe(&payload) != Verdict::Match || !started.insert((dir, seq))
         {
             continue;
         }
@@ -342,7 +343,7 @@ fn ja4_matches_foxio() {
             .iter()
             .find(|h| h.facts.sni.as_deref() == Some(sni.as_bytes()))
             .unwrap_or_else(|| panic!("{file}: no hello for {sni}"));
-        assert_eq!(ja4(&h.facts, Transport::Tcp), *expected, "{file} {sni}");
+        assert_eq!(ja4(&h.facts, Protocol::Tcp), *expected, "{file} {sni}");
     }
 }
 

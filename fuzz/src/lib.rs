@@ -5,7 +5,8 @@
 
 use c2tap::decode::Decoder;
 use c2tap::flow::{Direction, TcpConn, TcpFlags};
-use c2tap::proto::dns::{DnsConfig, DnsPacket, DnsState, DnsTransport, Message};
+use c2tap::flow::Transport;
+use c2tap::proto::dns::{DnsConfig, DnsPacket, DnsState, Message};
 use c2tap::proto::http::{HttpCounters, HttpState, Outcome};
 use c2tap::proto::quic::{KeyVersion, QuicCounters, QuicState, seal_client_initial};
 use c2tap::proto::tls::{ClientHelloStream, TlsCounters};
@@ -68,9 +69,9 @@ pub fn dns_messages(data: &[u8]) {
         }
         let (src, dst) = if tag & 1 == 0 { (c, s) } else { (s, c) };
         let transport = if tag & 2 == 0 {
-            DnsTransport::Udp
+            Transport::Udp
         } else {
-            DnsTransport::Tcp
+            Transport::Tcp
         };
         let pkt = DnsPacket {
             flow_id: 1,

@@ -1,11 +1,15 @@
-//! The event schema (DESIGN §3): Sysmon-shaped events built from what the parsers found,
-//! and their JSON-lines form.
+//! The event schema (DESIGN §3): Sysmon-shaped events built from the application
+//! stage's facts ([`build`]), and their JSON-lines form ([`json`]).
 //!
-//! Where it sits: after `proto/` (which produces protocol facts) and before `detect/`
+//! Where it sits: after `app/` (which hands over typed facts) and before `detect/`
 //! (which reads events through [`Event::get`]) and `output/` (which writes the bytes
-//! [`json`] makes). It may import `time`, `decode`, `flow` and `proto`, nothing later.
+//! [`json`] makes). It may import `time`, `decode`, `flow`, `proto` and `app`, nothing
+//! later.
 
 pub mod ascii;
+pub mod build;
+pub mod community_id;
+pub mod connect;
 pub mod dns;
 pub mod field;
 pub mod http;
@@ -18,6 +22,8 @@ pub mod tls;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+pub use crate::app::AppProtocol;
+pub use crate::flow::Transport;
 pub use field::{Field, FieldValue};
 
 use crate::time::Timestamp;
@@ -40,28 +46,6 @@ pub struct Header {
     pub src_port: u16,
     pub dst_ip: IpAddr,
     pub dst_port: u16,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    Udp,
-    Tcp,
-}
-
-impl Transport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        }
-    }
-    /// IANA protocol number, as Community ID hashes it.
-    pub fn ip_proto(self) -> u8 {
-        match self {
-            Transport::Udp => 17,
-            Transport::Tcp => 6,
-        }
-    }
 }
 
 /// One event: a common header, the body of its kind, and the rules it matched.
@@ -140,28 +124,6 @@ pub struct NetworkConnect {
     pub truncated: bool,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum AppProtocol {
-    Tls,
-    Quic,
-    Http,
-    Dns,
-    #[default]
-    Unknown,
-}
-
-impl AppProtocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AppProtocol::Tls => "tls",
-            AppProtocol::Quic => "quic",
-            AppProtocol::Http => "http",
-            AppProtocol::Dns => "dns",
-            AppProtocol::Unknown => "unknown",
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HostnameSource {
     TlsSni,
@@ -212,6 +174,15 @@ pub struct Alert {
 pub const RULE_NAME: &str = "technique_id=T1071.001,technique_name=Web Protocols";
 
 impl Event {
+    /// An event that matched no rule (yet).
+    pub fn new(header: Header, body: Body) -> Event {
+        Event {
+            header,
+            body,
+            alerts: Vec::new(),
+        }
+    }
+
     pub fn event_id(&self) -> u32 {
         self.body.event_id()
     }

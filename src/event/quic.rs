@@ -1,22 +1,9 @@
-//! Filling a NetworkConnect (EventID 3) from the ClientHello of a QUIC connection:
-//! everything `event::tls` fills (with `quic: true`: `AppProtocol` `quic`, JA4 with
-//! the `q` transport prefix, `HostnameSource` `quic_sni`), plus `QuicVersion` in the
-//! `0x00000001` form tshark and Zeek print.
-//!
-//! Imports `proto::handshake` and `event::tls`.
+//! `QuicVersion` in the `0x00000001` form tshark and Zeek print. The rest of a QUIC
+//! connection's NetworkConnect is what `event::tls` fills from its ClientHello (with
+//! `quic: true`: `AppProtocol` `quic`, JA4 with the `q` transport prefix,
+//! `HostnameSource` `quic_sni`).
 
-use super::NetworkConnect;
 use super::ascii::push_hex_fixed;
-use super::tls::apply_tls;
-use crate::proto::handshake::HandshakeFacts;
-
-/// Fills `conn` from the facts of a QUIC ClientHello carried by `version` packets.
-pub fn apply_quic(facts: &HandshakeFacts, version: u32, conn: &mut NetworkConnect) {
-    // `apply_tls` with `quic: true` already computes JA4 with `Transport::Quic` and
-    // marks the hostname as `quic_sni`: nothing to recompute here.
-    apply_tls(facts, true, conn);
-    conn.quic_version = Some(version_text(version));
-}
 
 /// `0x00000001`, `0x6b3343cf`, `0xff00001d` (as `{:#010x}`, without `core::fmt`).
 pub fn version_text(version: u32) -> String {
@@ -29,7 +16,9 @@ pub fn version_text(version: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{AppProtocol, HostnameSource};
+    use crate::app::{ConnFacts, Hello};
+    use crate::event::{AppProtocol, HostnameSource, NetworkConnect};
+    use crate::proto::handshake::HandshakeFacts;
 
     #[test]
     fn quic_fields() {
@@ -43,8 +32,15 @@ mod tests {
             sni: Some(b"quic.cftunnel.com".to_vec()),
             ..HandshakeFacts::default()
         };
-        let mut conn = NetworkConnect::default();
-        apply_quic(&facts, 0x6b33_43cf, &mut conn);
+        let conn = NetworkConnect::from_facts(&ConnFacts {
+            protocol: AppProtocol::Quic,
+            hello: Some(Hello {
+                facts: Box::new(facts),
+                quic: true,
+            }),
+            quic_version: Some(0x6b33_43cf),
+            ..ConnFacts::default()
+        });
         assert_eq!(conn.quic_version.as_deref(), Some("0x6b3343cf"));
         assert_eq!(conn.app_protocol, AppProtocol::Quic);
         assert_eq!(

@@ -112,9 +112,9 @@ pub fn apply_tls(facts: &HandshakeFacts, quic: bool, conn: &mut NetworkConnect) 
     if !facts.partial {
         let ja3_string = ja3::ja3_string(facts);
         let transport = if quic {
-            ja4::Transport::Quic
+            ja4::Protocol::Quic
         } else {
-            ja4::Transport::Tcp
+            ja4::Protocol::Tcp
         };
         MEMOS.with(|m| {
             let mut m = m.borrow_mut();
@@ -234,9 +234,9 @@ mod tests {
                 let mut conn = NetworkConnect::default();
                 apply_tls(facts, quic, &mut conn);
                 let transport = if quic {
-                    ja4::Transport::Quic
+                    ja4::Protocol::Quic
                 } else {
-                    ja4::Transport::Tcp
+                    ja4::Protocol::Tcp
                 };
                 let ja3 = ja3::ja3_string(facts);
                 assert_eq!(conn.ja3_hash, Some(ja3::ja3_hash(&ja3)));

@@ -21,8 +21,8 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::{Linktype, PcapCapture, PcapNGCapture};
 
 use super::{
-    Direction, Entry, FlowCounters, FlowKey, FlowTable, PROTO_TCP, PacketSeen, ReassemblyCounters,
-    TcpConn, TcpFlags, Timeouts,
+    Direction, Entry, FlowCounters, FlowKey, FlowTable, PacketSeen, ReassemblyCounters, TcpConn,
+    TcpFlags, Timeouts, Transport,
 };
 use crate::time::Timestamp;
 
@@ -196,7 +196,7 @@ fn client_hellos_and_request_lines_survive_reassembly() {
             let Some(s) = tcp_segment(lt, frame) else {
                 continue;
             };
-            let (key, dir) = FlowKey::new(PROTO_TCP, s.src, s.sport, s.dst, s.dport);
+            let (key, dir) = FlowKey::new(Transport::Tcp, s.src, s.sport, s.dst, s.dport);
             let p = PacketSeen {
                 now: Timestamp::from_millis(i as i64),
                 dir,
@@ -234,7 +234,7 @@ fn client_hellos_and_request_lines_survive_reassembly() {
                 skipped += 1;
                 continue;
             };
-            let (key, _) = FlowKey::new(PROTO_TCP, src, sp, dst, dp);
+            let (key, _) = FlowKey::new(Transport::Tcp, src, sp, dst, dp);
             let stream = streams
                 .get(&key)
                 .filter(|_| !fragmented.contains(&(src, dst)));

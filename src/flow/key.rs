@@ -7,9 +7,29 @@
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 
-/// IANA protocol numbers of the transports the flow table tracks.
-pub const PROTO_TCP: u8 = 6;
-pub const PROTO_UDP: u8 = 17;
+/// The transport of a flow, and of every event built from it: the one transport type of
+/// the data path past `decode` (the IP header's protocol field, for the two protocols the
+/// flow table tracks). The discriminants are the IANA protocol numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Transport {
+    Tcp = 6,
+    Udp = 17,
+}
+
+impl Transport {
+    /// IANA protocol number, as the IP header and Community ID give it.
+    pub const fn ip_proto(self) -> u8 {
+        self as u8
+    }
+    /// `Protocol` of events, as Sysmon writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
 
 /// One side of a flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,15 +68,14 @@ impl Direction {
 pub struct FlowKey {
     pub a: Endpoint,
     pub b: Endpoint,
-    /// IANA protocol number (6 TCP, 17 UDP).
-    pub proto: u8,
+    pub proto: Transport,
 }
 
 impl FlowKey {
     /// Canonicalizes a packet's 5-tuple and says which way the packet goes.
     /// A packet to itself (same ip and port both sides) counts as `FromA`.
     pub fn new(
-        proto: u8,
+        proto: Transport,
         src: IpAddr,
         sport: u16,
         dst: IpAddr,
@@ -115,7 +134,7 @@ fn ip_words(ip: IpAddr) -> (u64, u64) {
 fn tail_word(k: &FlowKey) -> u64 {
     u64::from(k.a.port) << 48
         | u64::from(k.b.port) << 32
-        | u64::from(k.proto) << 8
+        | u64::from(k.proto.ip_proto()) << 8
         | u64::from(k.a.ip.is_ipv6())
 }
 
@@ -204,8 +223,8 @@ mod tests {
 
     #[test]
     fn both_directions_give_one_key() {
-        let (k1, d1) = FlowKey::new(PROTO_TCP, v4(10, 0, 0, 2), 1234, v4(10, 0, 0, 1), 80);
-        let (k2, d2) = FlowKey::new(PROTO_TCP, v4(10, 0, 0, 1), 80, v4(10, 0, 0, 2), 1234);
+        let (k1, d1) = FlowKey::new(Transport::Tcp, v4(10, 0, 0, 2), 1234, v4(10, 0, 0, 1), 80);
+        let (k2, d2) = FlowKey::new(Transport::Tcp, v4(10, 0, 0, 1), 80, v4(10, 0, 0, 2), 1234);
         assert_eq!(k1, k2);
         assert_eq!(d1, Direction::FromB);
         assert_eq!(d2, Direction::FromA);
@@ -231,34 +250,34 @@ mod tests {
             (six(2), six(1)),
             (six(1), v4(1, 1, 1, 1)),
         ] {
-            let (k1, _) = FlowKey::new(PROTO_TCP, s, 1234, d, 80);
-            let (k2, _) = FlowKey::new(PROTO_TCP, d, 80, s, 1234);
+            let (k1, _) = FlowKey::new(Transport::Tcp, s, 1234, d, 80);
+            let (k2, _) = FlowKey::new(Transport::Tcp, d, 80, s, 1234);
             assert_eq!(h.hash(&k1), h.hash(&k2));
-            let (other_port, _) = FlowKey::new(PROTO_TCP, s, 1235, d, 80);
-            let (other_proto, _) = FlowKey::new(PROTO_UDP, s, 1234, d, 80);
+            let (other_port, _) = FlowKey::new(Transport::Tcp, s, 1235, d, 80);
+            let (other_proto, _) = FlowKey::new(Transport::Udp, s, 1234, d, 80);
             assert_ne!(h.hash(&k1), h.hash(&other_port));
             assert_ne!(h.hash(&k1), h.hash(&other_proto));
         }
         // Another table, another key: the same tuple lands elsewhere.
-        let (k, _) = FlowKey::new(PROTO_UDP, v4(1, 2, 3, 4), 53, v4(5, 6, 7, 8), 5353);
+        let (k, _) = FlowKey::new(Transport::Udp, v4(1, 2, 3, 4), 53, v4(5, 6, 7, 8), 5353);
         assert_ne!(h.hash(&k), KeyHasher::random().hash(&k));
     }
 
     #[test]
     fn equal_addresses_ordered_by_port() {
         let ip = v4(127, 0, 0, 1);
-        let (k, d) = FlowKey::new(PROTO_UDP, ip, 5353, ip, 53);
+        let (k, d) = FlowKey::new(Transport::Udp, ip, 5353, ip, 53);
         assert_eq!(d, Direction::FromB);
         assert_eq!((k.a.port, k.b.port), (53, 5353));
     }
 
     #[test]
     fn protocol_and_family_distinguish() {
-        let (t, _) = FlowKey::new(PROTO_TCP, v4(1, 2, 3, 4), 1, v4(5, 6, 7, 8), 2);
-        let (u, _) = FlowKey::new(PROTO_UDP, v4(1, 2, 3, 4), 1, v4(5, 6, 7, 8), 2);
+        let (t, _) = FlowKey::new(Transport::Tcp, v4(1, 2, 3, 4), 1, v4(5, 6, 7, 8), 2);
+        let (u, _) = FlowKey::new(Transport::Udp, v4(1, 2, 3, 4), 1, v4(5, 6, 7, 8), 2);
         assert_ne!(t, u);
         let six = IpAddr::V6(Ipv6Addr::LOCALHOST);
-        let (k, d) = FlowKey::new(PROTO_TCP, six, 9, six, 9);
+        let (k, d) = FlowKey::new(Transport::Tcp, six, 9, six, 9);
         assert_eq!(d, Direction::FromA);
         assert!(k.a.ip.is_ipv6());
     }

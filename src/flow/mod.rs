@@ -1,4 +1,4 @@
-//! Flows: the canonical flow key, Community ID v1, the bounded per-worker flow table
+//! Flows: the canonical flow key and transport, the bounded per-worker flow table
 //! that runs on packet time, and TCP stream-prefix reassembly.
 //!
 //! Where it sits (DESIGN §1): in each parser worker, after `decode` has produced a
@@ -43,15 +43,15 @@
     clippy::arithmetic_side_effects
 )]
 
-pub mod community_id;
+pub mod budget;
 pub mod conn;
 pub mod key;
 pub mod reassembly;
 pub mod table;
 
-pub use community_id::{CommunityId, community_id_v1};
+pub use budget::{REASSEMBLY_BUDGET, ReassemblyBudget};
 pub use conn::{TcpConn, TcpFlags, TcpLifecycle};
-pub use key::{Direction, Endpoint, FlowKey, PROTO_TCP, PROTO_UDP};
+pub use key::{Direction, Endpoint, FlowKey, Transport};
 pub use reassembly::{
     Hole, OOO_MAX_BYTES, OOO_MAX_SEGMENTS, PushOutcome, ReassemblyCounters, STREAM_PREFIX_CAP,
     StreamReassembler,

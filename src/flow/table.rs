@@ -31,7 +31,7 @@
 use hashbrown::HashTable;
 
 use super::conn::{TcpFlags, TcpLifecycle};
-use super::key::{Direction, Endpoint, FlowKey, KeyHasher, PROTO_TCP};
+use super::key::{Direction, Endpoint, FlowKey, KeyHasher, Transport};
 use crate::time::{Duration, Timestamp};
 
 /// Default flows per worker. Fixed cost per flow: the node (`Node<()>` = 128 B plus
@@ -273,7 +273,7 @@ impl<S> Entry<S> {
             return;
         }
         self.class = match p.tcp_flags {
-            Some(f) if self.key.proto == PROTO_TCP => {
+            Some(f) if self.key.proto == Transport::Tcp => {
                 self.tcp.observe(p.dir, f);
                 if self.orientation == Orientation::FirstPacket {
                     if f.is_syn_only() {
@@ -286,7 +286,7 @@ impl<S> Entry<S> {
                 }
                 self.tcp.timeout_class()
             }
-            _ if self.key.proto == PROTO_TCP => self.tcp.timeout_class(),
+            _ if self.key.proto == Transport::Tcp => self.tcp.timeout_class(),
             _ => TimeoutClass::Udp,
         };
     }

@@ -553,7 +553,7 @@ mod tests {
                 // Facts can never hold more than the message.
                 proptest::prop_assert!(f.extensions.len() * 4 <= m.len());
                 let _ = crate::proto::ja3::ja3_string(&f);
-                let _ = crate::proto::ja4::ja4(&f, crate::proto::ja4::Transport::Tcp);
+                let _ = crate::proto::ja4::ja4(&f, crate::proto::ja4::Protocol::Tcp);
             }
         }
     }

@@ -29,9 +29,9 @@
 
 use crate::proto::handshake::{HandshakeFacts, ext, is_grease};
 
-/// Which transport carried the ClientHello (first character of JA4).
+/// JA4's "protocol" (its first character): what carried the ClientHello.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
+pub enum Protocol {
     Tcp,
     Quic,
     Dtls,
@@ -44,7 +44,7 @@ const MAX_COUNT: usize = 99;
 const EMPTY_HASH: &str = "000000000000";
 
 /// The JA4 fingerprint of a ClientHello.
-pub fn ja4(facts: &HandshakeFacts, transport: Transport) -> String {
+pub fn ja4(facts: &HandshakeFacts, transport: Protocol) -> String {
     ja4_with(facts, transport, &mut sha256_6)
 }
 
@@ -64,14 +64,14 @@ pub fn sha256_6(text: &[u8]) -> [u8; 6] {
 /// answer for every text.
 pub fn ja4_with(
     facts: &HandshakeFacts,
-    transport: Transport,
+    transport: Protocol,
     digest: &mut dyn FnMut(&[u8]) -> [u8; 6],
 ) -> String {
     let mut out = String::with_capacity(36);
     out.push(match transport {
-        Transport::Tcp => 't',
-        Transport::Quic => 'q',
-        Transport::Dtls => 'd',
+        Protocol::Tcp => 't',
+        Protocol::Quic => 'q',
+        Protocol::Dtls => 'd',
     });
     out.push_str(version_code(facts));
     out.push(if facts.extensions.contains(&ext::SERVER_NAME) {
@@ -240,14 +240,14 @@ mod tests {
     #[test]
     fn specification_example() {
         assert_eq!(
-            ja4(&spec_example(), Transport::Tcp),
+            ja4(&spec_example(), Protocol::Tcp),
             "t13d1516h2_8daaf6152771_e5627efa2ab1"
         );
         // "If there are no signature algorithms ... = 6d807ffa2a79".
         let mut f = spec_example();
         f.signature_algorithms.clear();
         assert_eq!(
-            ja4(&f, Transport::Tcp),
+            ja4(&f, Protocol::Tcp),
             "t13d1516h2_8daaf6152771_6d807ffa2a79"
         );
     }
@@ -257,15 +257,15 @@ mod tests {
     #[test]
     fn real_hellos_match_foxio() {
         assert_eq!(
-            ja4(&facts(EDGE_RECORD), Transport::Tcp),
+            ja4(&facts(EDGE_RECORD), Protocol::Tcp),
             "t13d1516h2_8daaf6152771_e5627efa2ab1"
         );
         assert_eq!(
-            ja4(&facts(FIREFOX_RECORD), Transport::Tcp),
+            ja4(&facts(FIREFOX_RECORD), Protocol::Tcp),
             "t13d1715h2_5b57614c22b0_3d5424432f57"
         );
         assert_eq!(
-            ja4(&facts(TLS12_RECORD), Transport::Tcp),
+            ja4(&facts(TLS12_RECORD), Protocol::Tcp),
             "t12d190800_d83cc789557e_7af1ed941c26"
         );
     }
@@ -278,7 +278,7 @@ mod tests {
         f.signature_algorithms.insert(0, 0xfafa);
         f.supported_versions.insert(0, 0x5a5a);
         assert_eq!(
-            ja4(&f, Transport::Tcp),
+            ja4(&f, Protocol::Tcp),
             "t13d1516h2_8daaf6152771_e5627efa2ab1"
         );
     }
@@ -286,10 +286,10 @@ mod tests {
     #[test]
     fn transport_sni_and_version() {
         let mut f = spec_example();
-        assert!(ja4(&f, Transport::Quic).starts_with("q13d"));
-        assert!(ja4(&f, Transport::Dtls).starts_with("d13d"));
+        assert!(ja4(&f, Protocol::Quic).starts_with("q13d"));
+        assert!(ja4(&f, Protocol::Dtls).starts_with("d13d"));
         f.extensions.retain(|&e| e != 0);
-        assert!(ja4(&f, Transport::Tcp).starts_with("t13i1515h2_"));
+        assert!(ja4(&f, Protocol::Tcp).starts_with("t13i1515h2_"));
         for (v, code) in [
             (0x0303, "12"),
             (0x0302, "11"),
@@ -302,7 +302,7 @@ mod tests {
             (0x7f17, "00"),
         ] {
             f.highest_version = v;
-            assert_eq!(&ja4(&f, Transport::Tcp)[1..3], code);
+            assert_eq!(&ja4(&f, Protocol::Tcp)[1..3], code);
         }
     }
 
@@ -313,7 +313,7 @@ mod tests {
                 alpn,
                 ..spec_example()
             };
-            ja4(&f, Transport::Tcp)[8..10].to_string()
+            ja4(&f, Protocol::Tcp)[8..10].to_string()
         };
         assert_eq!(code(vec![]), "00");
         assert_eq!(code(vec![vec![]]), "00");
@@ -334,7 +334,7 @@ mod tests {
             ..HandshakeFacts::default()
         };
         assert_eq!(
-            ja4(&f, Transport::Tcp),
+            ja4(&f, Protocol::Tcp),
             "t12i000000_000000000000_000000000000"
         );
         // Only SNI and ALPN: the sorted list is empty.
@@ -343,12 +343,12 @@ mod tests {
             signature_algorithms: vec![0x0403],
             ..f
         };
-        assert!(ja4(&f, Transport::Tcp).ends_with("_000000000000"));
+        assert!(ja4(&f, Protocol::Tcp).ends_with("_000000000000"));
         let f = HandshakeFacts {
             cipher_suites: (1..=150).collect(),
             extensions: (0x100..0x200).collect(),
             ..HandshakeFacts::default()
         };
-        assert_eq!(&ja4(&f, Transport::Tcp)[4..8], "9999");
+        assert_eq!(&ja4(&f, Protocol::Tcp)[4..8], "9999");
     }
 }

@@ -17,5 +17,8 @@ pub mod handshake;
 pub mod http;
 pub mod ja3;
 pub mod ja4;
+pub mod probe;
 pub mod quic;
 pub mod tls;
+
+pub use probe::{Probe, Progress, Verdict};

@@ -9,14 +9,14 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
 use crate::flow::conn::TcpConn;
-use crate::flow::key::PROTO_UDP;
+use crate::flow::key::Transport;
 
 fn ip(n: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | n))
 }
 
 /// Flow `n`: client 10.0.0.n:40000+ → server 10.1.0.1:443 (the server sorts first).
-fn key(proto: u8, n: u32) -> (FlowKey, Direction) {
+fn key(proto: Transport, n: u32) -> (FlowKey, Direction) {
     FlowKey::new(proto, ip(n), 40000, ip(0x1_0001), 443)
 }
 
@@ -49,10 +49,10 @@ fn file(t: &mut Table, k: FlowKey, p: PacketSeen, out: &mut Vec<Entry<u32>>) -> 
 fn cap_evicts_the_oldest_by_last_seen() {
     let mut t = Table::new(0, 3, Timeouts::default());
     let mut ev = Vec::new();
-    let (k1, d) = key(PROTO_UDP, 1);
-    let (k2, _) = key(PROTO_TCP, 2);
-    let (k3, _) = key(PROTO_UDP, 3);
-    let (k4, _) = key(PROTO_UDP, 4);
+    let (k1, d) = key(Transport::Udp, 1);
+    let (k2, _) = key(Transport::Tcp, 2);
+    let (k3, _) = key(Transport::Udp, 3);
+    let (k4, _) = key(Transport::Udp, 4);
     file(&mut t, k1, pkt(at(1), d, None), &mut ev);
     file(&mut t, k2, pkt(at(2), d, Some(SYN)), &mut ev);
     file(&mut t, k3, pkt(at(3), d, None), &mut ev);
@@ -76,7 +76,7 @@ fn a_flood_never_grows_past_the_cap() {
     let mut t = Table::new(1, 1000, Timeouts::default());
     let mut ev = Vec::new();
     for n in 0..100_000u32 {
-        let (k, d) = key(PROTO_TCP, n);
+        let (k, d) = key(Transport::Tcp, n);
         file(
             &mut t,
             k,
@@ -96,11 +96,11 @@ fn a_flood_never_grows_past_the_cap() {
 fn expiry_follows_packet_time_per_class() {
     let mut t = Table::new(0, 100, Timeouts::default());
     let mut ev = Vec::new();
-    let (udp, d) = key(PROTO_UDP, 1);
-    let (syn_only, _) = key(PROTO_TCP, 2);
-    let (est, _) = key(PROTO_TCP, 3);
-    let (closed, _) = key(PROTO_TCP, 4);
-    let (half, _) = key(PROTO_TCP, 5);
+    let (udp, d) = key(Transport::Udp, 1);
+    let (syn_only, _) = key(Transport::Tcp, 2);
+    let (est, _) = key(Transport::Tcp, 3);
+    let (closed, _) = key(Transport::Tcp, 4);
+    let (half, _) = key(Transport::Tcp, 5);
     file(&mut t, udp, pkt(at(0), d, None), &mut ev);
     file(&mut t, syn_only, pkt(at(0), d, Some(SYN)), &mut ev);
     for k in [est, closed, half] {
@@ -158,7 +158,7 @@ fn initiator_orientation() {
     let mut t = Table::new(0, 100, Timeouts::default());
     let mut ev = Vec::new();
     // SYN from the client; 10.0.0.1 sorts before 10.1.0.1, so the client is `a`.
-    let (k, d) = key(PROTO_TCP, 1);
+    let (k, d) = key(Transport::Tcp, 1);
     assert_eq!(d, Direction::FromA);
     let e = t
         .get_or_insert(k, pkt(at(0), d, Some(SYN)), || 0, &mut ev)
@@ -168,14 +168,14 @@ fn initiator_orientation() {
     assert_eq!(e.client().port, 40000);
     assert_eq!(e.server().port, 443);
     // SYN+ACK seen first: its receiver is the client.
-    let (k, d) = key(PROTO_TCP, 2);
+    let (k, d) = key(Transport::Tcp, 2);
     let e = t
         .get_or_insert(k, pkt(at(0), d.reverse(), Some(SYNACK)), || 0, &mut ev)
         .unwrap()
         .0;
     assert_eq!((e.client_dir(), e.orientation()), (d, Orientation::SynAck));
     // Mid-stream: the first packet's sender, corrected by a later SYN.
-    let (k, d) = key(PROTO_TCP, 3);
+    let (k, d) = key(Transport::Tcp, 3);
     let e = t
         .get_or_insert(k, pkt(at(0), d.reverse(), Some(ACK)), || 0, &mut ev)
         .unwrap()
@@ -198,7 +198,7 @@ fn initiator_orientation() {
         .0;
     assert_eq!(e.client_dir(), d);
     // UDP: the first packet's sender.
-    let (k, d) = key(PROTO_UDP, 4);
+    let (k, d) = key(Transport::Udp, 4);
     let e = t
         .get_or_insert(k, pkt(at(0), d.reverse(), None), || 0, &mut ev)
         .unwrap()
@@ -215,7 +215,14 @@ fn drain_all_hands_out_every_flow_oldest_first() {
     let mut t = Table::new(0, 100, Timeouts::default());
     let mut ev = Vec::new();
     for n in 1..=5u32 {
-        let (k, d) = key(if n % 2 == 0 { PROTO_UDP } else { PROTO_TCP }, n);
+        let (k, d) = key(
+            if n % 2 == 0 {
+                Transport::Udp
+            } else {
+                Transport::Tcp
+            },
+            n,
+        );
         file(
             &mut t,
             k,
@@ -224,7 +231,7 @@ fn drain_all_hands_out_every_flow_oldest_first() {
         );
     }
     // Touch flow 1 last.
-    let (k1, d) = key(PROTO_TCP, 1);
+    let (k1, d) = key(Transport::Tcp, 1);
     file(&mut t, k1, pkt(at(10), d, Some(ACK)), &mut ev);
     let mut out = Vec::new();
     t.drain_all(&mut out);
@@ -243,7 +250,7 @@ fn flow_ids_carry_the_worker_and_are_unique() {
     let mut ev = Vec::new();
     let mut ids = Vec::new();
     for n in 0..10u32 {
-        let (k, d) = key(PROTO_UDP, n);
+        let (k, d) = key(Transport::Udp, n);
         ids.push(file(&mut t, k, pkt(at(i64::from(n)), d, None), &mut ev).0);
     }
     assert!(ids.iter().all(|id| id >> 56 == 3));
@@ -257,7 +264,7 @@ fn flow_ids_carry_the_worker_and_are_unique() {
 fn remove_and_backwards_time() {
     let mut t = Table::new(0, 10, Timeouts::default());
     let mut ev = Vec::new();
-    let (k, d) = key(PROTO_UDP, 1);
+    let (k, d) = key(Transport::Udp, 1);
     file(&mut t, k, pkt(at(100), d, None), &mut ev);
     // Time going backwards never moves last_seen back.
     file(&mut t, k, pkt(at(50), d, None), &mut ev);
@@ -273,7 +280,7 @@ fn remove_and_backwards_time() {
 fn a_syn_after_close_starts_a_new_connection() {
     let mut t = Table::new(0, 10, Timeouts::default());
     let mut ev = Vec::new();
-    let (k, d) = key(PROTO_TCP, 1);
+    let (k, d) = key(Transport::Tcp, 1);
     let (id1, _) = file(&mut t, k, pkt(at(0), d, Some(SYN)), &mut ev);
     // A retransmitted SYN is the same connection.
     assert_eq!(
@@ -305,9 +312,9 @@ fn at_ms(ms: i64) -> Timestamp {
 fn hits_without_relinking_keep_lru_answers() {
     let mut t = Table::new(0, 3, Timeouts::default());
     let mut ev = Vec::new();
-    let (k1, d) = key(PROTO_UDP, 1);
-    let (k2, _) = key(PROTO_UDP, 2);
-    let (k3, _) = key(PROTO_UDP, 3);
+    let (k1, d) = key(Transport::Udp, 1);
+    let (k2, _) = key(Transport::Udp, 2);
+    let (k3, _) = key(Transport::Udp, 3);
     file(&mut t, k1, pkt(at_ms(0), d, None), &mut ev);
     file(&mut t, k2, pkt(at_ms(100), d, None), &mut ev);
     file(&mut t, k3, pkt(at_ms(200), d, None), &mut ev);
@@ -319,7 +326,7 @@ fn hits_without_relinking_keep_lru_answers() {
     assert_eq!(out.iter().map(|e| e.key).collect::<Vec<_>>(), vec![k2]);
     // k2 again, then a fourth flow at the cap: k3 (200 ms) is the oldest.
     file(&mut t, k2, pkt(at_ms(60_300), d, None), &mut ev);
-    let (k4, _) = key(PROTO_UDP, 4);
+    let (k4, _) = key(Transport::Udp, 4);
     file(&mut t, k4, pkt(at_ms(60_400), d, None), &mut ev);
     assert_eq!(ev.iter().map(|e| e.key).collect::<Vec<_>>(), vec![k3]);
     // Equal times: drained in the order they were touched.
@@ -391,7 +398,7 @@ proptest::proptest! {
         let mut created = 0u64;
         for (n, op, dt, reverse) in ops {
             now += dt;
-            let (k, d) = key(if n % 3 == 0 { PROTO_UDP } else { PROTO_TCP }, n);
+            let (k, d) = key(if n % 3 == 0 { Transport::Udp } else { Transport::Tcp }, n);
             let d = if reverse { d.reverse() } else { d };
             let flags = [None, Some(SYN), Some(SYNACK), Some(ACK), Some(FINACK), Some(TcpFlags::RST)];
             match op {

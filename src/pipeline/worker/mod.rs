@@ -7,41 +7,44 @@
 //! frames this worker sees, so replay and live give the same events.
 
 mod emit;
-mod state;
-mod tcp;
-mod udp;
 
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::Mode;
+use crate::app::{AppFlow, AppStage};
 use crate::capture::{self, PacketBatch};
 use crate::config::RuntimeConfig;
-use crate::decode::{DecodeError, Decoder, DefragLimits, Transport};
+use crate::decode::{DecodeError, Decoder, DefragLimits, Packet, Transport as L4};
 use crate::detect::Engine;
-use crate::flow::{Entry, FLOW_TABLE_CAP, FlowTable, Timeouts};
-use crate::proto::dns::{DnsCache, DnsConfig, DnsState, DnsTransaction};
-use crate::telemetry::{self, Counter, CounterSlot};
+use crate::event::build::EventBuilder;
+use crate::flow::{
+    Entry, FLOW_TABLE_CAP, FlowKey, FlowTable, PacketSeen, REASSEMBLY_BUDGET, Timeouts, Transport,
+};
+use crate::proto::dns::{DnsCache, DnsConfig};
+use crate::telemetry::{self, Counter, CounterSlot, Counts};
 use crate::time::{Duration, Timestamp};
 use emit::Emitter;
-use state::FlowState;
 
 /// Serialized output kept before it is handed to the writer: one batch's events
 /// normally; past this the worker sends early so a burst of events cannot grow it.
 const OUT_FLUSH_BYTES: usize = 256 * 1024;
 
 pub struct Worker {
+    mode: Mode,
     decoder: Decoder,
-    flows: FlowTable<FlowState>,
-    dns: DnsState,
+    flows: FlowTable<AppFlow>,
+    app: AppStage,
+    events: EventBuilder,
     emit: Emitter,
+    counts: Counts,
+    slot: Arc<CounterSlot>,
     /// The newest packet time seen: the clock for expiry (a frame older than the
     /// newest never moves time backwards).
     now: Timestamp,
-    /// Scratch vectors, reused across batches.
-    ended: Vec<Entry<FlowState>>,
-    dns_done: Vec<DnsTransaction>,
+    /// Flows that left the table (expired, evicted, end of input), reused across batches.
+    ended: Vec<Entry<AppFlow>>,
     /// The thread's CPU clock when it started work, for `worker_cpu_us`.
     cpu_start_ns: u64,
 }
@@ -56,17 +59,21 @@ impl Worker {
         slot: Arc<CounterSlot>,
     ) -> Worker {
         let cap = cfg.flow_table_cap.unwrap_or(FLOW_TABLE_CAP);
+        let dns = DnsConfig {
+            timeout: Duration::from_millis(cfg.dns_timeout_ms as i64),
+            ..DnsConfig::default()
+        };
         Worker {
+            mode,
             decoder: Decoder::new(DefragLimits::default()),
             flows: FlowTable::new(index as u8, cap, Timeouts::default()),
-            dns: DnsState::new(DnsConfig {
-                timeout: Duration::from_millis(cfg.dns_timeout_ms as i64),
-                ..DnsConfig::default()
-            }),
-            emit: Emitter::new(mode, cfg, engine, dns_cache, slot),
+            app: AppStage::new(dns, REASSEMBLY_BUDGET),
+            events: EventBuilder::new(cfg.sensor_name.clone(), dns_cache),
+            emit: Emitter::new(cfg.events, engine),
+            counts: Counts::default(),
+            slot,
             now: Timestamp::ZERO,
             ended: Vec::new(),
-            dns_done: Vec::new(),
             cpu_start_ns: 0,
         }
     }
@@ -99,10 +106,9 @@ impl Worker {
         self.send(&out, true);
     }
 
+    /// decode → flow lookup → app (reassembly and parsers) → events → rules → JSON.
     fn process(&mut self, batch: &PacketBatch) {
-        if !Arc::ptr_eq(&self.emit.source, &batch.source) {
-            self.emit.source = batch.source.clone();
-        }
+        self.events.set_source(&batch.source);
         let mut frames = batch.iter().peekable();
         while let Some((meta, frame)) = frames.next() {
             // The capture thread touched the next frame last, on another core: start
@@ -113,36 +119,19 @@ impl Worker {
             }
             self.now = self.now.max(meta.ts);
             match self.decoder.decode(meta.linktype, meta.ts, frame) {
-                Ok(pkt) => match pkt.transport {
-                    Transport::Udp(dgram) => udp::on_datagram(
-                        &mut self.flows,
-                        &mut self.dns,
-                        &mut self.emit,
-                        meta.ts,
-                        pkt.src,
-                        pkt.dst,
-                        &dgram,
-                        &mut self.ended,
-                        &mut self.dns_done,
-                    ),
-                    Transport::Tcp(seg) => tcp::on_segment(
-                        &mut self.flows,
-                        &mut self.dns,
-                        &mut self.emit,
-                        meta.ts,
-                        pkt.src,
-                        pkt.dst,
-                        &seg,
-                        &mut self.ended,
-                        &mut self.dns_done,
-                    ),
-                    Transport::Other { .. } => {}
-                },
+                Ok(pkt) => file_packet(
+                    &mut self.flows,
+                    &mut self.ended,
+                    &mut self.app,
+                    meta.ts,
+                    &pkt,
+                ),
                 Err(DecodeError::FragmentHeld) => {}
-                Err(_) => self.emit.counts.incr(Counter::DecodeErrors),
+                Err(_) => self.counts.incr(Counter::DecodeErrors),
             }
             // Flows evicted to make room are finished like expired ones.
-            self.finish_ended();
+            self.end_flows();
+            self.emit_facts();
         }
     }
 
@@ -150,9 +139,9 @@ impl Worker {
     fn expire(&mut self) {
         self.decoder.expire_fragments(self.now);
         self.flows.expire(self.now, &mut self.ended);
-        self.finish_ended();
-        self.dns.expire(self.now, &mut self.dns_done);
-        self.emit.dns_transactions(&mut self.dns_done);
+        self.end_flows();
+        self.app.expire(self.now);
+        self.emit_facts();
     }
 
     /// End of input: every flow and every pending DNS query is reported.
@@ -160,24 +149,34 @@ impl Worker {
         // Fragments still waiting for their missing pieces are dropped (and counted).
         self.decoder.flush_fragments();
         self.flows.drain_all(&mut self.ended);
-        self.finish_ended();
-        self.dns.flush_all(&mut self.dns_done);
-        self.emit.dns_transactions(&mut self.dns_done);
+        self.end_flows();
+        self.app.flush();
+        self.emit_facts();
     }
 
-    fn finish_ended(&mut self) {
-        for mut entry in self.ended.drain(..) {
-            state::finish_flow(
-                &mut entry,
-                &mut self.dns,
-                &mut self.emit,
-                &mut self.dns_done,
-            );
+    /// Flows that left the table deliver what their parsers hold.
+    fn end_flows(&mut self) {
+        let mut ended = std::mem::take(&mut self.ended);
+        for mut entry in ended.drain(..) {
+            self.app.end_flow(&mut entry);
+            // Their events are built before the flow's Community ID is forgotten.
+            self.emit_facts();
+            self.events.flow_ended(entry.flow_id);
+        }
+        self.ended = ended;
+    }
+
+    /// Turns the application stage's facts into events, matches and writes them.
+    fn emit_facts(&mut self) {
+        for fact in self.app.take_facts() {
+            let ev = self.events.build(fact);
+            let ev = self.emit.emit(ev, &mut self.counts);
+            self.events.recycle(ev);
         }
     }
 
     fn publish(&mut self) {
-        let c = &mut self.emit.counts;
+        let c = &mut self.counts;
         c.set(
             Counter::WorkerCpuUs,
             telemetry::thread_cpu_ns().saturating_sub(self.cpu_start_ns) / 1000,
@@ -189,12 +188,8 @@ impl Worker {
         c.set(Counter::FlowsCreated, f.flows_created);
         c.set(Counter::FlowsEvicted, f.flows_evicted);
         c.set(Counter::FlowsExpired, f.flows_expired);
-        let dns = self.dns.counters();
-        c.set(Counter::DnsMessages, dns.messages_parsed);
-        c.set(Counter::DnsParseErrors, dns.parse_errors_total());
-        c.set(Counter::DnsTimeouts, dns.timeouts);
-        c.set(Counter::DnsEvictions, dns.evictions);
-        self.emit.publish();
+        self.app.publish(c);
+        self.slot.publish(c);
     }
 
     /// Hands the serialized events to the writer. Replay waits for room (lossless);
@@ -202,13 +197,13 @@ impl Worker {
     fn send(&mut self, out: &Sender<Vec<u8>>, last: bool) {
         // Live sends every batch's events at once (latency); replay gathers them into
         // larger writes.
-        let due = last || self.emit.mode == Mode::Live || self.emit.out.len() >= OUT_FLUSH_BYTES;
+        let due = last || self.mode == Mode::Live || self.emit.out.len() >= OUT_FLUSH_BYTES;
         if self.emit.out.is_empty() || !due {
             return;
         }
         let buf = std::mem::take(&mut self.emit.out);
         let events = std::mem::take(&mut self.emit.out_events);
-        match self.emit.mode {
+        match self.mode {
             Mode::Replay => {
                 let _ = out.send(buf);
             }
@@ -216,10 +211,53 @@ impl Worker {
                 if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
                     out.try_send(buf)
                 {
-                    self.emit.counts.add(Counter::OutputDrops, events);
+                    self.counts.add(Counter::OutputDrops, events);
                 }
             }
         }
         self.publish();
+    }
+}
+
+/// Files a decoded packet in its flow (flows evicted to make room go to `ended`) and
+/// hands it to the application stage.
+fn file_packet(
+    flows: &mut FlowTable<AppFlow>,
+    ended: &mut Vec<Entry<AppFlow>>,
+    app: &mut AppStage,
+    ts: Timestamp,
+    pkt: &Packet<'_>,
+) {
+    let (transport, sport, dport, bytes, tcp_flags) = match &pkt.transport {
+        L4::Tcp(seg) => (
+            Transport::Tcp,
+            seg.src_port,
+            seg.dst_port,
+            seg.payload.len(),
+            Some(seg.flags),
+        ),
+        L4::Udp(d) => (
+            Transport::Udp,
+            d.src_port,
+            d.dst_port,
+            d.payload.len(),
+            None,
+        ),
+        L4::Other { .. } => return,
+    };
+    let (key, dir) = FlowKey::new(transport, pkt.src, sport, pkt.dst, dport);
+    let seen = PacketSeen {
+        now: ts,
+        dir,
+        bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+        tcp_flags,
+    };
+    let Some((entry, _new)) = flows.get_or_insert(key, seen, AppFlow::default, ended) else {
+        return;
+    };
+    match &pkt.transport {
+        L4::Tcp(seg) => app.on_segment(entry, dir, seg, ts),
+        L4::Udp(d) => app.on_datagram(entry, dir, d.payload, ts),
+        L4::Other { .. } => {}
     }
 }

@@ -2,6 +2,7 @@
 //! probing): cheap header sanity checks, then the first question must parse.
 
 use super::parse::{HEADER_LEN, Message};
+use crate::proto::Verdict;
 
 /// Most questions a probed datagram may announce. Real messages carry one; anything
 /// above a handful is more likely another protocol whose bytes 4–5 happen to be small.
@@ -12,11 +13,15 @@ const MIN_QUESTION: usize = 5;
 /// Smallest record: root owner (1) + TYPE, CLASS, TTL, RDLENGTH (10).
 const MIN_RECORD: usize = 11;
 
-/// True when `payload` looks like one DNS message: a standard opcode (QUERY, NOTIFY,
+/// `Match` when `payload` looks like one DNS message: a standard opcode (QUERY, NOTIFY,
 /// UPDATE), 1..=[`PROBE_MAX_QUESTIONS`] questions, section counts that fit in the
 /// datagram, a query carrying no answers, and a first question that parses with a
 /// known class (IN, CH, HS, NONE, ANY; the mDNS unicast bit is ignored).
-pub fn probe(payload: &[u8]) -> bool {
+pub fn probe(payload: &[u8]) -> Verdict {
+    Verdict::from_bool(looks_like_dns(payload))
+}
+
+fn looks_like_dns(payload: &[u8]) -> bool {
     let Ok(msg) = Message::parse(payload) else {
         return false;
     };
@@ -63,7 +68,7 @@ mod tests {
     #[test]
     fn accepts_queries_and_responses() {
         let q = message(9, 0x0100, [1, 0, 0, 0], &question("example.com", 1));
-        assert!(probe(&q));
+        assert_eq!(Verdict::Match, probe(&q));
         let mut body = question("example.com", 1);
         body.extend(super::super::parse::tests::record(
             &[0xC0, 12],
@@ -72,25 +77,32 @@ mod tests {
             &[1, 2, 3, 4],
         ));
         let r = message(9, 0x8180, [1, 1, 0, 0], &body);
-        assert!(probe(&r));
+        assert_eq!(Verdict::Match, probe(&r));
     }
 
     #[test]
     fn rejects_other_traffic() {
-        assert!(!probe(b""));
-        assert!(!probe(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert_eq!(Verdict::NoMatch, probe(b""));
+        assert_eq!(
+            Verdict::NoMatch,
+            probe(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        );
         // QUIC long header-ish bytes.
-        assert!(!probe(&[
-            0xc3, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0
-        ]));
+        assert_eq!(
+            Verdict::NoMatch,
+            probe(&[0xc3, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0])
+        );
         // No question.
-        assert!(!probe(&message(9, 0, [0, 0, 0, 0], &[])));
+        assert_eq!(Verdict::NoMatch, probe(&message(9, 0, [0, 0, 0, 0], &[])));
         // Counts that cannot fit.
-        assert!(!probe(&message(9, 0, [1, 0, 0, 40], &question("a", 1))));
+        assert_eq!(
+            Verdict::NoMatch,
+            probe(&message(9, 0, [1, 0, 0, 40], &question("a", 1)))
+        );
         // Unknown class.
         let mut q = message(9, 0, [1, 0, 0, 0], &question("a", 1));
         let n = q.len();
         q[n - 1] = 77;
-        assert!(!probe(&q));
+        assert_eq!(Verdict::NoMatch, probe(&q));
     }
 }

@@ -25,10 +25,10 @@ use hashbrown::HashMap;
 
 use super::counters::DnsCounters;
 use super::parse::{Message, ParseError, Section};
-use super::tcp::TcpDnsFramer;
-use super::transaction::{
-    Answer, DnsResponse, DnsTransaction, DnsTransport, MAX_ANSWERS, OwnerText,
-};
+use super::tcp::{FramingError, TcpDnsFramer};
+use super::transaction::{Answer, DnsResponse, DnsTransaction, MAX_ANSWERS, OwnerText};
+use crate::flow::Transport;
+use crate::proto::Progress;
 use crate::time::{Duration, Timestamp};
 
 /// How long a query waits for its response, in packet time. Stub resolvers retry after
@@ -63,7 +63,7 @@ impl Default for DnsConfig {
 pub struct DnsPacket {
     /// The caller's flow id; carried into the transactions.
     pub flow_id: u64,
-    pub transport: DnsTransport,
+    pub transport: Transport,
     pub src: SocketAddr,
     pub dst: SocketAddr,
 }
@@ -72,7 +72,7 @@ pub struct DnsPacket {
 struct TxKey {
     client: SocketAddr,
     server: SocketAddr,
-    transport: DnsTransport,
+    transport: Transport,
     id: u16,
     qtype: u16,
     /// Without the mDNS unicast-response / cache-flush bit.
@@ -220,7 +220,9 @@ impl DnsState {
 
     /// Feeds in-order TCP stream bytes of one direction through its `framer` and
     /// handles every complete message. A bad length prefix stops the framer for good
-    /// and is counted.
+    /// and is counted: the answer is then `Invalid` (this once) and `Stopped` after, as
+    /// it is for a framer stopped at a gap; otherwise `NeedMore` (DNS over TCP carries
+    /// messages until the connection ends).
     pub fn on_tcp_data(
         &mut self,
         framer: &mut TcpDnsFramer,
@@ -228,14 +230,22 @@ impl DnsState {
         ts: Timestamp,
         bytes: &[u8],
         out: &mut Vec<DnsTransaction>,
-    ) {
+    ) -> Progress<(), FramingError> {
+        if framer.is_stopped() {
+            return Progress::Stopped;
+        }
         let res = framer.feed(bytes, &mut |m: &[u8]| {
             self.counters.tcp_messages = self.counters.tcp_messages.saturating_add(1);
             // Errors are counted by on_message; the next message may be fine.
             let _ = self.on_message(pkt, ts, m, out);
         });
-        if res.is_err() {
-            self.counters.tcp_framing_errors = self.counters.tcp_framing_errors.saturating_add(1);
+        match res {
+            Ok(()) => Progress::NeedMore,
+            Err(e) => {
+                self.counters.tcp_framing_errors =
+                    self.counters.tcp_framing_errors.saturating_add(1);
+                Progress::Invalid(e)
+            }
         }
     }
 

@@ -19,7 +19,7 @@ pub(crate) fn pkt(from_client: bool) -> DnsPacket {
     let (src, dst) = if from_client { (c, s) } else { (s, c) };
     DnsPacket {
         flow_id: 7,
-        transport: DnsTransport::Udp,
+        transport: Transport::Udp,
         src,
         dst,
     }
@@ -207,13 +207,13 @@ fn multicast_query_joins_a_unicast_answer() {
     let responder: SocketAddr = "10.0.0.9:5355".parse().unwrap();
     let q = DnsPacket {
         flow_id: 1,
-        transport: DnsTransport::Udp,
+        transport: Transport::Udp,
         src: client,
         dst: group,
     };
     let r = DnsPacket {
         flow_id: 2,
-        transport: DnsTransport::Udp,
+        transport: Transport::Udp,
         src: responder,
         dst: client,
     };
@@ -286,14 +286,33 @@ fn tcp_messages_go_through_the_framer() {
     let mut stream = (q.len() as u16).to_be_bytes().to_vec();
     stream.extend(&q);
     let p = DnsPacket {
-        transport: DnsTransport::Tcp,
+        transport: Transport::Tcp,
         ..pkt(true)
     };
-    st.on_tcp_data(&mut framer, &p, t(0), &stream[..5], &mut out);
+    let fed = |st: &mut DnsState, framer: &mut TcpDnsFramer, bytes: &[u8], out: &mut Vec<_>| {
+        st.on_tcp_data(framer, &p, t(0), bytes, out)
+    };
+    assert_eq!(
+        fed(&mut st, &mut framer, &stream[..5], &mut out),
+        Progress::NeedMore
+    );
     assert_eq!(st.pending(), 0);
-    st.on_tcp_data(&mut framer, &p, t(0), &stream[5..], &mut out);
+    assert_eq!(
+        fed(&mut st, &mut framer, &stream[5..], &mut out),
+        Progress::NeedMore
+    );
     assert_eq!(st.pending(), 1);
-    st.on_tcp_data(&mut framer, &p, t(0), &[0, 3, 1, 2, 3], &mut out);
+    assert_eq!(
+        fed(&mut st, &mut framer, &[0, 3, 1, 2, 3], &mut out),
+        Progress::Invalid(FramingError::BadLength(3))
+    );
+    assert_eq!(st.counters().tcp_framing_errors, 1);
+    assert_eq!(st.counters().tcp_messages, 1);
+    // The stream is given up: later bytes are not read, nor counted again.
+    assert_eq!(
+        fed(&mut st, &mut framer, &stream, &mut out),
+        Progress::Stopped
+    );
     assert_eq!(st.counters().tcp_framing_errors, 1);
     assert_eq!(st.counters().tcp_messages, 1);
 }

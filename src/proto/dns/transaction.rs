@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use super::parse::{Name, RData, Record};
+use crate::flow::Transport;
 use crate::time::Timestamp;
 
 /// Most answers kept from one response. Round-robin sets stay under a few dozen
@@ -26,13 +27,6 @@ pub mod status {
     pub const NO_RECORDS: u32 = 9501;
     /// `ERROR_TIMEOUT`: no response was seen.
     pub const TIMEOUT: u32 = 1460;
-}
-
-/// Transport the message came over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DnsTransport {
-    Udp,
-    Tcp,
 }
 
 /// Decoded RDATA of one answer.
@@ -143,7 +137,7 @@ pub struct DnsResponse {
 pub struct DnsTransaction {
     /// The caller's flow id, passed through.
     pub flow_id: u64,
-    pub transport: DnsTransport,
+    pub transport: Transport,
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub id: u16,

@@ -24,10 +24,18 @@ mod response;
 pub mod state;
 mod stream;
 
-pub use parse::{
-    Framing, MAX_HEADERS, METHODS, Probe, RequestHead, ResponseHead, probe, probe_response,
-};
+pub use parse::{Framing, MAX_HEADERS, METHODS, RequestHead, ResponseHead, probe, probe_response};
 pub use state::{Feed, HttpState, HttpTransaction, Outcome, TunnelStart};
+
+use crate::flow::Transport;
+
+/// HTTP/1.x offers itself on TCP, on any port, by a request line's method.
+pub const PROBE: crate::proto::Probe = crate::proto::Probe {
+    name: "http",
+    transport: Transport::Tcp,
+    ports: &[],
+    content: Some(probe),
+};
 
 /// Longest request or response head read (DESIGN §7). Real browser heads are 0.5–4 KiB;
 /// nginx's default `large_client_header_buffers` is 4×8 KiB, Apache's LimitRequestLine

@@ -5,6 +5,8 @@
 //! header lines it cannot read and keeps raw bytes that are not UTF-8. Nothing here
 //! buffers: callers pass the bytes of one head and get an owned head back.
 
+use crate::proto::Verdict;
+
 use super::fields::HeadBuilder;
 pub use super::head::{Framing, RequestHead, ResponseHead};
 use super::lenient;
@@ -63,24 +65,14 @@ pub const METHODS: &[&[u8]] = &[
 /// Longest entry of [`METHODS`] plus its space: the most bytes a probe can wait for.
 pub const MAX_PROBE_BYTES: usize = 18;
 
-/// What the first bytes of a stream say.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Probe {
-    /// A known method followed by a space.
-    Http,
-    NotHttp,
-    /// Too few bytes to tell (a prefix of some `METHOD `).
-    NeedMore,
-}
-
 /// Does `first` start like an HTTP/1.x request line? Used on any port.
-pub fn probe(first: &[u8]) -> Probe {
+pub fn probe(first: &[u8]) -> Verdict {
     // Fast exit on the first byte: every method starts with one of these capitals.
     match first.first() {
-        None => return Probe::NeedMore,
+        None => return Verdict::NeedMore,
         Some(b'A' | b'B' | b'C' | b'D' | b'G' | b'H' | b'L' | b'M' | b'O' | b'P' | b'R')
         | Some(b'S' | b'T' | b'U' | b'V') => {}
-        Some(_) => return Probe::NotHttp,
+        Some(_) => return Verdict::NoMatch,
     }
     let mut maybe = false;
     for method in METHODS {
@@ -88,7 +80,7 @@ pub fn probe(first: &[u8]) -> Probe {
             Some((m, rest)) => {
                 if m == *method {
                     match rest.first() {
-                        Some(b' ') => return Probe::Http,
+                        Some(b' ') => return Verdict::Match,
                         Some(_) => {}
                         None => maybe = true,
                     }
@@ -98,26 +90,26 @@ pub fn probe(first: &[u8]) -> Probe {
         }
     }
     if maybe {
-        Probe::NeedMore
+        Verdict::NeedMore
     } else {
-        Probe::NotHttp
+        Verdict::NoMatch
     }
 }
 
 /// Does `first` start like a status line (`HTTP/`)? Case-insensitive: some servers send
 /// `http/1.1 200 OK` and clients accept it (Zeek's lower-case test capture).
-pub fn probe_response(first: &[u8]) -> Probe {
+pub fn probe_response(first: &[u8]) -> Verdict {
     const PREFIX: &[u8] = b"HTTP/";
     match first.get(..PREFIX.len()) {
-        Some(p) if p.eq_ignore_ascii_case(PREFIX) => Probe::Http,
-        Some(_) => Probe::NotHttp,
+        Some(p) if p.eq_ignore_ascii_case(PREFIX) => Verdict::Match,
+        Some(_) => Verdict::NoMatch,
         None if PREFIX
             .get(..first.len())
             .is_some_and(|p| p.eq_ignore_ascii_case(first)) =>
         {
-            Probe::NeedMore
+            Verdict::NeedMore
         }
-        None => Probe::NotHttp,
+        None => Verdict::NoMatch,
     }
 }
 
@@ -211,29 +203,29 @@ mod tests {
 
     #[test]
     fn probe_knows_methods_and_waits_on_prefixes() {
-        assert_eq!(probe(b"GET / HTTP/1.1\r\n"), Probe::Http);
-        assert_eq!(probe(b"PROPFIND /x"), Probe::Http);
-        assert_eq!(probe(b"CONNECT h:443 HTTP/1.1"), Probe::Http);
-        assert_eq!(probe(b"GE"), Probe::NeedMore);
-        assert_eq!(probe(b"GET"), Probe::NeedMore);
-        assert_eq!(probe(b""), Probe::NeedMore);
-        assert_eq!(probe(b"get / HTTP/1.1"), Probe::NotHttp);
-        assert_eq!(probe(b"GETX / HTTP/1.1"), Probe::NotHttp);
-        assert_eq!(probe(b"\x16\x03\x01\x02\x00"), Probe::NotHttp);
-        assert_eq!(probe(b"SSH-2.0-OpenSSH"), Probe::NotHttp);
+        assert_eq!(probe(b"GET / HTTP/1.1\r\n"), Verdict::Match);
+        assert_eq!(probe(b"PROPFIND /x"), Verdict::Match);
+        assert_eq!(probe(b"CONNECT h:443 HTTP/1.1"), Verdict::Match);
+        assert_eq!(probe(b"GE"), Verdict::NeedMore);
+        assert_eq!(probe(b"GET"), Verdict::NeedMore);
+        assert_eq!(probe(b""), Verdict::NeedMore);
+        assert_eq!(probe(b"get / HTTP/1.1"), Verdict::NoMatch);
+        assert_eq!(probe(b"GETX / HTTP/1.1"), Verdict::NoMatch);
+        assert_eq!(probe(b"\x16\x03\x01\x02\x00"), Verdict::NoMatch);
+        assert_eq!(probe(b"SSH-2.0-OpenSSH"), Verdict::NoMatch);
         for m in METHODS {
-            assert_eq!(probe(&[*m, &b" /"[..]].concat()), Probe::Http);
-            assert_eq!(probe(&m[..1]), Probe::NeedMore);
+            assert_eq!(probe(&[*m, &b" /"[..]].concat()), Verdict::Match);
+            assert_eq!(probe(&m[..1]), Verdict::NeedMore);
             assert!(m.len() < MAX_PROBE_BYTES);
         }
     }
 
     #[test]
     fn response_probe_is_case_insensitive() {
-        assert_eq!(probe_response(b"HTTP/1.1 200 OK"), Probe::Http);
-        assert_eq!(probe_response(b"http/1.1 200 OK"), Probe::Http);
-        assert_eq!(probe_response(b"HTT"), Probe::NeedMore);
-        assert_eq!(probe_response(b"HTX"), Probe::NotHttp);
+        assert_eq!(probe_response(b"HTTP/1.1 200 OK"), Verdict::Match);
+        assert_eq!(probe_response(b"http/1.1 200 OK"), Verdict::Match);
+        assert_eq!(probe_response(b"HTT"), Verdict::NeedMore);
+        assert_eq!(probe_response(b"HTX"), Verdict::NoMatch);
     }
 
     #[test]

@@ -4,14 +4,14 @@
 
 use super::body::BodySkip;
 use super::parse::{
-    Probe, ResponseHead, find_head_end, parse_response_head, parse_truncated_response_head,
-    probe_response,
+    ResponseHead, find_head_end, parse_response_head, parse_truncated_response_head, probe_response,
 };
 use super::state::{Feed, HttpState, Outcome};
 use super::stream::{
     After, Dir, after_body, fed, leading_crlf, nl_state, start_resync, step_common,
 };
 use super::{HttpCounters, InvalidKind, MAX_HEAD_BYTES};
+use crate::proto::Verdict;
 
 impl HttpState {
     /// Feeds server→client bytes, like [`HttpState::feed_request`].
@@ -43,12 +43,12 @@ impl HttpState {
                 continue;
             }
             match probe_response(rest) {
-                Probe::NeedMore => return fed(pos, Outcome::NeedMore),
-                Probe::NotHttp => {
+                Verdict::NeedMore => return fed(pos, Outcome::NeedMore),
+                Verdict::NoMatch => {
                     self.resp = self.response_invalid(InvalidKind::StatusLine, false, counters);
                     continue;
                 }
-                Probe::Http => {}
+                Verdict::Match => {}
             }
             let window = rest.get(..MAX_HEAD_BYTES).unwrap_or(rest);
             if let Some(end) = find_head_end(window, scanned.saturating_sub(2)) {

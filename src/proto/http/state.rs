@@ -15,7 +15,7 @@
 //! [`HttpState::flush`] (flow end). Deterministic on the bytes alone: no timers.
 //!
 //! **CONNECT.** After a CONNECT head the client stream waits (consumes nothing) for the
-//! proxy's answer. A 2xx starts the tunnel in both directions: [`Outcome::Tunnel`] and
+//! proxy's answer. A 2xx starts the tunnel in both directions: `Outcome::Handoff` and
 //! [`HttpState::tunnel_start`] give the stream offsets where it begins, and the caller
 //! re-probes from there (a TLS ClientHello inside). Any other status lets the client
 //! stream go on with the next request (a retry with Proxy-Authorization). If the client
@@ -30,12 +30,13 @@ use std::collections::VecDeque;
 
 use super::body::{BodySkip, Chunk};
 use super::parse::{
-    Probe, RequestHead, find_head_end, parse_request_head, parse_truncated_request_head, probe,
+    RequestHead, find_head_end, parse_request_head, parse_truncated_request_head, probe,
 };
 use super::stream::{
     After, Dir, after_body, after_gap, fed, leading_crlf, nl_state, start_resync, step_common,
 };
 use super::{HttpCounters, InvalidKind, MAX_HEAD_BYTES};
+use crate::proto::Verdict;
 use crate::time::Timestamp;
 
 /// Requests awaiting a response. Browsers never pipeline and keep one request in flight
@@ -68,7 +69,7 @@ pub struct HttpTransaction {
 }
 
 /// What one feed did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Feed {
     /// Bytes of the slice consumed; the caller keeps the rest and passes it again,
     /// with what follows, next time. Never more than the slice.
@@ -76,18 +77,16 @@ pub struct Feed {
     pub outcome: Outcome,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Everything usable was consumed; more bytes are needed. What is left unconsumed
-    /// is a partial head (under [`MAX_HEAD_BYTES`]), a partial method or status-line
-    /// prefix, or client bytes held after a CONNECT until the proxy answers.
-    NeedMore,
-    /// The bytes from `consumed` on are inside a CONNECT tunnel: re-probe them.
-    Tunnel,
-    /// This direction is no longer HTTP/1 (101 upgrade, resynchronisation abandoned):
-    /// everything was consumed and later bytes will be too; the caller may stop feeding.
-    Stopped,
-}
+/// What one feed did to its direction, in the one progress type of every parser.
+/// `NeedMore`: everything usable was consumed and more bytes are needed; what is left
+/// unconsumed is a partial head (under [`MAX_HEAD_BYTES`]), a partial method or
+/// status-line prefix, or client bytes held after a CONNECT until the proxy answers.
+/// `Handoff`: the bytes from `consumed` on are inside a CONNECT tunnel: re-probe them.
+/// `Stopped`: this direction is no longer HTTP/1 (101 upgrade, resynchronisation
+/// abandoned): everything was consumed and later bytes will be too; the caller may stop
+/// feeding. HTTP delivers its transactions through [`HttpState::take_events`], so it
+/// never answers `Done`, and it never breaks for good (`Invalid`): it resynchronises.
+pub type Outcome = crate::proto::Progress<(), std::convert::Infallible>;
 
 /// Stream offsets (bytes fed and consumed since the state began) where a tunnel starts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -326,12 +325,12 @@ impl HttpState {
                         continue;
                     }
                     match probe(rest) {
-                        Probe::NeedMore => return fed(pos, Outcome::NeedMore),
-                        Probe::NotHttp => {
+                        Verdict::NeedMore => return fed(pos, Outcome::NeedMore),
+                        Verdict::NoMatch => {
                             self.req = start_resync(InvalidKind::NotRequestLine, false, counters);
                             continue;
                         }
-                        Probe::Http => {}
+                        Verdict::Match => {}
                     }
                     let window = rest.get(..MAX_HEAD_BYTES).unwrap_or(rest);
                     if let Some(end) = find_head_end(window, scanned.saturating_sub(2)) {
@@ -386,14 +385,14 @@ impl HttpState {
                         continue;
                     }
                     match probe(rest) {
-                        Probe::NotHttp if !rest.is_empty() => {
+                        Verdict::NoMatch if !rest.is_empty() => {
                             // Not a request: the client is already talking through the
                             // tunnel (its answer was not seen or not awaited).
                             self.tunnel.to_server =
                                 Some(self.req_offset.saturating_add(pos as u64));
                             self.req = Dir::Tunnel;
                         }
-                        Probe::Http if rest.len() >= MAX_HEAD_BYTES => {
+                        Verdict::Match if rest.len() >= MAX_HEAD_BYTES => {
                             // A whole head waits and no answer came: stop waiting.
                             self.req = Dir::Head { scanned: 0 };
                         }

@@ -4,9 +4,9 @@
 
 use super::body::{BodySkip, Chunk, SkipEnd};
 use super::head::Framing;
-use super::parse::Probe;
 use super::state::{Feed, MAX_RESYNC_BYTES, Outcome};
 use super::{HttpCounters, InvalidKind};
+use crate::proto::Verdict;
 
 /// What a direction is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,7 +111,7 @@ pub(super) fn step_common(
     dir: Dir,
     rest: &[u8],
     counters: &mut HttpCounters,
-    starts_message: fn(&[u8]) -> Probe,
+    starts_message: fn(&[u8]) -> Verdict,
 ) -> (usize, Dir, Option<Outcome>) {
     match dir {
         Dir::SkipHeadRest { nl, then } => match skip_head_rest(nl, rest) {
@@ -154,7 +154,7 @@ pub(super) fn step_common(
                 )
             }
         }
-        Dir::Tunnel => (0, Dir::Tunnel, Some(Outcome::Tunnel)),
+        Dir::Tunnel => (0, Dir::Tunnel, Some(Outcome::Handoff)),
         Dir::Stopped => (rest.len(), Dir::Stopped, Some(Outcome::Stopped)),
         // Only reached through the request loop, which handles these itself.
         Dir::Head { .. } | Dir::AwaitConnect => (0, dir, Some(Outcome::NeedMore)),
@@ -181,16 +181,16 @@ pub(super) fn skip_head_rest(mut nl: u8, rest: &[u8]) -> (usize, Result<(), u8>)
 pub(super) fn resync_scan(
     rest: &[u8],
     mut line_start: bool,
-    starts_message: fn(&[u8]) -> Probe,
+    starts_message: fn(&[u8]) -> Verdict,
 ) -> (usize, bool, bool) {
     let mut i = 0usize;
     loop {
         let tail = rest.get(i..).unwrap_or_default();
         if line_start {
             match starts_message(tail) {
-                Probe::Http => return (i, true, true),
-                Probe::NeedMore => return (i, false, true),
-                Probe::NotHttp => {}
+                Verdict::Match => return (i, true, true),
+                Verdict::NeedMore => return (i, false, true),
+                Verdict::NoMatch => {}
             }
         }
         match tail.iter().position(|&b| b == b'\n') {

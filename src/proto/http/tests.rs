@@ -302,13 +302,13 @@ fn connect_tunnel_offsets() {
     k.up.clear(); // (the caller's buffer; dropped here to keep the offsets simple)
     let answer = b"HTTP/1.1 200 Connection established\r\n\r\n";
     let f = k.server(&[&answer[..], b"\x16\x03\x03"].concat());
-    assert_eq!((f.consumed, f.outcome), (answer.len(), Outcome::Tunnel));
+    assert_eq!((f.consumed, f.outcome), (answer.len(), Outcome::Handoff));
     assert!(k.st.tunnel_established());
     let t = k.st.tunnel_start();
     assert_eq!(t.to_server, Some(connect.len() as u64));
     assert_eq!(t.to_client, Some(answer.len() as u64));
     let f = k.client(hello);
-    assert_eq!((f.consumed, f.outcome), (0, Outcome::Tunnel));
+    assert_eq!((f.consumed, f.outcome), (0, Outcome::Handoff));
     assert_eq!(k.up, hello);
     assert_eq!(k.statuses(), [Some(200)]);
     assert_eq!(k.uris(), ["apache.org:443"]);
@@ -333,7 +333,7 @@ fn connect_answer_unseen_client_starts_tunnel() {
     let mut k = Conn::default();
     k.client(b"CONNECT h:443 HTTP/1.1\r\n\r\n");
     let f = k.client(b"\x16\x03\x01\x00\x05");
-    assert_eq!((f.consumed, f.outcome), (0, Outcome::Tunnel));
+    assert_eq!((f.consumed, f.outcome), (0, Outcome::Handoff));
     assert_eq!(k.st.tunnel_start().to_server, Some(26));
     assert!(!k.st.tunnel_established());
 }

@@ -35,7 +35,19 @@ pub use keys::{ClientInitialKeys, seal_client_initial};
 pub use parse::{KeyVersion, VERSION_1, VERSION_2, probe};
 pub use reassembly::{MAX_CRYPTO_BYTES, MAX_PIECES};
 pub use state::{
-    MAX_AUTH_FAILURES, MAX_KEY_DERIVATIONS, MIN_CLIENT_INITIAL_DATAGRAM, QuicProgress, QuicState,
+    HelloLost, MAX_AUTH_FAILURES, MAX_KEY_DERIVATIONS, MIN_CLIENT_INITIAL_DATAGRAM, QuicHello,
+    QuicProgress, QuicState,
+};
+
+use crate::flow::Transport;
+
+/// QUIC offers itself on UDP, on any port, by a long header of a version whose Initial
+/// keys are known.
+pub const PROBE: crate::proto::Probe = crate::proto::Probe {
+    name: "quic",
+    transport: Transport::Udp,
+    ports: &[],
+    content: Some(probe),
 };
 
 /// Why a QUIC packet could not be read. Caused by traffic: counted, never logged.

@@ -6,6 +6,7 @@
 //! nothing here allocates, decrypts or panics.
 
 use super::QuicError;
+use crate::proto::Verdict;
 
 /// QUIC version 1 (RFC 9000).
 pub const VERSION_1: u32 = 0x0000_0001;
@@ -227,7 +228,11 @@ pub fn long_header(buf: &[u8]) -> Result<LongHeader<'_>, QuicError> {
 /// connection IDs ≤ 20 bytes and a Length that fits the datagram. No allocation, no
 /// cryptography; for random bytes it almost always stops at the first byte or the
 /// version.
-pub fn probe(payload: &[u8]) -> bool {
+pub fn probe(payload: &[u8]) -> Verdict {
+    Verdict::from_bool(long_header_readable(payload))
+}
+
+fn long_header_readable(payload: &[u8]) -> bool {
     let Some(&first) = payload.first() else {
         return false;
     };
@@ -395,7 +400,7 @@ mod tests {
         assert_eq!(h.dcid, &[1, 2, 3, 4]);
         assert_eq!(h.pn_offset, 1 + 4 + 1 + 4 + 1 + 1 + 2);
         assert_eq!(h.packet_len, p.len());
-        assert!(probe(&p));
+        assert_eq!(Verdict::Match, probe(&p));
         // Type bits 0 are Retry in v2, Initial bits are 1.
         let p2 = initial(VERSION_2, 1, &[9; 8], 30, 30);
         assert_eq!(long_header(&p2).unwrap().packet_type, PacketType::Initial);
@@ -407,7 +412,7 @@ mod tests {
     fn long_header_refusals() {
         let p = initial(VERSION_1, 0, &[1; 8], 30, 29);
         assert_eq!(long_header(&p), Err(QuicError::Length));
-        assert!(!probe(&p));
+        assert_eq!(Verdict::NoMatch, probe(&p));
         let mut p = initial(VERSION_1, 0, &[1; 8], 30, 30);
         p[0] &= !0x40;
         assert_eq!(long_header(&p), Err(QuicError::FixedBit));
@@ -416,13 +421,14 @@ mod tests {
         let p = initial(0, 0, &[1; 8], 30, 30);
         assert_eq!(long_header(&p), Err(QuicError::VersionNegotiation));
         let p = initial(0x1a2a_3a4a, 0, &[1; 8], 30, 30);
-        assert!(!probe(&p));
-        assert!(!probe(&[0x40, 0, 0, 0, 1]));
+        assert_eq!(Verdict::NoMatch, probe(&p));
+        assert_eq!(Verdict::NoMatch, probe(&[0x40, 0, 0, 0, 1]));
         // A DNS query header (id 0xc0de, flags 0x0100): first byte looks long-header,
         // the "version" is not one.
-        assert!(!probe(&[
-            0xc0, 0xde, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0
-        ]));
+        assert_eq!(
+            Verdict::NoMatch,
+            probe(&[0xc0, 0xde, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0])
+        );
     }
 
     #[test]

@@ -55,25 +55,26 @@ pub const MAX_FRAMES_PER_PACKET: usize = 1024;
 /// stays small); for memory accounting only.
 pub const KEY_SET_BYTES: usize = 1024;
 
-/// What one datagram did to the flow.
-#[derive(Debug, PartialEq)]
-pub enum QuicProgress {
-    /// No QUIC long header of a version c2tap knows, and the flow has not shown one.
-    NotQuic,
-    /// QUIC; the ClientHello is not complete yet.
-    NeedMore,
-    /// The ClientHello, read once. `version`: the long-header version of the packet
-    /// that completed it (as tshark reports it).
-    Done {
-        facts: Box<HandshakeFacts>,
-        version: u32,
-    },
-    /// QUIC, but the hello cannot be had: a cap was reached, the CRYPTO stream is not a
-    /// ClientHello, or the version's keys are unknown (drafts before 29). Reported once.
-    Failed,
-    /// The flow already returned `Done` or `Failed`; nothing more is read.
-    Finished,
+/// The ClientHello of a QUIC connection, read once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuicHello {
+    pub facts: Box<HandshakeFacts>,
+    /// The long-header version of the packet that completed it (as tshark reports it).
+    pub version: u32,
 }
+
+/// The hello of a QUIC flow cannot be had: a cap was reached, the CRYPTO stream is not
+/// a ClientHello, or the version's keys are unknown (drafts before 29). The cause is
+/// counted in [`QuicCounters`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HelloLost;
+
+/// What one datagram did to the flow, in the one progress type of every parser:
+/// `Handoff` when the datagram has no QUIC long header of a version c2tap knows and the
+/// flow has not shown one; `NeedMore` while the ClientHello is incomplete; `Done` with
+/// the hello; `Invalid` when it cannot be had (reported once); `Stopped` once the flow
+/// already returned `Done` or `Invalid` (nothing more is read).
+pub type QuicProgress = crate::proto::Progress<QuicHello, HelloLost>;
 
 /// The keys of the connection's current DCID.
 struct CachedKeys {
@@ -127,7 +128,7 @@ impl QuicState {
 
     /// Cheap test that a datagram starts with a QUIC long header c2tap can read (see
     /// [`probe`]); for deciding, on any UDP port, whether to create a `QuicState`.
-    pub fn probe(payload: &[u8]) -> bool {
+    pub fn probe(payload: &[u8]) -> crate::proto::Verdict {
         probe(payload)
     }
 
@@ -149,7 +150,7 @@ impl QuicState {
         counters: &mut QuicCounters,
     ) -> QuicProgress {
         if self.finished {
-            return QuicProgress::Finished;
+            return QuicProgress::Stopped;
         }
         if !from_client {
             return self.on_server_datagram(payload, counters);
@@ -166,7 +167,7 @@ impl QuicState {
             let Some(kv) = key_version(hdr.version) else {
                 if is_unreadable_ietf_draft(hdr.version) && !self.seen_quic {
                     counters.unsupported_versions = counters.unsupported_versions.saturating_add(1);
-                    return self.finish(QuicProgress::Failed);
+                    return self.finish(QuicProgress::Invalid(HelloLost));
                 }
                 break;
             };
@@ -190,19 +191,19 @@ impl QuicState {
             match self.on_initial(&hdr, kv, packet, payload.len(), counters) {
                 Step::Continue => {}
                 Step::Done(facts) => {
-                    return self.finish(QuicProgress::Done {
+                    return self.finish(QuicProgress::Done(QuicHello {
                         facts,
                         version: hdr.version,
-                    });
+                    }));
                 }
-                Step::Failed => return self.finish(QuicProgress::Failed),
+                Step::Failed => return self.finish(QuicProgress::Invalid(HelloLost)),
             }
         }
         if self.seen_quic {
             QuicProgress::NeedMore
         } else {
             counters.not_quic = counters.not_quic.saturating_add(1);
-            QuicProgress::NotQuic
+            QuicProgress::Handoff
         }
     }
 
@@ -221,7 +222,7 @@ impl QuicState {
             _ if self.seen_quic => {}
             _ => {
                 counters.not_quic = counters.not_quic.saturating_add(1);
-                return QuicProgress::NotQuic;
+                return QuicProgress::Handoff;
             }
         }
         QuicProgress::NeedMore

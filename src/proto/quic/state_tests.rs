@@ -16,7 +16,7 @@ use crate::proto::quic::testdata::{
 
 fn done(p: QuicProgress) -> (Box<HandshakeFacts>, u32) {
     match p {
-        QuicProgress::Done { facts, version } => (facts, version),
+        QuicProgress::Done(QuicHello { facts, version }) => (facts, version),
         other => panic!("expected Done, got {other:?}"),
     }
 }
@@ -71,7 +71,7 @@ fn rfc9001_a2_decrypts_exactly() {
     );
     assert_eq!(
         state.on_datagram(&packet, true, &mut c),
-        QuicProgress::Finished
+        QuicProgress::Stopped
     );
     assert_eq!(state.retained_bytes(), 0);
 }
@@ -143,11 +143,11 @@ fn failures_are_capped() {
     }
     assert_eq!(
         state.on_datagram(&packet, true, &mut c),
-        QuicProgress::Failed
+        QuicProgress::Invalid(HelloLost)
     );
     assert_eq!(
         state.on_datagram(&packet, true, &mut c),
-        QuicProgress::Finished
+        QuicProgress::Stopped
     );
     assert_eq!((c.capped, c.keys_derived), (1, 1));
 }
@@ -348,13 +348,13 @@ fn not_quic_and_old_drafts() {
     let dns = [0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0];
     assert_eq!(
         QuicState::new().on_datagram(&dns, true, &mut c),
-        QuicProgress::NotQuic
+        QuicProgress::Handoff
     );
     let mut draft28 = unhex(RFC9001_A2_PACKET);
     draft28[1..5].copy_from_slice(&0xff00_001cu32.to_be_bytes());
     assert_eq!(
         QuicState::new().on_datagram(&draft28, true, &mut c),
-        QuicProgress::Failed
+        QuicProgress::Invalid(HelloLost)
     );
     assert_eq!(
         (c.not_quic, c.unsupported_versions, c.keys_derived),
@@ -368,14 +368,17 @@ fn not_a_client_hello_fails_once() {
     let pkt = seal_client_initial(KeyVersion::V1, &[1; 8], &[], 0, &frames, 1200).unwrap();
     let mut c = QuicCounters::default();
     let mut s = QuicState::new();
-    assert_eq!(s.on_datagram(&pkt, true, &mut c), QuicProgress::Failed);
+    assert_eq!(
+        s.on_datagram(&pkt, true, &mut c),
+        QuicProgress::Invalid(HelloLost)
+    );
     assert_eq!(c.hello_errors, 1);
     // Known at the first byte, without waiting for the claimed 16 MB.
     let frames = crypto_frame(0, &[2, 0xff, 0xff, 0xff, 0]);
     let pkt = seal_client_initial(KeyVersion::V1, &[1; 8], &[], 0, &frames, 1200).unwrap();
     assert_eq!(
         QuicState::new().on_datagram(&pkt, true, &mut c),
-        QuicProgress::Failed
+        QuicProgress::Invalid(HelloLost)
     );
     assert_eq!(c.hello_errors, 2);
 }

@@ -1,7 +1,7 @@
 //! TLS over TCP, client→server: find the ClientHello in the reassembled stream and
 //! turn it into [`HandshakeFacts`](crate::proto::handshake::HandshakeFacts).
 //!
-//! - [`probe`] tells from the first bytes of a stream, on any port, whether it starts
+//! - [`probe`] ([`PROBE`]) tells from the first bytes of a stream, on any port, whether it starts
 //!   like a TLS ClientHello (record type 22, RFC 8446 §5.1; version 0x0300..=0x0304;
 //!   handshake type 1, RFC 8446 §4).
 //! - [`ClientHelloStream`] takes the stream in pieces of any size ([`state`]): TLS
@@ -22,10 +22,19 @@ pub mod state;
 #[cfg(test)]
 pub(crate) mod testdata;
 
-pub use parse::{MAX_RECORD_LEN, Probe, RecordHeader, probe};
+pub use parse::{MAX_RECORD_LEN, RecordHeader, probe};
 pub use state::{ClientHelloStream, Progress};
 
+use crate::flow::Transport;
 use crate::proto::handshake::TlsError;
+
+/// TLS offers itself on TCP, on any port, by the start of its ClientHello.
+pub const PROBE: crate::proto::Probe = crate::proto::Probe {
+    name: "tls",
+    transport: Transport::Tcp,
+    ports: &[],
+    content: Some(probe),
+};
 
 /// Why a stream that started like TLS stopped being readable before its ClientHello
 /// was complete. Serialized in snake_case (see [`InvalidKind::as_str`]).

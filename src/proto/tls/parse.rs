@@ -1,5 +1,7 @@
 //! TLS record header (RFC 8446 §5.1, RFC 5246 §6.2.1) and the content probe.
 
+use crate::proto::Verdict;
+
 /// Record header: content type (1), legacy record version (2), length (2).
 pub const RECORD_HEADER_LEN: usize = 5;
 
@@ -48,35 +50,26 @@ impl RecordHeader {
     }
 }
 
-/// What the first bytes of a stream say.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Probe {
-    Tls,
-    NotTls,
-    /// Every byte so far fits a ClientHello; more are needed to decide.
-    NeedMore,
-}
-
 /// Bytes [`probe`] needs to decide: the record header and the handshake type.
 pub const PROBE_LEN: usize = RECORD_HEADER_LEN + 1;
 
 /// Whether a stream starts like a TLS ClientHello: record type 22, record version
 /// 0x0300..=0x0304, a record length a handshake record can have, handshake type 1.
 /// Used on every port, so it is strict: six bytes that fit are rare in other protocols.
-pub fn probe(first_bytes: &[u8]) -> Probe {
+pub fn probe(first_bytes: &[u8]) -> Verdict {
     let fits = |i: usize, ok: fn(u8) -> bool| first_bytes.get(i).is_none_or(|&b| ok(b));
     if !fits(0, |b| b == CONTENT_HANDSHAKE) || !fits(1, |b| b == 3) || !fits(2, |b| b <= 4) {
-        return Probe::NotTls;
+        return Verdict::NoMatch;
     }
     if let Some(h) = RecordHeader::read(first_bytes)
         && !h.len_ok()
     {
-        return Probe::NotTls;
+        return Verdict::NoMatch;
     }
     match first_bytes.get(RECORD_HEADER_LEN) {
-        None => Probe::NeedMore,
-        Some(&1) => Probe::Tls,
-        Some(_) => Probe::NotTls,
+        None => Verdict::NeedMore,
+        Some(&1) => Verdict::Match,
+        Some(_) => Verdict::NoMatch,
     }
 }
 
@@ -86,32 +79,32 @@ mod tests {
 
     #[test]
     fn probe_accepts_clienthello_start() {
-        assert_eq!(probe(&[0x16, 3, 1, 2, 0, 1, 0, 1, 0xfc]), Probe::Tls);
-        assert_eq!(probe(&[0x16, 3, 0, 0, 50, 1]), Probe::Tls);
-        assert_eq!(probe(&[0x16, 3, 4, 0, 50, 1]), Probe::Tls);
+        assert_eq!(probe(&[0x16, 3, 1, 2, 0, 1, 0, 1, 0xfc]), Verdict::Match);
+        assert_eq!(probe(&[0x16, 3, 0, 0, 50, 1]), Verdict::Match);
+        assert_eq!(probe(&[0x16, 3, 4, 0, 50, 1]), Verdict::Match);
     }
 
     #[test]
     fn probe_waits_for_six_bytes() {
-        assert_eq!(probe(&[]), Probe::NeedMore);
-        assert_eq!(probe(&[0x16]), Probe::NeedMore);
-        assert_eq!(probe(&[0x16, 3, 1, 2, 0]), Probe::NeedMore);
+        assert_eq!(probe(&[]), Verdict::NeedMore);
+        assert_eq!(probe(&[0x16]), Verdict::NeedMore);
+        assert_eq!(probe(&[0x16, 3, 1, 2, 0]), Verdict::NeedMore);
     }
 
     #[test]
     fn probe_rejects_other_protocols() {
-        assert_eq!(probe(b"GET / HTTP/1.1\r\n"), Probe::NotTls);
-        assert_eq!(probe(b"SSH-2.0-OpenSSH"), Probe::NotTls);
+        assert_eq!(probe(b"GET / HTTP/1.1\r\n"), Verdict::NoMatch);
+        assert_eq!(probe(b"SSH-2.0-OpenSSH"), Verdict::NoMatch);
         // SSLv2-format hello.
-        assert_eq!(probe(&[0x80, 0x2e, 1, 3, 1]), Probe::NotTls);
+        assert_eq!(probe(&[0x80, 0x2e, 1, 3, 1]), Verdict::NoMatch);
         // Version 3.5, 2.0, zero length, over-long record, ServerHello.
-        assert_eq!(probe(&[0x16, 3, 5]), Probe::NotTls);
-        assert_eq!(probe(&[0x16, 2, 0]), Probe::NotTls);
-        assert_eq!(probe(&[0x16, 3, 1, 0, 0, 1]), Probe::NotTls);
-        assert_eq!(probe(&[0x16, 3, 1, 0xff, 0xff, 1]), Probe::NotTls);
-        assert_eq!(probe(&[0x16, 3, 3, 0, 80, 2]), Probe::NotTls);
+        assert_eq!(probe(&[0x16, 3, 5]), Verdict::NoMatch);
+        assert_eq!(probe(&[0x16, 2, 0]), Verdict::NoMatch);
+        assert_eq!(probe(&[0x16, 3, 1, 0, 0, 1]), Verdict::NoMatch);
+        assert_eq!(probe(&[0x16, 3, 1, 0xff, 0xff, 1]), Verdict::NoMatch);
+        assert_eq!(probe(&[0x16, 3, 3, 0, 80, 2]), Verdict::NoMatch);
         // Application data record.
-        assert_eq!(probe(&[0x17, 3, 3, 0, 80]), Probe::NotTls);
+        assert_eq!(probe(&[0x17, 3, 3, 0, 80]), Verdict::NoMatch);
     }
 
     #[test]

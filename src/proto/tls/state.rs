@@ -11,24 +11,17 @@
 
 use super::parse::{CONTENT_HANDSHAKE, RECORD_HEADER_LEN, RecordHeader};
 use super::{InvalidKind, TlsCounters};
+use crate::proto::Verdict;
 use crate::proto::handshake::{
     CLIENT_HELLO, HANDSHAKE_HEADER_LEN, HandshakeFacts, MAX_CLIENT_HELLO, parse_client_hello,
 };
 
-/// What one [`ClientHelloStream::feed`] found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// Everything so far fits a ClientHello; feed more bytes.
-    NeedMore,
-    /// The ClientHello was read (check `partial`). The stream is finished.
-    Done(Box<HandshakeFacts>),
-    /// The stream does not start with a TLS ClientHello. The stream is finished.
-    NotTls,
-    /// It started like TLS but broke before the ClientHello ended. Finished.
-    Invalid(InvalidKind),
-    /// An earlier call already gave the final answer; the bytes were not looked at.
-    Finished,
-}
+/// What one [`ClientHelloStream::feed`] found, in the one progress type of every
+/// parser: `Done` carries the ClientHello's facts (check `partial`); `Handoff`: the
+/// stream does not start with a TLS ClientHello; `Invalid`: it started like TLS but
+/// broke before the ClientHello ended; `Stopped`: an earlier call already gave the final
+/// answer and the bytes were not looked at. Every answer but `NeedMore` is final.
+pub type Progress = crate::proto::Progress<Box<HandshakeFacts>, InvalidKind>;
 
 /// Where the reader is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +71,7 @@ impl ClientHelloStream {
         }
     }
 
-    /// True once a final answer was given (Done, NotTls or Invalid).
+    /// True once a final answer was given (Done, Handoff or Invalid).
     pub fn is_finished(&self) -> bool {
         self.phase == Phase::Finished
     }
@@ -86,7 +79,7 @@ impl ClientHelloStream {
     /// Takes the next bytes of the client→server stream, in order.
     pub fn feed(&mut self, data: &[u8], counters: &mut TlsCounters) -> Progress {
         if self.phase == Phase::Finished {
-            return Progress::Finished;
+            return Progress::Stopped;
         }
         if self.records == 0
             && self.head_len == 0
@@ -100,7 +93,7 @@ impl ClientHelloStream {
             Step::NotTls => {
                 self.phase = Phase::Finished;
                 counters.not_tls = counters.not_tls.saturating_add(1);
-                Progress::NotTls
+                Progress::Handoff
             }
             Step::Invalid(kind) => self.invalid(kind, counters),
             Step::Complete => match parse_client_hello(&self.msg) {
@@ -172,7 +165,7 @@ impl ClientHelloStream {
                         // A first header that already fails the probe need not wait.
                         if self.records == 0
                             && super::probe(self.head.get(..self.head_len).unwrap_or(&[]))
-                                == super::Probe::NotTls
+                                == Verdict::NoMatch
                         {
                             return Step::NotTls;
                         }
@@ -335,7 +328,7 @@ mod tests {
         let f = done(s.feed(&record, &mut c));
         assert_eq!(f, parse_client_hello(&record[5..]).unwrap());
         assert!(s.is_finished());
-        assert_eq!(s.feed(b"more", &mut c), Progress::Finished);
+        assert_eq!(s.feed(b"more", &mut c), Progress::Stopped);
         assert_eq!(c.client_hellos, 1);
         assert_eq!(c.partial_hellos, 0);
     }
@@ -372,17 +365,17 @@ mod tests {
     fn not_tls_is_decided_early() {
         let mut c = TlsCounters::default();
         let mut s = ClientHelloStream::new();
-        assert_eq!(s.feed(b"G", &mut c), Progress::NotTls);
+        assert_eq!(s.feed(b"G", &mut c), Progress::Handoff);
         assert_eq!(c.not_tls, 1);
         // A server hello, byte by byte: decided at the handshake type.
         let mut s = ClientHelloStream::new();
         let pieces: [&[u8]; 6] = [&[0x16], &[3], &[3], &[0], &[80], &[2]];
-        assert_eq!(feed_all(&mut s, &pieces, &mut c), Progress::NotTls);
+        assert_eq!(feed_all(&mut s, &pieces, &mut c), Progress::Handoff);
         assert_eq!(c.not_tls, 2);
         // TLS 1.4 record version, zero length.
         for head in [[0x16u8, 3, 5, 0, 1], [0x16, 3, 1, 0, 0]] {
             let mut s = ClientHelloStream::new();
-            assert_eq!(s.feed(&head, &mut c), Progress::NotTls);
+            assert_eq!(s.feed(&head, &mut c), Progress::Handoff);
         }
     }
 
@@ -462,7 +455,7 @@ mod tests {
         assert!(f.partial);
         assert_eq!(f.sni.as_deref(), Some(&b"edge.microsoft.com"[..]));
         assert_eq!((c.client_hellos, c.partial_hellos), (1, 1));
-        assert_eq!(s.feed(&data[300..], &mut c), Progress::Finished);
+        assert_eq!(s.feed(&data[300..], &mut c), Progress::Stopped);
 
         // Too little for the fixed fields: counted invalid, no facts.
         let mut s = ClientHelloStream::new();

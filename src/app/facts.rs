@@ -1,0 +1,82 @@
+//! What the application stage hands on: typed facts, in the order they were found.
+//! `event` builds one event from each (EventID 3 from [`Fact::Connect`], 100 from
+//! [`Fact::Http`], 22 from [`Fact::Dns`]); nothing here knows the event schema.
+
+use std::net::SocketAddr;
+
+use crate::flow::Transport;
+use crate::proto::dns::DnsTransaction;
+use crate::proto::handshake::HandshakeFacts;
+use crate::proto::http::{HttpTransaction, RequestHead};
+use crate::time::Timestamp;
+
+/// One finding of the application stage.
+#[derive(Debug)]
+pub enum Fact {
+    /// The flow's application is identified, or the flow ended unidentified: its one
+    /// NetworkConnect is due, with what is known of the connection.
+    Connect(FlowRef, ConnFacts),
+    /// An HTTP/1.x request (and its response status, when seen) of the flow.
+    Http(FlowRef, HttpTransaction),
+    /// A finished DNS transaction (it names its own endpoints and time).
+    Dns(DnsTransaction),
+}
+
+/// The flow a fact is about, as events name it: the client is the source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowRef {
+    /// The packet time the fact belongs to.
+    pub time: Timestamp,
+    pub flow_id: u64,
+    pub transport: Transport,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+}
+
+/// The application protocol a flow was recognized as (`AppProtocol` of its events).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AppProtocol {
+    Tls,
+    Quic,
+    Http,
+    Dns,
+    #[default]
+    Unknown,
+}
+
+impl AppProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppProtocol::Tls => "tls",
+            AppProtocol::Quic => "quic",
+            AppProtocol::Http => "http",
+            AppProtocol::Dns => "dns",
+            AppProtocol::Unknown => "unknown",
+        }
+    }
+}
+
+/// What is known of a connection when its NetworkConnect is due. Filled as the parsers
+/// find things: the protocol, the first HTTP request (a CONNECT waits here for the
+/// tunnel's ClientHello), the ClientHello, the QUIC version.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnFacts {
+    /// The protocol recognized before any parser delivered (DNS by port or content,
+    /// QUIC by its long header); the HTTP request and the ClientHello say theirs.
+    pub protocol: AppProtocol,
+    /// The connection's first HTTP request.
+    pub first_request: Option<RequestHead>,
+    /// The ClientHello (over TLS, or in QUIC Initials).
+    pub hello: Option<Hello>,
+    /// Version of the QUIC long header that completed the ClientHello, else of the
+    /// first one seen.
+    pub quic_version: Option<u32>,
+}
+
+/// A ClientHello and what carried it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hello {
+    pub facts: Box<HandshakeFacts>,
+    /// In QUIC Initials (else in TLS records over TCP).
+    pub quic: bool,
+}

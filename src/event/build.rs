@@ -1,0 +1,273 @@
+//! Building events from the application stage's facts: the common header (with its
+//! Community ID), one body per fact, and the DNS answer cache that lets a connection
+//! carry the name its server's address was resolved from.
+//!
+//! Events are built and matched one at a time, so one set of buffers goes round: the
+//! worker hands each event back ([`EventBuilder::recycle`]) once it is written, and the
+//! next event of its kind fills the same strings.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use super::community_id::{CommunityId, community_id_v1};
+use super::{
+    Body, DnsQuery, Event, Header, HostnameSource, HttpRequest, NetworkConnect, Transport,
+};
+use crate::app::{ConnFacts, Fact, FlowRef};
+use crate::proto::dns::{DnsCache, DnsTransaction};
+use crate::proto::http::HttpTransaction;
+use crate::time::Timestamp;
+
+/// Builds the events of one worker.
+pub struct EventBuilder {
+    computer: Arc<str>,
+    /// The `Source` of the frames being processed.
+    source: Arc<str>,
+    dns_cache: Arc<DnsCache>,
+    /// Community IDs of live flows (see [`CidCache`]).
+    cids: CidCache,
+    /// Buffers of the last event written, reused by the next (see [`Spare`]).
+    spare: Spare,
+}
+
+impl EventBuilder {
+    pub fn new(computer: Arc<str>, dns_cache: Arc<DnsCache>) -> EventBuilder {
+        EventBuilder {
+            computer,
+            source: Arc::from(""),
+            dns_cache,
+            cids: CidCache::default(),
+            spare: Spare::default(),
+        }
+    }
+
+    /// The frames now processed come from `source` (an interface or a file).
+    pub fn set_source(&mut self, source: &Arc<str>) {
+        if !Arc::ptr_eq(&self.source, source) {
+            self.source = Arc::clone(source);
+        }
+    }
+
+    /// The event of one fact.
+    pub fn build(&mut self, fact: Fact) -> Event {
+        match fact {
+            Fact::Connect(flow, conn) => self.connect(&flow, &conn),
+            Fact::Http(flow, tx) => self.http(&flow, &tx),
+            Fact::Dns(tx) => self.dns(&tx),
+        }
+    }
+
+    /// An event that was written: its buffers serve the next one.
+    pub fn recycle(&mut self, ev: Event) {
+        let Event { header, body, .. } = ev;
+        self.spare.community_id = header.community_id;
+        match body {
+            Body::Dns(d) => self.spare.dns = d,
+            Body::Http(r) => self.spare.http = r,
+            Body::Connect(_) => {}
+        }
+    }
+
+    /// The flow left the table: its kept Community ID goes too.
+    pub fn flow_ended(&mut self, flow_id: u64) {
+        self.cids.by_flow.remove(&flow_id);
+    }
+
+    /// EventID 3. `DestinationHostname` falls back to the DNS cache: the name the
+    /// client resolved the server's address from.
+    fn connect(&mut self, flow: &FlowRef, facts: &ConnFacts) -> Event {
+        let mut conn = NetworkConnect::from_facts(facts);
+        if conn.destination_hostname.is_none()
+            && let Some(name) = self.dns_cache.lookup(flow.server.ip(), flow.time)
+        {
+            // Not `to_string`: on an `Arc<str>` that goes through `Display`.
+            conn.destination_hostname = Some(String::from(&*name));
+            conn.hostname_source = Some(HostnameSource::Dns);
+        }
+        // The flow's first event in most cases: its ID is kept for the others.
+        let cid = self
+            .cids
+            .get(flow.flow_id, flow.transport, flow.client, flow.server, true);
+        let header = self.header_with(
+            flow.time,
+            flow.flow_id,
+            flow.transport,
+            flow.client,
+            flow.server,
+            cid,
+        );
+        Event::new(header, Body::Connect(conn))
+    }
+
+    /// EventID 100.
+    fn http(&mut self, flow: &FlowRef, tx: &HttpTransaction) -> Event {
+        let header = self.header(
+            tx.time,
+            flow.flow_id,
+            flow.transport,
+            flow.client,
+            flow.server,
+        );
+        let mut body = std::mem::take(&mut self.spare.http);
+        super::http::fill_http_request(&tx.request, tx.status, &mut body);
+        Event::new(header, Body::Http(body))
+    }
+
+    /// EventID 22; a transaction's answers teach the cache.
+    fn dns(&mut self, tx: &DnsTransaction) -> Event {
+        if tx.response.is_some() {
+            self.dns_cache.learn(tx);
+        }
+        let header = self.header(tx.time(), tx.flow_id, tx.transport, tx.client, tx.server);
+        let mut body = std::mem::take(&mut self.spare.dns);
+        super::dns::fill_dns_query(tx, &mut body);
+        Event::new(header, Body::Dns(body))
+    }
+
+    fn header(
+        &mut self,
+        time: Timestamp,
+        flow_id: u64,
+        protocol: Transport,
+        src: SocketAddr,
+        dst: SocketAddr,
+    ) -> Header {
+        let cid = self.cids.get(flow_id, protocol, src, dst, false);
+        self.header_with(time, flow_id, protocol, src, dst, cid)
+    }
+
+    fn header_with(
+        &mut self,
+        time: Timestamp,
+        flow_id: u64,
+        protocol: Transport,
+        src: SocketAddr,
+        dst: SocketAddr,
+        cid: CommunityId,
+    ) -> Header {
+        let mut community_id = std::mem::take(&mut self.spare.community_id);
+        community_id.clear();
+        community_id.push_str(cid.as_str());
+        Header {
+            time,
+            computer: self.computer.clone(),
+            source: self.source.clone(),
+            flow_id,
+            community_id,
+            protocol,
+            src_ip: src.ip(),
+            src_port: src.port(),
+            dst_ip: dst.ip(),
+            dst_port: dst.port(),
+        }
+    }
+}
+
+/// Strings of the event just written, kept for the next one: events are built and
+/// written one at a time, so one set of buffers goes round instead of an allocation
+/// and a free per string per event.
+#[derive(Default)]
+struct Spare {
+    community_id: String,
+    dns: DnsQuery,
+    http: HttpRequest,
+}
+
+/// The Community IDs of live flows that have had their NetworkConnect, by flow id.
+/// A flow's other events (DNS transactions, HTTP requests) come later, often hundreds
+/// of events apart, and share its ID: SHA-1 was a tenth of the cost of an event.
+/// Entries are added by the NetworkConnect (once per flow) and removed by
+/// [`EventBuilder::flow_ended`] when the flow leaves the table, so this holds at most
+/// one entry per flow of the flow table and needs no cap of its own.
+#[derive(Default)]
+struct CidCache {
+    by_flow: HashMap<u64, CidEntry, foldhash::fast::RandomState>,
+}
+
+struct CidEntry {
+    protocol: Transport,
+    src: SocketAddr,
+    dst: SocketAddr,
+    cid: CommunityId,
+}
+
+impl CidCache {
+    /// The ID of this tuple: the flow's stored one when the tuple is the flow's (a DNS
+    /// transaction's server can differ from its flow's: a multicast query answered by
+    /// unicast), else computed. `keep`: store it for the flow's later events.
+    fn get(
+        &mut self,
+        flow_id: u64,
+        protocol: Transport,
+        src: SocketAddr,
+        dst: SocketAddr,
+        keep: bool,
+    ) -> CommunityId {
+        if let Some(e) = self.by_flow.get(&flow_id)
+            && e.protocol == protocol
+            && e.src == src
+            && e.dst == dst
+        {
+            return e.cid;
+        }
+        let ports = Some((src.port(), dst.port()));
+        let cid = community_id_v1(0, protocol.ip_proto(), src.ip(), dst.ip(), ports);
+        if keep {
+            let entry = CidEntry {
+                protocol,
+                src,
+                dst,
+                cid,
+            };
+            self.by_flow.insert(flow_id, entry);
+        }
+        cid
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    fn computed(src: SocketAddr, dst: SocketAddr) -> CommunityId {
+        community_id_v1(
+            0,
+            Transport::Udp.ip_proto(),
+            src.ip(),
+            dst.ip(),
+            Some((src.port(), dst.port())),
+        )
+    }
+
+    #[test]
+    fn kept_ids_serve_their_flow_only() {
+        let mut cids = CidCache::default();
+        let (c, s) = (addr("10.0.0.1:5353"), addr("10.0.0.53:53"));
+        let other = addr("10.0.0.54:53");
+        // Not kept: later lookups compute again (and still agree).
+        assert_eq!(cids.get(1, Transport::Udp, c, s, false), computed(c, s));
+        assert!(cids.by_flow.is_empty());
+        assert_eq!(cids.get(1, Transport::Udp, c, s, true), computed(c, s));
+        assert_eq!(cids.get(1, Transport::Udp, c, s, false), computed(c, s));
+        // Same flow id, another server (a multicast query's answer): its own ID.
+        assert_eq!(
+            cids.get(1, Transport::Udp, c, other, false),
+            computed(c, other)
+        );
+        // Another protocol on the same tuple is another ID.
+        assert_ne!(
+            cids.get(1, Transport::Tcp, c, s, false),
+            cids.get(1, Transport::Udp, c, s, false)
+        );
+        assert_eq!(cids.by_flow.len(), 1);
+        cids.by_flow.remove(&1);
+        assert!(cids.by_flow.is_empty());
+    }
+}
