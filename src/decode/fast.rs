@@ -9,8 +9,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::decoder::Packet;
 use super::link::{ETH_IPV4, ETH_IPV6, ETH_QINQ, ETH_QINQ_OLD, ETH_VLAN};
+use super::packet::Packet;
 use super::transport::{self, PROTO_TCP, PROTO_UDP, TcpFlags, TcpSegment, Transport};
 use super::tunnel;
 
