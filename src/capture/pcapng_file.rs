@@ -98,211 +98,257 @@ impl NgFile {
         stats: &mut CaptureStats,
         supported: fn(u32) -> bool,
     ) -> Result<Option<FrameLoc>, CaptureError> {
-        let io_err = |source| CaptureError::Io {
-            path: path.clone(),
-            source,
-        };
         loop {
-            let offset = input.offset();
-            let block_no = self.blocks + 1;
-            let corrupt = |what: String| CaptureError::Corrupt {
-                path: path.clone(),
-                offset,
-                what,
+            let Some(at) = self.block_header(input, path, stats)? else {
+                return Ok(None);
             };
-            if !input.fill(8, &mut stats.input_bytes_read).map_err(io_err)? {
-                if input.avail().is_empty() {
-                    return Ok(None);
-                }
-                return Err(CaptureError::TruncatedBlock {
-                    path: path.clone(),
-                    block: block_no,
-                    block_type: self.u32_at(input.avail(), 0),
-                    offset,
-                });
-            }
-            let le_type = {
-                let b = input.avail();
-                u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-            };
-            if le_type == SHB_TYPE {
-                // The byte order of a section is only known from its byte-order magic,
-                // which follows the length field.
-                if !input
-                    .fill(12, &mut stats.input_bytes_read)
-                    .map_err(io_err)?
-                {
-                    return Err(CaptureError::TruncatedBlock {
-                        path: path.clone(),
-                        block: block_no,
-                        block_type: SHB_TYPE,
-                        offset,
-                    });
-                }
-                let b = input.avail();
-                let bom = [b[8], b[9], b[10], b[11]];
-                self.big_endian = if u32::from_le_bytes(bom) == BOM {
-                    false
-                } else if u32::from_be_bytes(bom) == BOM {
-                    true
-                } else {
-                    return Err(corrupt(format!(
-                        "section header block {block_no} has no byte-order magic"
-                    )));
-                };
-            } else if self.blocks == 0 {
-                return Err(corrupt("the first block is not a section header".into()));
-            }
-            let block_type = self.u32_at(input.avail(), 0);
-            let len = self.u32_at(input.avail(), 4) as usize;
-            if len < 12 || !len.is_multiple_of(4) {
-                return Err(corrupt(format!(
-                    "block {block_no} (type {block_type:#010x}) has an invalid length {len}"
-                )));
-            }
-            if len > MAX_RECORD {
-                return Err(CaptureError::RecordTooLarge {
-                    path: path.clone(),
-                    record: block_no,
-                    offset,
-                    len: len as u64,
-                    cap: MAX_RECORD,
-                });
-            }
-            if !input
-                .fill(len, &mut stats.input_bytes_read)
-                .map_err(io_err)?
-            {
-                return Err(CaptureError::TruncatedBlock {
-                    path: path.clone(),
-                    block: block_no,
-                    block_type,
-                    offset,
-                });
-            }
-            self.blocks = block_no;
-            let at = RecordAt {
-                path,
-                record: block_no,
-                offset,
-            };
-            let block = input.avail().get(..len).unwrap_or(&[]);
-            let bad = |what: &str| {
-                corrupt(format!(
-                    "{what} (block {block_no}, type {block_type:#010x}) is malformed"
-                ))
-            };
-            let found = match block_type {
-                SHB_TYPE => {
-                    let (_, shb) =
-                        parse_sectionheaderblock(block).map_err(|_| bad("section header"))?;
-                    // A new major version may change any block's layout (pcapng §4.1).
-                    if shb.major_version != 1 {
-                        return Err(corrupt(format!(
-                            "pcapng version {}.{} in section header block {block_no}, only 1.x \
-                             is known",
-                            shb.major_version, shb.minor_version
-                        )));
-                    }
-                    self.ifaces.clear();
-                    None
-                }
-                IDB_TYPE => {
-                    let idb = if self.big_endian {
-                        parse_interfacedescriptionblock_be(block)
-                    } else {
-                        parse_interfacedescriptionblock_le(block)
-                    }
-                    .map_err(|_| bad("interface description"))?
-                    .1;
-                    if self.ifaces.len() >= MAX_INTERFACES {
-                        return Err(corrupt(format!(
-                            "more than {MAX_INTERFACES} interfaces in one section"
-                        )));
-                    }
-                    let iface = self.iface_from(&idb, supported);
-                    self.ifaces.push(iface);
-                    None
-                }
-                EPB_TYPE => {
-                    let epb = if self.big_endian {
-                        parse_enhancedpacketblock_be(block)
-                    } else {
-                        parse_enhancedpacketblock_le(block)
-                    }
-                    .map_err(|_| bad("enhanced packet"))?
-                    .1;
-                    let ts = u64::from(epb.ts_high) << 32 | u64::from(epb.ts_low);
-                    let caplen = epb.packet_data().len();
-                    self.packet(
-                        epb.if_id,
-                        Some(ts),
-                        EPB_DATA_OFF,
-                        caplen,
-                        epb.origlen,
-                        len,
-                        &at,
-                        stats,
-                    )?
-                }
-                OPB_TYPE => {
-                    // Obsolete packet block (pcapng 0.x): like an EPB with a 16-bit
-                    // interface id followed by a 16-bit drop count.
-                    if len < EPB_DATA_OFF + 4 {
-                        return Err(bad("obsolete packet"));
-                    }
-                    let ifid_drops = self.u32_at(block, 8);
-                    let if_id = if self.big_endian {
-                        ifid_drops >> 16
-                    } else {
-                        ifid_drops & 0xffff
-                    };
-                    let ts =
-                        u64::from(self.u32_at(block, 12)) << 32 | u64::from(self.u32_at(block, 16));
-                    let caplen = self.u32_at(block, 20) as usize;
-                    let origlen = self.u32_at(block, 24);
-                    if caplen > len - EPB_DATA_OFF - 4 {
-                        return Err(bad("obsolete packet"));
-                    }
-                    self.packet(
-                        if_id,
-                        Some(ts),
-                        EPB_DATA_OFF,
-                        caplen,
-                        origlen,
-                        len,
-                        &at,
-                        stats,
-                    )?
-                }
-                SPB_TYPE => {
-                    let spb = if self.big_endian {
-                        parse_simplepacketblock_be(block)
-                    } else {
-                        parse_simplepacketblock_le(block)
-                    }
-                    .map_err(|_| bad("simple packet"))?
-                    .1;
-                    // caplen is min(origlen, snaplen of interface 0, what the block holds).
-                    let mut caplen = spb.packet_data().len();
-                    if let Some(i) = self.ifaces.first()
-                        && i.snaplen > 0
-                    {
-                        caplen = caplen.min(i.snaplen);
-                    }
-                    self.packet(0, None, SPB_DATA_OFF, caplen, spb.origlen, len, &at, stats)?
-                }
-                t if IGNORED_TYPES.contains(&t) => None,
-                _ => {
-                    stats.skipped_blocks += 1;
-                    None
-                }
-            };
-            match found {
+            let block = input.avail().get(..at.len).unwrap_or(&[]);
+            match self.block(block, &at, stats, supported)? {
                 Some(loc) => return Ok(Some(loc)),
-                None => input.consume(len),
+                None => input.consume(at.len),
             }
         }
+    }
+
+    /// Reads the header of the next block and waits until the whole block is in the
+    /// buffer; `Ok(None)` at a clean end of file.
+    fn block_header<'a>(
+        &mut self,
+        input: &mut Input,
+        path: &'a Arc<str>,
+        stats: &mut CaptureStats,
+    ) -> Result<Option<BlockAt<'a>>, CaptureError> {
+        let offset = input.offset();
+        let no = self.blocks + 1;
+        if !input
+            .fill(8, &mut stats.input_bytes_read)
+            .map_err(|e| io_err(path, e))?
+        {
+            if input.avail().is_empty() {
+                return Ok(None);
+            }
+            let block_type = self.u32_at(input.avail(), 0);
+            return Err(truncated(path, no, block_type, offset));
+        }
+        let le_type = {
+            let b = input.avail();
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        };
+        if le_type == SHB_TYPE {
+            self.section_byte_order(input, path, no, offset, stats)?;
+        } else if self.blocks == 0 {
+            return Err(corrupt(
+                path,
+                offset,
+                "the first block is not a section header".into(),
+            ));
+        }
+        let at = BlockAt {
+            path,
+            no,
+            offset,
+            block_type: self.u32_at(input.avail(), 0),
+            len: self.u32_at(input.avail(), 4) as usize,
+        };
+        at.check_len()?;
+        if !input
+            .fill(at.len, &mut stats.input_bytes_read)
+            .map_err(|e| io_err(path, e))?
+        {
+            return Err(truncated(path, no, at.block_type, offset));
+        }
+        self.blocks = no;
+        Ok(Some(at))
+    }
+
+    /// The byte order of a section is only known from its byte-order magic, which
+    /// follows the length field: it must be read before the length can be.
+    fn section_byte_order(
+        &mut self,
+        input: &mut Input,
+        path: &Arc<str>,
+        no: u64,
+        offset: u64,
+        stats: &mut CaptureStats,
+    ) -> Result<(), CaptureError> {
+        if !input
+            .fill(12, &mut stats.input_bytes_read)
+            .map_err(|e| io_err(path, e))?
+        {
+            return Err(truncated(path, no, SHB_TYPE, offset));
+        }
+        let b = input.avail();
+        let bom = [b[8], b[9], b[10], b[11]];
+        self.big_endian = if u32::from_le_bytes(bom) == BOM {
+            false
+        } else if u32::from_be_bytes(bom) == BOM {
+            true
+        } else {
+            return Err(corrupt(
+                path,
+                offset,
+                format!("section header block {no} has no byte-order magic"),
+            ));
+        };
+        Ok(())
+    }
+
+    /// One whole block: the packet it holds, or `None` for a block that only changes
+    /// the reader's state, is ignored or is skipped.
+    fn block(
+        &mut self,
+        block: &[u8],
+        at: &BlockAt<'_>,
+        stats: &mut CaptureStats,
+        supported: fn(u32) -> bool,
+    ) -> Result<Option<FrameLoc>, CaptureError> {
+        match at.block_type {
+            SHB_TYPE => self.section_header(block, at).map(|()| None),
+            IDB_TYPE => self
+                .interface_description(block, at, supported)
+                .map(|()| None),
+            EPB_TYPE => self.enhanced_packet(block, at, stats),
+            OPB_TYPE => self.obsolete_packet(block, at, stats),
+            SPB_TYPE => self.simple_packet(block, at, stats),
+            t if IGNORED_TYPES.contains(&t) => Ok(None),
+            _ => {
+                stats.skipped_blocks += 1;
+                Ok(None)
+            }
+        }
+    }
+
+    /// A new section: its interfaces replace those of the last one.
+    fn section_header(&mut self, block: &[u8], at: &BlockAt<'_>) -> Result<(), CaptureError> {
+        let (_, shb) =
+            parse_sectionheaderblock(block).map_err(|_| at.malformed("section header"))?;
+        // A new major version may change any block's layout (pcapng §4.1).
+        if shb.major_version != 1 {
+            return Err(at.corrupt(format!(
+                "pcapng version {}.{} in section header block {}, only 1.x is known",
+                shb.major_version, shb.minor_version, at.no
+            )));
+        }
+        self.ifaces.clear();
+        Ok(())
+    }
+
+    fn interface_description(
+        &mut self,
+        block: &[u8],
+        at: &BlockAt<'_>,
+        supported: fn(u32) -> bool,
+    ) -> Result<(), CaptureError> {
+        let idb = if self.big_endian {
+            parse_interfacedescriptionblock_be(block)
+        } else {
+            parse_interfacedescriptionblock_le(block)
+        }
+        .map_err(|_| at.malformed("interface description"))?
+        .1;
+        if self.ifaces.len() >= MAX_INTERFACES {
+            return Err(at.corrupt(format!(
+                "more than {MAX_INTERFACES} interfaces in one section"
+            )));
+        }
+        let iface = self.iface_from(&idb, supported);
+        self.ifaces.push(iface);
+        Ok(())
+    }
+
+    fn enhanced_packet(
+        &mut self,
+        block: &[u8],
+        at: &BlockAt<'_>,
+        stats: &mut CaptureStats,
+    ) -> Result<Option<FrameLoc>, CaptureError> {
+        let epb = if self.big_endian {
+            parse_enhancedpacketblock_be(block)
+        } else {
+            parse_enhancedpacketblock_le(block)
+        }
+        .map_err(|_| at.malformed("enhanced packet"))?
+        .1;
+        let ts = u64::from(epb.ts_high) << 32 | u64::from(epb.ts_low);
+        let caplen = epb.packet_data().len();
+        self.packet(
+            epb.if_id,
+            Some(ts),
+            EPB_DATA_OFF,
+            caplen,
+            epb.origlen,
+            at.len,
+            &at.record(),
+            stats,
+        )
+    }
+
+    /// Obsolete packet block (pcapng 0.x): like an EPB with a 16-bit interface id
+    /// followed by a 16-bit drop count. pcap-parser does not know it.
+    fn obsolete_packet(
+        &mut self,
+        block: &[u8],
+        at: &BlockAt<'_>,
+        stats: &mut CaptureStats,
+    ) -> Result<Option<FrameLoc>, CaptureError> {
+        if at.len < EPB_DATA_OFF + 4 {
+            return Err(at.malformed("obsolete packet"));
+        }
+        let ifid_drops = self.u32_at(block, 8);
+        let if_id = if self.big_endian {
+            ifid_drops >> 16
+        } else {
+            ifid_drops & 0xffff
+        };
+        let ts = u64::from(self.u32_at(block, 12)) << 32 | u64::from(self.u32_at(block, 16));
+        let caplen = self.u32_at(block, 20) as usize;
+        let origlen = self.u32_at(block, 24);
+        if caplen > at.len - EPB_DATA_OFF - 4 {
+            return Err(at.malformed("obsolete packet"));
+        }
+        self.packet(
+            if_id,
+            Some(ts),
+            EPB_DATA_OFF,
+            caplen,
+            origlen,
+            at.len,
+            &at.record(),
+            stats,
+        )
+    }
+
+    /// Simple packet block: no interface id (always interface 0) and no time.
+    fn simple_packet(
+        &mut self,
+        block: &[u8],
+        at: &BlockAt<'_>,
+        stats: &mut CaptureStats,
+    ) -> Result<Option<FrameLoc>, CaptureError> {
+        let spb = if self.big_endian {
+            parse_simplepacketblock_be(block)
+        } else {
+            parse_simplepacketblock_le(block)
+        }
+        .map_err(|_| at.malformed("simple packet"))?
+        .1;
+        // caplen is min(origlen, snaplen of interface 0, what the block holds).
+        let mut caplen = spb.packet_data().len();
+        if let Some(i) = self.ifaces.first()
+            && i.snaplen > 0
+        {
+            caplen = caplen.min(i.snaplen);
+        }
+        self.packet(
+            0,
+            None,
+            SPB_DATA_OFF,
+            caplen,
+            spb.origlen,
+            at.len,
+            &at.record(),
+            stats,
+        )
     }
 
     fn iface_from(&self, idb: &InterfaceDescriptionBlock<'_>, supported: fn(u32) -> bool) -> Iface {
@@ -400,6 +446,85 @@ impl NgFile {
             stats,
         )
         .map(Some)
+    }
+}
+
+/// Where a block lies and what its header says, for error messages.
+struct BlockAt<'a> {
+    path: &'a Arc<str>,
+    /// Block number in the file, from 1.
+    no: u64,
+    /// Byte offset of the block in the file.
+    offset: u64,
+    block_type: u32,
+    /// Total block length, from its header.
+    len: usize,
+}
+
+impl BlockAt<'_> {
+    /// A length below the smallest block (type, two lengths) or not a multiple of 4 is
+    /// a corrupt file; one above `MAX_RECORD` is refused before it is buffered.
+    fn check_len(&self) -> Result<(), CaptureError> {
+        let (no, block_type, len) = (self.no, self.block_type, self.len);
+        if len < 12 || !len.is_multiple_of(4) {
+            return Err(self.corrupt(format!(
+                "block {no} (type {block_type:#010x}) has an invalid length {len}"
+            )));
+        }
+        if len > MAX_RECORD {
+            return Err(CaptureError::RecordTooLarge {
+                path: self.path.clone(),
+                record: no,
+                offset: self.offset,
+                len: len as u64,
+                cap: MAX_RECORD,
+            });
+        }
+        Ok(())
+    }
+
+    fn record(&self) -> RecordAt<'_> {
+        RecordAt {
+            path: self.path,
+            record: self.no,
+            offset: self.offset,
+        }
+    }
+
+    fn corrupt(&self, what: String) -> CaptureError {
+        corrupt(self.path, self.offset, what)
+    }
+
+    /// A block whose body pcap-parser (or our own check) refused.
+    fn malformed(&self, what: &str) -> CaptureError {
+        self.corrupt(format!(
+            "{what} (block {}, type {:#010x}) is malformed",
+            self.no, self.block_type
+        ))
+    }
+}
+
+fn corrupt(path: &Arc<str>, offset: u64, what: String) -> CaptureError {
+    CaptureError::Corrupt {
+        path: path.clone(),
+        offset,
+        what,
+    }
+}
+
+fn truncated(path: &Arc<str>, block: u64, block_type: u32, offset: u64) -> CaptureError {
+    CaptureError::TruncatedBlock {
+        path: path.clone(),
+        block,
+        block_type,
+        offset,
+    }
+}
+
+fn io_err(path: &Arc<str>, source: std::io::Error) -> CaptureError {
+    CaptureError::Io {
+        path: path.clone(),
+        source,
     }
 }
 

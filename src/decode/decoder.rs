@@ -9,6 +9,7 @@ use super::error::{DecodeCounters, DecodeError, FragDropReason};
 use super::fast;
 use super::ip::{self, IpView};
 use super::link::{self, L2};
+use super::packet::Packet;
 use super::transport::{self, PROTO_TCP, PROTO_UDP, Transport};
 use super::tunnel;
 use crate::time::Timestamp;
@@ -24,16 +25,6 @@ const LINKTYPE_ETHERNET: u32 = 1;
 const PROTO_IPIP: u8 = 4;
 const PROTO_IPV6_IN_IP: u8 = 41;
 const PROTO_GRE: u8 = 47;
-
-/// The innermost IP packet of a frame and its transport view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Packet<'a> {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    pub transport: Transport<'a>,
-    /// True when the snaplen cut this packet short (payload is what was captured).
-    pub truncated: bool,
-}
 
 /// Decodes frames for one worker. Owns a bounded defragmentation pool and the counters.
 #[derive(Debug)]

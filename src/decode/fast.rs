@@ -9,21 +9,23 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::decoder::Packet;
+use super::ip::field::{ipv4, ipv6};
+use super::link::field::{ethernet as eth_field, vlan};
 use super::link::{ETH_IPV4, ETH_IPV6, ETH_QINQ, ETH_QINQ_OLD, ETH_VLAN};
+use super::packet::Packet;
+use super::transport::field::tcp as tcp_field;
 use super::transport::{self, PROTO_TCP, PROTO_UDP, TcpFlags, TcpSegment, Transport};
 use super::tunnel;
 
-/// Ethernet II header: two MAC addresses and the EtherType.
-const ETH_HEADER: usize = 14;
-/// An 802.1Q/802.1ad tag: TCI, then the inner EtherType.
-const VLAN_TAG: usize = 4;
+// The header sizes are the field modules' constants, so each header is still read as
+// one fixed-size array; the patterns below take those arrays apart by position (the
+// field modules say which byte is which).
+
 /// IPv4 header without options (version 4, IHL 5: the first byte is 0x45).
-const IPV4_HEADER: usize = 20;
-/// IPv6 fixed header.
-const IPV6_HEADER: usize = 40;
-/// TCP header without options.
-const TCP_HEADER: usize = 20;
+const IPV4_HEADER: usize = ipv4::HEADER_LEN;
+/// IPv6: the fixed fields before the addresses, and one address.
+const IPV6_FIXED: usize = ipv6::SRC_ADDR.start;
+const IPV6_ADDR: usize = ipv6::SRC_ADDR.end - ipv6::SRC_ADDR.start;
 
 /// Decodes an Ethernet frame on the fast path, or `None` to take the general path.
 /// Each header is read as one fixed-size array (one length check) and taken apart by
@@ -33,12 +35,12 @@ const TCP_HEADER: usize = 20;
 // packet, on the benchmark capture).
 #[inline(always)]
 pub(crate) fn ethernet(frame: &[u8]) -> Option<Packet<'_>> {
-    let (eth, rest) = frame.split_first_chunk::<ETH_HEADER>()?;
+    let (eth, rest) = frame.split_first_chunk::<{ eth_field::HEADER_LEN }>()?;
     let [.., t0, t1] = *eth;
     // One VLAN tag is common on a mirror port; a stack of them takes the walk.
     let (ethertype, ip) = match u16::from_be_bytes([t0, t1]) {
         ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
-            let (tag, ip) = rest.split_first_chunk::<VLAN_TAG>()?;
+            let (tag, ip) = rest.split_first_chunk::<{ vlan::HEADER_LEN }>()?;
             let [_, _, i0, i1] = *tag;
             (u16::from_be_bytes([i0, i1]), ip)
         }
@@ -83,8 +85,8 @@ pub(crate) fn ethernet(frame: &[u8]) -> Option<Packet<'_>> {
             (src, dst, proto, payload)
         }
         ETH_IPV6 => {
-            let (h, rest) = ip.split_first_chunk::<IPV6_HEADER>()?;
-            let (fixed, addrs) = h.split_first_chunk::<8>()?;
+            let (h, rest) = ip.split_first_chunk::<{ ipv6::HEADER_LEN }>()?;
+            let (fixed, addrs) = h.split_first_chunk::<IPV6_FIXED>()?;
             let [v, _, _, _, p0, p1, next, _] = *fixed;
             if v >> 4 != 6 {
                 return None;
@@ -95,8 +97,8 @@ pub(crate) fn ethernet(frame: &[u8]) -> Option<Packet<'_>> {
                 return None;
             }
             let payload = rest.get(..plen)?;
-            let (s, d) = addrs.split_first_chunk::<16>()?;
-            let d = d.first_chunk::<16>()?;
+            let (s, d) = addrs.split_first_chunk::<IPV6_ADDR>()?;
+            let d = d.first_chunk::<IPV6_ADDR>()?;
             let src = IpAddr::V6(Ipv6Addr::from(*s));
             let dst = IpAddr::V6(Ipv6Addr::from(*d));
             (src, dst, next, payload)
@@ -127,7 +129,7 @@ pub(crate) fn ethernet(frame: &[u8]) -> Option<Packet<'_>> {
 /// [`transport::tcp`] for a segment it accepts, from one 20-byte read.
 #[inline(always)] // as `ethernet`
 fn tcp(b: &[u8]) -> Option<TcpSegment<'_>> {
-    let (h, _) = b.split_first_chunk::<TCP_HEADER>()?;
+    let (h, _) = b.split_first_chunk::<{ tcp_field::HEADER_LEN }>()?;
     let [
         s0,
         s1,
@@ -148,7 +150,7 @@ fn tcp(b: &[u8]) -> Option<TcpSegment<'_>> {
         ..,
     ] = *h;
     let data_off = usize::from(off >> 4).saturating_mul(4);
-    if data_off < TCP_HEADER {
+    if data_off < tcp_field::HEADER_LEN {
         return None;
     }
     Some(TcpSegment {

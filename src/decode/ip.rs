@@ -13,6 +13,54 @@ use super::error::{DecodeError, bad, trunc};
 /// header appear once (destination options twice): seven in all; one more for AH.
 pub const MAX_IPV6_EXT_HEADERS: usize = 8;
 
+/// Header fields of IPv4 (RFC 791 §3.1), IPv6 (RFC 8200 §3) and the IPv6 extension
+/// headers (§4).
+pub(crate) mod field {
+    pub(crate) mod ipv4 {
+        use crate::decode::bytes::Field;
+
+        /// Version in the high nibble, header length in 4-byte words in the low one.
+        pub(crate) const VER_IHL: usize = 0;
+        pub(crate) const LENGTH: Field = 2..4;
+        pub(crate) const IDENT: Field = 4..6;
+        /// Flags (3 bits) and fragment offset in 8-byte units (13 bits).
+        pub(crate) const FLAGS_OFFSET: Field = 6..8;
+        pub(crate) const PROTOCOL: usize = 9;
+        pub(crate) const SRC_ADDR: Field = 12..16;
+        pub(crate) const DST_ADDR: Field = 16..20;
+        /// The header without options: the smallest header length.
+        pub(crate) const HEADER_LEN: usize = 20;
+    }
+
+    pub(crate) mod ipv6 {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const PAYLOAD_LEN: Field = 4..6;
+        pub(crate) const NEXT_HEADER: usize = 6;
+        pub(crate) const SRC_ADDR: Field = 8..24;
+        pub(crate) const DST_ADDR: Field = 24..40;
+        pub(crate) const PAYLOAD: Rest = 40..;
+        pub(crate) const HEADER_LEN: usize = PAYLOAD.start;
+    }
+
+    /// Hop-by-hop, routing, destination options and AH: next header, then a length.
+    pub(crate) mod ext {
+        pub(crate) const NEXT_HEADER: usize = 0;
+        /// 8-byte units beyond the first (AH: 4-byte units beyond the first two).
+        pub(crate) const LENGTH: usize = 1;
+    }
+
+    pub(crate) mod frag {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const NEXT_HEADER: usize = 0;
+        /// Offset in 8-byte units (13 bits), two reserved bits, M flag.
+        pub(crate) const OFFSET_M: Field = 2..4;
+        pub(crate) const IDENT: Field = 4..8;
+        pub(crate) const PAYLOAD: Rest = 8..;
+    }
+}
+
 const HOP_BY_HOP: u8 = 0;
 const ROUTING: u8 = 43;
 const FRAGMENT: u8 = 44;
@@ -45,7 +93,8 @@ pub(crate) struct IpView<'a> {
 
 /// Parses the IP header at the start of `b` (version from the first nibble).
 pub(crate) fn parse(b: &[u8]) -> Result<IpView<'_>, DecodeError> {
-    match u8_at(b, 0).ok_or(trunc("ip"))? >> 4 {
+    // The version nibble is at the same place in both headers.
+    match u8_at(b, field::ipv4::VER_IHL).ok_or(trunc("ip"))? >> 4 {
         4 => parse_v4(b),
         6 => parse_v6(b),
         _ => Err(bad("ip")),
@@ -55,9 +104,10 @@ pub(crate) fn parse(b: &[u8]) -> Result<IpView<'_>, DecodeError> {
 /// Only the address pair, for the dispatch hash of a frame whose IP header is cut short
 /// or malformed past the addresses.
 pub(crate) fn addrs(b: &[u8]) -> Option<(IpAddr, IpAddr)> {
-    match u8_at(b, 0)? >> 4 {
-        4 => Some((v4(arr4(b, 12)?), v4(arr4(b, 16)?))),
-        6 => Some((v6(arr16(b, 8)?), v6(arr16(b, 24)?))),
+    use field::{ipv4, ipv6};
+    match u8_at(b, ipv4::VER_IHL)? >> 4 {
+        4 => Some((v4(arr4(b, ipv4::SRC_ADDR)?), v4(arr4(b, ipv4::DST_ADDR)?))),
+        6 => Some((v6(arr16(b, ipv6::SRC_ADDR)?), v6(arr16(b, ipv6::DST_ADDR)?))),
         _ => None,
     }
 }
@@ -71,19 +121,20 @@ fn v6(a: [u8; 16]) -> IpAddr {
 }
 
 fn parse_v4(b: &[u8]) -> Result<IpView<'_>, DecodeError> {
-    let ihl = usize::from(u8_at(b, 0).ok_or(trunc("ipv4"))? & 0x0F).saturating_mul(4);
-    if ihl < 20 {
+    use field::ipv4;
+    let ihl = usize::from(u8_at(b, ipv4::VER_IHL).ok_or(trunc("ipv4"))? & 0x0F).saturating_mul(4);
+    if ihl < ipv4::HEADER_LEN {
         return Err(bad("ipv4"));
     }
     if b.len() < ihl {
         return Err(trunc("ipv4"));
     }
-    let total = usize::from(be16(b, 2).ok_or(trunc("ipv4"))?);
-    let id = be16(b, 4).ok_or(trunc("ipv4"))?;
-    let flags_off = be16(b, 6).ok_or(trunc("ipv4"))?;
-    let proto = u8_at(b, 9).ok_or(trunc("ipv4"))?;
-    let src = v4(arr4(b, 12).ok_or(trunc("ipv4"))?);
-    let dst = v4(arr4(b, 16).ok_or(trunc("ipv4"))?);
+    let total = usize::from(be16(b, ipv4::LENGTH).ok_or(trunc("ipv4"))?);
+    let id = be16(b, ipv4::IDENT).ok_or(trunc("ipv4"))?;
+    let flags_off = be16(b, ipv4::FLAGS_OFFSET).ok_or(trunc("ipv4"))?;
+    let proto = u8_at(b, ipv4::PROTOCOL).ok_or(trunc("ipv4"))?;
+    let src = v4(arr4(b, ipv4::SRC_ADDR).ok_or(trunc("ipv4"))?);
+    let dst = v4(arr4(b, ipv4::DST_ADDR).ok_or(trunc("ipv4"))?);
     // Total length 0 is what TCP segmentation offload leaves in captures taken on the
     // sending host: take what was captured.
     let (end, truncated) = if total == 0 {
@@ -115,11 +166,12 @@ fn parse_v4(b: &[u8]) -> Result<IpView<'_>, DecodeError> {
 }
 
 fn parse_v6(b: &[u8]) -> Result<IpView<'_>, DecodeError> {
-    let plen = usize::from(be16(b, 4).ok_or(trunc("ipv6"))?);
-    let next = u8_at(b, 6).ok_or(trunc("ipv6"))?;
-    let src = v6(arr16(b, 8).ok_or(trunc("ipv6"))?);
-    let dst = v6(arr16(b, 24).ok_or(trunc("ipv6"))?);
-    let rest = b.get(40..).ok_or(trunc("ipv6"))?;
+    use field::ipv6;
+    let plen = usize::from(be16(b, ipv6::PAYLOAD_LEN).ok_or(trunc("ipv6"))?);
+    let next = u8_at(b, ipv6::NEXT_HEADER).ok_or(trunc("ipv6"))?;
+    let src = v6(arr16(b, ipv6::SRC_ADDR).ok_or(trunc("ipv6"))?);
+    let dst = v6(arr16(b, ipv6::DST_ADDR).ok_or(trunc("ipv6"))?);
+    let rest = b.get(ipv6::PAYLOAD).ok_or(trunc("ipv6"))?;
     // Payload length 0: a jumbogram or offload; take what was captured.
     let (payload, truncated) = if plen == 0 {
         (rest, false)
@@ -149,17 +201,20 @@ pub(crate) fn ext_headers(
 ) -> Result<(u8, &[u8], Option<Frag>), DecodeError> {
     for _ in 0..MAX_IPV6_EXT_HEADERS {
         let len = match next {
-            HOP_BY_HOP | ROUTING | DEST_OPTS => usize::from(u8_at(b, 1).ok_or(trunc("ipv6_ext"))?)
-                .saturating_add(1)
-                .saturating_mul(8),
-            AUTH => usize::from(u8_at(b, 1).ok_or(trunc("ipv6_ext"))?)
+            HOP_BY_HOP | ROUTING | DEST_OPTS => {
+                usize::from(u8_at(b, field::ext::LENGTH).ok_or(trunc("ipv6_ext"))?)
+                    .saturating_add(1)
+                    .saturating_mul(8)
+            }
+            AUTH => usize::from(u8_at(b, field::ext::LENGTH).ok_or(trunc("ipv6_ext"))?)
                 .saturating_add(2)
                 .saturating_mul(4),
             FRAGMENT => {
-                let inner = u8_at(b, 0).ok_or(trunc("ipv6_frag"))?;
-                let off_m = be16(b, 2).ok_or(trunc("ipv6_frag"))?;
-                let id = be32(b, 4).ok_or(trunc("ipv6_frag"))?;
-                let rest = b.get(8..).ok_or(trunc("ipv6_frag"))?;
+                use field::frag;
+                let inner = u8_at(b, frag::NEXT_HEADER).ok_or(trunc("ipv6_frag"))?;
+                let off_m = be16(b, frag::OFFSET_M).ok_or(trunc("ipv6_frag"))?;
+                let id = be32(b, frag::IDENT).ok_or(trunc("ipv6_frag"))?;
+                let rest = b.get(frag::PAYLOAD).ok_or(trunc("ipv6_frag"))?;
                 let offset = u32::from(off_m & 0xFFF8);
                 let more = off_m & 1 != 0;
                 if offset != 0 || more {
@@ -181,7 +236,7 @@ pub(crate) fn ext_headers(
             }
             _ => return Ok((next, b, None)),
         };
-        next = u8_at(b, 0).ok_or(trunc("ipv6_ext"))?;
+        next = u8_at(b, field::ext::NEXT_HEADER).ok_or(trunc("ipv6_ext"))?;
         b = b.get(len..).ok_or(trunc("ipv6_ext"))?;
     }
     match next {

@@ -6,7 +6,7 @@
 //! EtherType for GRE and Geneve).
 
 use super::LinkType;
-use super::bytes::{be16, be32, le16, le32, u8_at};
+use super::bytes::{Field, be16, be32, le16, le32, u8_at};
 use super::error::{DecodeError, bad, trunc};
 
 /// 802.1Q/802.1ad tags in one frame. Real networks stack two (QinQ), rarely three;
@@ -34,6 +34,132 @@ const ETH_MPLS_MCAST: u16 = 0x8848;
 const ETH_PPPOE_SESSION: u16 = 0x8864;
 pub(crate) const ETH_PPP: u16 = 0x880B;
 pub(crate) const ETH_TEB: u16 = 0x6558;
+
+/// Header fields of the link layers. One-byte fields are indexes; `PAYLOAD` is where
+/// the next layer starts.
+pub(crate) mod field {
+    /// Ethernet II: destination and source MAC, then the EtherType (or an 802.3 length).
+    pub(crate) mod ethernet {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const ETHERTYPE: Field = 12..14;
+        pub(crate) const PAYLOAD: Rest = 14..;
+        pub(crate) const HEADER_LEN: usize = PAYLOAD.start;
+    }
+
+    /// An 802.1Q/802.1ad tag, after the tag's own EtherType: TCI, then the inner type.
+    pub(crate) mod vlan {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const INNER_TYPE: Field = 2..4;
+        pub(crate) const PAYLOAD: Rest = 4..;
+        pub(crate) const HEADER_LEN: usize = PAYLOAD.start;
+    }
+
+    /// 802.2 LLC (DSAP, SSAP, control) with SNAP (OUI, EtherType).
+    pub(crate) mod llc_snap {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const LLC: Field = 0..3;
+        pub(crate) const ETHERTYPE: Field = 6..8;
+        pub(crate) const PAYLOAD: Rest = 8..;
+    }
+
+    /// BSD null/loop: a 4-byte address family.
+    pub(crate) mod null {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const FAMILY: Field = 0..4;
+        pub(crate) const PAYLOAD: Rest = 4..;
+    }
+
+    /// Linux cooked v1: packet type, ARPHRD, address length, 8 address bytes, protocol.
+    pub(crate) mod sll {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const PROTOCOL: Field = 14..16;
+        pub(crate) const PAYLOAD: Rest = 16..;
+    }
+
+    /// Linux cooked v2: protocol, reserved, ifindex, ARPHRD, packet type, address
+    /// length, address.
+    pub(crate) mod sll2 {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const PROTOCOL: Field = 0..2;
+        pub(crate) const PAYLOAD: Rest = 20..;
+    }
+
+    /// Cisco HDLC: address, control, EtherType.
+    pub(crate) mod chdlc {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const ADDRESS: usize = 0;
+        pub(crate) const ETHERTYPE: Field = 2..4;
+        pub(crate) const PAYLOAD: Rest = 4..;
+    }
+
+    /// Radiotap: version, pad, little-endian length of the whole radiotap header.
+    pub(crate) mod radiotap {
+        use crate::decode::bytes::Field;
+
+        pub(crate) const VERSION: usize = 0;
+        pub(crate) const LENGTH: Field = 2..4;
+        /// Version, pad, length and the first presence word.
+        pub(crate) const MIN_LEN: usize = 8;
+    }
+
+    /// PPP: the optional HDLC address and control bytes (RFC 1662 §3), then a protocol
+    /// of two bytes or, compressed, one (RFC 1661 §6.5).
+    pub(crate) mod ppp {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const ADDRESS_CONTROL: Field = 0..2;
+        pub(crate) const AFTER_ADDRESS_CONTROL: Rest = 2..;
+        pub(crate) const PROTOCOL: Field = 0..2;
+        pub(crate) const PAYLOAD: Rest = 2..;
+        pub(crate) const PROTOCOL_COMPRESSED: usize = 0;
+        pub(crate) const PAYLOAD_COMPRESSED: Rest = 1..;
+    }
+
+    /// PPPoE session stage: ver/type, code, session id, length.
+    pub(crate) mod pppoe {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const HEADER: Field = 0..6;
+        pub(crate) const VER_TYPE: usize = 0;
+        pub(crate) const CODE: usize = 1;
+        pub(crate) const LENGTH: Field = 4..6;
+        pub(crate) const PAYLOAD: Rest = 6..;
+    }
+
+    /// One MPLS label stack entry: label, traffic class, bottom-of-stack bit, TTL.
+    pub(crate) mod mpls {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const ENTRY: Field = 0..4;
+        /// The next entry, or the payload after the bottom of the stack.
+        pub(crate) const NEXT: Rest = 4..;
+    }
+
+    /// An Ethernet pseudo-wire (RFC 4385 §3): a 4-byte control word, then the frame.
+    pub(crate) mod pseudowire {
+        use crate::decode::bytes::Rest;
+
+        pub(crate) const PAYLOAD: Rest = 4..;
+    }
+
+    /// NFLOG: family, version, resource id, then TLVs of length, type and value.
+    pub(crate) mod nflog {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const TLVS: Rest = 4..;
+        pub(crate) const TLV_LENGTH: Field = 0..2;
+        pub(crate) const TLV_TYPE: Field = 2..4;
+        pub(crate) const TLV_VALUE: Rest = 4..;
+        pub(crate) const TLV_HEADER_LEN: usize = TLV_VALUE.start;
+    }
+}
 
 const PPP_IPV4: u16 = 0x0021;
 const PPP_IPV6: u16 = 0x0057;
@@ -68,9 +194,9 @@ pub(crate) fn walk(start: L2<'_>) -> Result<&[u8], DecodeError> {
                     if vlan_tags > MAX_VLAN_TAGS {
                         return Err(DecodeError::TooDeep { layer: "vlan" });
                     }
-                    // TCI (2 bytes), then the inner EtherType.
-                    let inner = be16(b, 2).ok_or(trunc("vlan"))?;
-                    L2::EtherType(inner, b.get(4..).ok_or(trunc("vlan"))?)
+                    use field::vlan;
+                    let inner = be16(b, vlan::INNER_TYPE).ok_or(trunc("vlan"))?;
+                    L2::EtherType(inner, b.get(vlan::PAYLOAD).ok_or(trunc("vlan"))?)
                 }
                 ETH_MPLS | ETH_MPLS_MCAST => L2::Mpls(b),
                 ETH_PPPOE_SESSION => pppoe(b)?,
@@ -92,41 +218,39 @@ fn link(lt: LinkType, b: &[u8]) -> Result<L2<'_>, DecodeError> {
         LinkType::Null => {
             // Host byte order of the machine that captured: the values are small, so
             // whichever order gives a small number is the right one.
-            let le = le32(b, 0).ok_or(trunc("null"))?;
+            let le = le32(b, field::null::FAMILY).ok_or(trunc("null"))?;
             let af = if le <= 0xFFFF { le } else { le.swap_bytes() };
-            bsd_af(af, b.get(4..).ok_or(trunc("null"))?)?
+            bsd_af(af, b.get(field::null::PAYLOAD).ok_or(trunc("null"))?)?
         }
         LinkType::Loop => {
-            let af = be32(b, 0).ok_or(trunc("loop"))?;
-            bsd_af(af, b.get(4..).ok_or(trunc("loop"))?)?
+            let af = be32(b, field::null::FAMILY).ok_or(trunc("loop"))?;
+            bsd_af(af, b.get(field::null::PAYLOAD).ok_or(trunc("loop"))?)?
         }
         LinkType::LinuxSll => {
-            // packet type, ARPHRD, address length, 8 address bytes, protocol.
-            let proto = be16(b, 14).ok_or(trunc("sll"))?;
-            L2::EtherType(proto, b.get(16..).ok_or(trunc("sll"))?)
+            let proto = be16(b, field::sll::PROTOCOL).ok_or(trunc("sll"))?;
+            L2::EtherType(proto, b.get(field::sll::PAYLOAD).ok_or(trunc("sll"))?)
         }
         LinkType::LinuxSll2 => {
-            // protocol, reserved, ifindex, ARPHRD, packet type, address length, address.
-            let proto = be16(b, 0).ok_or(trunc("sll2"))?;
-            L2::EtherType(proto, b.get(20..).ok_or(trunc("sll2"))?)
+            let proto = be16(b, field::sll2::PROTOCOL).ok_or(trunc("sll2"))?;
+            L2::EtherType(proto, b.get(field::sll2::PAYLOAD).ok_or(trunc("sll2"))?)
         }
         LinkType::Ppp => L2::Ppp(b),
-        LinkType::PppHdlc => match u8_at(b, 0) {
+        LinkType::PppHdlc => match u8_at(b, field::chdlc::ADDRESS) {
             // Cisco HDLC: address 0x0F (unicast) or 0x8F (broadcast), control 0, EtherType.
             Some(0x0F | 0x8F) => {
-                let et = be16(b, 2).ok_or(trunc("chdlc"))?;
-                L2::EtherType(et, b.get(4..).ok_or(trunc("chdlc"))?)
+                let et = be16(b, field::chdlc::ETHERTYPE).ok_or(trunc("chdlc"))?;
+                L2::EtherType(et, b.get(field::chdlc::PAYLOAD).ok_or(trunc("chdlc"))?)
             }
             _ => L2::Ppp(b),
         },
         LinkType::Nflog => L2::Ip(nflog(b)?),
         LinkType::Radiotap => {
-            // version 0, pad, little-endian total length of the radiotap header.
-            if u8_at(b, 0).ok_or(trunc("radiotap"))? != 0 {
+            use field::radiotap;
+            if u8_at(b, radiotap::VERSION).ok_or(trunc("radiotap"))? != 0 {
                 return Err(bad("radiotap"));
             }
-            let len = usize::from(le16(b, 2).ok_or(trunc("radiotap"))?);
-            if len < 8 {
+            let len = usize::from(le16(b, radiotap::LENGTH).ok_or(trunc("radiotap"))?);
+            if len < radiotap::MIN_LEN {
                 return Err(bad("radiotap"));
             }
             ieee80211(b.get(len..).ok_or(trunc("radiotap"))?)?
@@ -145,8 +269,8 @@ fn bsd_af(af: u32, rest: &[u8]) -> Result<L2<'_>, DecodeError> {
 }
 
 fn ether(b: &[u8]) -> Result<L2<'_>, DecodeError> {
-    let et = be16(b, 12).ok_or(trunc("ethernet"))?;
-    let rest = b.get(14..).ok_or(trunc("ethernet"))?;
+    let et = be16(b, field::ethernet::ETHERTYPE).ok_or(trunc("ethernet"))?;
+    let rest = b.get(field::ethernet::PAYLOAD).ok_or(trunc("ethernet"))?;
     if et >= 0x0600 {
         return Ok(L2::EtherType(et, rest));
     }
@@ -156,10 +280,14 @@ fn ether(b: &[u8]) -> Result<L2<'_>, DecodeError> {
 
 /// 802.2 LLC with SNAP: DSAP 0xAA, SSAP 0xAA, control 0x03, 3-byte OUI, EtherType.
 fn llc_snap(b: &[u8]) -> Result<L2<'_>, DecodeError> {
-    match b.get(..3) {
+    use field::llc_snap;
+    match b.get(llc_snap::LLC) {
         Some([0xAA, 0xAA, 0x03]) => {
-            let et = be16(b, 6).ok_or(trunc("llc"))?;
-            Ok(L2::EtherType(et, b.get(8..).ok_or(trunc("llc"))?))
+            let et = be16(b, llc_snap::ETHERTYPE).ok_or(trunc("llc"))?;
+            Ok(L2::EtherType(
+                et,
+                b.get(llc_snap::PAYLOAD).ok_or(trunc("llc"))?,
+            ))
         }
         Some(_) => Err(DecodeError::NotIp),
         None => Err(trunc("llc")),
@@ -169,17 +297,21 @@ fn llc_snap(b: &[u8]) -> Result<L2<'_>, DecodeError> {
 /// PPP (RFC 1661 §2): optional HDLC address/control 0xFF 0x03 (RFC 1662 §3), then a
 /// protocol field of two bytes, or one when compressed (RFC 1661 §6.5: odd first byte).
 fn ppp(b: &[u8]) -> Result<L2<'_>, DecodeError> {
-    let b = match b.get(..2) {
-        Some([0xFF, 0x03]) => b.get(2..).ok_or(trunc("ppp"))?,
+    use field::ppp;
+    let b = match b.get(ppp::ADDRESS_CONTROL) {
+        Some([0xFF, 0x03]) => b.get(ppp::AFTER_ADDRESS_CONTROL).ok_or(trunc("ppp"))?,
         _ => b,
     };
-    let first = u8_at(b, 0).ok_or(trunc("ppp"))?;
+    let first = u8_at(b, ppp::PROTOCOL_COMPRESSED).ok_or(trunc("ppp"))?;
     let (proto, rest) = if first & 1 == 1 {
-        (u16::from(first), b.get(1..).ok_or(trunc("ppp"))?)
+        (
+            u16::from(first),
+            b.get(ppp::PAYLOAD_COMPRESSED).ok_or(trunc("ppp"))?,
+        )
     } else {
         (
-            be16(b, 0).ok_or(trunc("ppp"))?,
-            b.get(2..).ok_or(trunc("ppp"))?,
+            be16(b, ppp::PROTOCOL).ok_or(trunc("ppp"))?,
+            b.get(ppp::PAYLOAD).ok_or(trunc("ppp"))?,
         )
     };
     match proto {
@@ -191,12 +323,13 @@ fn ppp(b: &[u8]) -> Result<L2<'_>, DecodeError> {
 
 /// PPPoE session stage (RFC 2516 §4): ver/type 0x11, code 0, session id, length; then PPP.
 fn pppoe(b: &[u8]) -> Result<L2<'_>, DecodeError> {
-    let hdr = b.get(..6).ok_or(trunc("pppoe"))?;
-    if hdr.first() != Some(&0x11) || hdr.get(1) != Some(&0) {
+    use field::pppoe;
+    let hdr = b.get(pppoe::HEADER).ok_or(trunc("pppoe"))?;
+    if hdr.get(pppoe::VER_TYPE) != Some(&0x11) || hdr.get(pppoe::CODE) != Some(&0) {
         return Err(bad("pppoe"));
     }
-    let len = usize::from(be16(b, 4).ok_or(trunc("pppoe"))?);
-    let payload = b.get(6..).ok_or(trunc("pppoe"))?;
+    let len = usize::from(be16(b, pppoe::LENGTH).ok_or(trunc("pppoe"))?);
+    let payload = b.get(pppoe::PAYLOAD).ok_or(trunc("pppoe"))?;
     // The length field trims Ethernet padding; a larger value means the snaplen cut it.
     Ok(L2::Ppp(payload.get(..len).unwrap_or(payload)))
 }
@@ -206,12 +339,14 @@ fn pppoe(b: &[u8]) -> Result<L2<'_>, DecodeError> {
 fn mpls(b: &[u8]) -> Result<L2<'_>, DecodeError> {
     let mut rest = b;
     for _ in 0..MAX_MPLS_LABELS {
-        let entry = be32(rest, 0).ok_or(trunc("mpls"))?;
-        rest = rest.get(4..).ok_or(trunc("mpls"))?;
+        let entry = be32(rest, field::mpls::ENTRY).ok_or(trunc("mpls"))?;
+        rest = rest.get(field::mpls::NEXT).ok_or(trunc("mpls"))?;
         if entry & 0x100 != 0 {
             return match u8_at(rest, 0).ok_or(trunc("mpls"))? >> 4 {
                 4 | 6 => Ok(L2::Ip(rest)),
-                0 => Ok(L2::Ether(rest.get(4..).ok_or(trunc("mpls"))?)),
+                0 => Ok(L2::Ether(
+                    rest.get(field::pseudowire::PAYLOAD).ok_or(trunc("mpls"))?,
+                )),
                 _ => Err(DecodeError::NotIp),
             };
         }
@@ -224,7 +359,7 @@ fn mpls(b: &[u8]) -> Result<L2<'_>, DecodeError> {
 /// `NFULA_PAYLOAD` (type 9) value. Little-endian is tried first (the common case), then
 /// big-endian.
 fn nflog(b: &[u8]) -> Result<&[u8], DecodeError> {
-    let tlvs = b.get(4..).ok_or(trunc("nflog"))?;
+    let tlvs = b.get(field::nflog::TLVS).ok_or(trunc("nflog"))?;
     match nflog_payload(tlvs, le16) {
         Ok(p) => Ok(p),
         Err(_) => nflog_payload(tlvs, be16),
@@ -235,19 +370,21 @@ const NFULA_PAYLOAD: u16 = 9;
 
 fn nflog_payload(
     mut tlvs: &[u8],
-    read16: fn(&[u8], usize) -> Option<u16>,
+    read16: fn(&[u8], Field) -> Option<u16>,
 ) -> Result<&[u8], DecodeError> {
+    use field::nflog;
     for _ in 0..MAX_NFLOG_TLVS {
-        let len = usize::from(read16(tlvs, 0).ok_or(trunc("nflog"))?);
+        let len = usize::from(read16(tlvs, nflog::TLV_LENGTH).ok_or(trunc("nflog"))?);
         // The top two type bits are netlink flags (nested, network byte order).
-        let ty = read16(tlvs, 2).ok_or(trunc("nflog"))? & 0x3FFF;
-        if len < 4 {
+        let ty = read16(tlvs, nflog::TLV_TYPE).ok_or(trunc("nflog"))? & 0x3FFF;
+        if len < nflog::TLV_HEADER_LEN {
             return Err(bad("nflog"));
         }
         if ty == NFULA_PAYLOAD {
             // A snaplen cut leaves less than `len`: decode what was captured.
-            let value = tlvs.get(4..).ok_or(trunc("nflog"))?;
-            return Ok(value.get(..len.saturating_sub(4)).unwrap_or(value));
+            let value = tlvs.get(nflog::TLV_VALUE).ok_or(trunc("nflog"))?;
+            let value_len = len.saturating_sub(nflog::TLV_HEADER_LEN);
+            return Ok(value.get(..value_len).unwrap_or(value));
         }
         let padded = len.checked_add(3).ok_or(bad("nflog"))? & !3;
         tlvs = tlvs.get(padded..).ok_or(trunc("nflog"))?;

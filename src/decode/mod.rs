@@ -53,13 +53,14 @@ mod error;
 mod fast;
 mod ip;
 mod link;
+mod packet;
 mod transport;
 mod tunnel;
 
 #[cfg(test)]
 mod tests;
 
-pub use decoder::{Decoder, MAX_TUNNEL_DEPTH, Packet, dispatch_hash};
+pub use decoder::{Decoder, MAX_TUNNEL_DEPTH, dispatch_hash};
 pub use defrag::{
     DEFAULT_MAX_AGE, DEFAULT_MAX_BYTES, DEFAULT_MAX_DATAGRAM_SIZE, DEFAULT_MAX_DATAGRAMS,
     DEFAULT_MAX_FRAGMENTS, DefragLimits,
@@ -67,6 +68,7 @@ pub use defrag::{
 pub use error::{DecodeCounters, DecodeError, FragDropReason};
 pub use ip::MAX_IPV6_EXT_HEADERS;
 pub use link::{MAX_LINK_STEPS, MAX_MPLS_LABELS, MAX_NFLOG_TLVS, MAX_VLAN_TAGS};
+pub use packet::Packet;
 pub use transport::{TcpFlags, TcpSegment, Transport, UdpDatagram};
 pub use tunnel::MAX_GTP_EXT_HEADERS;
 

@@ -3,6 +3,35 @@
 use super::bytes::{be16, be32, u8_at};
 use super::error::{DecodeError, bad, trunc};
 
+/// Header fields of UDP (RFC 768) and TCP (RFC 9293 §3.1).
+pub(crate) mod field {
+    pub(crate) mod udp {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const SRC_PORT: Field = 0..2;
+        pub(crate) const DST_PORT: Field = 2..4;
+        /// Header and payload, in bytes.
+        pub(crate) const LENGTH: Field = 4..6;
+        pub(crate) const PAYLOAD: Rest = 8..;
+        pub(crate) const HEADER_LEN: usize = PAYLOAD.start;
+    }
+
+    pub(crate) mod tcp {
+        use crate::decode::bytes::Field;
+
+        pub(crate) const SRC_PORT: Field = 0..2;
+        pub(crate) const DST_PORT: Field = 2..4;
+        pub(crate) const SEQ_NUM: Field = 4..8;
+        pub(crate) const ACK_NUM: Field = 8..12;
+        /// Data offset in the high nibble, in 4-byte words.
+        pub(crate) const DATA_OFF: usize = 12;
+        pub(crate) const FLAGS: usize = 13;
+        pub(crate) const WINDOW: Field = 14..16;
+        /// The header without options: the smallest data offset.
+        pub(crate) const HEADER_LEN: usize = 20;
+    }
+}
+
 pub(crate) const PROTO_TCP: u8 = 6;
 pub(crate) const PROTO_UDP: u8 = 17;
 
@@ -79,12 +108,12 @@ impl TcpFlags {
 }
 
 pub(crate) fn udp(b: &[u8]) -> Result<UdpDatagram<'_>, DecodeError> {
-    let src_port = be16(b, 0).ok_or(trunc("udp"))?;
-    let dst_port = be16(b, 2).ok_or(trunc("udp"))?;
-    let len = usize::from(be16(b, 4).ok_or(trunc("udp"))?);
-    let rest = b.get(8..).ok_or(trunc("udp"))?;
+    let src_port = be16(b, field::udp::SRC_PORT).ok_or(trunc("udp"))?;
+    let dst_port = be16(b, field::udp::DST_PORT).ok_or(trunc("udp"))?;
+    let len = usize::from(be16(b, field::udp::LENGTH).ok_or(trunc("udp"))?);
+    let rest = b.get(field::udp::PAYLOAD).ok_or(trunc("udp"))?;
     // Length 0 (jumbograms, RFC 2675 §4) or past the capture: take what is there.
-    let payload = match len.checked_sub(8) {
+    let payload = match len.checked_sub(field::udp::HEADER_LEN) {
         Some(n) if len != 0 => rest.get(..n).unwrap_or(rest),
         _ => rest,
     };
@@ -96,14 +125,15 @@ pub(crate) fn udp(b: &[u8]) -> Result<UdpDatagram<'_>, DecodeError> {
 }
 
 pub(crate) fn tcp(b: &[u8]) -> Result<TcpSegment<'_>, DecodeError> {
-    let src_port = be16(b, 0).ok_or(trunc("tcp"))?;
-    let dst_port = be16(b, 2).ok_or(trunc("tcp"))?;
-    let seq = be32(b, 4).ok_or(trunc("tcp"))?;
-    let ack = be32(b, 8).ok_or(trunc("tcp"))?;
-    let data_off = usize::from(u8_at(b, 12).ok_or(trunc("tcp"))? >> 4).saturating_mul(4);
-    let flags = TcpFlags(u8_at(b, 13).ok_or(trunc("tcp"))?);
-    let window = be16(b, 14).ok_or(trunc("tcp"))?;
-    if data_off < 20 {
+    let src_port = be16(b, field::tcp::SRC_PORT).ok_or(trunc("tcp"))?;
+    let dst_port = be16(b, field::tcp::DST_PORT).ok_or(trunc("tcp"))?;
+    let seq = be32(b, field::tcp::SEQ_NUM).ok_or(trunc("tcp"))?;
+    let ack = be32(b, field::tcp::ACK_NUM).ok_or(trunc("tcp"))?;
+    let data_off =
+        usize::from(u8_at(b, field::tcp::DATA_OFF).ok_or(trunc("tcp"))? >> 4).saturating_mul(4);
+    let flags = TcpFlags(u8_at(b, field::tcp::FLAGS).ok_or(trunc("tcp"))?);
+    let window = be16(b, field::tcp::WINDOW).ok_or(trunc("tcp"))?;
+    if data_off < field::tcp::HEADER_LEN {
         return Err(bad("tcp"));
     }
     let payload = b.get(data_off..).ok_or(trunc("tcp"))?;

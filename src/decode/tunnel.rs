@@ -16,6 +16,72 @@ pub(crate) const PORT_VXLAN_LINUX: u16 = 8472;
 pub(crate) const PORT_GENEVE: u16 = 6081;
 pub(crate) const PORT_GTP_U: u16 = 2152;
 
+/// Header fields of the tunnels.
+pub(crate) mod field {
+    /// GRE (RFC 2784 §2): flags and version, protocol type, then the optional words.
+    pub(crate) mod gre {
+        use crate::decode::bytes::Field;
+
+        pub(crate) const FLAGS_VERSION: Field = 0..2;
+        pub(crate) const PROTOCOL: Field = 2..4;
+        /// Without any of the optional 4-byte words (checksum, key, sequence, ack).
+        pub(crate) const HEADER_LEN: usize = 4;
+        pub(crate) const OPTION_LEN: usize = 4;
+    }
+
+    /// ERSPAN type II (8 bytes): version in the high nibble of the first byte.
+    pub(crate) mod erspan2 {
+        use crate::decode::bytes::Rest;
+
+        pub(crate) const VERSION: usize = 0;
+        pub(crate) const PAYLOAD: Rest = 8..;
+    }
+
+    /// ERSPAN type III (12 bytes, 20 with the platform-specific subheader).
+    pub(crate) mod erspan3 {
+        pub(crate) const VERSION: usize = 0;
+        /// Its last bit, O, announces the 8-byte platform-specific subheader.
+        pub(crate) const FLAGS_O: usize = 11;
+        pub(crate) const HEADER_LEN: usize = 12;
+        pub(crate) const HEADER_LEN_WITH_SUB: usize = 20;
+    }
+
+    /// VXLAN (RFC 7348 §5): flags, reserved, VNI, reserved.
+    pub(crate) mod vxlan {
+        use crate::decode::bytes::Rest;
+
+        pub(crate) const FLAGS: usize = 0;
+        pub(crate) const PAYLOAD: Rest = 8..;
+    }
+
+    /// Geneve (RFC 8926 §3.4): version and options length, flags, protocol type, VNI.
+    pub(crate) mod geneve {
+        use crate::decode::bytes::Field;
+
+        pub(crate) const VER_OPT_LEN: usize = 0;
+        pub(crate) const PROTOCOL: Field = 2..4;
+        /// Before the options.
+        pub(crate) const HEADER_LEN: usize = 8;
+    }
+
+    /// GTP-U (3GPP TS 29.281 §5.1): flags, message type, length, TEID; then, when any
+    /// of E, S, PN is set, sequence number, N-PDU number and next extension type.
+    pub(crate) mod gtp_u {
+        use crate::decode::bytes::{Field, Rest};
+
+        pub(crate) const FLAGS: usize = 0;
+        pub(crate) const MESSAGE_TYPE: usize = 1;
+        pub(crate) const LENGTH: Field = 2..4;
+        /// What the length counts: all after the mandatory 8 bytes.
+        pub(crate) const BODY: Rest = 8..;
+        /// In the body: the next extension type ends the optional word.
+        pub(crate) const NEXT_EXT: usize = 3;
+        pub(crate) const AFTER_OPTIONAL: Rest = 4..;
+        /// An extension header's length, in 4-byte words, is its first byte.
+        pub(crate) const EXT_LENGTH: usize = 0;
+    }
+}
+
 const ERSPAN_II: u16 = 0x88BE;
 const ERSPAN_III: u16 = 0x22EB;
 
@@ -29,13 +95,13 @@ const GRE_A: u16 = 0x0080;
 /// GRE (RFC 2784 §2, RFC 2890 §2; version 1 is PPTP's). Source routing (RFC 1701's R bit)
 /// is obsolete and not decoded.
 pub(crate) fn gre(b: &[u8]) -> Option<L2<'_>> {
-    let flags = be16(b, 0)?;
-    let proto = be16(b, 2)?;
+    let flags = be16(b, field::gre::FLAGS_VERSION)?;
+    let proto = be16(b, field::gre::PROTOCOL)?;
     let version = flags & 0x7;
     if flags & GRE_R != 0 || version > 1 || (version == 1 && proto != ETH_PPP) {
         return None;
     }
-    let mut len = 4usize;
+    let mut len = field::gre::HEADER_LEN;
     for (bit, present) in [
         (GRE_C, true),
         (GRE_K, true),
@@ -43,22 +109,26 @@ pub(crate) fn gre(b: &[u8]) -> Option<L2<'_>> {
         (GRE_A, version == 1),
     ] {
         if present && flags & bit != 0 {
-            len = len.saturating_add(4);
+            len = len.saturating_add(field::gre::OPTION_LEN);
         }
     }
     let rest = b.get(len..)?;
     Some(match proto {
         ERSPAN_II if flags & GRE_S == 0 => L2::Ether(rest), // ERSPAN type I: no header
         ERSPAN_II => {
-            // ERSPAN type II header (8 bytes), version 1 in the first nibble.
-            (u8_at(rest, 0)? >> 4 == 1).then_some(())?;
-            L2::Ether(rest.get(8..)?)
+            // ERSPAN type II header, version 1.
+            (u8_at(rest, field::erspan2::VERSION)? >> 4 == 1).then_some(())?;
+            L2::Ether(rest.get(field::erspan2::PAYLOAD)?)
         }
         ERSPAN_III => {
-            // ERSPAN type III header (12 bytes), version 2; the O bit (last bit of byte
-            // 11) announces an 8-byte platform-specific subheader.
-            (u8_at(rest, 0)? >> 4 == 2).then_some(())?;
-            let sub = if u8_at(rest, 11)? & 1 != 0 { 20 } else { 12 };
+            // ERSPAN type III header, version 2, maybe with its subheader.
+            use field::erspan3;
+            (u8_at(rest, erspan3::VERSION)? >> 4 == 2).then_some(())?;
+            let sub = if u8_at(rest, erspan3::FLAGS_O)? & 1 != 0 {
+                erspan3::HEADER_LEN_WITH_SUB
+            } else {
+                erspan3::HEADER_LEN
+            };
             L2::Ether(rest.get(sub..)?)
         }
         _ => L2::EtherType(proto, rest),
@@ -85,39 +155,43 @@ pub(crate) fn is_tunnel_port(port: u16) -> bool {
 
 /// VXLAN (RFC 7348 §5): 8 bytes, the I flag (0x08) must be set; an Ethernet frame follows.
 fn vxlan(b: &[u8]) -> Option<L2<'_>> {
-    if u8_at(b, 0)? & 0x08 == 0 {
+    if u8_at(b, field::vxlan::FLAGS)? & 0x08 == 0 {
         return None;
     }
-    Some(L2::Ether(b.get(8..)?))
+    Some(L2::Ether(b.get(field::vxlan::PAYLOAD)?))
 }
 
 /// Geneve (RFC 8926 §3.4): version 0, options length in 4-byte words, protocol type.
 fn geneve(b: &[u8]) -> Option<L2<'_>> {
-    let b0 = u8_at(b, 0)?;
+    let b0 = u8_at(b, field::geneve::VER_OPT_LEN)?;
     if b0 >> 6 != 0 {
         return None;
     }
     let opts = usize::from(b0 & 0x3F).saturating_mul(4);
-    let proto = be16(b, 2)?;
-    Some(L2::EtherType(proto, b.get(opts.saturating_add(8)..)?))
+    let proto = be16(b, field::geneve::PROTOCOL)?;
+    Some(L2::EtherType(
+        proto,
+        b.get(opts.saturating_add(field::geneve::HEADER_LEN)..)?,
+    ))
 }
 
 /// GTP-U (3GPP TS 29.281 §5.1): version 1, protocol type GTP, message type 255 (G-PDU);
 /// the optional sequence/N-PDU/next-extension word when any of E, S, PN is set; then the
 /// extension header chain (§5.2), each `length * 4` bytes ending with the next type.
 fn gtp_u(b: &[u8]) -> Option<L2<'_>> {
-    let flags = u8_at(b, 0)?;
-    if flags >> 5 != 1 || flags & 0x10 == 0 || u8_at(b, 1)? != 0xFF {
+    use field::gtp_u as gtp;
+    let flags = u8_at(b, gtp::FLAGS)?;
+    if flags >> 5 != 1 || flags & 0x10 == 0 || u8_at(b, gtp::MESSAGE_TYPE)? != 0xFF {
         return None;
     }
-    let len = usize::from(be16(b, 2)?);
-    let body = b.get(8..)?;
+    let len = usize::from(be16(b, gtp::LENGTH)?);
+    let body = b.get(gtp::BODY)?;
     // The length counts everything after the mandatory 8 bytes; a snaplen cut leaves less.
     let body = body.get(..len).unwrap_or(body);
     let mut rest = body;
     if flags & 0x07 != 0 {
-        let mut next = u8_at(rest, 3)?;
-        rest = rest.get(4..)?;
+        let mut next = u8_at(rest, gtp::NEXT_EXT)?;
+        rest = rest.get(gtp::AFTER_OPTIONAL)?;
         if flags & 0x04 != 0 {
             let mut walked = 0usize;
             while next != 0 {
@@ -125,7 +199,7 @@ fn gtp_u(b: &[u8]) -> Option<L2<'_>> {
                 if walked > MAX_GTP_EXT_HEADERS {
                     return None;
                 }
-                let words = usize::from(u8_at(rest, 0)?);
+                let words = usize::from(u8_at(rest, gtp::EXT_LENGTH)?);
                 let ext_len = words.checked_mul(4).filter(|&n| n > 0)?;
                 next = u8_at(rest, ext_len.checked_sub(1)?)?;
                 rest = rest.get(ext_len..)?;

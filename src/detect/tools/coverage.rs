@@ -216,11 +216,32 @@ pub fn compute(rules: &[Rule], technique: Option<&str>, load_failures: usize) ->
         .copied()
         .filter(|r| technique.is_none_or(|t| has_technique(r, t)))
         .collect();
+    Coverage {
+        technique: technique.map(str::to_ascii_uppercase),
+        rules_loaded: active.len(),
+        rules_matched: chosen.len(),
+        observability: observability_counts(&chosen),
+        events: event_rows(&chosen),
+        fields: field_rows(&chosen),
+        indicators: indicator_rows(&chosen, &active),
+        sources: rule_groups(&chosen),
+        load_failures,
+    }
+}
 
+/// Rules per observability class (full, partial, never).
+fn observability_counts(chosen: &[&Rule]) -> BTreeMap<String, usize> {
     let mut obs: BTreeMap<String, usize> = BTreeMap::new();
-    let mut events: BTreeMap<(String, String, String), (usize, bool)> = BTreeMap::new();
-    for r in &chosen {
+    for r in chosen {
         *obs.entry(observability(r)).or_default() += 1;
+    }
+    obs
+}
+
+/// "Events covered": the events the rules' logsources stand for, most rules first.
+fn event_rows(chosen: &[&Rule]) -> Vec<EventRow> {
+    let mut events: BTreeMap<(String, String, String), (usize, bool)> = BTreeMap::new();
+    for r in chosen {
         for (p, id, title, c2) in event_kinds(r) {
             let e = events
                 .entry((p.to_string(), id.to_string(), title))
@@ -244,8 +265,12 @@ pub fn compute(rules: &[Rule], technique: Option<&str>, load_failures: usize) ->
             .then(a.provider.cmp(&b.provider))
             .then(a.event_id.cmp(&b.event_id))
     });
+    events
+}
 
-    // Fields.
+/// "Fields filtered most": per normalized field, the names, operators and sample
+/// values the rules use, most rules first.
+fn field_rows(chosen: &[&Rule]) -> Vec<FieldRow> {
     struct Acc {
         names: Vec<String>,
         rules: usize,
@@ -254,14 +279,9 @@ pub fn compute(rules: &[Rule], technique: Option<&str>, load_failures: usize) ->
         observable: bool,
     }
     let mut fields: BTreeMap<String, Acc> = BTreeMap::new();
-    let mut ind_here: BTreeMap<(String, String, String), usize> = BTreeMap::new();
-    // Indicators group case-insensitively (as they match); shown as first written.
-    let mut shown: BTreeMap<(String, String, String), String> = BTreeMap::new();
-    for r in &chosen {
-        let list = indicators(r);
+    for r in chosen {
         let mut seen_fields = Vec::new();
-        let mut seen_ind = Vec::new();
-        for (norm, raw, op, val) in &list {
+        for (norm, raw, op, val) in &indicators(r) {
             let acc = fields.entry(norm.clone()).or_insert_with(|| Acc {
                 names: Vec::new(),
                 rules: 0,
@@ -280,12 +300,6 @@ pub fn compute(rules: &[Rule], technique: Option<&str>, load_failures: usize) ->
                 seen_fields.push(norm.clone());
                 acc.rules += 1;
             }
-            let key = (norm.clone(), op.clone(), val.to_lowercase());
-            if !seen_ind.contains(&key) {
-                seen_ind.push(key.clone());
-                shown.entry(key.clone()).or_insert_with(|| val.clone());
-                *ind_here.entry(key).or_default() += 1;
-            }
         }
     }
     let mut fields: Vec<FieldRow> = fields
@@ -300,17 +314,42 @@ pub fn compute(rules: &[Rule], technique: Option<&str>, load_failures: usize) ->
         })
         .collect();
     fields.sort_by(|a, b| b.rules.cmp(&a.rules).then(a.field.cmp(&b.field)));
+    fields
+}
 
+/// (normalized field, operator, lowercased value): indicators group
+/// case-insensitively, as they match.
+type IndicatorKey = (String, String, String);
+
+/// Each indicator key of `r`, once.
+fn indicator_keys(r: &Rule) -> Vec<(IndicatorKey, String)> {
+    let mut seen: Vec<(IndicatorKey, String)> = Vec::new();
+    for (norm, _, op, val) in indicators(r) {
+        let key = (norm, op, val.to_lowercase());
+        if !seen.iter().any(|(k, _)| *k == key) {
+            seen.push((key, val));
+        }
+    }
+    seen
+}
+
+/// "Top indicator values": the values the chosen rules check, with how many loaded
+/// rules of any technique check the same, capped at [`MAX_INDICATORS`].
+fn indicator_rows(chosen: &[&Rule], active: &[&Rule]) -> Vec<IndicatorRow> {
+    let mut ind_here: BTreeMap<IndicatorKey, usize> = BTreeMap::new();
+    // Shown as first written.
+    let mut shown: BTreeMap<IndicatorKey, String> = BTreeMap::new();
+    for r in chosen {
+        for (key, val) in indicator_keys(r) {
+            shown.entry(key.clone()).or_insert(val);
+            *ind_here.entry(key).or_default() += 1;
+        }
+    }
     // Corpus reach: the same (field, operator, value) in any loaded rule.
-    let mut reach: BTreeMap<(String, String, String), usize> = BTreeMap::new();
-    for r in &active {
-        let mut seen = Vec::new();
-        for (norm, _, op, val) in indicators(r) {
-            let key = (norm, op, val.to_lowercase());
-            if !seen.contains(&key) {
-                seen.push(key.clone());
-                *reach.entry(key).or_default() += 1;
-            }
+    let mut reach: BTreeMap<IndicatorKey, usize> = BTreeMap::new();
+    for r in active {
+        for (key, _) in indicator_keys(r) {
+            *reach.entry(key).or_default() += 1;
         }
     }
     let mut inds: Vec<IndicatorRow> = ind_here
@@ -336,9 +375,13 @@ pub fn compute(rules: &[Rule], technique: Option<&str>, load_failures: usize) ->
             .then(a.value.cmp(&b.value))
     });
     inds.truncate(MAX_INDICATORS);
+    inds
+}
 
+/// "Rules": the chosen rules by source file, by title.
+fn rule_groups(chosen: &[&Rule]) -> Vec<SourceGroup> {
     let mut groups: BTreeMap<String, Vec<RuleRow>> = BTreeMap::new();
-    for r in &chosen {
+    for r in chosen {
         groups.entry(r.source.clone()).or_default().push(RuleRow {
             title: r.title.clone(),
             level: r.level.clone(),
@@ -346,25 +389,13 @@ pub fn compute(rules: &[Rule], technique: Option<&str>, load_failures: usize) ->
             id: r.id.clone(),
         });
     }
-    let sources = groups
+    groups
         .into_iter()
         .map(|(source, mut rules)| {
             rules.sort_by(|a, b| a.title.cmp(&b.title));
             SourceGroup { source, rules }
         })
-        .collect();
-
-    Coverage {
-        technique: technique.map(str::to_ascii_uppercase),
-        rules_loaded: active.len(),
-        rules_matched: chosen.len(),
-        observability: obs,
-        events,
-        fields,
-        indicators: inds,
-        sources,
-        load_failures,
-    }
+        .collect()
 }
 
 /// `rules coverage`: loads the rules (built-in set when `rule_paths` is empty) and
