@@ -9,8 +9,7 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
 use c2tap::flow::{
-    Direction, FlowKey, FlowTable, PacketSeen, StreamReassembler, TcpFlags, Timeouts,
-    Transport,
+    Direction, FlowKey, FlowTable, PacketSeen, StreamReassembler, TcpFlags, Timeouts, Transport,
 };
 use c2tap::time::Timestamp;
 use criterion::{Criterion, criterion_group, criterion_main};

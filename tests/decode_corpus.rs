@@ -12,7 +12,7 @@ use std::fs::File;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use c2tap::decode::{DecodeError, Decoder, DefragLimits, Transport, dispatch_hash};
+use c2tap::decode::{DecodeError, Decoder, DefragLimits, L4, dispatch_hash};
 use c2tap::time::Timestamp;
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::{Block, PcapBlockOwned, PcapError, create_reader};
@@ -188,10 +188,10 @@ fn corpus_frames_decode_to_tsharks_innermost_headers() {
             let hash = dispatch_hash(f.linktype, &f.data);
             match decoder.decode(f.linktype, f.ts, &f.data) {
                 Ok(p) => {
-                    let (sport, dport, proto) = match p.transport {
-                        Transport::Udp(u) => (u.src_port, u.dst_port, "udp"),
-                        Transport::Tcp(t) => (t.src_port, t.dst_port, "tcp"),
-                        Transport::Other { .. } => (0, 0, "other"),
+                    let (sport, dport, proto) = match p.l4 {
+                        L4::Udp(u) => (u.src_port, u.dst_port, "udp"),
+                        L4::Tcp(t) => (t.src_port, t.dst_port, "tcp"),
+                        L4::Other { .. } => (0, 0, "other"),
                     };
                     let o = Obs {
                         src: p.src,

@@ -18,10 +18,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use c2tap::proto::Verdict;
 use c2tap::proto::handshake::HandshakeFacts;
 use c2tap::proto::ja3::{ja3_hash, ja3_string};
 use c2tap::proto::ja4::{Protocol, ja4};
-use c2tap::proto::Verdict;
 use c2tap::proto::tls::{ClientHelloStream, Progress, TlsCounters, probe};
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
@@ -90,7 +90,9 @@ fn hellos(path: &Path, counters: &mut TlsCounters) -> Vec<Hello> {
                 continue;
             }
         }
-        if active.contains_key(&dir) || probe(&payload) != Verdict::Match || !started.insert((dir, seq))
+        if active.contains_key(&dir)
+            || probe(&payload) != Verdict::Match
+            || !started.insert((dir, seq))
         {
             continue;
         }

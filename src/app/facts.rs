@@ -14,8 +14,8 @@ use crate::time::Timestamp;
 #[derive(Debug)]
 pub enum Fact {
     /// The flow's application is identified, or the flow ended unidentified: its one
-    /// NetworkConnect is due, with what is known of the connection.
-    Connect(FlowRef, ConnFacts),
+    /// NetworkConnect is due, with what is known of the connection (`None`: nothing).
+    Connect(FlowRef, Option<Box<ConnFacts>>),
     /// An HTTP/1.x request (and its response status, when seen) of the flow.
     Http(FlowRef, HttpTransaction),
     /// A finished DNS transaction (it names its own endpoints and time).

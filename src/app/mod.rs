@@ -113,9 +113,10 @@ impl AppStage {
         }
     }
 
-    /// A TCP segment of the flow, travelling in `dir`, seen at `ts`: reassembled, and read by the
-    /// parsers of its direction (and of the other one, whose held bytes its ACK may
-    /// release).
+    /// A TCP segment of the flow, travelling in `dir`, seen at `ts`: reassembled,
+    /// and read by the parsers of its direction (and of the other one, whose held bytes
+    /// its ACK may release).
+    #[inline]
     pub fn on_segment(
         &mut self,
         entry: &mut Entry<AppFlow>,
@@ -123,9 +124,19 @@ impl AppStage {
         seg: &TcpSegment<'_>,
         ts: Timestamp,
     ) {
-        if entry.state.tcp_done {
-            return;
+        // Inlined into the worker: the bulk of a connection stops here.
+        if !entry.state.tcp_done {
+            self.parse_segment(entry, dir, seg, ts);
         }
+    }
+
+    fn parse_segment(
+        &mut self,
+        entry: &mut Entry<AppFlow>,
+        dir: Direction,
+        seg: &TcpSegment<'_>,
+        ts: Timestamp,
+    ) {
         let mut tcp = entry
             .state
             .tcp
@@ -142,6 +153,7 @@ impl AppStage {
     }
 
     /// A UDP datagram of the flow, travelling in `dir`, seen at `ts`.
+    #[inline]
     pub fn on_datagram(
         &mut self,
         entry: &mut Entry<AppFlow>,
@@ -149,7 +161,10 @@ impl AppStage {
         payload: &[u8],
         ts: Timestamp,
     ) {
-        udp::on_datagram(entry, dir, payload, ts, self);
+        // Inlined into the worker: a flow whose parser is done stops here.
+        if !payload.is_empty() && !entry.state.udp.is_done() {
+            udp::on_datagram(entry, dir, payload, ts, self);
+        }
     }
 
     /// The flow ended (expired, evicted, end of input): its parsers deliver what they
@@ -177,6 +192,11 @@ impl AppStage {
     pub fn flush(&mut self) {
         self.dns.flush_all(&mut self.dns_done);
         self.take_dns();
+    }
+
+    /// Facts are waiting to be taken.
+    pub fn has_facts(&self) -> bool {
+        !self.facts.is_empty()
     }
 
     /// The facts found since the last call, in the order found.
@@ -248,7 +268,7 @@ fn connect_due(entry: &mut Entry<AppFlow>, stage: &mut AppStage) {
         return;
     }
     entry.state.connect_emitted = true;
-    let conn = entry.state.conn.take().map(|b| *b).unwrap_or_default();
+    let conn = entry.state.conn.take();
     let flow = flow_ref(entry, entry.last_seen);
     stage.facts.push(Fact::Connect(flow, conn));
 }

@@ -24,6 +24,13 @@ pub(super) enum UdpApp {
     Other,
 }
 
+impl UdpApp {
+    /// Nothing more will be read on this flow.
+    pub(super) fn is_done(&self) -> bool {
+        matches!(self, UdpApp::Other)
+    }
+}
+
 /// Reads one datagram travelling in `dir`.
 pub(super) fn on_datagram(
     entry: &mut Entry<AppFlow>,
@@ -32,9 +39,6 @@ pub(super) fn on_datagram(
     ts: Timestamp,
     stage: &mut AppStage,
 ) {
-    if payload.is_empty() {
-        return;
-    }
     if let UdpApp::Undecided = entry.state.udp {
         decide(entry, payload);
     }

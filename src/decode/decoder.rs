@@ -10,7 +10,7 @@ use super::fast;
 use super::ip::{self, IpView};
 use super::link::{self, L2};
 use super::packet::Packet;
-use super::transport::{self, PROTO_TCP, PROTO_UDP, Transport};
+use super::transport::{self, L4, PROTO_TCP, PROTO_UDP};
 use super::tunnel;
 use crate::time::Timestamp;
 
@@ -174,10 +174,10 @@ impl Decoder {
                 }
             }
         }
-        let transport = match ip.proto {
-            PROTO_TCP => Transport::Tcp(transport::tcp(ip.payload)?),
-            PROTO_UDP => Transport::Udp(transport::udp(ip.payload)?),
-            protocol => Transport::Other { protocol },
+        let l4 = match ip.proto {
+            PROTO_TCP => L4::Tcp(transport::tcp(ip.payload)?),
+            PROTO_UDP => L4::Udp(transport::udp(ip.payload)?),
+            protocol => L4::Other { protocol },
         };
         if truncated {
             counters.packets_truncated = counters.packets_truncated.saturating_add(1);
@@ -185,7 +185,7 @@ impl Decoder {
         Ok(Packet {
             src: ip.src,
             dst: ip.dst,
-            transport,
+            l4,
             truncated,
         })
     }

@@ -14,7 +14,7 @@ use super::link::field::{ethernet as eth_field, vlan};
 use super::link::{ETH_IPV4, ETH_IPV6, ETH_QINQ, ETH_QINQ_OLD, ETH_VLAN};
 use super::packet::Packet;
 use super::transport::field::tcp as tcp_field;
-use super::transport::{self, PROTO_TCP, PROTO_UDP, TcpFlags, TcpSegment, Transport};
+use super::transport::{self, L4, PROTO_TCP, PROTO_UDP, TcpFlags, TcpSegment};
 use super::tunnel;
 
 // The header sizes are the field modules' constants, so each header is still read as
@@ -105,15 +105,15 @@ pub(crate) fn ethernet(frame: &[u8]) -> Option<Packet<'_>> {
         }
         _ => return None,
     };
-    let transport = match proto {
-        PROTO_TCP => Transport::Tcp(tcp(payload)?),
+    let l4 = match proto {
+        PROTO_TCP => L4::Tcp(tcp(payload)?),
         PROTO_UDP => {
             let udp = transport::udp(payload).ok()?;
             // A tunnel port: the general path decides whether a tunnel is inside.
             if tunnel::is_tunnel_port(udp.dst_port) {
                 return None;
             }
-            Transport::Udp(udp)
+            L4::Udp(udp)
         }
         // Extension headers, tunnels, ICMP, ...
         _ => return None,
@@ -121,7 +121,7 @@ pub(crate) fn ethernet(frame: &[u8]) -> Option<Packet<'_>> {
     Some(Packet {
         src,
         dst,
-        transport,
+        l4,
         truncated: false,
     })
 }

@@ -29,7 +29,7 @@
 //! answers; every other frame takes the walk.
 //!
 //! What it does not do: checksums, TCP reassembly (that is `flow`), ICMP, IPsec ESP
-//! (encrypted: reported as `Transport::Other`), 802.11 protected frames, A-MSDU.
+//! (encrypted: reported as `L4::Other`), 802.11 protected frames, A-MSDU.
 //!
 //! The no-panic contract: every read goes through `get`/`first_chunk`, every offset
 //! through `checked_add`; the clippy lints below hold it.
@@ -69,7 +69,7 @@ pub use error::{DecodeCounters, DecodeError, FragDropReason};
 pub use ip::MAX_IPV6_EXT_HEADERS;
 pub use link::{MAX_LINK_STEPS, MAX_MPLS_LABELS, MAX_NFLOG_TLVS, MAX_VLAN_TAGS};
 pub use packet::Packet;
-pub use transport::{TcpFlags, TcpSegment, Transport, UdpDatagram};
+pub use transport::{L4, TcpFlags, TcpSegment, UdpDatagram};
 pub use tunnel::MAX_GTP_EXT_HEADERS;
 
 /// LINKTYPE_* numbers c2tap decodes (<https://www.tcpdump.org/linktypes.html>).

@@ -3,14 +3,14 @@
 
 use std::net::IpAddr;
 
-use super::transport::Transport;
+use super::transport::L4;
 
 /// The innermost IP packet of a frame and its transport view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Packet<'a> {
     pub src: IpAddr,
     pub dst: IpAddr,
-    pub transport: Transport<'a>,
+    pub l4: L4<'a>,
     /// True when the snaplen cut this packet short (payload is what was captured).
     pub truncated: bool,
 }

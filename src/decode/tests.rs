@@ -117,8 +117,8 @@ fn summary(
     frame: &[u8],
 ) -> (IpAddr, IpAddr, u16, u16, &'static str, Vec<u8>) {
     let p = d.decode(lt, T0, frame).unwrap();
-    match p.transport {
-        Transport::Udp(u) => (
+    match p.l4 {
+        L4::Udp(u) => (
             p.src,
             p.dst,
             u.src_port,
@@ -126,7 +126,7 @@ fn summary(
             "udp",
             u.payload.to_vec(),
         ),
-        Transport::Tcp(t) => (
+        L4::Tcp(t) => (
             p.src,
             p.dst,
             t.src_port,
@@ -134,7 +134,7 @@ fn summary(
             "tcp",
             t.payload.to_vec(),
         ),
-        Transport::Other { .. } => (p.src, p.dst, 0, 0, "other", vec![]),
+        L4::Other { .. } => (p.src, p.dst, 0, 0, "other", vec![]),
     }
 }
 
@@ -215,17 +215,13 @@ fn ethernet_ipv4_udp_and_ipv6_tcp() {
     );
     let ip6 = tcp6(A6, B6, 40000, 443, b"hello");
     let p = d.decode(101, T0, &ip6).unwrap();
-    let Transport::Tcp(t) = p.transport else {
-        panic!()
-    };
+    let L4::Tcp(t) = p.l4 else { panic!() };
     assert_eq!((t.seq, t.window, t.payload), (5, 100, &b"hello"[..]));
     assert!(t.flags.psh() && !t.flags.syn());
     assert_eq!(p.dst, addr(&B6));
     let p4 = tcp4(A4, B4, 1, 2, b"");
     let p = d.decode(228, T0, &p4).unwrap();
-    let Transport::Tcp(t) = p.transport else {
-        panic!()
-    };
+    let L4::Tcp(t) = p.l4 else { panic!() };
     assert!(t.flags.syn() && t.flags.ack());
     assert_eq!(t.ack, 77);
     assert!(d.decode(229, T0, &ip6).is_ok());
@@ -237,9 +233,7 @@ fn snaplen_truncation_is_flagged() {
     let full = eth(0x0800, &tcp4(A4, B4, 1, 80, &[b'x'; 100]));
     let p = d.decode(1, T0, &full[..14 + 40 + 10]).unwrap();
     assert!(p.truncated);
-    let Transport::Tcp(t) = p.transport else {
-        panic!()
-    };
+    let L4::Tcp(t) = p.l4 else { panic!() };
     assert_eq!(t.payload.len(), 10);
     assert_eq!(d.counters().packets_truncated, 1);
     assert_eq!(
@@ -379,7 +373,7 @@ fn tunnel_port_without_tunnel_stays_udp() {
         &ipv4_raw(A4, B4, 47, 1, 0, &gre(0, 0x0806, &[], &[0; 28])),
     );
     let p = d.decode(1, T0, &g).unwrap();
-    assert_eq!(p.transport, Transport::Other { protocol: 47 });
+    assert_eq!(p.l4, L4::Other { protocol: 47 });
     assert_eq!(d.counters().tunnels_undecodable, 1);
 }
 
@@ -464,9 +458,7 @@ fn ipv4_fragments_in_order_and_reverse() {
                 assert_eq!(r.unwrap_err(), DecodeError::FragmentHeld);
             } else {
                 let p = r.unwrap();
-                let Transport::Udp(u) = p.transport else {
-                    panic!()
-                };
+                let L4::Udp(u) = p.l4 else { panic!() };
                 assert_eq!((u.src_port, u.dst_port), (1111, 53));
                 assert_eq!(u.payload, &payload[..]);
                 assert!(!p.truncated);

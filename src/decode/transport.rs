@@ -35,9 +35,10 @@ pub(crate) mod field {
 pub(crate) const PROTO_TCP: u8 = 6;
 pub(crate) const PROTO_UDP: u8 = 17;
 
-/// The transport layer of the innermost IP packet.
+/// The transport layer of the innermost IP packet, as a view over its bytes (the flow's
+/// transport type is `flow::Transport`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport<'a> {
+pub enum L4<'a> {
     Udp(UdpDatagram<'a>),
     Tcp(TcpSegment<'a>),
     /// Any other protocol (ICMP, ESP, SCTP, ...), or a tunnel whose inner packet did not

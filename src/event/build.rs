@@ -53,7 +53,7 @@ impl EventBuilder {
     /// The event of one fact.
     pub fn build(&mut self, fact: Fact) -> Event {
         match fact {
-            Fact::Connect(flow, conn) => self.connect(&flow, &conn),
+            Fact::Connect(flow, conn) => self.connect(&flow, conn.as_deref()),
             Fact::Http(flow, tx) => self.http(&flow, &tx),
             Fact::Dns(tx) => self.dns(&tx),
         }
@@ -77,8 +77,8 @@ impl EventBuilder {
 
     /// EventID 3. `DestinationHostname` falls back to the DNS cache: the name the
     /// client resolved the server's address from.
-    fn connect(&mut self, flow: &FlowRef, facts: &ConnFacts) -> Event {
-        let mut conn = NetworkConnect::from_facts(facts);
+    fn connect(&mut self, flow: &FlowRef, facts: Option<&ConnFacts>) -> Event {
+        let mut conn = facts.map(NetworkConnect::from_facts).unwrap_or_default();
         if conn.destination_hostname.is_none()
             && let Some(name) = self.dns_cache.lookup(flow.server.ip(), flow.time)
         {

@@ -216,3 +216,93 @@ impl Dispatcher {
 
 /// How long a live capture may sit between SensorState ticks when idle.
 pub const IDLE_TICK: Duration = Duration::from_millis(100);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{BATCH_PACKETS, CaptureStats, Frame};
+    use crate::telemetry::Registry;
+    use crate::time::Timestamp;
+    use crossbeam_channel::bounded;
+
+    /// `count` copies of one frame, then the end.
+    struct Frames {
+        frame: Vec<u8>,
+        left: usize,
+        name: Arc<str>,
+    }
+
+    impl Source for Frames {
+        fn next_frame(&mut self) -> Result<Next<'_>, CaptureError> {
+            if self.left == 0 {
+                return Ok(Next::End);
+            }
+            self.left -= 1;
+            Ok(Next::Frame(Frame {
+                ts: Timestamp::from_secs(1),
+                linktype: 1,
+                data: &self.frame,
+                origlen: self.frame.len() as u32,
+                source: &self.name,
+                window: None,
+            }))
+        }
+        fn current_name(&self) -> &Arc<str> {
+            &self.name
+        }
+        fn stats(&mut self) -> CaptureStats {
+            CaptureStats::default()
+        }
+    }
+
+    struct NoTicks;
+    impl Ticker for NoTicks {
+        fn tick(&mut self, _: Instant, _: &mut dyn Source) {}
+    }
+
+    fn frames(count: usize) -> Frames {
+        Frames {
+            frame: vec![0xff; 60],
+            left: count,
+            name: Arc::from("test"),
+        }
+    }
+
+    /// Three full batches and five frames for one worker whose queue holds one batch
+    /// and is never read.
+    const FRAMES: usize = 3 * BATCH_PACKETS + 5;
+
+    #[test]
+    fn live_drops_and_counts_batches_that_find_their_queue_full() {
+        let (tx, _rx) = bounded(1);
+        let (_recycle, recycled) = bounded(4);
+        let registry = Registry::default();
+        let mut d = Dispatcher::new(Mode::Live, vec![tx], recycled, registry.slot());
+        let end = d.run(&mut frames(FRAMES), &Signals::new(), &mut NoTicks);
+        assert!(end.error.is_none());
+        // The first batch fits the queue; the other two and the last five frames
+        // find it full: dropped, counted, never waited for.
+        assert_eq!(d.counts().get(Counter::Packets), FRAMES as u64);
+        assert_eq!(
+            d.counts().get(Counter::QueueDrops),
+            (FRAMES - BATCH_PACKETS) as u64
+        );
+        assert_eq!(
+            registry.totals().get(Counter::QueueDrops),
+            d.counts().get(Counter::QueueDrops)
+        );
+    }
+
+    #[test]
+    fn replay_waits_for_room_and_loses_nothing() {
+        let (tx, rx) = bounded(1);
+        let (_recycle, recycled) = bounded(4);
+        let reader =
+            std::thread::spawn(move || rx.iter().map(|b: PacketBatch| b.len()).sum::<usize>());
+        let mut d = Dispatcher::new(Mode::Replay, vec![tx], recycled, Registry::default().slot());
+        d.run(&mut frames(FRAMES), &Signals::new(), &mut NoTicks);
+        assert_eq!(d.counts().get(Counter::QueueDrops), 0);
+        drop(d);
+        assert_eq!(reader.join().unwrap_or(0), FRAMES);
+    }
+}

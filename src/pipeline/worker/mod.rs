@@ -16,7 +16,7 @@ use super::Mode;
 use crate::app::{AppFlow, AppStage};
 use crate::capture::{self, PacketBatch};
 use crate::config::RuntimeConfig;
-use crate::decode::{DecodeError, Decoder, DefragLimits, Packet, Transport as L4};
+use crate::decode::{DecodeError, Decoder, DefragLimits, L4, Packet};
 use crate::detect::Engine;
 use crate::event::build::EventBuilder;
 use crate::flow::{
@@ -129,9 +129,14 @@ impl Worker {
                 Err(DecodeError::FragmentHeld) => {}
                 Err(_) => self.counts.incr(Counter::DecodeErrors),
             }
-            // Flows evicted to make room are finished like expired ones.
-            self.end_flows();
-            self.emit_facts();
+            // Flows evicted to make room are finished like expired ones. (Both tests
+            // first: most packets end no flow and give no fact.)
+            if !self.ended.is_empty() {
+                self.end_flows();
+            }
+            if self.app.has_facts() {
+                self.emit_facts();
+            }
         }
     }
 
@@ -228,7 +233,7 @@ fn file_packet(
     ts: Timestamp,
     pkt: &Packet<'_>,
 ) {
-    let (transport, sport, dport, bytes, tcp_flags) = match &pkt.transport {
+    let (transport, sport, dport, bytes, tcp_flags) = match &pkt.l4 {
         L4::Tcp(seg) => (
             Transport::Tcp,
             seg.src_port,
@@ -255,7 +260,7 @@ fn file_packet(
     let Some((entry, _new)) = flows.get_or_insert(key, seen, AppFlow::default, ended) else {
         return;
     };
-    match &pkt.transport {
+    match &pkt.l4 {
         L4::Tcp(seg) => app.on_segment(entry, dir, seg, ts),
         L4::Udp(d) => app.on_datagram(entry, dir, d.payload, ts),
         L4::Other { .. } => {}
