@@ -2,10 +2,12 @@
 //! protocols (MITRE ATT&CK T1071.001).
 //!
 //! The module tree follows the data flow (DESIGN §1–2): `capture` reads frames,
-//! `pipeline` hands them to workers, which `decode` them, track `flow`s, run the
-//! `proto` parsers, build `event`s, run `detect`ion and serialize; `output` writes the
-//! bytes. Imports flow one way: decode ← flow ← proto ← event ← detect ← output;
-//! `capture` and `telemetry` are leaves; only `pipeline` and the binary see everything.
+//! `pipeline` hands them to workers, which `decode` them, file them in their `flow`,
+//! hand them to the application stage (`app`: reassembly and the `proto` parsers,
+//! giving typed facts), build `event`s from the facts, run `detect`ion and serialize;
+//! `output` writes the bytes. Imports flow one way: decode ← flow ← proto ← app ←
+//! event ← detect; `output` knows only bytes; `capture` and `telemetry` are leaves;
+//! only `pipeline` and the binary see everything.
 
 pub mod app;
 pub mod capture;

@@ -26,6 +26,7 @@
 //! What it does not do: decode packets, keep the flow table, build events, or know the
 //! event schema.
 
+mod context;
 mod facts;
 mod select;
 mod stream;
@@ -35,18 +36,15 @@ mod udp;
 #[cfg(test)]
 mod tests;
 
-use std::net::SocketAddr;
-
+pub use context::ParserCounters;
 pub use facts::{AppProtocol, ConnFacts, Fact, FlowRef, Hello};
 
 use crate::decode::TcpSegment;
-use crate::flow::{Direction, Entry, ReassemblyBudget, ReassemblyCounters};
-use crate::proto::dns::{DnsConfig, DnsState, DnsTransaction};
-use crate::proto::http::HttpCounters;
-use crate::proto::quic::QuicCounters;
-use crate::proto::tls::TlsCounters;
+use crate::flow::{Direction, Entry, ReassemblyBudget};
+use crate::proto::dns::{DnsConfig, DnsState};
 use crate::telemetry::{Counter, Counts};
 use crate::time::Timestamp;
+use context::{ConnSlot, Cx, FlowMeta, Shared};
 use tcp::TcpFlow;
 use udp::UdpApp;
 
@@ -56,10 +54,7 @@ use udp::UdpApp;
 /// and the connection facts are boxed and allocated only for flows that carry them.
 #[derive(Default)]
 pub struct AppFlow {
-    /// The flow's NetworkConnect fact was handed on.
-    connect_emitted: bool,
-    /// What is known of the connection before its NetworkConnect is due.
-    conn: Option<Box<ConnFacts>>,
+    conn: ConnSlot,
     udp: UdpApp,
     tcp: Option<Box<TcpFlow>>,
     /// Every parser of this TCP flow is done: a later segment needs nothing but its
@@ -69,10 +64,6 @@ pub struct AppFlow {
 }
 
 impl AppFlow {
-    fn conn_facts(&mut self) -> &mut ConnFacts {
-        self.conn.get_or_insert_with(Default::default)
-    }
-
     /// Nothing more will be parsed on this TCP flow: its later segments can be skipped
     /// right after the table lookup.
     pub fn is_tcp_done(&self) -> bool {
@@ -80,24 +71,9 @@ impl AppFlow {
     }
 }
 
-/// The parsers' counters of one worker (published into `telemetry`).
-#[derive(Clone, Debug, Default)]
-pub struct ParserCounters {
-    pub tls: TlsCounters,
-    pub http: HttpCounters,
-    pub quic: QuicCounters,
-    pub reassembly: ReassemblyCounters,
-}
-
 /// The application stage of one worker.
 pub struct AppStage {
-    dns: DnsState,
-    counters: ParserCounters,
-    budget: ReassemblyBudget,
-    /// Facts found and not yet taken, in the order found.
-    facts: Vec<Fact>,
-    /// Scratch for the DNS state's finished transactions (moved to `facts` at once).
-    dns_done: Vec<DnsTransaction>,
+    shared: Shared,
 }
 
 impl AppStage {
@@ -105,11 +81,13 @@ impl AppStage {
     /// hold together (see [`crate::flow::REASSEMBLY_BUDGET`]).
     pub fn new(dns: DnsConfig, reassembly_budget: usize) -> AppStage {
         AppStage {
-            dns: DnsState::new(dns),
-            counters: ParserCounters::default(),
-            budget: ReassemblyBudget::new(reassembly_budget),
-            facts: Vec::new(),
-            dns_done: Vec::new(),
+            shared: Shared {
+                dns: DnsState::new(dns),
+                counters: ParserCounters::default(),
+                budget: ReassemblyBudget::new(reassembly_budget),
+                facts: Vec::new(),
+                dns_done: Vec::new(),
+            },
         }
     }
 
@@ -137,19 +115,17 @@ impl AppStage {
         seg: &TcpSegment<'_>,
         ts: Timestamp,
     ) {
-        let mut tcp = entry
-            .state
-            .tcp
-            .take()
-            .unwrap_or_else(|| Box::new(TcpFlow::new()));
+        let flow = meta(entry);
+        let state = &mut entry.state;
+        let tcp = state.tcp.get_or_insert_with(|| Box::new(TcpFlow::new()));
         let mut cx = Cx {
-            entry,
-            stage: self,
+            flow,
+            conn: &mut state.conn,
+            shared: &mut self.shared,
             ts: Some(ts),
         };
         tcp.on_segment(dir, seg, &mut cx);
-        entry.state.tcp_done = tcp.all_done();
-        entry.state.tcp = Some(tcp);
+        state.tcp_done = tcp.all_done();
     }
 
     /// A UDP datagram of the flow, travelling in `dir`, seen at `ts`.
@@ -163,59 +139,72 @@ impl AppStage {
     ) {
         // Inlined into the worker: a flow whose parser is done stops here.
         if !payload.is_empty() && !entry.state.udp.is_done() {
-            udp::on_datagram(entry, dir, payload, ts, self);
+            let flow = meta(entry);
+            let state = &mut entry.state;
+            let mut cx = Cx {
+                flow,
+                conn: &mut state.conn,
+                shared: &mut self.shared,
+                ts: Some(ts),
+            };
+            udp::on_datagram(&mut state.udp, dir, payload, &mut cx);
         }
     }
 
     /// The flow ended (expired, evicted, end of input): its parsers deliver what they
     /// hold, and a flow that was never identified still gets its NetworkConnect.
     pub fn end_flow(&mut self, entry: &mut Entry<AppFlow>) {
-        if let Some(mut tcp) = entry.state.tcp.take() {
-            let mut cx = Cx {
-                entry,
-                stage: self,
-                ts: None,
-            };
+        let flow = meta(entry);
+        let state = &mut entry.state;
+        let mut cx = Cx {
+            flow,
+            conn: &mut state.conn,
+            shared: &mut self.shared,
+            ts: None,
+        };
+        if let Some(tcp) = &mut state.tcp {
             tcp.end(&mut cx);
-            entry.state.tcp = Some(tcp);
         }
-        connect_due(entry, self);
+        cx.connect_due();
     }
 
     /// DNS queries unanswered past their timeout at `now` are finished.
     pub fn expire(&mut self, now: Timestamp) {
-        self.dns.expire(now, &mut self.dns_done);
-        self.take_dns();
+        let shared = &mut self.shared;
+        shared.dns.expire(now, &mut shared.dns_done);
+        shared.take_dns();
     }
 
     /// End of input: every pending DNS query is finished.
     pub fn flush(&mut self) {
-        self.dns.flush_all(&mut self.dns_done);
-        self.take_dns();
+        let shared = &mut self.shared;
+        shared.dns.flush_all(&mut shared.dns_done);
+        shared.take_dns();
     }
 
     /// Facts are waiting to be taken.
     pub fn has_facts(&self) -> bool {
-        !self.facts.is_empty()
+        !self.shared.facts.is_empty()
     }
 
     /// The facts found since the last call, in the order found.
     pub fn take_facts(&mut self) -> std::vec::Drain<'_, Fact> {
-        self.facts.drain(..)
+        self.shared.facts.drain(..)
     }
 
     pub fn counters(&self) -> &ParserCounters {
-        &self.counters
+        &self.shared.counters
     }
 
     /// Writes this stage's counters into the worker's.
     pub fn publish(&self, c: &mut Counts) {
-        let r = &self.counters.reassembly;
+        let counters = &self.shared.counters;
+        let r = &counters.reassembly;
         c.set(Counter::ReassemblyGaps, r.gaps);
         c.set(Counter::ReassemblyOverlapConflicts, r.overlap_conflicts);
         c.set(Counter::ReassemblyCapped, r.truncated_segments);
-        c.set(Counter::ReassemblyBudgetStops, self.budget.stops());
-        let t = &self.counters.tls;
+        c.set(Counter::ReassemblyBudgetStops, self.shared.budget.stops());
+        let t = &counters.tls;
         c.set(
             Counter::TlsParseErrors,
             t.invalid_record_type
@@ -224,63 +213,26 @@ impl AppStage {
                 + t.invalid_hello_truncated
                 + t.invalid_hello_malformed,
         );
-        c.set(
-            Counter::HttpParseErrors,
-            self.counters.http.invalid.iter().sum(),
-        );
-        let q = &self.counters.quic;
+        c.set(Counter::HttpParseErrors, counters.http.invalid.iter().sum());
+        let q = &counters.quic;
         c.set(
             Counter::QuicParseErrors,
             q.auth_failures + q.frame_violations + q.malformed_frames + q.hello_errors,
         );
-        let dns = self.dns.counters();
+        let dns = self.shared.dns.counters();
         c.set(Counter::DnsMessages, dns.messages_parsed);
         c.set(Counter::DnsParseErrors, dns.parse_errors_total());
         c.set(Counter::DnsTimeouts, dns.timeouts);
         c.set(Counter::DnsEvictions, dns.evictions);
     }
-
-    /// Moves the DNS state's finished transactions to the facts, keeping their order
-    /// among the other facts.
-    fn take_dns(&mut self) {
-        self.facts.extend(self.dns_done.drain(..).map(Fact::Dns));
-    }
 }
 
-/// What a parser of one flow needs besides its own state.
-struct Cx<'a> {
-    entry: &'a mut Entry<AppFlow>,
-    stage: &'a mut AppStage,
-    /// The packet's time; `None` at flow end (the flow's last packet time is used).
-    ts: Option<Timestamp>,
-}
-
-impl Cx<'_> {
-    fn time(&self) -> Timestamp {
-        self.ts.unwrap_or(self.entry.last_seen)
-    }
-}
-
-/// The flow's NetworkConnect is due now (once): its application is identified, or
-/// the flow ended.
-fn connect_due(entry: &mut Entry<AppFlow>, stage: &mut AppStage) {
-    if entry.state.connect_emitted {
-        return;
-    }
-    entry.state.connect_emitted = true;
-    let conn = entry.state.conn.take();
-    let flow = flow_ref(entry, entry.last_seen);
-    stage.facts.push(Fact::Connect(flow, conn));
-}
-
-fn flow_ref(entry: &Entry<AppFlow>, time: Timestamp) -> FlowRef {
-    let c = entry.client();
-    let s = entry.server();
-    FlowRef {
-        time,
+/// The flow as its parsers see it while one packet is read.
+fn meta(entry: &Entry<AppFlow>) -> FlowMeta {
+    FlowMeta {
+        key: entry.key,
         flow_id: entry.flow_id,
-        transport: entry.key.proto,
-        client: SocketAddr::new(c.ip, c.port),
-        server: SocketAddr::new(s.ip, s.port),
+        client: entry.client_dir(),
+        last_seen: entry.last_seen,
     }
 }

@@ -9,10 +9,10 @@
 //! new chunk (STARTTLS, a SOCKS handshake); an HTTP CONNECT hands the bytes after it to
 //! a fresh probe (the tunnel's ClientHello).
 
-use super::facts::{AppProtocol, Hello};
+use super::context::{Cx, FlowMeta};
+use super::facts::{AppProtocol, Fact, Hello};
 use super::select::{self, Choice, Parser};
-use super::{Cx, connect_due};
-use crate::flow::{Direction, Entry};
+use crate::flow::Direction;
 use crate::proto::Progress;
 use crate::proto::dns::{DnsPacket, TcpDnsFramer};
 use crate::proto::handshake::HandshakeFacts;
@@ -95,15 +95,15 @@ impl StreamParsers {
     /// The reassembler of `d` dropped `n` body bytes under [`Self::body_ahead`].
     pub(super) fn body_dropped(&mut self, d: Direction, n: u32, cx: &mut Cx<'_>) {
         if let Some(http) = &mut self.http {
-            let from_client = cx.entry.is_from_client(d);
-            http.body_dropped(from_client, u64::from(n), &mut cx.stage.counters.http);
+            let from_client = cx.flow.is_from_client(d);
+            http.body_dropped(from_client, u64::from(n), &mut cx.shared.counters.http);
         }
     }
 
     /// Reads `data`, the readable bytes of direction `d`.
     pub(super) fn read(&mut self, d: Direction, data: &[u8], cx: &mut Cx<'_>) -> Step {
         let i = d.index();
-        let from_client = cx.entry.is_from_client(d);
+        let from_client = cx.flow.is_from_client(d);
         match &mut self.parsers[i] {
             StreamParser::Probe => {
                 if self.decide(d, from_client, data, cx) {
@@ -115,24 +115,25 @@ impl StreamParsers {
             StreamParser::Unknown => self.reprobe(d, from_client, data),
             StreamParser::Dns(framer) => {
                 let pkt = DnsPacket {
-                    flow_id: cx.entry.flow_id,
-                    transport: cx.entry.key.proto,
-                    src: sockaddr(cx.entry.key.sender(d)),
-                    dst: sockaddr(cx.entry.key.receiver(d)),
+                    flow_id: cx.flow.flow_id,
+                    transport: cx.flow.key.proto,
+                    src: sockaddr(cx.flow.key.sender(d)),
+                    dst: sockaddr(cx.flow.key.receiver(d)),
                 };
                 let time = cx.time();
-                let stage = &mut *cx.stage;
-                let progress = stage
-                    .dns
-                    .on_tcp_data(framer, &pkt, time, data, &mut stage.dns_done);
+                let shared = &mut *cx.shared;
+                let progress =
+                    shared
+                        .dns
+                        .on_tcp_data(framer, &pkt, time, data, &mut shared.dns_done);
                 if progress.is_final() {
                     self.parsers[i] = StreamParser::Done;
                 }
-                stage.take_dns();
+                shared.take_dns();
                 Step::Consumed(data.len())
             }
             StreamParser::Tls(st) => {
-                match st.feed(data, &mut cx.stage.counters.tls) {
+                match st.feed(data, &mut cx.shared.counters.tls) {
                     Progress::NeedMore => {}
                     Progress::Done(facts) => {
                         self.parsers[i] = StreamParser::Done;
@@ -153,9 +154,10 @@ impl StreamParsers {
     fn read_http(&mut self, d: Direction, from_client: bool, data: &[u8], cx: &mut Cx<'_>) -> Step {
         let i = d.index();
         let http = self.http.get_or_insert_with(Box::default);
-        let counters = &mut cx.stage.counters.http;
+        let time = cx.time();
+        let counters = &mut cx.shared.counters.http;
         let feed = if from_client {
-            http.feed_request(data, cx.ts.unwrap_or(cx.entry.last_seen), counters)
+            http.feed_request(data, time, counters)
         } else {
             http.feed_response(data, counters)
         };
@@ -201,12 +203,12 @@ impl StreamParsers {
     fn decide(&mut self, d: Direction, from_client: bool, data: &[u8], cx: &mut Cx<'_>) -> bool {
         let i = d.index();
         let o = d.reverse().index();
-        let key = cx.entry.key;
+        let key = cx.flow.key;
         if !self.tunneled[i] && select::tcp_by_port(key.a.port, key.b.port) == Some(Parser::Dns) {
             self.parsers[i] = StreamParser::Dns(Box::default());
-            if !cx.entry.state.connect_emitted {
-                cx.entry.state.conn_facts().protocol = AppProtocol::Dns;
-                connect_due(cx.entry, cx.stage);
+            if !cx.conn.emitted {
+                cx.conn.facts_mut().protocol = AppProtocol::Dns;
+                cx.connect_due();
             }
             return true;
         }
@@ -251,10 +253,10 @@ impl StreamParsers {
     /// bytes — so that the flow stops reassembling as soon as the client's parser is
     /// done, instead of buffering the server's first flight (a TLS ServerHello and
     /// certificate chain) to throw it away.
-    pub(super) fn settle_server(&mut self, entry: &Entry<super::AppFlow>) {
-        let c = entry.client_dir();
+    pub(super) fn settle_server(&mut self, flow: &FlowMeta) {
+        let c = flow.client;
         let s = c.reverse();
-        let key = entry.key;
+        let key = flow.key;
         // Outside a tunnel, ports that choose a parser (DNS on 53) give each direction
         // its own parser instead.
         let by_port =
@@ -273,10 +275,10 @@ impl StreamParsers {
     /// is lost for good).
     pub(super) fn on_gap(&mut self, d: Direction, len: u64, cx: &mut Cx<'_>) {
         let i = d.index();
-        let from_client = cx.entry.is_from_client(d);
+        let from_client = cx.flow.is_from_client(d);
         match &mut self.parsers[i] {
             StreamParser::Tls(st) => {
-                if let Some(facts) = st.finish(&mut cx.stage.counters.tls) {
+                if let Some(facts) = st.finish(&mut cx.shared.counters.tls) {
                     self.on_hello(Box::new(facts), cx);
                 }
                 self.parsers[i] = StreamParser::Done;
@@ -284,7 +286,7 @@ impl StreamParsers {
             StreamParser::Dns(framer) => framer.stop(),
             StreamParser::Http => {
                 if let Some(http) = &mut self.http {
-                    let counters = &mut cx.stage.counters.http;
+                    let counters = &mut cx.shared.counters.http;
                     if from_client {
                         http.request_gap(len, counters);
                     } else {
@@ -301,13 +303,13 @@ impl StreamParsers {
     pub(super) fn finish(&mut self, cx: &mut Cx<'_>) {
         for d in [Direction::FromA, Direction::FromB] {
             if let StreamParser::Tls(st) = &mut self.parsers[d.index()]
-                && let Some(facts) = st.finish(&mut cx.stage.counters.tls)
+                && let Some(facts) = st.finish(&mut cx.shared.counters.tls)
             {
                 self.on_hello(Box::new(facts), cx);
             }
         }
         if let Some(http) = &mut self.http {
-            http.flush(&mut cx.stage.counters.http);
+            http.flush(&mut cx.shared.counters.http);
             self.http_facts(cx);
         }
         self.parsers = [StreamParser::Done, StreamParser::Done];
@@ -315,9 +317,9 @@ impl StreamParsers {
 
     /// A ClientHello was read (complete, or partial at a hole or flow end).
     fn on_hello(&mut self, facts: Box<HandshakeFacts>, cx: &mut Cx<'_>) {
-        cx.entry.state.conn_facts().hello = Some(Hello { facts, quic: false });
+        cx.conn.facts_mut().hello = Some(Hello { facts, quic: false });
         self.awaiting_tunnel = false;
-        connect_due(cx.entry, cx.stage);
+        cx.connect_due();
     }
 
     /// Hands on the HTTP requests the HTTP state finished; the first one identifies the
@@ -326,26 +328,26 @@ impl StreamParsers {
         let Some(http) = &mut self.http else {
             return;
         };
-        let state = &mut cx.entry.state;
-        if !state.connect_emitted
+        if !cx.conn.emitted
             && !self.awaiting_tunnel
-            && state
+            && cx
                 .conn
+                .facts
                 .as_ref()
                 .is_none_or(|f| f.first_request.is_none())
             && let Some(first) = http.first_request()
         {
             let connect = first.is_connect();
-            state.conn_facts().first_request = Some(first.clone());
+            cx.conn.facts_mut().first_request = Some(first.clone());
             if connect {
                 self.awaiting_tunnel = true;
             } else {
-                connect_due(cx.entry, cx.stage);
+                cx.connect_due();
             }
         }
         for tx in http.take_events() {
-            let flow = super::flow_ref(cx.entry, tx.time);
-            cx.stage.facts.push(super::Fact::Http(flow, tx));
+            let flow = cx.flow.at(tx.time);
+            cx.shared.facts.push(Fact::Http(flow, tx));
         }
     }
 }

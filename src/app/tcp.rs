@@ -7,7 +7,7 @@
 //! Once every parser of a flow is done, its buffers are freed and each later segment
 //! costs a table lookup and one comparison (`AppFlow::tcp_done`).
 
-use super::Cx;
+use super::context::Cx;
 use super::stream::{Step, StreamParsers};
 use crate::decode::TcpSegment;
 use crate::flow::{Direction, PushOutcome, TcpConn};
@@ -46,14 +46,14 @@ impl TcpFlow {
         let out = self
             .conn
             .on_segment(dir, seg.seq, seg.ack, seg.flags, seg.payload);
-        cx.stage.counters.reassembly.record(&out);
+        cx.shared.counters.reassembly.record(&out);
         if out.dropped > 0 {
             self.parsers.body_dropped(dir, out.dropped, cx);
         }
         if out.readable_added > 0 || out.gaps > 0 {
             self.drive(dir, cx);
             self.drive(dir.reverse(), cx);
-            self.parsers.settle_server(cx.entry);
+            self.parsers.settle_server(&cx.flow);
             if self.all_done() {
                 self.conn.stop();
             }
@@ -62,7 +62,7 @@ impl TcpFlow {
             self.plan_drops(cx);
         }
         let after = self.conn.memory_bytes();
-        if cx.stage.budget.charge(before, after) {
+        if cx.shared.budget.charge(before, after) {
             // Over the worker's budget: this flow's parsers report what they have and
             // its buffers go, as Suricata does when its stream memcap is reached.
             self.finish(cx);
@@ -72,13 +72,13 @@ impl TcpFlow {
     /// The flow ends (expired, evicted, end of input): held data is delivered (holes
     /// skipped), the parsers report what they have, and the buffers are freed.
     pub(super) fn end(&mut self, cx: &mut Cx<'_>) {
-        cx.stage.budget.release(self.conn.memory_bytes());
+        cx.shared.budget.release(self.conn.memory_bytes());
         self.finish(cx);
     }
 
     fn finish(&mut self, cx: &mut Cx<'_>) {
         let out: PushOutcome = self.conn.flush();
-        cx.stage.counters.reassembly.record(&out);
+        cx.shared.counters.reassembly.record(&out);
         for d in [Direction::FromA, Direction::FromB] {
             self.drive(d, cx);
         }
@@ -122,7 +122,7 @@ impl TcpFlow {
     /// Called after every parser step: a skipped hole resets it.
     fn plan_drops(&mut self, cx: &Cx<'_>) {
         for d in [Direction::FromA, Direction::FromB] {
-            let ahead = self.parsers.body_ahead(d, cx.entry.is_from_client(d));
+            let ahead = self.parsers.body_ahead(d, cx.flow.is_from_client(d));
             self.conn.stream_mut(d).drop_ahead(ahead);
         }
     }

@@ -304,33 +304,51 @@ fn http_requests_are_facts_and_the_first_names_the_connection() {
     assert_eq!(http_requests(&facts), ["POST", "GET"]);
 }
 
+/// A ClientHello after a preamble of another protocol, which leaves the client's
+/// direction "unknown" and is probed again at every chunk.
+fn hello_after(port: u16, preamble: &[(bool, &[u8])], name: &str) -> Option<Vec<u8>> {
+    let mut c = Conn::new(port);
+    for &(from_client, bytes) in preamble {
+        if from_client {
+            c.client(bytes);
+        } else {
+            c.server(bytes);
+        }
+    }
+    assert!(c.facts.is_empty(), "nothing of ours yet");
+    c.client(&client_hello(name));
+    let (facts, _) = c.end();
+    sni(connect(&facts)).map(<[u8]>::to_vec)
+}
+
 #[test]
 fn a_hello_after_starttls_is_still_read() {
-    let mut c = Conn::new(25);
-    c.server(b"220 mail.example ESMTP\r\n");
-    c.client(b"EHLO client.example\r\n");
-    c.server(b"250-mail.example\r\n250 STARTTLS\r\n");
-    c.client(b"STARTTLS\r\n");
-    c.server(b"220 go ahead\r\n");
-    assert!(c.facts.is_empty(), "nothing of ours yet");
-    c.client(&client_hello("mail.example"));
-    let (facts, _) = c.end();
-    assert_eq!(sni(connect(&facts)), Some(&b"mail.example"[..]));
+    let smtp: &[(bool, &[u8])] = &[
+        (false, b"220 mail.example ESMTP\r\n"),
+        (true, b"EHLO client.example\r\n"),
+        (false, b"250-mail.example\r\n250 STARTTLS\r\n"),
+        (true, b"STARTTLS\r\n"),
+        (false, b"220 go ahead\r\n"),
+    ];
+    assert_eq!(
+        hello_after(25, smtp, "mail.example").as_deref(),
+        Some(&b"mail.example"[..])
+    );
 }
 
 #[test]
 fn a_hello_after_a_socks5_handshake_is_still_read() {
-    let mut c = Conn::new(1080);
-    c.client(&[5, 1, 0]);
-    c.server(&[5, 0]);
-    let mut request = vec![5, 1, 0, 3, 11];
-    request.extend_from_slice(b"example.org");
-    request.extend_from_slice(&443u16.to_be_bytes());
-    c.client(&request);
-    c.server(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-    c.client(&client_hello("example.org"));
-    let (facts, _) = c.end();
-    assert_eq!(sni(connect(&facts)), Some(&b"example.org"[..]));
+    let connect_request = [&[5, 1, 0, 3, 11][..], b"example.org", &443u16.to_be_bytes()].concat();
+    let socks: &[(bool, &[u8])] = &[
+        (true, &[5, 1, 0]),
+        (false, &[5, 0]),
+        (true, &connect_request),
+        (false, &[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]),
+    ];
+    assert_eq!(
+        hello_after(1080, socks, "example.org").as_deref(),
+        Some(&b"example.org"[..])
+    );
 }
 
 #[test]
@@ -344,15 +362,11 @@ fn a_connect_tunnel_waits_for_its_hello() {
     c.server(b"HTTP/1.1 200 Connection established\r\n\r\n");
     c.client(&client_hello("api.example"));
     let conn = connect(&c.facts).clone();
-    assert_eq!(conn.first_request.unwrap().method, b"CONNECT");
-    assert_eq!(sni_of(&conn.hello), Some(&b"api.example"[..]));
+    assert_eq!(conn.first_request.as_ref().unwrap().method, b"CONNECT");
+    assert_eq!(sni(&conn), Some(&b"api.example"[..]));
     // A plain request inside the tunnel is not read as HTTP.
     let (facts, _) = c.end();
     assert_eq!(http_requests(&facts), ["CONNECT"]);
-}
-
-fn sni_of(hello: &Option<Hello>) -> Option<&[u8]> {
-    hello.as_ref()?.facts.sni.as_deref()
 }
 
 #[test]
@@ -373,7 +387,7 @@ fn dns_over_tcp_on_port_53() {
     assert_eq!(&*dns[0].qname, "example.com");
     assert!(dns[0].response.is_some());
     assert_eq!(dns[0].transport, Transport::Tcp);
-    assert_eq!(stage.dns.counters().tcp_messages, 2);
+    assert_eq!(stage.shared.dns.counters().tcp_messages, 2);
 }
 
 #[test]
@@ -384,7 +398,7 @@ fn dns_over_tcp_off_port_53_is_not_read() {
     let (facts, stage) = c.end();
     assert!(facts.iter().all(|f| !matches!(f, Fact::Dns(_))));
     assert_eq!(connect(&facts).protocol, AppProtocol::Unknown);
-    assert_eq!(stage.dns.counters().tcp_messages, 0);
+    assert_eq!(stage.shared.dns.counters().tcp_messages, 0);
 }
 
 #[test]
@@ -410,9 +424,9 @@ fn the_reassembly_budget_stops_the_flow_that_crosses_it() {
     c.client(&hello[..10]);
     c.client_after_hole(100, &[0u8; 3000]);
     assert!(c.tcp_done(), "its reassembly stopped");
-    assert_eq!(c.stage.budget.stops(), 1);
+    assert_eq!(c.stage.shared.budget.stops(), 1);
     assert_eq!(
-        c.stage.budget.held(),
+        c.stage.shared.budget.held(),
         0,
         "its buffers are no longer counted"
     );

@@ -2,14 +2,13 @@
 //! on any port), decided on the flow's first datagram with a payload. Once a flow is
 //! identified and its parser is done, each datagram costs a table lookup.
 
+use super::context::{ConnSlot, Cx, FlowMeta};
 use super::facts::{AppProtocol, Hello};
 use super::select::{self, Parser};
-use super::{AppFlow, AppStage, connect_due};
-use crate::flow::{Direction, Entry};
+use crate::flow::Direction;
 use crate::proto::Progress;
 use crate::proto::dns::DnsPacket;
 use crate::proto::quic::{QuicHello, QuicState};
-use crate::time::Timestamp;
 
 /// What a UDP flow carries.
 #[derive(Default)]
@@ -31,46 +30,44 @@ impl UdpApp {
     }
 }
 
-/// Reads one datagram travelling in `dir`.
-pub(super) fn on_datagram(
-    entry: &mut Entry<AppFlow>,
-    dir: Direction,
-    payload: &[u8],
-    ts: Timestamp,
-    stage: &mut AppStage,
-) {
-    if let UdpApp::Undecided = entry.state.udp {
-        decide(entry, payload);
+/// Reads one datagram travelling in `dir` (not empty: the stage checked).
+pub(super) fn on_datagram(udp: &mut UdpApp, dir: Direction, payload: &[u8], cx: &mut Cx<'_>) {
+    if let UdpApp::Undecided = udp {
+        *udp = decide(&cx.flow, payload, cx.conn);
     }
-    let from_client = entry.is_from_client(dir);
-    match entry.state.udp {
+    let from_client = cx.flow.is_from_client(dir);
+    match udp {
         UdpApp::Dns => {
             let pkt = DnsPacket {
-                flow_id: entry.flow_id,
-                transport: entry.key.proto,
-                src: endpoint(entry.key.sender(dir)),
-                dst: endpoint(entry.key.receiver(dir)),
+                flow_id: cx.flow.flow_id,
+                transport: cx.flow.key.proto,
+                src: endpoint(cx.flow.key.sender(dir)),
+                dst: endpoint(cx.flow.key.receiver(dir)),
             };
+            let ts = cx.time();
+            let shared = &mut *cx.shared;
             // A parse error is counted by the DNS state; the flow stays DNS.
-            let _ = stage.dns.on_message(&pkt, ts, payload, &mut stage.dns_done);
-            stage.take_dns();
-            if !entry.state.connect_emitted {
-                entry.state.conn_facts().protocol = AppProtocol::Dns;
-                connect_due(entry, stage);
+            let _ = shared
+                .dns
+                .on_message(&pkt, ts, payload, &mut shared.dns_done);
+            shared.take_dns();
+            if !cx.conn.emitted {
+                cx.conn.facts_mut().protocol = AppProtocol::Dns;
+                cx.connect_due();
             }
         }
-        UdpApp::Quic(ref mut quic) => {
-            match quic.on_datagram(payload, from_client, &mut stage.counters.quic) {
+        UdpApp::Quic(quic) => {
+            match quic.on_datagram(payload, from_client, &mut cx.shared.counters.quic) {
                 Progress::NeedMore => {}
                 Progress::Done(QuicHello { facts, version }) => {
-                    entry.state.udp = UdpApp::Other;
-                    let conn = entry.state.conn_facts();
+                    *udp = UdpApp::Other;
+                    let conn = cx.conn.facts_mut();
                     conn.hello = Some(Hello { facts, quic: true });
                     conn.quic_version = Some(version);
-                    connect_due(entry, stage);
+                    cx.connect_due();
                 }
                 Progress::Handoff | Progress::Invalid(_) | Progress::Stopped => {
-                    entry.state.udp = UdpApp::Other;
+                    *udp = UdpApp::Other;
                 }
             }
         }
@@ -79,23 +76,22 @@ pub(super) fn on_datagram(
 }
 
 /// Chooses the flow's parser from its ports and first datagram.
-fn decide(entry: &mut Entry<AppFlow>, payload: &[u8]) {
-    let key = entry.key;
-    entry.state.udp = match select::udp(key.a.port, key.b.port, payload) {
+fn decide(flow: &FlowMeta, payload: &[u8], conn: &mut ConnSlot) -> UdpApp {
+    match select::udp(flow.key.a.port, flow.key.b.port, payload) {
         Some(Parser::Dns) => UdpApp::Dns,
         Some(Parser::Quic) => {
             // Known as QUIC from its long header even if its ClientHello never
             // completes (lost or corrupted Initials): the flow's event says so.
-            let conn = entry.state.conn_facts();
-            conn.protocol = AppProtocol::Quic;
-            conn.quic_version = payload
+            let facts = conn.facts_mut();
+            facts.protocol = AppProtocol::Quic;
+            facts.quic_version = payload
                 .get(1..5)
                 .and_then(|v| <[u8; 4]>::try_from(v).ok())
                 .map(u32::from_be_bytes);
             UdpApp::Quic(Box::default())
         }
         Some(Parser::Tls | Parser::Http) | None => UdpApp::Other,
-    };
+    }
 }
 
 fn endpoint(e: crate::flow::Endpoint) -> std::net::SocketAddr {

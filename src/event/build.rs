@@ -18,7 +18,6 @@ use super::{
 use crate::app::{ConnFacts, Fact, FlowRef};
 use crate::proto::dns::{DnsCache, DnsTransaction};
 use crate::proto::http::HttpTransaction;
-use crate::time::Timestamp;
 
 /// Builds the events of one worker.
 pub struct EventBuilder {
@@ -87,28 +86,18 @@ impl EventBuilder {
             conn.hostname_source = Some(HostnameSource::Dns);
         }
         // The flow's first event in most cases: its ID is kept for the others.
-        let cid = self
-            .cids
-            .get(flow.flow_id, flow.transport, flow.client, flow.server, true);
-        let header = self.header_with(
-            flow.time,
-            flow.flow_id,
-            flow.transport,
-            flow.client,
-            flow.server,
-            cid,
-        );
+        let header = self.header(flow, true);
         Event::new(header, Body::Connect(conn))
     }
 
     /// EventID 100.
     fn http(&mut self, flow: &FlowRef, tx: &HttpTransaction) -> Event {
         let header = self.header(
-            tx.time,
-            flow.flow_id,
-            flow.transport,
-            flow.client,
-            flow.server,
+            &FlowRef {
+                time: tx.time,
+                ..*flow
+            },
+            false,
         );
         let mut body = std::mem::take(&mut self.spare.http);
         super::http::fill_http_request(&tx.request, tx.status, &mut body);
@@ -120,47 +109,37 @@ impl EventBuilder {
         if tx.response.is_some() {
             self.dns_cache.learn(tx);
         }
-        let header = self.header(tx.time(), tx.flow_id, tx.transport, tx.client, tx.server);
+        let flow = FlowRef {
+            time: tx.time(),
+            flow_id: tx.flow_id,
+            transport: tx.transport,
+            client: tx.client,
+            server: tx.server,
+        };
+        let header = self.header(&flow, false);
         let mut body = std::mem::take(&mut self.spare.dns);
         super::dns::fill_dns_query(tx, &mut body);
         Event::new(header, Body::Dns(body))
     }
 
-    fn header(
-        &mut self,
-        time: Timestamp,
-        flow_id: u64,
-        protocol: Transport,
-        src: SocketAddr,
-        dst: SocketAddr,
-    ) -> Header {
-        let cid = self.cids.get(flow_id, protocol, src, dst, false);
-        self.header_with(time, flow_id, protocol, src, dst, cid)
-    }
-
-    fn header_with(
-        &mut self,
-        time: Timestamp,
-        flow_id: u64,
-        protocol: Transport,
-        src: SocketAddr,
-        dst: SocketAddr,
-        cid: CommunityId,
-    ) -> Header {
+    /// The header of an event about `flow`. `keep_id`: the flow's Community ID is
+    /// stored for its later events (the NetworkConnect, a flow's first event).
+    fn header(&mut self, flow: &FlowRef, keep_id: bool) -> Header {
+        let cid = self.cids.get(flow, keep_id);
         let mut community_id = std::mem::take(&mut self.spare.community_id);
         community_id.clear();
         community_id.push_str(cid.as_str());
         Header {
-            time,
+            time: flow.time,
             computer: self.computer.clone(),
             source: self.source.clone(),
-            flow_id,
+            flow_id: flow.flow_id,
             community_id,
-            protocol,
-            src_ip: src.ip(),
-            src_port: src.port(),
-            dst_ip: dst.ip(),
-            dst_port: dst.port(),
+            protocol: flow.transport,
+            src_ip: flow.client.ip(),
+            src_port: flow.client.port(),
+            dst_ip: flow.server.ip(),
+            dst_port: flow.server.port(),
         }
     }
 }
@@ -197,14 +176,9 @@ impl CidCache {
     /// The ID of this tuple: the flow's stored one when the tuple is the flow's (a DNS
     /// transaction's server can differ from its flow's: a multicast query answered by
     /// unicast), else computed. `keep`: store it for the flow's later events.
-    fn get(
-        &mut self,
-        flow_id: u64,
-        protocol: Transport,
-        src: SocketAddr,
-        dst: SocketAddr,
-        keep: bool,
-    ) -> CommunityId {
+    fn get(&mut self, flow: &FlowRef, keep: bool) -> CommunityId {
+        let (flow_id, protocol, src, dst) =
+            (flow.flow_id, flow.transport, flow.client, flow.server);
         if let Some(e) = self.by_flow.get(&flow_id)
             && e.protocol == protocol
             && e.src == src
@@ -230,6 +204,7 @@ impl CidCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Timestamp;
 
     fn addr(s: &str) -> SocketAddr {
         s.parse()
@@ -246,26 +221,33 @@ mod tests {
         )
     }
 
+    fn flow(id: u64, transport: Transport, client: SocketAddr, server: SocketAddr) -> FlowRef {
+        FlowRef {
+            time: Timestamp::from_secs(1),
+            flow_id: id,
+            transport,
+            client,
+            server,
+        }
+    }
+
     #[test]
     fn kept_ids_serve_their_flow_only() {
         let mut cids = CidCache::default();
         let (c, s) = (addr("10.0.0.1:5353"), addr("10.0.0.53:53"));
         let other = addr("10.0.0.54:53");
+        let udp = flow(1, Transport::Udp, c, s);
         // Not kept: later lookups compute again (and still agree).
-        assert_eq!(cids.get(1, Transport::Udp, c, s, false), computed(c, s));
+        assert_eq!(cids.get(&udp, false), computed(c, s));
         assert!(cids.by_flow.is_empty());
-        assert_eq!(cids.get(1, Transport::Udp, c, s, true), computed(c, s));
-        assert_eq!(cids.get(1, Transport::Udp, c, s, false), computed(c, s));
+        assert_eq!(cids.get(&udp, true), computed(c, s));
+        assert_eq!(cids.get(&udp, false), computed(c, s));
         // Same flow id, another server (a multicast query's answer): its own ID.
-        assert_eq!(
-            cids.get(1, Transport::Udp, c, other, false),
-            computed(c, other)
-        );
+        let answer = flow(1, Transport::Udp, c, other);
+        assert_eq!(cids.get(&answer, false), computed(c, other));
         // Another protocol on the same tuple is another ID.
-        assert_ne!(
-            cids.get(1, Transport::Tcp, c, s, false),
-            cids.get(1, Transport::Udp, c, s, false)
-        );
+        let tcp = flow(1, Transport::Tcp, c, s);
+        assert_ne!(cids.get(&tcp, false), cids.get(&udp, false));
         assert_eq!(cids.by_flow.len(), 1);
         cids.by_flow.remove(&1);
         assert!(cids.by_flow.is_empty());

@@ -2,12 +2,13 @@
 //! that runs on packet time, and TCP stream-prefix reassembly.
 //!
 //! Where it sits (DESIGN §1): in each parser worker, after `decode` has produced a
-//! UDP or TCP view and before the `proto` parsers. The worker builds a [`FlowKey`]
-//! from plain values (addresses, ports, protocol number — this module does not know
-//! decode's types), looks the flow up in its [`FlowTable`], feeds TCP payload to the
-//! flow's [`TcpConn`] and hands [`StreamReassembler::readable`] bytes to a parser.
-//! It may import `time` and `decode` (for `TcpFlags`); `proto`, `event` and `pipeline`
-//! import it.
+//! UDP or TCP view and before the application stage (`app`). The worker builds a
+//! [`FlowKey`] from plain values (addresses, ports, [`Transport`] — this module does
+//! not know decode's views) and looks the flow up in its [`FlowTable`]; the application
+//! stage feeds TCP payload to the flow's [`TcpConn`] and hands
+//! [`StreamReassembler::readable`] bytes to a parser. [`Transport`] is the one
+//! transport type of everything after `decode`. It may import `time` and `decode` (for
+//! `TcpFlags`); `proto`, `app`, `event` and `pipeline` import it.
 //!
 //! What it does not do: no IP defragmentation (decode), no protocol probing (proto),
 //! no full TCP state machine: reassembly covers the *prefix* of each direction that
@@ -32,9 +33,10 @@
 //!   default cap): it needs every flow to hold a full unparsed 64 KiB prefix in both
 //!   directions at once. The parsers consume as they go and `stop()` once they have
 //!   their facts (a TLS ClientHello, an HTTP head ≤ 16 KiB), which frees the buffers;
-//!   a realistic flow holds its in-flight message, a few KiB. Nothing here bounds
-//!   the sum across flows: a worker that must hold a hard ceiling tallies
-//!   [`TcpConn::memory_bytes`] and stops streams when over it.
+//!   a realistic flow holds its in-flight message, a few KiB. The sum across one
+//!   worker's flows is bounded by a [`ReassemblyBudget`] ([`REASSEMBLY_BUDGET`]): the
+//!   application stage tallies [`TcpConn::memory_bytes`] in it and stops the
+//!   connection that crosses it.
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,7 +1,8 @@
-//! A parser worker: owns its flows (no locks on the hot path), decodes each frame,
-//! files it in its flow table, runs the protocol parsers, and turns what they find into
-//! events that it matches against the rules and serializes. The writer thread only
-//! writes the bytes.
+//! A parser worker: owns its flows (no locks on the hot path) and takes each frame
+//! through the stages, in order: `decode` → flow lookup (`flow`) → the application
+//! stage (`app`: reassembly and parsers, giving facts) → `event` building → rule
+//! matching (`detect`) → JSON (`emit`). The writer thread only writes the bytes. This
+//! file only calls the stages; what each does lives in its own module.
 //!
 //! Time is packet time: flows expire and DNS queries time out by the timestamps of the
 //! frames this worker sees, so replay and live give the same events.
