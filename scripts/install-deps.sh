@@ -7,7 +7,8 @@
 #   test   demo + what the tests and the conformance check run: tshark tcpdump dig iproute2
 #          python3 dnsmasq curl openssl, systemd (systemd-analyze checks the units) logrotate
 #          procps (/bin/kill, the units' ExecReload)
-#   pcaps  test + what pcaps/make.sh runs: ethtool chromium
+#   pcaps  test + what pcaps/make.sh runs: ethtool chromium, iodine (iodine and iodined, for the
+#          DNS tunnel capture; it brings net-tools, whose ifconfig it calls)
 #   bench  demo + tcpdump (the speed reference in DESIGN section 6) tcpreplay hyperfine, time
 #          (/usr/bin/time -v: peak RSS), and linux-perf when the archive has it
 #   fuzz   demo + python3 (fuzz/seeds.py), and cargo-fuzz from crates.io (`cargo install`;
@@ -25,7 +26,7 @@ DEMO=(libpcap-dev pkg-config build-essential)
 TEST=(tshark@tshark tcpdump@tcpdump "dnsutils|bind9-dnsutils@dig" iproute2@ip python3@python3
       "dnsmasq-base|dnsmasq@dnsmasq" curl@curl openssl@openssl systemd@systemd-analyze
       logrotate@logrotate procps@/bin/kill)
-PCAPS=(ethtool@ethtool chromium@chromium)
+PCAPS=(ethtool@ethtool chromium@chromium iodine@iodined)
 BENCH=(tcpdump@tcpdump tcpreplay@tcpreplay hyperfine@hyperfine time)
 FUZZ=(python3@python3)
 # Installed only when the archive carries it (not every Debian release or architecture does).
