@@ -7,6 +7,7 @@
 //! bytes. Imports flow one way: decode ← flow ← proto ← event ← detect ← output;
 //! `capture` and `telemetry` are leaves; only `pipeline` and the binary see everything.
 
+pub mod analyze;
 pub mod capture;
 pub mod config;
 pub mod decode;
