@@ -9,6 +9,7 @@
 //! event ← detect; `output` knows only bytes; `capture` and `telemetry` are leaves;
 //! only `pipeline` and the binary see everything.
 
+pub mod analyze;
 pub mod app;
 pub mod capture;
 pub mod config;
