@@ -61,6 +61,7 @@ fn flow_table(c: &mut Criterion) {
         .collect();
     for (i, &(k, d)) in keys.iter().enumerate() {
         let p = PacketSeen {
+            wire: 0,
             now: Timestamp(i as i64),
             dir: d,
             bytes: 0,
@@ -77,6 +78,7 @@ fn flow_table(c: &mut Criterion) {
             now += 1;
             let (k, d) = keys[i];
             let p = PacketSeen {
+                wire: 0,
                 now: Timestamp(now),
                 dir: d,
                 bytes: 100,

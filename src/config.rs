@@ -57,6 +57,7 @@ pub struct FileConfig {
     pub stats_interval: Option<u64>,
     pub dns_timeout_ms: Option<u64>,
     pub flow_table_cap: Option<usize>,
+    pub connection_summaries: Option<bool>,
     #[serde(default)]
     pub live: LiveFileConfig,
 }
@@ -89,6 +90,7 @@ pub struct Overrides {
     pub snaplen: Option<i32>,
     pub buffer_mib: Option<i32>,
     pub no_promiscuous: bool,
+    pub no_connection_summaries: bool,
 }
 
 /// `--tls-*` flags.
@@ -115,6 +117,8 @@ pub struct RuntimeConfig {
     pub dns_timeout_ms: u64,
     /// Flows per worker; `None`: the flow module's default.
     pub flow_table_cap: Option<usize>,
+    /// A ConnectionEnd event (EventID 101) for every flow.
+    pub connection_summaries: bool,
     pub live: LiveSettings,
 }
 
@@ -226,6 +230,8 @@ impl RuntimeConfig {
             stats_interval,
             dns_timeout_ms: file.dns_timeout_ms.unwrap_or(defaults::DNS_TIMEOUT_MS),
             flow_table_cap: file.flow_table_cap,
+            connection_summaries: !o.no_connection_summaries
+                && file.connection_summaries.unwrap_or(true),
             live: LiveSettings {
                 interface: o.interface.or(file.live.interface),
                 filter: o.filter.or(file.live.filter),

@@ -141,6 +141,9 @@ struct Common {
     /// Name written as `Computer` (default: the host name).
     #[arg(long, value_name = "NAME")]
     sensor_name: Option<String>,
+    /// No connection summaries (EventID 101, ConnectionEnd, one per flow at its end).
+    #[arg(long)]
+    no_connection_summaries: bool,
 }
 
 impl Common {
@@ -162,6 +165,7 @@ impl Common {
             rules: self.rules,
             stats_interval: self.stats_interval,
             sensor_name: self.sensor_name,
+            no_connection_summaries: self.no_connection_summaries,
             ..Overrides::default()
         }
     }

@@ -299,8 +299,8 @@ fn syn_flood_million_flows() {
     );
     assert_eq!(
         counter(&run, "events"),
-        FLOWS,
-        "one NetworkConnect per flow"
+        2 * FLOWS,
+        "one NetworkConnect and one ConnectionEnd per flow"
     );
     assert!(run.stderr.is_empty(), "{}", run.stderr);
 }
@@ -368,10 +368,11 @@ fn dns_flood_random_names() {
         "{}",
         run.counters
     );
-    // One DnsQuery per query, one NetworkConnect per flow (random ports repeat).
+    // One DnsQuery per query, one NetworkConnect and one ConnectionEnd per flow
+    // (random ports repeat).
     let flows = counter(&run, "flows_created");
     assert!(flows > QUERIES - 100, "{}", run.counters);
-    assert_eq!(counter(&run, "events"), QUERIES + flows);
+    assert_eq!(counter(&run, "events"), QUERIES + 2 * flows);
     assert_eq!(
         counter(&run, "flows_evicted"),
         flows - default_workers() * FLOW_TABLE_CAP
@@ -408,7 +409,11 @@ fn endless_http_headers() {
     assert_eq!(counter(&run, "flows_created"), 1);
     // The head is not an error: its first 16 KiB make the request event, flagged.
     assert_eq!(counter(&run, "http_parse_errors"), 0, "{}", run.counters);
-    assert_eq!(counter(&run, "events"), 2, "HttpRequest and NetworkConnect");
+    assert_eq!(
+        counter(&run, "events"),
+        3,
+        "HttpRequest, NetworkConnect and ConnectionEnd"
+    );
     assert_eq!(counter(&run, "reassembly_gaps"), 0);
     // HTTP streams are followed (the window slides with what the parser consumed) and
     // the parser skips the over-long head as it arrives, so nothing is cut or held:
@@ -505,8 +510,8 @@ fn overlapping_segments_with_different_bytes() {
     );
     assert_eq!(
         counter(&run, "events"),
-        u64::from(CONNS),
-        "one NetworkConnect each"
+        2 * u64::from(CONNS),
+        "one NetworkConnect and one ConnectionEnd each"
     );
 }
 
@@ -588,7 +593,7 @@ fn quic_initials_with_random_dcids() {
     );
     assert_eq!(
         counter(&run, "events"),
-        CONNS,
-        "one NetworkConnect per flow"
+        2 * CONNS,
+        "one NetworkConnect and one ConnectionEnd per flow"
     );
 }

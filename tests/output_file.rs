@@ -94,8 +94,8 @@ fn rotation_under_load_loses_and_splits_nothing() {
     }
     lines.extend(json_lines(&out));
 
-    // A DNS event and a network connection event per exchange, start and stop.
-    assert_eq!(lines.len(), 2 * EXCHANGES as usize + 2);
+    // A DNS event, a network connection event and its end per exchange, start and stop.
+    assert_eq!(lines.len(), 3 * EXCHANGES as usize + 2);
     assert_eq!(lines.first().and_then(state), Some("start"));
     assert_eq!(lines.last().and_then(state), Some("stop"));
     let names: HashSet<String> = dns_names(&lines).into_iter().collect();
@@ -168,7 +168,7 @@ fn sighup_reopens_the_file_after_a_rename() {
     assert_eq!(before.first().and_then(state), Some("start"));
     assert_eq!(after.last().and_then(state), Some("stop"));
     // Nothing lost or doubled across the reopen.
-    assert_eq!(before.len() + after.len(), 2 * 2000 + 2);
+    assert_eq!(before.len() + after.len(), 3 * 2000 + 2);
     let old_names: HashSet<String> = dns_names(&before).into_iter().collect();
     let new_names: HashSet<String> = dns_names(&after).into_iter().collect();
     assert_eq!(old_names.len() + new_names.len(), 2000);

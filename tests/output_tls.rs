@@ -343,8 +343,8 @@ fn every_line_arrives_in_order() {
     let Some(certs) = certs() else { return };
     let pcap = dns_pcap(certs.dir.path(), 3000);
     let expected = expected_lines(&pcap);
-    // A DNS event and a network connection event per exchange.
-    assert_eq!(expected.len(), 6000);
+    // A DNS event, a network connection event and its end per exchange.
+    assert_eq!(expected.len(), 9000);
     let server = Collector::start(server_config(&certs, false), 0, None);
     let out = replay_tls(&pcap, &tls_args(&certs, server.port));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -380,8 +380,8 @@ fn client_certificate_when_the_collector_requires_one() {
     let lines: Vec<String> = conns.iter().flat_map(|c| complete_lines(c)).collect();
     assert_eq!(
         lines.len(),
-        2 * 200 + 2,
-        "200 exchanges, 2 events each, start, stop"
+        3 * 200 + 2,
+        "200 exchanges, 3 events each, start, stop"
     );
 }
 

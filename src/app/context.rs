@@ -29,6 +29,8 @@ pub(super) struct Shared {
     pub(super) budget: ReassemblyBudget,
     /// Facts found and not yet taken, in the order found.
     pub(super) facts: Vec<Fact>,
+    /// A flow's end is a fact (a connection summary, EventID 101).
+    pub(super) summaries: bool,
     /// Scratch for the DNS state's finished transactions (moved to `facts` at once).
     pub(super) dns_done: Vec<DnsTransaction>,
 }
@@ -76,6 +78,8 @@ pub(super) struct ConnSlot {
     /// The NetworkConnect fact was handed on.
     pub(super) emitted: bool,
     pub(super) facts: Option<Box<ConnFacts>>,
+    /// HTTP requests handed on (for the connection summary).
+    pub(super) http_requests: u32,
 }
 
 impl ConnSlot {

@@ -20,6 +20,59 @@ pub enum Fact {
     Http(FlowRef, HttpTransaction),
     /// A finished DNS transaction (it names its own endpoints and time).
     Dns(DnsTransaction),
+    /// The flow ended: its summary (the flow's last packet time is the fact's time).
+    End(FlowRef, Box<ConnEnd>),
+}
+
+/// Why a flow ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// Both sides sent a FIN.
+    Fin,
+    /// A RST was seen.
+    Rst,
+    /// No packet for longer than the flow's idle timeout.
+    IdleTimeout,
+    /// The flow table was full and this was its least recently seen flow.
+    Eviction,
+    /// The capture files ended.
+    EndOfInput,
+    /// The sensor was stopped (SIGINT, SIGTERM).
+    Shutdown,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Rst => "rst",
+            EndReason::IdleTimeout => "idle_timeout",
+            EndReason::Eviction => "eviction",
+            EndReason::EndOfInput => "end_of_input",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// What a connection summary (EventID 101) needs that only the flow knows, seen from
+/// the client. The names (SNI, JA4, the destination) are the NetworkConnect's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnEnd {
+    pub start: Timestamp,
+    pub client_packets: u64,
+    pub server_packets: u64,
+    /// Transport payload bytes (Zeek's `orig_bytes`, `resp_bytes`).
+    pub client_bytes: u64,
+    pub server_bytes: u64,
+    /// Frame bytes on the wire.
+    pub client_wire_bytes: u64,
+    pub server_wire_bytes: u64,
+    /// Zeek's `conn_state` and `history`.
+    pub conn_state: &'static str,
+    pub history: String,
+    pub reason: EndReason,
+    /// HTTP requests seen on the connection.
+    pub http_requests: u32,
 }
 
 /// The flow a fact is about, as events name it: the client is the source.

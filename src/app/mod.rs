@@ -37,7 +37,7 @@ mod udp;
 mod tests;
 
 pub use context::ParserCounters;
-pub use facts::{AppProtocol, ConnFacts, Fact, FlowRef, Hello};
+pub use facts::{AppProtocol, ConnEnd, ConnFacts, EndReason, Fact, FlowRef, Hello};
 
 use crate::decode::TcpSegment;
 use crate::flow::{Direction, Entry, ReassemblyBudget};
@@ -71,21 +71,41 @@ impl AppFlow {
     }
 }
 
+/// How the application stage of a worker runs.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    pub dns: DnsConfig,
+    /// Bytes of TCP reassembly buffers this worker's flows may hold together (see
+    /// [`crate::flow::REASSEMBLY_BUDGET`]).
+    pub reassembly_budget: usize,
+    /// Every flow's end is a fact (EventID 101).
+    pub connection_summaries: bool,
+}
+
+impl Default for AppConfig {
+    fn default() -> AppConfig {
+        AppConfig {
+            dns: DnsConfig::default(),
+            reassembly_budget: crate::flow::REASSEMBLY_BUDGET,
+            connection_summaries: true,
+        }
+    }
+}
+
 /// The application stage of one worker.
 pub struct AppStage {
     shared: Shared,
 }
 
 impl AppStage {
-    /// `reassembly_budget`: bytes of TCP reassembly buffers this worker's flows may
-    /// hold together (see [`crate::flow::REASSEMBLY_BUDGET`]).
-    pub fn new(dns: DnsConfig, reassembly_budget: usize) -> AppStage {
+    pub fn new(cfg: AppConfig) -> AppStage {
         AppStage {
             shared: Shared {
-                dns: DnsState::new(dns),
+                dns: DnsState::new(cfg.dns),
                 counters: ParserCounters::default(),
-                budget: ReassemblyBudget::new(reassembly_budget),
+                budget: ReassemblyBudget::new(cfg.reassembly_budget),
                 facts: Vec::new(),
+                summaries: cfg.connection_summaries,
                 dns_done: Vec::new(),
             },
         }
@@ -152,8 +172,10 @@ impl AppStage {
     }
 
     /// The flow ended (expired, evicted, end of input): its parsers deliver what they
-    /// hold, and a flow that was never identified still gets its NetworkConnect.
-    pub fn end_flow(&mut self, entry: &mut Entry<AppFlow>) {
+    /// hold, a flow that was never identified still gets its NetworkConnect, and then
+    /// its summary. `why`: how it left the table; a TCP flow that saw its RST or both
+    /// FINs ended by those.
+    pub fn end_flow(&mut self, entry: &mut Entry<AppFlow>, why: EndReason) {
         let flow = meta(entry);
         let state = &mut entry.state;
         let mut cx = Cx {
@@ -166,6 +188,11 @@ impl AppStage {
             tcp.end(&mut cx);
         }
         cx.connect_due();
+        if self.shared.summaries {
+            let end = summary(entry, why);
+            let flow = meta(entry).at(entry.last_seen);
+            self.shared.facts.push(Fact::End(flow, Box::new(end)));
+        }
     }
 
     /// DNS queries unanswered past their timeout at `now` are finished.
@@ -224,6 +251,33 @@ impl AppStage {
         c.set(Counter::DnsParseErrors, dns.parse_errors_total());
         c.set(Counter::DnsTimeouts, dns.timeouts);
         c.set(Counter::DnsEvictions, dns.evictions);
+    }
+}
+
+/// The summary of a flow that ended.
+fn summary(entry: &Entry<AppFlow>, why: EndReason) -> ConnEnd {
+    let tcp = entry.tcp();
+    let reason = if tcp.rst_seen() {
+        EndReason::Rst
+    } else if tcp.is_closed() {
+        EndReason::Fin
+    } else {
+        why
+    };
+    let c = entry.client_dir();
+    let s = c.reverse();
+    ConnEnd {
+        start: entry.first_seen,
+        client_packets: entry.packets(c),
+        server_packets: entry.packets(s),
+        client_bytes: entry.bytes(c),
+        server_bytes: entry.bytes(s),
+        client_wire_bytes: entry.wire_bytes(c),
+        server_wire_bytes: entry.wire_bytes(s),
+        conn_state: entry.conn_state(),
+        history: entry.history(),
+        reason,
+        http_requests: entry.state.conn.http_requests,
     }
 }
 

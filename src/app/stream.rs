@@ -346,6 +346,7 @@ impl StreamParsers {
             }
         }
         for tx in http.take_events() {
+            cx.conn.http_requests = cx.conn.http_requests.saturating_add(1);
             let flow = cx.flow.at(tx.time);
             cx.shared.facts.push(Fact::Http(flow, tx));
         }

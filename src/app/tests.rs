@@ -9,7 +9,6 @@ use super::select::{self, Choice, Parser};
 use super::*;
 use crate::decode::{TcpFlags, TcpSegment};
 use crate::flow::{FlowKey, FlowTable, PacketSeen, Timeouts, Transport};
-use crate::proto::dns::DnsConfig;
 use crate::proto::tls::testdata::{HelloBuilder, sni_ext};
 
 const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
@@ -157,7 +156,10 @@ impl Conn {
     fn with_budget(sport: u16, budget: usize) -> Conn {
         let mut c = Conn {
             flows: FlowTable::new(0, 64, Timeouts::default()),
-            stage: AppStage::new(DnsConfig::default(), budget),
+            stage: AppStage::new(AppConfig {
+                reassembly_budget: budget,
+                ..AppConfig::default()
+            }),
             ended: Vec::new(),
             cport: 40000,
             sport,
@@ -210,6 +212,7 @@ impl Conn {
         let ts = crate::time::Timestamp::from_millis(self.ms);
         let (key, dir) = FlowKey::new(Transport::Tcp, src, sport, dst, dport);
         let seen = PacketSeen {
+            wire: 0,
             now: ts,
             dir,
             bytes: data.len() as u32,
@@ -232,7 +235,7 @@ impl Conn {
     fn end(mut self) -> (Vec<Fact>, AppStage) {
         self.flows.drain_all(&mut self.ended);
         for mut entry in self.ended.drain(..) {
-            self.stage.end_flow(&mut entry);
+            self.stage.end_flow(&mut entry, EndReason::EndOfInput);
         }
         self.stage.flush();
         self.facts.extend(self.stage.take_facts());
@@ -283,8 +286,54 @@ fn tls_on_any_port_names_the_connection_once_the_hello_is_read() {
     c.server(&[0x16, 3, 3, 0, 4, 2, 0, 0, 0]);
     // Both parsers are done: later segments cost a table lookup only.
     assert!(c.tcp_done());
+    c.send(true, TcpFlags::FIN | TcpFlags::ACK, b"");
+    c.send(false, TcpFlags::FIN | TcpFlags::ACK, b"");
     let (facts, _) = c.end();
-    assert_eq!(facts.len(), 1);
+    // The NetworkConnect, then the summary.
+    assert_eq!(facts.len(), 2);
+    let Fact::End(flow, end) = &facts[1] else {
+        panic!("the last fact is the flow's end: {facts:?}");
+    };
+    let hello_len = client_hello("c2.example.net").len() as u64;
+    assert_eq!((end.client_packets, end.server_packets), (5, 3));
+    assert_eq!((end.client_bytes, end.server_bytes), (hello_len, 9));
+    assert_eq!((end.conn_state, end.history.as_str()), ("SF", "ShADdFf"));
+    assert_eq!(
+        end.reason,
+        EndReason::Fin,
+        "closed by FINs before the input ended"
+    );
+    assert_eq!(end.start, crate::time::Timestamp::from_millis(1));
+    assert_eq!(
+        (flow.time, flow.client.port()),
+        (crate::time::Timestamp::from_millis(8), 40000)
+    );
+}
+
+#[test]
+fn http_requests_are_counted_in_the_summary_and_summaries_can_be_off() {
+    let request = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n";
+    let mut c = Conn::new(80);
+    c.client(request);
+    c.client(request);
+    let (facts, _) = c.end();
+    let ends: Vec<_> = facts
+        .iter()
+        .filter_map(|f| match f {
+            Fact::End(_, e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ends.len(), 1);
+    assert_eq!(ends[0].http_requests, 2);
+    assert_eq!(ends[0].reason, EndReason::EndOfInput);
+    assert_eq!(ends[0].conn_state, "S1");
+
+    let mut c = Conn::new(80);
+    c.stage.shared.summaries = false;
+    c.client(request);
+    let (facts, _) = c.end();
+    assert!(facts.iter().all(|f| !matches!(f, Fact::End(..))));
 }
 
 #[test]

@@ -16,16 +16,25 @@ pub enum EventKind {
     Connect,
     /// EventID 100.
     Http,
+    /// EventID 101 (logsource `product: c2tap`, `category: connection_end`).
+    ConnEnd,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 3] = [EventKind::Dns, EventKind::Connect, EventKind::Http];
+    pub const COUNT: usize = 4;
+    pub const ALL: [EventKind; EventKind::COUNT] = [
+        EventKind::Dns,
+        EventKind::Connect,
+        EventKind::Http,
+        EventKind::ConnEnd,
+    ];
 
     pub fn event_id(self) -> u32 {
         match self {
             EventKind::Dns => 22,
             EventKind::Connect => 3,
             EventKind::Http => 100,
+            EventKind::ConnEnd => 101,
         }
     }
 
@@ -34,6 +43,7 @@ impl EventKind {
             22 => Some(EventKind::Dns),
             3 => Some(EventKind::Connect),
             100 => Some(EventKind::Http),
+            101 => Some(EventKind::ConnEnd),
             _ => None,
         }
     }
@@ -43,6 +53,7 @@ impl EventKind {
             EventKind::Dns => 0,
             EventKind::Connect => 1,
             EventKind::Http => 2,
+            EventKind::ConnEnd => 3,
         }
     }
 
@@ -51,6 +62,7 @@ impl EventKind {
             EventKind::Dns => "dns",
             EventKind::Connect => "network_connection",
             EventKind::Http => "proxy",
+            EventKind::ConnEnd => "connection_end",
         }
     }
 }
@@ -168,6 +180,19 @@ const ALIASES: &[(&str, Field)] = &[
     ("id.resp_p", Field::DestinationPort),
     ("proto", Field::Protocol),
     ("service", Field::AppProtocol),
+    // Zeek conn.log, on the connection summary (EventID 101).
+    ("duration", Field::Duration),
+    ("orig_pkts", Field::SourcePackets),
+    ("resp_pkts", Field::DestinationPackets),
+    ("orig_bytes", Field::SourceBytes),
+    ("resp_bytes", Field::DestinationBytes),
+    ("conn_state", Field::ConnState),
+    ("history", Field::History),
+    ("event.duration", Field::Duration),
+    ("source.packets", Field::SourcePackets),
+    ("destination.packets", Field::DestinationPackets),
+    ("source.bytes", Field::SourceBytes),
+    ("destination.bytes", Field::DestinationBytes),
     ("uid", Field::FlowId),
     ("host", Field::HttpHost),
     ("uri", Field::HttpUri),
@@ -311,6 +336,8 @@ impl LogSource {
             };
         }
         match cat.as_deref() {
+            // c2tap's own events (DESIGN §3), whatever the product says.
+            Some("connection_end") => Some(EventKind::ConnEnd),
             Some("dns_query") | Some("dns") => Some(EventKind::Dns),
             Some("network_connection") | Some("firewall") => Some(EventKind::Connect),
             Some("proxy") => Some(EventKind::Http),

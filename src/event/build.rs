@@ -13,11 +13,13 @@ use hashbrown::HashMap;
 
 use super::community_id::{CommunityId, community_id_v1};
 use super::{
-    Body, DnsQuery, Event, Header, HostnameSource, HttpRequest, NetworkConnect, Transport,
+    Body, ConnNames, ConnectionEnd, DnsQuery, Event, Header, HostnameSource, HttpRequest,
+    NetworkConnect, Transport,
 };
-use crate::app::{ConnFacts, Fact, FlowRef};
+use crate::app::{ConnEnd, ConnFacts, Fact, FlowRef};
 use crate::proto::dns::{DnsCache, DnsTransaction};
 use crate::proto::http::HttpTransaction;
+use crate::time::Duration;
 
 /// Builds the events of one worker.
 pub struct EventBuilder {
@@ -29,16 +31,20 @@ pub struct EventBuilder {
     cids: CidCache,
     /// Buffers of the last event written, reused by the next (see [`Spare`]).
     spare: Spare,
+    /// A flow's NetworkConnect names are kept for its ConnectionEnd.
+    keep_names: bool,
 }
 
 impl EventBuilder {
-    pub fn new(computer: Arc<str>, dns_cache: Arc<DnsCache>) -> EventBuilder {
+    /// `summaries`: connection summaries (EventID 101) will be built.
+    pub fn new(computer: Arc<str>, dns_cache: Arc<DnsCache>, summaries: bool) -> EventBuilder {
         EventBuilder {
             computer,
             source: Arc::from(""),
             dns_cache,
             cids: CidCache::default(),
             spare: Spare::default(),
+            keep_names: summaries,
         }
     }
 
@@ -55,6 +61,7 @@ impl EventBuilder {
             Fact::Connect(flow, conn) => self.connect(&flow, conn.as_deref()),
             Fact::Http(flow, tx) => self.http(&flow, &tx),
             Fact::Dns(tx) => self.dns(&tx),
+            Fact::End(flow, end) => self.end(&flow, &end),
         }
     }
 
@@ -65,7 +72,7 @@ impl EventBuilder {
         match body {
             Body::Dns(d) => self.spare.dns = d,
             Body::Http(r) => self.spare.http = r,
-            Body::Connect(_) => {}
+            Body::Connect(_) | Body::End(_) => {}
         }
     }
 
@@ -87,7 +94,40 @@ impl EventBuilder {
         }
         // The flow's first event in most cases: its ID is kept for the others.
         let header = self.header(flow, true);
+        if self.keep_names
+            && let Some(kept) = self.cids.by_flow.get_mut(&flow.flow_id)
+        {
+            kept.names = Some(Box::new(ConnNames::of(&conn)));
+        }
         Event::new(header, Body::Connect(conn))
+    }
+
+    /// EventID 101, with the names of the flow's NetworkConnect.
+    fn end(&mut self, flow: &FlowRef, end: &ConnEnd) -> Event {
+        let names = self
+            .cids
+            .by_flow
+            .get_mut(&flow.flow_id)
+            .and_then(|kept| kept.names.take())
+            .map(|names| *names)
+            .unwrap_or_default();
+        let body = ConnectionEnd {
+            start_time: end.start,
+            duration: duration_text(flow.time.since(end.start)),
+            source_packets: end.client_packets,
+            destination_packets: end.server_packets,
+            source_bytes: end.client_bytes,
+            destination_bytes: end.server_bytes,
+            source_wire_bytes: end.client_wire_bytes,
+            destination_wire_bytes: end.server_wire_bytes,
+            conn_state: end.conn_state,
+            history: end.history.clone(),
+            end_reason: end.reason.as_str(),
+            http_requests: u64::from(end.http_requests),
+            names,
+        };
+        let header = self.header(flow, false);
+        Event::new(header, Body::End(Box::new(body)))
     }
 
     /// EventID 100.
@@ -144,6 +184,20 @@ impl EventBuilder {
     }
 }
 
+/// Seconds with six decimals, `12.000250` (a negative duration, from packets out of
+/// order, is 0).
+fn duration_text(d: Duration) -> String {
+    let ns = u64::try_from(d.as_nanos()).unwrap_or(0);
+    let mut s = String::with_capacity(16);
+    super::ascii::push_u64(&mut s, ns / 1_000_000_000);
+    s.push('.');
+    let micros = (ns % 1_000_000_000) / 1000;
+    for place in [100_000, 10_000, 1000, 100, 10, 1] {
+        s.push(char::from(b'0' + (micros / place % 10) as u8));
+    }
+    s
+}
+
 /// Strings of the event just written, kept for the next one: events are built and
 /// written one at a time, so one set of buffers goes round instead of an allocation
 /// and a free per string per event.
@@ -170,6 +224,8 @@ struct CidEntry {
     src: SocketAddr,
     dst: SocketAddr,
     cid: CommunityId,
+    /// The NetworkConnect's names, for the ConnectionEnd.
+    names: Option<Box<ConnNames>>,
 }
 
 impl CidCache {
@@ -194,6 +250,7 @@ impl CidCache {
                 src,
                 dst,
                 cid,
+                names: None,
             };
             self.by_flow.insert(flow_id, entry);
         }

@@ -83,6 +83,18 @@ fields! {
     HttpContentLength => "HttpContentLength",
     HttpStatus => "HttpStatus",
     Truncated => "Truncated",
+    StartTime => "StartTime",
+    Duration => "Duration",
+    SourcePackets => "SourcePackets",
+    DestinationPackets => "DestinationPackets",
+    SourceBytes => "SourceBytes",
+    DestinationBytes => "DestinationBytes",
+    SourceWireBytes => "SourceWireBytes",
+    DestinationWireBytes => "DestinationWireBytes",
+    ConnState => "ConnState",
+    History => "History",
+    HttpRequests => "HttpRequests",
+    EndReason => "EndReason",
 }
 
 fn bool_str(b: bool) -> &'static str {
@@ -167,6 +179,33 @@ impl Event {
                 Field::Truncated => Some(Str(bool_str(r.truncated))),
                 _ => None,
             },
+            Body::End(e) => {
+                let n = &e.names;
+                let count = |v: u64| Some(Int(i64::try_from(v).unwrap_or(i64::MAX)));
+                match field {
+                    // Text, as `UtcTime`: rules compare it as a string if at all.
+                    Field::Duration => Some(Str(&e.duration)),
+                    Field::SourcePackets => count(e.source_packets),
+                    Field::DestinationPackets => count(e.destination_packets),
+                    Field::SourceBytes => count(e.source_bytes),
+                    Field::DestinationBytes => count(e.destination_bytes),
+                    Field::SourceWireBytes => count(e.source_wire_bytes),
+                    Field::DestinationWireBytes => count(e.destination_wire_bytes),
+                    Field::ConnState => Some(Str(e.conn_state)),
+                    Field::History => Some(Str(&e.history)),
+                    Field::AppProtocol => Some(Str(n.app_protocol.as_str())),
+                    Field::DestinationHostname => {
+                        Some(Str(n.destination_hostname.as_deref().unwrap_or("-")))
+                    }
+                    Field::HostnameSource => n.hostname_source.map(|s| Str(s.as_str())),
+                    Field::TlsSni => opt(&n.tls_sni),
+                    Field::Ja4 => opt(&n.ja4),
+                    Field::HttpRequests => count(e.http_requests),
+                    Field::QuicVersion => opt(&n.quic_version),
+                    Field::EndReason => Some(Str(e.end_reason)),
+                    _ => None,
+                }
+            }
         }
     }
 }

@@ -136,6 +136,38 @@ fn write_event_with(out: &mut Vec<u8>, ev: &Event, names: Option<&[u8]>) {
             );
             o.flag(key!("Truncated"), r.truncated);
         }
+        Body::End(e) => {
+            o.key(key!("StartTime"));
+            o.out.push(b'"');
+            e.start_time.sysmon().push_to(o.out);
+            o.out.push(b'"');
+            // A number, as Zeek's `duration`: the text is digits and one dot.
+            o.key(key!("Duration"));
+            o.out.extend_from_slice(e.duration.as_bytes());
+            o.num(key!("SourcePackets"), e.source_packets);
+            o.num(key!("DestinationPackets"), e.destination_packets);
+            o.num(key!("SourceBytes"), e.source_bytes);
+            o.num(key!("DestinationBytes"), e.destination_bytes);
+            o.num(key!("SourceWireBytes"), e.source_wire_bytes);
+            o.num(key!("DestinationWireBytes"), e.destination_wire_bytes);
+            o.plain(key!("ConnState"), e.conn_state);
+            o.plain(key!("History"), &e.history);
+            let n = &e.names;
+            o.plain(key!("AppProtocol"), n.app_protocol.as_str());
+            o.str(
+                key!("DestinationHostname"),
+                n.destination_hostname.as_deref().unwrap_or("-"),
+            );
+            o.opt_plain(
+                key!("HostnameSource"),
+                n.hostname_source.map(|s| s.as_str()),
+            );
+            o.opt_str(key!("TlsSni"), n.tls_sni.as_deref());
+            o.opt_plain(key!("Ja4"), n.ja4.as_deref());
+            o.num(key!("HttpRequests"), e.http_requests);
+            o.opt_plain(key!("QuicVersion"), n.quic_version.as_deref());
+            o.plain(key!("EndReason"), e.end_reason);
+        }
     }
     if !ev.alerts.is_empty() {
         o.plain(key!("RuleName"), RULE_NAME);

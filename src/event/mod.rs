@@ -62,6 +62,7 @@ pub enum Body {
     Dns(DnsQuery),
     Connect(NetworkConnect),
     Http(HttpRequest),
+    End(Box<ConnectionEnd>),
 }
 
 impl Body {
@@ -70,6 +71,7 @@ impl Body {
             Body::Dns(_) => 22,
             Body::Connect(_) => 3,
             Body::Http(_) => 100,
+            Body::End(_) => 101,
         }
     }
     pub fn event_type(&self) -> &'static str {
@@ -77,6 +79,7 @@ impl Body {
             Body::Dns(_) => "DnsQuery",
             Body::Connect(_) => "NetworkConnect",
             Body::Http(_) => "HttpRequest",
+            Body::End(_) => "ConnectionEnd",
         }
     }
 }
@@ -159,6 +162,56 @@ pub struct HttpRequest {
     pub status: Option<u16>,
     pub destination_hostname: Option<String>,
     pub truncated: bool,
+}
+
+/// EventID 101: one per flow, when it ends. The counts are seen from the client
+/// (`Source*`), as the other events' endpoints are; the names are its NetworkConnect's.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConnectionEnd {
+    /// `StartTime`: the flow's first packet.
+    pub start_time: Timestamp,
+    /// `Duration`: from the first to the last packet, in seconds with microseconds,
+    /// as text (`12.000250`), which the JSON writes as a number.
+    pub duration: String,
+    pub source_packets: u64,
+    pub destination_packets: u64,
+    /// Transport payload bytes (Zeek's `orig_bytes`, `resp_bytes`).
+    pub source_bytes: u64,
+    pub destination_bytes: u64,
+    /// Frame bytes on the wire.
+    pub source_wire_bytes: u64,
+    pub destination_wire_bytes: u64,
+    /// Zeek's `conn_state` and `history`.
+    pub conn_state: &'static str,
+    pub history: String,
+    /// `fin`, `rst`, `idle_timeout`, `eviction`, `end_of_input`, `shutdown`.
+    pub end_reason: &'static str,
+    pub http_requests: u64,
+    pub names: ConnNames,
+}
+
+/// What the flow's NetworkConnect named, repeated in its ConnectionEnd.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConnNames {
+    pub app_protocol: AppProtocol,
+    pub destination_hostname: Option<String>,
+    pub hostname_source: Option<HostnameSource>,
+    pub tls_sni: Option<String>,
+    pub ja4: Option<String>,
+    pub quic_version: Option<String>,
+}
+
+impl ConnNames {
+    pub fn of(c: &NetworkConnect) -> ConnNames {
+        ConnNames {
+            app_protocol: c.app_protocol,
+            destination_hostname: c.destination_hostname.clone(),
+            hostname_source: c.hostname_source,
+            tls_sni: c.tls_sni.clone(),
+            ja4: c.ja4.clone(),
+            quic_version: c.quic_version.clone(),
+        }
+    }
 }
 
 /// A rule that matched an event (`Alerts` in the JSON).

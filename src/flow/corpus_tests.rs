@@ -198,6 +198,7 @@ fn client_hellos_and_request_lines_survive_reassembly() {
             };
             let (key, dir) = FlowKey::new(Transport::Tcp, s.src, s.sport, s.dst, s.dport);
             let p = PacketSeen {
+                wire: 0,
                 now: Timestamp::from_millis(i as i64),
                 dir,
                 bytes: s.payload.len() as u32,

@@ -28,7 +28,7 @@
 //! - Per TCP flow: two directions → ≤ 164 KiB of reassembly buffers, on top of the
 //!   fixed `TcpConn` (176 B). A stopped stream (the parser is done) holds nothing.
 //! - Per table: the fixed part is `cap × (size_of::<Node<S>>() + ~10 B of index)`,
-//!   with `Node<()>` = 128 B (see [`table::FLOW_TABLE_CAP`] for the budget). The
+//!   with `Node<()>` = 160 B (see [`table::FLOW_TABLE_CAP`] for the budget). The
 //!   theoretical worst case of reassembly buffers is `cap × 164 KiB` (≈ 10 GiB at the
 //!   default cap): it needs every flow to hold a full unparsed 64 KiB prefix in both
 //!   directions at once. The parsers consume as they go and `stop()` once they have
@@ -47,6 +47,7 @@
 
 pub mod budget;
 pub mod conn;
+pub mod history;
 pub mod key;
 pub mod reassembly;
 pub mod table;

@@ -31,13 +31,14 @@
 use hashbrown::HashTable;
 
 use super::conn::{TcpFlags, TcpLifecycle};
+use super::history::History;
 use super::key::{Direction, Endpoint, FlowKey, KeyHasher, Transport};
 use crate::time::{Duration, Timestamp};
 
-/// Default flows per worker. Fixed cost per flow: the node (`Node<()>` = 128 B plus
-/// the worker's state `S`, ≈ 400 B with a `TcpConn` and parser states: ≈ 530 B) plus
+/// Default flows per worker. Fixed cost per flow: the node (`Node<()>` = 160 B plus
+/// the worker's state `S`, ≈ 400 B with a `TcpConn` and parser states: ≈ 560 B) plus
 /// ≈ 10 B of hash index (4 B slot + 1 control byte at ≤ 87.5 % load, rounded up to a
-/// power of two) ≈ 540 B → 65 536 × 540 B ≈ 34 MiB per worker, 68 MiB for the two
+/// power of two) ≈ 570 B → 65 536 × 570 B ≈ 36 MiB per worker, 72 MiB for the two
 /// workers of the 2-core target, leaving half of the 128 MiB budget for in-flight
 /// reassembly buffers, batches, the DNS cache and output. 65 536 concurrent flows per
 /// worker is well above a busy office uplink (a few thousand concurrent flows); a
@@ -151,6 +152,8 @@ pub struct PacketSeen {
     pub dir: Direction,
     /// Bytes counted for the flow (the transport payload, as Zeek's orig/resp_bytes).
     pub bytes: u32,
+    /// Length of the frame on the wire (its original length, link header included).
+    pub wire: u32,
     /// TCP flags; `None` for UDP.
     pub tcp_flags: Option<TcpFlags>,
 }
@@ -182,6 +185,8 @@ pub struct Entry<S> {
     orientation: Orientation,
     packets: [u64; 2],
     bytes: [u64; 2],
+    wire: [u64; 2],
+    history: History,
     tcp: TcpLifecycle,
     class: TimeoutClass,
     /// The table's packet counter at the flow's last packet: the order of an exact
@@ -225,8 +230,20 @@ impl<S> Entry<S> {
     pub fn server_bytes(&self) -> u64 {
         self.bytes(self.client.reverse())
     }
+    /// Frame bytes on the wire sent in `dir`.
+    pub fn wire_bytes(&self, dir: Direction) -> u64 {
+        self.wire.get(dir.index()).copied().unwrap_or(0)
+    }
     pub fn tcp(&self) -> TcpLifecycle {
         self.tcp
+    }
+    /// What each side did, in Zeek's `history` letters, seen from the client.
+    pub fn history(&self) -> String {
+        self.history.text(self.client)
+    }
+    /// Zeek's `conn_state`, seen from the client.
+    pub fn conn_state(&self) -> &'static str {
+        self.history.conn_state(self.key.proto, self.client)
     }
     pub fn timeout_class(&self) -> TimeoutClass {
         self.class
@@ -247,6 +264,8 @@ impl<S> Entry<S> {
             orientation,
             packets: [0; 2],
             bytes: [0; 2],
+            wire: [0; 2],
+            history: History::default(),
             tcp: TcpLifecycle::default(),
             class: TimeoutClass::Udp,
             touched,
@@ -264,6 +283,10 @@ impl<S> Entry<S> {
         if let Some(n) = self.bytes.get_mut(p.dir.index()) {
             *n = n.saturating_add(u64::from(p.bytes));
         }
+        if let Some(n) = self.wire.get_mut(p.dir.index()) {
+            *n = n.saturating_add(u64::from(p.wire));
+        }
+        self.history.observe(p.dir, p.tcp_flags, p.bytes);
         // The bulk of a TCP flow: no SYN, FIN or RST on a flow already past its
         // handshake changes neither the lifecycle, the orientation nor the class.
         if let Some(f) = p.tcp_flags

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::Mode;
-use crate::app::{AppFlow, AppStage};
-use crate::capture::{self, PacketBatch};
+use crate::app::{AppConfig, AppFlow, AppStage, EndReason};
+use crate::capture::{self, PacketBatch, PacketMeta};
 use crate::config::RuntimeConfig;
 use crate::decode::{DecodeError, Decoder, DefragLimits, L4, Packet};
 use crate::detect::Engine;
@@ -68,8 +68,12 @@ impl Worker {
             mode,
             decoder: Decoder::new(DefragLimits::default()),
             flows: FlowTable::new(index as u8, cap, Timeouts::default()),
-            app: AppStage::new(dns, REASSEMBLY_BUDGET),
-            events: EventBuilder::new(cfg.sensor_name.clone(), dns_cache),
+            app: AppStage::new(AppConfig {
+                dns,
+                reassembly_budget: REASSEMBLY_BUDGET,
+                connection_summaries: cfg.connection_summaries,
+            }),
+            events: EventBuilder::new(cfg.sensor_name.clone(), dns_cache, cfg.connection_summaries),
             emit: Emitter::new(cfg.events, engine),
             counts: Counts::default(),
             slot,
@@ -120,20 +124,14 @@ impl Worker {
             }
             self.now = self.now.max(meta.ts);
             match self.decoder.decode(meta.linktype, meta.ts, frame) {
-                Ok(pkt) => file_packet(
-                    &mut self.flows,
-                    &mut self.ended,
-                    &mut self.app,
-                    meta.ts,
-                    &pkt,
-                ),
+                Ok(pkt) => file_packet(&mut self.flows, &mut self.ended, &mut self.app, meta, &pkt),
                 Err(DecodeError::FragmentHeld) => {}
                 Err(_) => self.counts.incr(Counter::DecodeErrors),
             }
             // Flows evicted to make room are finished like expired ones. (Both tests
             // first: most packets end no flow and give no fact.)
             if !self.ended.is_empty() {
-                self.end_flows();
+                self.end_flows(EndReason::Eviction);
             }
             if self.app.has_facts() {
                 self.emit_facts();
@@ -145,7 +143,7 @@ impl Worker {
     fn expire(&mut self) {
         self.decoder.expire_fragments(self.now);
         self.flows.expire(self.now, &mut self.ended);
-        self.end_flows();
+        self.end_flows(EndReason::IdleTimeout);
         self.app.expire(self.now);
         self.emit_facts();
     }
@@ -155,16 +153,20 @@ impl Worker {
         // Fragments still waiting for their missing pieces are dropped (and counted).
         self.decoder.flush_fragments();
         self.flows.drain_all(&mut self.ended);
-        self.end_flows();
+        self.end_flows(match self.mode {
+            Mode::Replay => EndReason::EndOfInput,
+            Mode::Live => EndReason::Shutdown,
+        });
         self.app.flush();
         self.emit_facts();
     }
 
-    /// Flows that left the table deliver what their parsers hold.
-    fn end_flows(&mut self) {
+    /// Flows that left the table deliver what their parsers hold; `why` they left
+    /// (a flow closed by FIN or RST says so itself).
+    fn end_flows(&mut self, why: EndReason) {
         let mut ended = std::mem::take(&mut self.ended);
         for mut entry in ended.drain(..) {
-            self.app.end_flow(&mut entry);
+            self.app.end_flow(&mut entry, why);
             // Their events are built before the flow's Community ID is forgotten.
             self.emit_facts();
             self.events.flow_ended(entry.flow_id);
@@ -231,9 +233,10 @@ fn file_packet(
     flows: &mut FlowTable<AppFlow>,
     ended: &mut Vec<Entry<AppFlow>>,
     app: &mut AppStage,
-    ts: Timestamp,
+    meta: &PacketMeta,
     pkt: &Packet<'_>,
 ) {
+    let ts = meta.ts;
     let (transport, sport, dport, bytes, tcp_flags) = match &pkt.l4 {
         L4::Tcp(seg) => (
             Transport::Tcp,
@@ -256,6 +259,7 @@ fn file_packet(
         now: ts,
         dir,
         bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+        wire: meta.origlen,
         tcp_flags,
     };
     let Some((entry, _new)) = flows.get_or_insert(key, seen, AppFlow::default, ended) else {

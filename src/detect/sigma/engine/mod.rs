@@ -147,7 +147,7 @@ pub struct EngineStats {
 
 /// The compiled rule set.
 pub struct Engine {
-    routes: [Route; 3],
+    routes: [Route; EventKind::COUNT],
     stats: EngineStats,
 }
 
@@ -162,9 +162,9 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Compiles the rules a network sensor can fire (full and partial) and counts the rest.
     pub fn new(rules: &[Rule]) -> Engine {
-        let mut routes: [Route; 3] = Default::default();
+        let mut routes: [Route; EventKind::COUNT] = Default::default();
         let mut stats = EngineStats::default();
-        let mut per_route: [Vec<&Rule>; 3] = Default::default();
+        let mut per_route: [Vec<&Rule>; EventKind::COUNT] = Default::default();
         for r in rules {
             let Some(kind) = r.kind() else {
                 stats.other_logsource += 1;
