@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use crate::flow::Transport;
+use crate::flow::history::HistoryText;
 use crate::proto::dns::DnsTransaction;
 use crate::proto::handshake::HandshakeFacts;
 use crate::proto::http::{HttpTransaction, RequestHead};
@@ -69,7 +70,7 @@ pub struct ConnEnd {
     pub server_wire_bytes: u64,
     /// Zeek's `conn_state` and `history`.
     pub conn_state: &'static str,
-    pub history: String,
+    pub history: HistoryText,
     pub reason: EndReason,
     /// HTTP requests seen on the connection.
     pub http_requests: u32,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 
 use super::community_id::{CommunityId, community_id_v1};
+use super::text::Short;
 use super::{
     Body, ConnNames, ConnectionEnd, DnsQuery, Event, Header, HostnameSource, HttpRequest,
     NetworkConnect, Transport,
@@ -121,7 +122,7 @@ impl EventBuilder {
             source_wire_bytes: end.client_wire_bytes,
             destination_wire_bytes: end.server_wire_bytes,
             conn_state: end.conn_state,
-            history: end.history.clone(),
+            history: end.history,
             end_reason: end.reason.as_str(),
             http_requests: u64::from(end.http_requests),
             names,
@@ -186,14 +187,15 @@ impl EventBuilder {
 
 /// Seconds with six decimals, `12.000250` (a negative duration, from packets out of
 /// order, is 0).
-fn duration_text(d: Duration) -> String {
+fn duration_text(d: Duration) -> Short {
+    use super::ascii::AsciiSink;
     let ns = u64::try_from(d.as_nanos()).unwrap_or(0);
-    let mut s = String::with_capacity(16);
+    let mut s = Short::default();
     super::ascii::push_u64(&mut s, ns / 1_000_000_000);
-    s.push('.');
+    s.push_ascii(b'.');
     let micros = (ns % 1_000_000_000) / 1000;
     for place in [100_000, 10_000, 1000, 100, 10, 1] {
-        s.push(char::from(b'0' + (micros / place % 10) as u8));
+        s.push_ascii(b'0' + (micros / place % 10) as u8);
     }
     s
 }

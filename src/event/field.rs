@@ -184,7 +184,7 @@ impl Event {
                 let count = |v: u64| Some(Int(i64::try_from(v).unwrap_or(i64::MAX)));
                 match field {
                     // Text, as `UtcTime`: rules compare it as a string if at all.
-                    Field::Duration => Some(Str(&e.duration)),
+                    Field::Duration => Some(Str(e.duration.as_str())),
                     Field::SourcePackets => count(e.source_packets),
                     Field::DestinationPackets => count(e.destination_packets),
                     Field::SourceBytes => count(e.source_bytes),
@@ -192,7 +192,7 @@ impl Event {
                     Field::SourceWireBytes => count(e.source_wire_bytes),
                     Field::DestinationWireBytes => count(e.destination_wire_bytes),
                     Field::ConnState => Some(Str(e.conn_state)),
-                    Field::History => Some(Str(&e.history)),
+                    Field::History => Some(Str(e.history.as_str())),
                     Field::AppProtocol => Some(Str(n.app_protocol.as_str())),
                     Field::DestinationHostname => {
                         Some(Str(n.destination_hostname.as_deref().unwrap_or("-")))

@@ -143,7 +143,7 @@ fn write_event_with(out: &mut Vec<u8>, ev: &Event, names: Option<&[u8]>) {
             o.out.push(b'"');
             // A number, as Zeek's `duration`: the text is digits and one dot.
             o.key(key!("Duration"));
-            o.out.extend_from_slice(e.duration.as_bytes());
+            o.out.extend_from_slice(e.duration.as_str().as_bytes());
             o.num(key!("SourcePackets"), e.source_packets);
             o.num(key!("DestinationPackets"), e.destination_packets);
             o.num(key!("SourceBytes"), e.source_bytes);
@@ -151,7 +151,7 @@ fn write_event_with(out: &mut Vec<u8>, ev: &Event, names: Option<&[u8]>) {
             o.num(key!("SourceWireBytes"), e.source_wire_bytes);
             o.num(key!("DestinationWireBytes"), e.destination_wire_bytes);
             o.plain(key!("ConnState"), e.conn_state);
-            o.plain(key!("History"), &e.history);
+            o.plain(key!("History"), e.history.as_str());
             let n = &e.names;
             o.plain(key!("AppProtocol"), n.app_protocol.as_str());
             o.str(

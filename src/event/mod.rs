@@ -172,7 +172,7 @@ pub struct ConnectionEnd {
     pub start_time: Timestamp,
     /// `Duration`: from the first to the last packet, in seconds with microseconds,
     /// as text (`12.000250`), which the JSON writes as a number.
-    pub duration: String,
+    pub duration: text::Short,
     pub source_packets: u64,
     pub destination_packets: u64,
     /// Transport payload bytes (Zeek's `orig_bytes`, `resp_bytes`).
@@ -183,7 +183,7 @@ pub struct ConnectionEnd {
     pub destination_wire_bytes: u64,
     /// Zeek's `conn_state` and `history`.
     pub conn_state: &'static str,
-    pub history: String,
+    pub history: crate::flow::history::HistoryText,
     /// `fin`, `rst`, `idle_timeout`, `eviction`, `end_of_input`, `shutdown`.
     pub end_reason: &'static str,
     pub http_requests: u64,

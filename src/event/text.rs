@@ -91,3 +91,32 @@ mod tests {
         assert_eq!(s.len(), MAX_WIRE_TEXT);
     }
 }
+
+/// A short ASCII text held inline (numbers written for an event), so that building it
+/// allocates nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Short {
+    bytes: [u8; 24],
+    len: u8,
+}
+
+impl Short {
+    pub fn as_str(&self) -> &str {
+        let b = self.bytes.get(..usize::from(self.len)).unwrap_or(&[]);
+        std::str::from_utf8(b).unwrap_or("")
+    }
+}
+
+impl super::ascii::AsciiSink for Short {
+    fn push_ascii(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(usize::from(self.len)) {
+            *slot = b;
+            self.len = self.len.saturating_add(1);
+        }
+    }
+    fn push_ascii_bytes(&mut self, b: &[u8]) {
+        for &c in b {
+            self.push_ascii(c);
+        }
+    }
+}

@@ -16,6 +16,45 @@ use crate::decode::TcpFlags;
 
 /// Letters a side can record (S, H, A, D, F, R).
 const LETTERS: [u8; 6] = *b"SHADFR";
+const SYN: u8 = 0x01;
+const SYN_ACK: u8 = 0x02;
+const PURE_ACK: u16 = 0x04;
+const DATA: u16 = 0x08;
+const FIN: u8 = 0x10;
+const RST: u8 = 0x20;
+
+/// The letters of a packet without payload, by its FIN (bit 0), SYN (1), RST (2) and
+/// ACK (3) flags: `S` a SYN without ACK, `H` a SYN with ACK, `A` an ACK alone, `F` and
+/// `R` whenever their flag is set. (Evaluated at compile time: an index out of range
+/// would fail the build, so the lints for run-time indexing do not apply.)
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+const FLAG_LETTERS: [u8; 16] = {
+    let mut t = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        let (fin, syn, rst, ack) = (i & 1 != 0, i & 2 != 0, i & 4 != 0, i & 8 != 0);
+        let mut l = 0;
+        if syn && !ack {
+            l |= SYN;
+        }
+        if syn && ack {
+            l |= SYN_ACK;
+        }
+        if ack && !syn && !fin && !rst {
+            l |= PURE_ACK as u8;
+        }
+        if fin {
+            l |= FIN;
+        }
+        if rst {
+            l |= RST;
+        }
+        t[i] = l;
+        i += 1;
+    }
+    t
+};
+
 /// Most events a history holds: each letter once per side.
 const MAX_EVENTS: usize = LETTERS.len() * 2;
 
@@ -31,32 +70,21 @@ pub struct History {
 
 impl History {
     /// Records what one packet travelling in `dir` did. `flags` is `None` for UDP.
+    /// This runs for every packet: one table lookup and one test in the common case
+    /// (a letter this side already has).
     #[inline]
     pub fn observe(&mut self, dir: Direction, flags: Option<TcpFlags>, payload: u32) {
-        let mut letters = 0u16;
-        match flags {
+        let mut letters = match flags {
             Some(f) => {
-                if f.is_syn_only() {
-                    letters |= 0x01;
-                }
-                if f.is_syn_ack() {
-                    letters |= 0x02;
-                }
-                if f.ack() && !f.syn() && !f.fin() && !f.rst() && payload == 0 {
-                    letters |= 0x04;
-                }
-                if payload > 0 {
-                    letters |= 0x08;
-                }
-                if f.fin() {
-                    letters |= 0x10;
-                }
-                if f.rst() {
-                    letters |= 0x20;
-                }
+                // FIN, SYN, RST in bits 0–2 and ACK in bit 3: the table's index.
+                let index = (f.0 & 0x07) | ((f.0 >> 1) & 0x08);
+                u16::from(FLAG_LETTERS.get(usize::from(index)).copied().unwrap_or(0))
             }
-            None if payload > 0 => letters |= 0x08,
-            None => {}
+            None => 0,
+        };
+        if payload > 0 {
+            // Data, and so not a pure ACK.
+            letters = (letters & !PURE_ACK) | DATA;
         }
         let new = letters.checked_shl(side_shift(dir)).unwrap_or(0) & !self.seen;
         if new == 0 {
@@ -85,18 +113,26 @@ impl History {
 
     /// The history as Zeek writes it, seen from the flow's client (`client` is the
     /// direction of its packets): `ShADadFf`.
-    pub fn text(&self, client: Direction) -> String {
-        let mut s = String::with_capacity(usize::from(self.len));
-        for &e in self.events.iter().take(usize::from(self.len)) {
+    pub fn text(&self, client: Direction) -> HistoryText {
+        let mut text = HistoryText {
+            letters: [0; MAX_EVENTS],
+            len: self.len,
+        };
+        for (out, &e) in text
+            .letters
+            .iter_mut()
+            .zip(&self.events)
+            .take(usize::from(self.len))
+        {
             let letter = LETTERS.get(usize::from(e & 7)).copied().unwrap_or(b'?');
             let from_client = (e & 8 == 0) == (client == Direction::FromA);
-            s.push(char::from(if from_client {
+            *out = if from_client {
                 letter
             } else {
                 letter.to_ascii_lowercase()
-            }));
+            };
         }
-        s
+        text
     }
 
     /// Zeek's `conn_state` of the flow, seen from its client.
@@ -129,6 +165,21 @@ impl History {
                 (false, false) => "S1",
             },
         }
+    }
+}
+
+/// A history's letters, held inline (no allocation per flow).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HistoryText {
+    letters: [u8; MAX_EVENTS],
+    len: u8,
+}
+
+impl HistoryText {
+    pub fn as_str(&self) -> &str {
+        let letters = self.letters.get(..usize::from(self.len)).unwrap_or(&[]);
+        // ASCII letters only: this never fails.
+        std::str::from_utf8(letters).unwrap_or("")
     }
 }
 
@@ -180,10 +231,10 @@ mod tests {
             (S, FIN_ACK, 0),
             (C, ACK, 0),
         ]);
-        assert_eq!(h.text(C), "ShADadFf");
+        assert_eq!(h.text(C).as_str(), "ShADadFf");
         assert_eq!(h.conn_state(Transport::Tcp, C), "SF");
         // Seen from the other side (a flow re-oriented late): the case flips.
-        assert_eq!(h.text(S), "sHadADfF");
+        assert_eq!(h.text(S).as_str(), "sHadADfF");
     }
 
     #[test]
@@ -234,7 +285,7 @@ mod tests {
                 }
             }
         }
-        let mut letters: Vec<char> = h.text(C).chars().collect();
+        let mut letters: Vec<char> = h.text(C).as_str().chars().collect();
         letters.sort_unstable();
         assert_eq!(letters.into_iter().collect::<String>(), "ADFHRSadfhrs");
     }

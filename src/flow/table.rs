@@ -31,7 +31,7 @@
 use hashbrown::HashTable;
 
 use super::conn::{TcpFlags, TcpLifecycle};
-use super::history::History;
+use super::history::{History, HistoryText};
 use super::key::{Direction, Endpoint, FlowKey, KeyHasher, Transport};
 use crate::time::{Duration, Timestamp};
 
@@ -238,7 +238,7 @@ impl<S> Entry<S> {
         self.tcp
     }
     /// What each side did, in Zeek's `history` letters, seen from the client.
-    pub fn history(&self) -> String {
+    pub fn history(&self) -> HistoryText {
         self.history.text(self.client)
     }
     /// Zeek's `conn_state`, seen from the client.
@@ -275,6 +275,7 @@ impl<S> Entry<S> {
         e
     }
 
+    #[inline(always)]
     fn observe(&mut self, p: &PacketSeen) {
         self.last_seen = self.last_seen.max(p.now);
         if let Some(n) = self.packets.get_mut(p.dir.index()) {
