@@ -18,15 +18,21 @@ pub enum EventKind {
     Http,
     /// EventID 101 (logsource `product: c2tap`, `category: connection_end`).
     ConnEnd,
+    /// EventID 110 (`category: beacon`).
+    Beacon,
+    /// EventID 111 (`category: dns_tunnel`).
+    DnsTunnel,
 }
 
 impl EventKind {
-    pub const COUNT: usize = 4;
+    pub const COUNT: usize = 6;
     pub const ALL: [EventKind; EventKind::COUNT] = [
         EventKind::Dns,
         EventKind::Connect,
         EventKind::Http,
         EventKind::ConnEnd,
+        EventKind::Beacon,
+        EventKind::DnsTunnel,
     ];
 
     pub fn event_id(self) -> u32 {
@@ -35,6 +41,8 @@ impl EventKind {
             EventKind::Connect => 3,
             EventKind::Http => 100,
             EventKind::ConnEnd => 101,
+            EventKind::Beacon => 110,
+            EventKind::DnsTunnel => 111,
         }
     }
 
@@ -44,6 +52,8 @@ impl EventKind {
             3 => Some(EventKind::Connect),
             100 => Some(EventKind::Http),
             101 => Some(EventKind::ConnEnd),
+            110 => Some(EventKind::Beacon),
+            111 => Some(EventKind::DnsTunnel),
             _ => None,
         }
     }
@@ -54,6 +64,8 @@ impl EventKind {
             EventKind::Connect => 1,
             EventKind::Http => 2,
             EventKind::ConnEnd => 3,
+            EventKind::Beacon => 4,
+            EventKind::DnsTunnel => 5,
         }
     }
 
@@ -63,6 +75,8 @@ impl EventKind {
             EventKind::Connect => "network_connection",
             EventKind::Http => "proxy",
             EventKind::ConnEnd => "connection_end",
+            EventKind::Beacon => "beacon",
+            EventKind::DnsTunnel => "dns_tunnel",
         }
     }
 }
@@ -338,6 +352,8 @@ impl LogSource {
         match cat.as_deref() {
             // c2tap's own events (DESIGN §3), whatever the product says.
             Some("connection_end") => Some(EventKind::ConnEnd),
+            Some("beacon") => Some(EventKind::Beacon),
+            Some("dns_tunnel") => Some(EventKind::DnsTunnel),
             Some("dns_query") | Some("dns") => Some(EventKind::Dns),
             Some("network_connection") | Some("firewall") => Some(EventKind::Connect),
             Some("proxy") => Some(EventKind::Http),

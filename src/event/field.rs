@@ -95,6 +95,29 @@ fields! {
     History => "History",
     HttpRequests => "HttpRequests",
     EndReason => "EndReason",
+    BeaconKind => "BeaconKind",
+    Score => "Score",
+    TimingScore => "TimingScore",
+    SizeScore => "SizeScore",
+    HistogramScore => "HistogramScore",
+    DurationScore => "DurationScore",
+    CheckIns => "CheckIns",
+    Connections => "Connections",
+    MedianInterval => "MedianInterval",
+    FirstSeen => "FirstSeen",
+    LastSeen => "LastSeen",
+    Reason => "Reason",
+    TunnelKind => "TunnelKind",
+    Domain => "Domain",
+    Queries => "Queries",
+    DistinctSubdomains => "DistinctSubdomains",
+    MeanNameLength => "MeanNameLength",
+    MaxNameLength => "MaxNameLength",
+    LabelEntropy => "LabelEntropy",
+    NameBytesPerMinute => "NameBytesPerMinute",
+    OddTypeShare => "OddTypeShare",
+    Nxdomain => "Nxdomain",
+    NxdomainDomains => "NxdomainDomains",
 }
 
 fn bool_str(b: bool) -> &'static str {
@@ -203,6 +226,40 @@ impl Event {
                     Field::HttpRequests => count(e.http_requests),
                     Field::QuicVersion => opt(&n.quic_version),
                     Field::EndReason => Some(Str(e.end_reason)),
+                    _ => None,
+                }
+            }
+            Body::Beacon(b) => match field {
+                Field::BeaconKind => Some(Str(b.kind)),
+                Field::DestinationHostname => {
+                    Some(Str(b.destination_hostname.as_deref().unwrap_or("-")))
+                }
+                Field::Score => Some(Str(b.score.as_str())),
+                Field::TimingScore => Some(Str(b.timing_score.as_str())),
+                Field::SizeScore => Some(Str(b.size_score.as_str())),
+                Field::HistogramScore => Some(Str(b.histogram_score.as_str())),
+                Field::DurationScore => Some(Str(b.duration_score.as_str())),
+                Field::CheckIns => Some(Int(i64::try_from(b.check_ins).unwrap_or(i64::MAX))),
+                Field::Connections => Some(Int(i64::try_from(b.connections).unwrap_or(i64::MAX))),
+                Field::MedianInterval => Some(Str(b.median_interval.as_str())),
+                Field::Reason => Some(Str(&b.reason)),
+                _ => None,
+            },
+            Body::DnsTunnel(t) => {
+                let count = |v: u64| Some(Int(i64::try_from(v).unwrap_or(i64::MAX)));
+                match field {
+                    Field::TunnelKind => Some(Str(t.kind)),
+                    Field::Domain => Some(Str(&t.domain)),
+                    Field::Queries => count(t.queries),
+                    Field::DistinctSubdomains => count(t.distinct_subdomains),
+                    Field::MeanNameLength => Some(Str(t.mean_name_length.as_str())),
+                    Field::MaxNameLength => count(t.max_name_length),
+                    Field::LabelEntropy => Some(Str(t.label_entropy.as_str())),
+                    Field::NameBytesPerMinute => Some(Str(t.name_bytes_per_minute.as_str())),
+                    Field::OddTypeShare => Some(Str(t.odd_type_share.as_str())),
+                    Field::Nxdomain => count(t.nxdomain),
+                    Field::NxdomainDomains => count(t.nxdomain_domains),
+                    Field::Reason => Some(Str(&t.reason)),
                     _ => None,
                 }
             }

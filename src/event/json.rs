@@ -137,13 +137,9 @@ fn write_event_with(out: &mut Vec<u8>, ev: &Event, names: Option<&[u8]>) {
             o.flag(key!("Truncated"), r.truncated);
         }
         Body::End(e) => {
-            o.key(key!("StartTime"));
-            o.out.push(b'"');
-            e.start_time.sysmon().push_to(o.out);
-            o.out.push(b'"');
-            // A number, as Zeek's `duration`: the text is digits and one dot.
-            o.key(key!("Duration"));
-            o.out.extend_from_slice(e.duration.as_str().as_bytes());
+            o.time(key!("StartTime"), e.start_time);
+            // A number, as Zeek's `duration`.
+            o.raw(key!("Duration"), e.duration.as_str());
             o.num(key!("SourcePackets"), e.source_packets);
             o.num(key!("DestinationPackets"), e.destination_packets);
             o.num(key!("SourceBytes"), e.source_bytes);
@@ -167,6 +163,40 @@ fn write_event_with(out: &mut Vec<u8>, ev: &Event, names: Option<&[u8]>) {
             o.num(key!("HttpRequests"), e.http_requests);
             o.opt_plain(key!("QuicVersion"), n.quic_version.as_deref());
             o.plain(key!("EndReason"), e.end_reason);
+        }
+        Body::Beacon(b) => {
+            o.plain(key!("BeaconKind"), b.kind);
+            o.str(
+                key!("DestinationHostname"),
+                b.destination_hostname.as_deref().unwrap_or("-"),
+            );
+            o.raw(key!("Score"), b.score.as_str());
+            o.raw(key!("TimingScore"), b.timing_score.as_str());
+            o.raw(key!("SizeScore"), b.size_score.as_str());
+            o.raw(key!("HistogramScore"), b.histogram_score.as_str());
+            o.raw(key!("DurationScore"), b.duration_score.as_str());
+            o.num(key!("CheckIns"), b.check_ins);
+            o.num(key!("Connections"), b.connections);
+            o.raw(key!("MedianInterval"), b.median_interval.as_str());
+            o.time(key!("FirstSeen"), b.first_seen);
+            o.time(key!("LastSeen"), b.last_seen);
+            o.str(key!("Reason"), &b.reason);
+        }
+        Body::DnsTunnel(t) => {
+            o.plain(key!("TunnelKind"), t.kind);
+            o.str(key!("Domain"), &t.domain);
+            o.num(key!("Queries"), t.queries);
+            o.num(key!("DistinctSubdomains"), t.distinct_subdomains);
+            o.raw(key!("MeanNameLength"), t.mean_name_length.as_str());
+            o.num(key!("MaxNameLength"), t.max_name_length);
+            o.raw(key!("LabelEntropy"), t.label_entropy.as_str());
+            o.raw(key!("NameBytesPerMinute"), t.name_bytes_per_minute.as_str());
+            o.raw(key!("OddTypeShare"), t.odd_type_share.as_str());
+            o.num(key!("Nxdomain"), t.nxdomain);
+            o.num(key!("NxdomainDomains"), t.nxdomain_domains);
+            o.time(key!("FirstSeen"), t.first_seen);
+            o.time(key!("LastSeen"), t.last_seen);
+            o.str(key!("Reason"), &t.reason);
         }
     }
     if !ev.alerts.is_empty() {
@@ -293,6 +323,20 @@ impl<'a> Obj<'a> {
     }
 
     #[inline(always)]
+    /// A number already written as text (digits and one dot: `Short::fixed`).
+    pub fn raw(&mut self, k: impl Key, v: &str) {
+        self.key(k);
+        self.out.extend_from_slice(v.as_bytes());
+    }
+
+    /// A time in Sysmon's form, `2026-11-22 09:31:03.722`.
+    pub fn time(&mut self, k: impl Key, t: crate::time::Timestamp) {
+        self.key(k);
+        self.out.push(b'"');
+        t.sysmon().push_to(self.out);
+        self.out.push(b'"');
+    }
+
     pub fn num(&mut self, k: impl Key, v: u64) {
         self.key(k);
         push_u64(self.out, v);

@@ -63,6 +63,8 @@ pub enum Body {
     Connect(NetworkConnect),
     Http(HttpRequest),
     End(Box<ConnectionEnd>),
+    Beacon(Box<BeaconAlert>),
+    DnsTunnel(Box<DnsTunnelAlert>),
 }
 
 impl Body {
@@ -72,6 +74,8 @@ impl Body {
             Body::Connect(_) => 3,
             Body::Http(_) => 100,
             Body::End(_) => 101,
+            Body::Beacon(_) => 110,
+            Body::DnsTunnel(_) => 111,
         }
     }
     pub fn event_type(&self) -> &'static str {
@@ -80,6 +84,8 @@ impl Body {
             Body::Connect(_) => "NetworkConnect",
             Body::Http(_) => "HttpRequest",
             Body::End(_) => "ConnectionEnd",
+            Body::Beacon(_) => "Beacon",
+            Body::DnsTunnel(_) => "DnsTunnel",
         }
     }
 }
@@ -212,6 +218,55 @@ impl ConnNames {
             quic_version: c.quic_version.clone(),
         }
     }
+}
+
+/// EventID 110: a client that calls a server with the regularity of an implant. The
+/// header is the latest check-in's flow; scores are in `[0, 1]`, as text with three
+/// decimals (`0.934`), which the JSON writes as numbers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BeaconAlert {
+    /// `beacon`, `strobe` or `long_connection`.
+    pub kind: &'static str,
+    /// The server's name when the pair is keyed by it, else `-`.
+    pub destination_hostname: Option<String>,
+    pub score: text::Short,
+    pub timing_score: text::Short,
+    pub size_score: text::Short,
+    pub histogram_score: text::Short,
+    pub duration_score: text::Short,
+    pub check_ins: u64,
+    pub connections: u64,
+    /// Seconds, three decimals.
+    pub median_interval: text::Short,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub reason: String,
+}
+
+/// EventID 111: a client whose queries to one registered domain carry data in their
+/// names (`tunnel`, `exfil`), or whose NXDOMAIN answers span many domains (`dga`).
+/// The header is the latest query's.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DnsTunnelAlert {
+    /// `tunnel`, `exfil` or `dga`.
+    pub kind: &'static str,
+    /// The registered domain (public suffix list), `-` for `dga`.
+    pub domain: String,
+    pub queries: u64,
+    pub distinct_subdomains: u64,
+    pub mean_name_length: text::Short,
+    pub max_name_length: u64,
+    /// Mean Shannon entropy of the subdomain labels, bits per byte.
+    pub label_entropy: text::Short,
+    pub name_bytes_per_minute: text::Short,
+    /// Share of the queries asking TXT, NULL, CNAME or MX.
+    pub odd_type_share: text::Short,
+    pub nxdomain: u64,
+    /// Registered domains that answered NXDOMAIN (`dga`).
+    pub nxdomain_domains: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub reason: String,
 }
 
 /// A rule that matched an event (`Alerts` in the JSON).

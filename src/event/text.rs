@@ -120,3 +120,43 @@ impl super::ascii::AsciiSink for Short {
         }
     }
 }
+
+impl Short {
+    /// `x` with `decimals` digits after the point (at most 6); a value that is not a
+    /// finite number, or is negative, is 0.
+    pub fn fixed(x: f64, decimals: u32) -> Short {
+        use super::ascii::AsciiSink;
+        let decimals = decimals.min(6);
+        let x = if x.is_finite() && x > 0.0 { x } else { 0.0 };
+        let scale = 10u64.pow(decimals);
+        // Rounded to the last digit; values past u64 are not scores.
+        let n = (x * scale as f64).round().min(u64::MAX as f64) as u64;
+        let mut s = Short::default();
+        super::ascii::push_u64(&mut s, n / scale);
+        if decimals > 0 {
+            s.push_ascii(b'.');
+            let frac = n % scale;
+            let mut place = scale / 10;
+            while place > 0 {
+                s.push_ascii(b'0' + (frac / place % 10) as u8);
+                place /= 10;
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod short_tests {
+    use super::Short;
+
+    #[test]
+    fn fixed_point_text() {
+        assert_eq!(Short::fixed(0.93449, 3).as_str(), "0.934");
+        assert_eq!(Short::fixed(0.9995, 3).as_str(), "1.000");
+        assert_eq!(Short::fixed(61.25, 1).as_str(), "61.3");
+        assert_eq!(Short::fixed(7.0, 0).as_str(), "7");
+        assert_eq!(Short::fixed(f64::NAN, 3).as_str(), "0.000");
+        assert_eq!(Short::fixed(-1.0, 2).as_str(), "0.00");
+    }
+}
