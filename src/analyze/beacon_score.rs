@@ -39,7 +39,7 @@
 
 use std::fmt;
 
-use crate::time::Timestamp;
+use crate::time::{Duration, Timestamp};
 
 use super::bins::{self, Bins};
 use super::stats::{self, clamp01};
@@ -162,6 +162,16 @@ impl Scratch {
     }
 }
 
+impl Scratch {
+    /// Heap bytes the buffers hold (for a caller that accounts its memory).
+    pub fn heap_bytes(&self) -> usize {
+        let cap = |n: usize, size: usize| n.saturating_mul(size);
+        cap(self.order.capacity(), size_of::<CheckIn>())
+            .saturating_add(cap(self.values.capacity(), size_of::<f64>()))
+            .saturating_add(cap(self.deviations.capacity(), size_of::<f64>()))
+    }
+}
+
 /// Scores a pair: `recent` are its newest check-ins (any order; only the last
 /// [`CHECKIN_CAP`] of the slice are read), `bins` counts all of its check-ins in the
 /// window. `None` when fewer than [`MIN_GAPS`] non-zero gaps remain.
@@ -232,11 +242,17 @@ pub fn score(
 /// threshold scales with the window: `total × 1 day / window ≥ strobe_per_day`.
 /// A window without length holds no check-in and is never a strobe.
 pub fn is_strobe(bins: &Bins, cfg: &BeaconConfig) -> bool {
-    let len = u128::try_from(bins.window().len().as_nanos()).unwrap_or(0);
+    is_strobe_count(bins.total(), bins.window().len(), cfg)
+}
+
+/// [`is_strobe`] on a count of check-ins in a window of length `window`, for a caller
+/// that keeps the count without building the bins.
+pub fn is_strobe_count(checkins: u64, window: Duration, cfg: &BeaconConfig) -> bool {
+    let len = u128::try_from(window.as_nanos()).unwrap_or(0);
     if len == 0 {
         return false;
     }
-    let lhs = u128::from(bins.total()).saturating_mul(NANOS_PER_DAY);
+    let lhs = u128::from(checkins).saturating_mul(NANOS_PER_DAY);
     let rhs = u128::from(cfg.strobe_per_day).saturating_mul(len);
     lhs >= rhs
 }

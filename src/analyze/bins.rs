@@ -86,6 +86,22 @@ impl Bins {
         self.last = Some(self.last.map_or(t, |l| l.max(t)));
     }
 
+    /// Counts `n` check-ins started at `t` at once (a caller that keeps older check-ins
+    /// as counts per time slot, not one by one). Same rules as [`Bins::add`].
+    pub fn add_many(&mut self, t: Timestamp, n: u32) {
+        if n == 0 {
+            return;
+        }
+        let Some(slot) = self.window.bin(t).and_then(|i| self.counts.get_mut(i)) else {
+            self.outside = self.outside.saturating_add(u64::from(n));
+            return;
+        };
+        *slot = slot.saturating_add(n);
+        self.total = self.total.saturating_add(u64::from(n));
+        self.first = Some(self.first.map_or(t, |f| f.min(t)));
+        self.last = Some(self.last.map_or(t, |l| l.max(t)));
+    }
+
     /// Counts every start of `starts`.
     pub fn from_starts(window: Window, starts: impl IntoIterator<Item = Timestamp>) -> Bins {
         let mut bins = Bins::new(window);
@@ -368,6 +384,24 @@ mod tests {
         let hours: Vec<f64> = (0..14).map(|h| f64::from(h) + 0.5).collect();
         assert_eq!(duration_score(&at_hours(&hours), 12), 1.0);
         assert_eq!(duration_score(&at_hours(&[]), 12), 0.0);
+    }
+
+    #[test]
+    fn add_many_is_add_repeated() {
+        let t = Timestamp::from_secs(T + 7200);
+        let mut one = Bins::new(day());
+        for _ in 0..5 {
+            one.add(t);
+        }
+        let mut many = Bins::new(day());
+        many.add_many(t, 5);
+        many.add_many(t, 0);
+        many.add_many(Timestamp::from_secs(T - 1), 3);
+        assert_eq!(many.outside(), 3);
+        assert_eq!(
+            (many.counts(), many.total(), many.span()),
+            (one.counts(), one.total(), one.span())
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@
     clippy::arithmetic_side_effects
 )]
 
+pub mod beacon;
 pub mod beacon_score;
 pub mod bins;
 pub mod dns_score;

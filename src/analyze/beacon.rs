@@ -1,0 +1,1176 @@
+//! Beacon detection over time: the bounded per-pair state that feeds the pure scorer
+//! ([`beacon_score`]) and decides when a pair becomes a finding (event 110).
+//!
+//! Where it sits (DESIGN §1): in the worker that owns the IP pair, after `app` has
+//! turned packets into check-ins. The caller says what a check-in is: a new connection
+//! (`new_connection = true`) or a new exchange inside one (an HTTP request on a
+//! keep-alive connection, a burst of client data after a quiet gap). It builds the
+//! event from the [`BeaconFinding`] it gets back; this module builds no events, does no
+//! I/O, reads no clock (time is the check-in's packet time) and logs nothing. It
+//! imports `crate::time`, `crate::flow::Transport`, its siblings, hashbrown and
+//! foldhash. It does not lowercase names or pick the server name: [`Server::Name`] is
+//! compared byte for byte, so the caller normalises it.
+//!
+//! # The window, and how it slides
+//!
+//! Every pair is judged on its check-ins of the last [`TrackerConfig::window`] of packet
+//! time (24 h by default) before the tracker's clock, `now` (the newest check-in time
+//! seen; it never goes back). Older check-ins stop counting:
+//! - the newest [`CHECKIN_CAP`] check-ins of a pair are kept one by one in a ring in
+//!   arrival order (timing and size are scored on them, as `beacon_score` explains);
+//!   those older than `now − window` are dropped from its front at every check-in;
+//! - a check-in pushed out of a full ring while still in the window goes to the pair's
+//!   *spill*: [`SPILL_SLOTS`] counters on a fixed grid of packet time (slots of
+//!   `window / 192`, 7.5 min for a day, aligned on the Unix epoch, each tagged with its
+//!   slot number so a stale counter can never be mistaken for a live one). A slot stops
+//!   counting once it lies wholly before the window start.
+//!
+//! The 24 bins are rebuilt from these at every rescore, over the *observation period*
+//! `[now − L, now]`, `L = clamp(now − first check-in the tracker saw, min_observation,
+//! window)`. This is RITA's choice (its bins split the dataset's time range, not the
+//! pair's), so the duration subscore keeps its meaning — how much of the observed time
+//! the pair spans — and a pair that starts late in a long run is compared with the whole
+//! window. The floor `min_observation` (1 h, a twenty-fourth of the day) keeps the bins
+//! at least 2.5 min wide when the sensor has just started: over a few minutes, bins of a
+//! few seconds would hold 0 or 1 check-in each, and RITA's bimodal fit scores such a
+//! histogram 1 whatever the timing, so every chatty pair would alert in the first minutes
+//! of a run. The cost: a beacon seen from the start needs about 10 bins (25 min) before
+//! its duration subscore lets it reach the medium band; a pcap of a 60-minute beacon is
+//! flagged, one of 10 minutes is not.
+//!
+//! Exact: the ring part, the count of check-ins in the window as long as a pair keeps
+//! at most [`CHECKIN_CAP`] of them (one every 84 s over a day), the strobe test.
+//! Approximate, only for pairs with more check-ins in the window than the ring holds:
+//! their spilled check-ins sit at the middle of their 7.5-minute slot when binned; the
+//! slot that straddles the window start counts whole in the thresholds (min check-ins,
+//! strobe: an excess of at most one slot, 0.5 % of a steady pair's day) and pro rata in
+//! the bins and the finding; the first check-in of a spilled window is known to within
+//! its slot (exact when it is the pair's first). While the observation period is
+//! shorter than a few hours, a slot is wide next to a bin, so the spilled part of such a
+//! pair's histogram is lumpier than its traffic; lumping lowers the histogram score, so
+//! the error misses beacons rather than inventing them. Timestamps that go backwards
+//! within the window are kept (the scorer sorts), a ring is then only nearly ordered and
+//! an old check-in behind a newer one leaves a little late; a check-in older than the
+//! window when it comes is dropped and counted ([`TrackerCounters::stale_checkins`]).
+//!
+//! # When a pair alerts
+//!
+//! A pair is scored once it has [`TrackerConfig::min_checkins`] check-ins in the window.
+//! It alerts (returns a finding) the first time its total reaches
+//! [`TrackerConfig::alert_score`], then again only when its [`Band`] rises, or in a new
+//! window (a window's length after its first alert). With the default threshold (0.9,
+//! RITA's high band) a pair is in the top band when it first alerts, so it alerts once a
+//! window; a lower threshold gives the medium-then-high sequence. A strobe
+//! ([`beacon_score::is_strobe_count`], scaled to the observation period) is not
+//! beacon-scored (as RITA skips them) and alerts once per window, as [`Band::High`]
+//! by default (RITA's `strobe_impact`).
+//!
+//! # Cost
+//!
+//! A check-in costs a hash probe, an O(1) move in the LRU list, a push on the ring and
+//! at most two idle-pair removals: O(1), no allocation once the ring has grown. A rescore
+//! costs O(n log n) for the n ≤ [`CHECKIN_CAP`] check-ins of the ring (five sorts in
+//! the reused [`Scratch`], about 50 000 comparisons at the cap) plus O(n + 192) to
+//! rebuild the bins, without allocating. It runs only when it can change the answer
+//! quickly enough to matter: the first time the pair has enough check-ins, then when a
+//! quarter of the ring is new since the last one ([`RESCORE_SHARE`]) or a bin width of
+//! packet time has passed. Growing rings thus rescore geometrically (amortized
+//! O(log n) per check-in), a full ring at most every 256 check-ins or once a bin
+//! width (an hour for the day), so a steady pair with a check-in every 2 s (just under
+//! the strobe rate, past which it is not scored at all) costs one rescore per 8.5 min. The price is latency: a score that crosses a band edge
+//! is seen at the next rescore, at most a quarter of the ring or a bin width later.
+//! Whether this stays within DESIGN §6's 10 % is for the benchmarks to say.
+//!
+//! # Memory
+//!
+//! Every pair lives in one slab node (its key, a few times and counters, list links)
+//! indexed by a `hashbrown::HashTable<u32>`; the least recently seen pair is the head
+//! of an intrusive doubly linked list over the slab (exact LRU: a check-in moves its
+//! node to the tail in O(1)). Rings grow lazily, doubling from [`RING_MIN`] to
+//! [`CHECKIN_CAP`]; a spill (3 KiB) is allocated only by a pair that overflows its ring.
+//! [`BeaconTracker::memory_bytes`] is an estimate (capacities times element sizes, the
+//! hash index as hashbrown lays it out, names counted as if owned) of everything the
+//! tracker holds; before anything grows, least recently seen pairs are evicted until
+//! the growth fits under [`TrackerConfig::max_memory_bytes`], and a growth that cannot
+//! fit is refused (the ring stops growing, the spill is not made, the pair is not
+//! tracked), each refusal counted. Pairs silent for a whole window are removed.
+
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+
+use crate::flow::Transport;
+use crate::time::{Duration, Timestamp};
+
+use super::beacon_score::{self, BeaconConfig, BeaconScore, CHECKIN_CAP, CheckIn, Scratch};
+use super::bins::{BINS, Bins, Window};
+
+/// RITA works on a day of logs; a day also covers every beacon period worth the name
+/// (an hour-period beacon has 24 check-ins in it).
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(86_400);
+
+/// The shortest observation period the bins are spread over (see the module doc): one
+/// bin of the default day, so bins are never narrower than 2.5 min.
+pub const DEFAULT_MIN_OBSERVATION: Duration = Duration::from_secs(3600);
+
+/// RITA v5's `unique_connection_threshold`: 4 check-ins give the 3 gaps timing needs.
+pub const DEFAULT_MIN_CHECKINS: usize = 4;
+
+/// The total from which a pair alerts: RITA v5's high band (see
+/// [`TrackerConfig::alert_score`] for why not its medium band).
+pub const DEFAULT_ALERT_SCORE: f64 = 0.9;
+
+/// Pairs per worker. A small pair (≤ 8 check-ins) costs about 350 bytes (slab node,
+/// ring, hash index, name), so 65 536 of them take about 22 MiB, under the default
+/// memory cap; an office of a few hundred hosts talks to a few thousand servers a day,
+/// and a scan or a flood of one-off pairs beyond this evicts the least recently seen
+/// ones instead of growing.
+pub const DEFAULT_MAX_PAIRS: usize = 1 << 16;
+
+/// Memory per worker: DESIGN §6 allows 256 MiB for the whole process whatever the
+/// traffic, with the flow tables at 34 MiB per worker; 24 MiB per worker (48 MiB for
+/// the two of the 2-core target) leaves room for the DNS-tunnel state, reassembly and
+/// output. 24 MiB holds ~1 500 pairs with a full ring (16 KiB each) or 65 536 small ones.
+pub const DEFAULT_MAX_MEMORY_BYTES: usize = 24 << 20;
+
+/// Hard ceiling on `max_pairs`: slab indices are `u32` (with `u32::MAX` as the nil
+/// link), and 16 M pairs would be 5 GiB, far past any memory cap.
+pub const MAX_PAIRS_LIMIT: usize = 1 << 24;
+
+/// A new pair's ring: four check-ins, the minimum a score needs, 64 bytes.
+pub const RING_MIN: usize = 4;
+
+/// Spill slots per window: 192 slots of 7.5 min over a day, 8 per hourly bin, so a
+/// spilled check-in lands at most a sixteenth of a bin from where it happened; 16 bytes
+/// each, 3 KiB per spilling pair (a fifth of its full ring).
+pub const SPILL_SLOTS: usize = 192;
+
+/// A pair is rescored when the check-ins since its last score reach `1 / RESCORE_SHARE`
+/// of its ring (or a bin width of time has passed): a quarter bounds the amortized cost
+/// at a few times one check-in's share of a sort, and moves the quartiles and the MAD by
+/// at most a quarter of the sample.
+pub const RESCORE_SHARE: usize = 4;
+
+/// Idle pairs (silent for a whole window) removed per check-in, from the LRU head: more
+/// than the one pair a check-in can add, so the idle backlog never grows.
+const EXPIRE_PER_CALL: usize = 2;
+
+/// Slab size reserved when it first grows.
+const SLAB_MIN: usize = 64;
+
+const NIL: u32 = u32::MAX;
+
+/// The server side of a pair: its name where known (TLS SNI, HTTP Host, a DNS answer),
+/// else its address. A pair by name and a pair by address are different pairs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Server {
+    Name(Arc<str>),
+    Ip(IpAddr),
+}
+
+/// What a beacon is counted by: one client, one server, one port, one transport.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PairKey {
+    pub client: IpAddr,
+    pub server: Server,
+    pub port: u16,
+    pub transport: Transport,
+}
+
+/// A finding's severity, RITA v5's categories for a beacon score (from low to high).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Band {
+    Low,
+    Medium,
+    High,
+}
+
+impl Band {
+    /// The form events carry.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Band::Low => "low",
+            Band::Medium => "medium",
+            Band::High => "high",
+        }
+    }
+}
+
+/// Lower edges of the bands on the total score.
+///
+/// Defaults from RITA v5 (activecm/rita `default_config.hjson`, `scoring.beacon.
+/// score_thresholds`: base 50, low 70, medium 90, high 100, in percent). RITA maps a
+/// beacon score below `base` to no threat, and interpolates from `base`, `low` and
+/// `medium` into its low, medium and high threat categories (`calculateBucketedScore`
+/// in its analysis code; categories 0.2/0.4/0.6/0.8 in `config.go`). So a total of
+/// 0.5 is low, 0.7 medium, 0.9 high.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bands {
+    pub low: f64,
+    pub medium: f64,
+    pub high: f64,
+}
+
+impl Default for Bands {
+    fn default() -> Self {
+        Bands {
+            low: 0.5,
+            medium: 0.7,
+            high: 0.9,
+        }
+    }
+}
+
+impl Bands {
+    /// The band of a total; `None` below `low` (and for NaN).
+    pub fn of(&self, total: f64) -> Option<Band> {
+        if total >= self.high {
+            Some(Band::High)
+        } else if total >= self.medium {
+            Some(Band::Medium)
+        } else if total >= self.low {
+            Some(Band::Low)
+        } else {
+            None
+        }
+    }
+}
+
+/// The tracker's knobs; [`Default`] is what the sensor runs with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackerConfig {
+    /// Sliding window of packet time a pair is judged on (24 h).
+    pub window: Duration,
+    /// Floor of the observation period the bins span (1 h, see the module doc). Clamped
+    /// to `[0, window]`.
+    pub min_observation: Duration,
+    /// Check-ins in the window before a pair is scored (4, RITA's threshold; at least 1).
+    pub min_checkins: usize,
+    /// Total from which a pair alerts: 0.9, the lower edge of RITA's high band.
+    ///
+    /// RITA lists pairs from 0.5 (its `base`) for an analyst to triage; a sensor that
+    /// raises events needs an edge that random traffic does not reach. Measured on this
+    /// tracker with its defaults (the tests' generators, several seeds each): pairs with
+    /// exponential gaps (mean 20 s to 15 min) and log-uniform sizes (200 B–100 KB) settle
+    /// at 0.62–0.71 once hundreds of check-ins are in, and peak at 0.77 with 24–47 and
+    /// 0.86 with 12–23 (when few check-ins per bin make the bimodal fit easy); with
+    /// exponential sizes instead they settle at 0.72–0.76. Beacons with uniform jitter of
+    /// ±20 %, ±50 % or ±80 % and sizes varying by 30 % to 10× settle at 0.90–0.98 and
+    /// cross 0.9 within 24–62 check-ins (one seed of ±80 %: 248). So 0.7, RITA's medium
+    /// edge, would flag chatty random pairs; 0.9 does not, and the band a finding
+    /// carries still says low/medium/high for a lower setting. NaN never alerts.
+    pub alert_score: f64,
+    /// Band edges (RITA v5).
+    pub bands: Bands,
+    /// The band strobes alert at: RITA's `strobe_impact` category, high.
+    pub strobe_band: Band,
+    /// The scorer's knobs (RITA v5), including the strobe rate (`strobe_per_day`).
+    pub score: BeaconConfig,
+    /// Cap on pairs held (clamped to `[1, MAX_PAIRS_LIMIT]`).
+    pub max_pairs: usize,
+    /// Cap on the tracker's estimated memory ([`BeaconTracker::memory_bytes`]).
+    pub max_memory_bytes: usize,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            window: DEFAULT_WINDOW,
+            min_observation: DEFAULT_MIN_OBSERVATION,
+            min_checkins: DEFAULT_MIN_CHECKINS,
+            alert_score: DEFAULT_ALERT_SCORE,
+            bands: Bands::default(),
+            strobe_band: Band::High,
+            score: BeaconConfig::default(),
+            max_pairs: DEFAULT_MAX_PAIRS,
+            max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+        }
+    }
+}
+
+impl TrackerConfig {
+    /// The same configuration with every value in its range (a window of at least 1 s).
+    fn sanitized(mut self) -> TrackerConfig {
+        self.window = Duration(self.window.as_nanos().max(1_000_000_000));
+        self.min_observation = Duration(self.min_observation.as_nanos().max(0).min(self.window.0));
+        self.min_checkins = self.min_checkins.max(1);
+        self.max_pairs = self.max_pairs.clamp(1, MAX_PAIRS_LIMIT);
+        self
+    }
+}
+
+/// What made a pair a finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BeaconKind {
+    /// Regular timing and sizes: the score reached the alert threshold.
+    Beacon,
+    /// So many check-ins that the pair is flagged whatever its score.
+    Strobe,
+}
+
+impl BeaconKind {
+    /// The form events carry (DESIGN §3: kinds `beacon`, `strobe`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BeaconKind::Beacon => "beacon",
+            BeaconKind::Strobe => "strobe",
+        }
+    }
+}
+
+/// A pair that alerted: what the caller turns into an event 110.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BeaconFinding {
+    pub key: PairKey,
+    pub kind: BeaconKind,
+    /// The score the finding rests on. A strobe is scored once, when it alerts; a strobe
+    /// whose check-ins leave fewer than 3 non-zero gaps (all at a few instants) has all
+    /// subscores and medians 0.
+    pub score: BeaconScore,
+    /// Check-ins in the window.
+    pub checkins: u64,
+    /// The check-ins of the window that opened a connection.
+    pub connections: u64,
+    /// First check-in in the window (within a spill slot for pairs past the ring).
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub band: Band,
+    /// One line for people: `every 60 s ±4 s, 230 B ±12 B, 58 check-ins over 57 min`,
+    /// prefixed `strobe: ` for strobes.
+    pub reason: String,
+}
+
+/// The tracker's counters (DESIGN §6: evictions and drops are counted, never silent).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrackerCounters {
+    /// Pairs held now.
+    pub pairs: usize,
+    /// [`BeaconTracker::memory_bytes`] now.
+    pub memory_bytes: usize,
+    pub checkins: u64,
+    /// Check-ins older than the window when they came (packet time went far back).
+    pub stale_checkins: u64,
+    /// Check-ins of new pairs that could not be tracked: even with every other pair
+    /// evicted, one pair would not fit in `max_memory_bytes`.
+    pub untracked_checkins: u64,
+    /// Pairs removed to make room, least recently seen first (both caps).
+    pub evictions: u64,
+    /// The part of `evictions` forced by `max_memory_bytes` rather than `max_pairs`.
+    pub memory_evictions: u64,
+    /// Pairs removed after a whole window without a check-in.
+    pub expired: u64,
+    /// Ring growths refused because they would not fit in memory (the ring then keeps
+    /// its size and spills earlier).
+    pub ring_growth_refused: u64,
+    /// Check-ins pushed out of a ring but lost: no memory for a spill, or older than the
+    /// spill's horizon (time went back).
+    pub spill_dropped: u64,
+    /// Rescores run (the expensive step; see the module doc).
+    pub rescores: u64,
+    /// Findings returned, both kinds.
+    pub findings: u64,
+    /// The part of `findings` that are strobes.
+    pub strobes: u64,
+}
+
+/// One check-in as the ring keeps it (16 bytes).
+#[derive(Clone, Copy, Debug)]
+struct Hit {
+    at: Timestamp,
+    /// Client bytes, saturated at 4 GiB (beyond that the size score has nothing to say).
+    bytes: u32,
+    new_connection: bool,
+}
+
+/// One spill slot: the check-ins of one slot of the grid, tagged with the slot number.
+#[derive(Clone, Copy, Debug)]
+struct SpillSlot {
+    slot: i64,
+    checkins: u32,
+    connections: u32,
+}
+
+const EMPTY_SLOT: SpillSlot = SpillSlot {
+    slot: i64::MIN,
+    checkins: 0,
+    connections: 0,
+};
+
+/// The check-ins of a pair pushed out of its full ring while still in the window.
+#[derive(Debug)]
+struct Spill {
+    slots: [SpillSlot; SPILL_SLOTS],
+    /// Slots numbered below this have been subtracted from the totals.
+    oldest: i64,
+    checkins: u64,
+    connections: u64,
+}
+
+impl Spill {
+    fn new(oldest: i64) -> Box<Spill> {
+        Box::new(Spill {
+            slots: [EMPTY_SLOT; SPILL_SLOTS],
+            oldest,
+            checkins: 0,
+            connections: 0,
+        })
+    }
+
+    fn position(slot: i64) -> usize {
+        // rem_euclid by a positive constant is in 0..SPILL_SLOTS.
+        usize::try_from(slot.rem_euclid(SPILL_SLOTS as i64)).unwrap_or(0)
+    }
+
+    fn subtract(&mut self, pos: usize) {
+        if let Some(s) = self.slots.get_mut(pos) {
+            self.checkins = self.checkins.saturating_sub(u64::from(s.checkins));
+            self.connections = self.connections.saturating_sub(u64::from(s.connections));
+            *s = EMPTY_SLOT;
+        }
+    }
+
+    /// Forgets every slot numbered below `start` (the window's first slot).
+    fn expire(&mut self, start: i64) {
+        if start <= self.oldest {
+            return;
+        }
+        let behind = start.saturating_sub(self.oldest);
+        let steps = usize::try_from(behind)
+            .unwrap_or(SPILL_SLOTS)
+            .min(SPILL_SLOTS);
+        let mut slot = self.oldest;
+        for _ in 0..steps {
+            let pos = Spill::position(slot);
+            if self.slots.get(pos).is_some_and(|s| s.slot < start) {
+                self.subtract(pos);
+            }
+            slot = slot.saturating_add(1);
+        }
+        self.oldest = start;
+    }
+
+    /// Counts one check-in in its slot; false when it is older than what the spill holds.
+    fn add(&mut self, slot: i64, new_connection: bool) -> bool {
+        if slot < self.oldest {
+            return false;
+        }
+        let pos = Spill::position(slot);
+        let Some(tag) = self.slots.get(pos).map(|s| s.slot) else {
+            return false;
+        };
+        if tag > slot {
+            return false;
+        }
+        if tag < slot {
+            self.subtract(pos);
+        }
+        let Some(s) = self.slots.get_mut(pos) else {
+            return false;
+        };
+        s.slot = slot;
+        s.checkins = s.checkins.saturating_add(1);
+        self.checkins = self.checkins.saturating_add(1);
+        if new_connection {
+            s.connections = s.connections.saturating_add(1);
+            self.connections = self.connections.saturating_add(1);
+        }
+        true
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Alert {
+    band: Band,
+    /// First alert of the current window.
+    at: Timestamp,
+}
+
+/// A pair's state.
+#[derive(Debug)]
+struct Pair {
+    ring: VecDeque<Hit>,
+    spill: Option<Box<Spill>>,
+    /// The pair's first and last check-in (since it was created).
+    first: Timestamp,
+    last_seen: Timestamp,
+    since_score: usize,
+    scored_at: Option<Timestamp>,
+    alert: Option<Alert>,
+    strobe_at: Option<Timestamp>,
+    /// Heap bytes accounted to this pair (ring, spill, name).
+    heap: usize,
+}
+
+impl Pair {
+    fn in_window(&self) -> u64 {
+        let spilled = self.spill.as_ref().map_or(0, |s| s.checkins);
+        u64::try_from(self.ring.len())
+            .unwrap_or(u64::MAX)
+            .saturating_add(spilled)
+    }
+}
+
+#[derive(Debug)]
+struct Node {
+    key: PairKey,
+    hash: u64,
+    prev: u32,
+    next: u32,
+    pair: Pair,
+}
+
+/// What a rescore found.
+struct Evaluation {
+    score: Option<BeaconScore>,
+    bins_total: u64,
+    span_secs: f64,
+    samples: usize,
+    connections: u64,
+    first_seen: Option<Timestamp>,
+}
+
+/// The per-worker beacon state: every pair's recent check-ins, bounded in pairs and
+/// bytes, judged on packet time.
+#[derive(Debug)]
+pub struct BeaconTracker {
+    cfg: TrackerConfig,
+    /// Spill slot width in nanoseconds: `ceil(window / SPILL_SLOTS)`, so the slots of
+    /// one spill always cover a whole window.
+    slot_ns: i64,
+    table: HashTable<u32>,
+    slab: Vec<Option<Node>>,
+    free: Vec<u32>,
+    head: u32,
+    tail: u32,
+    hasher: foldhash::fast::RandomState,
+    scratch: Scratch,
+    checkins: Vec<CheckIn>,
+    now: Option<Timestamp>,
+    /// The earliest check-in the tracker has accepted: the start of its observation.
+    epoch: Timestamp,
+    /// Σ of the pairs' `heap`.
+    heap_bytes: usize,
+    counters: TrackerCounters,
+}
+
+impl BeaconTracker {
+    pub fn new(cfg: TrackerConfig) -> Self {
+        let cfg = cfg.sanitized();
+        let slots = SPILL_SLOTS as i64;
+        let slot_ns = cfg
+            .window
+            .as_nanos()
+            .saturating_add(slots.saturating_sub(1))
+            .checked_div(slots)
+            .unwrap_or(1)
+            .max(1);
+        BeaconTracker {
+            cfg,
+            slot_ns,
+            table: HashTable::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            hasher: foldhash::fast::RandomState::default(),
+            scratch: Scratch::new(),
+            checkins: Vec::with_capacity(CHECKIN_CAP),
+            now: None,
+            epoch: Timestamp::ZERO,
+            heap_bytes: 0,
+            counters: TrackerCounters::default(),
+        }
+    }
+
+    /// The configuration in force (after clamping).
+    pub fn config(&self) -> &TrackerConfig {
+        &self.cfg
+    }
+
+    /// One check-in of a pair: a new connection (`new_connection = true`) or a new
+    /// exchange inside one (an HTTP request on a keep-alive connection, a burst of
+    /// client data after a quiet gap). `client_bytes` is what the client sent in it.
+    /// Returns a finding when the pair alerts (see the module doc for when).
+    pub fn check_in(
+        &mut self,
+        key: &PairKey,
+        at: Timestamp,
+        client_bytes: u64,
+        new_connection: bool,
+    ) -> Option<BeaconFinding> {
+        self.counters.checkins = self.counters.checkins.saturating_add(1);
+        let now = self.now.map_or(at, |n| n.max(at));
+        let window_start = Timestamp(now.0.saturating_sub(self.cfg.window.0));
+        if at < window_start {
+            self.counters.stale_checkins = self.counters.stale_checkins.saturating_add(1);
+            return None;
+        }
+        self.epoch = if self.now.is_some() {
+            self.epoch.min(at)
+        } else {
+            at
+        };
+        self.now = Some(now);
+        self.expire_idle(window_start);
+
+        let hash = self.hasher.hash_one(key);
+        let idx = match self.find(hash, key) {
+            Some(idx) => {
+                self.unlink(idx);
+                self.push_tail(idx);
+                idx
+            }
+            None => {
+                let Some(idx) = self.insert(key, hash) else {
+                    self.counters.untracked_checkins =
+                        self.counters.untracked_checkins.saturating_add(1);
+                    return None;
+                };
+                idx
+            }
+        };
+        let hit = Hit {
+            at,
+            bytes: u32::try_from(client_bytes).unwrap_or(u32::MAX),
+            new_connection,
+        };
+        self.record(idx, hit, window_start);
+        let finding = self.judge(idx, now);
+        if let Some(f) = &finding {
+            self.counters.findings = self.counters.findings.saturating_add(1);
+            if f.kind == BeaconKind::Strobe {
+                self.counters.strobes = self.counters.strobes.saturating_add(1);
+            }
+        }
+        finding
+    }
+
+    pub fn counters(&self) -> TrackerCounters {
+        TrackerCounters {
+            pairs: self.table.len(),
+            memory_bytes: self.memory_bytes(),
+            ..self.counters
+        }
+    }
+
+    /// Check-ins of a pair in the window, as of its last check-in; `None` for a pair
+    /// not held.
+    pub fn window_checkins(&self, key: &PairKey) -> Option<u64> {
+        let idx = self.find(self.hasher.hash_one(key), key)?;
+        self.node(idx).map(|n| n.pair.in_window())
+    }
+
+    /// Estimated bytes held: the tracker itself, its scratch buffers, the slab and free
+    /// list (by capacity), the hash index (4-byte slots and a control byte per bucket,
+    /// buckets as hashbrown sizes them) and every pair's heap (ring and spill by
+    /// capacity, server name as if owned). Allocator overhead is not counted.
+    pub fn memory_bytes(&self) -> usize {
+        let fixed = size_of::<Self>()
+            .saturating_add(self.scratch.heap_bytes())
+            .saturating_add(bytes_of::<CheckIn>(self.checkins.capacity()));
+        fixed
+            .saturating_add(bytes_of::<Option<Node>>(self.slab.capacity()))
+            .saturating_add(bytes_of::<u32>(self.free.capacity()))
+            .saturating_add(index_bytes(self.table.capacity()))
+            .saturating_add(self.heap_bytes)
+    }
+
+    // ---- the per-pair steps -------------------------------------------------------
+
+    /// Adds a check-in to a pair's ring, growing the ring or spilling its oldest
+    /// check-in when it is full.
+    fn record(&mut self, idx: u32, hit: Hit, window_start: Timestamp) {
+        let start_slot = self.slot_of(window_start);
+        let Some(pair) = self.pair_mut(idx) else {
+            return;
+        };
+        pair.first = pair.first.min(hit.at);
+        pair.last_seen = pair.last_seen.max(hit.at);
+        while pair.ring.front().is_some_and(|h| h.at < window_start) {
+            pair.ring.pop_front();
+        }
+        if let Some(spill) = pair.spill.as_mut() {
+            spill.expire(start_slot);
+        }
+        let (len, cap) = (pair.ring.len(), pair.ring.capacity());
+        if len >= cap && cap < CHECKIN_CAP {
+            self.grow_ring(idx, cap);
+        }
+        let full = self
+            .pair_mut(idx)
+            .is_some_and(|p| p.ring.len() >= p.ring.capacity());
+        if full {
+            self.spill_oldest(idx, start_slot);
+        }
+        if let Some(pair) = self.pair_mut(idx) {
+            // Never reallocates: the ring had room, grew, or was just emptied by one.
+            if pair.ring.len() < pair.ring.capacity() {
+                pair.ring.push_back(hit);
+                pair.since_score = pair.since_score.saturating_add(1);
+            }
+        }
+    }
+
+    fn grow_ring(&mut self, idx: u32, cap: usize) {
+        let new_cap = cap.saturating_mul(2).clamp(RING_MIN, CHECKIN_CAP);
+        let delta = bytes_of::<Hit>(new_cap.saturating_sub(cap));
+        if !self.ensure_room(delta, Some(idx)) {
+            self.counters.ring_growth_refused = self.counters.ring_growth_refused.saturating_add(1);
+            return;
+        }
+        let Some(pair) = self.pair_mut(idx) else {
+            return;
+        };
+        let old = pair.ring.capacity();
+        pair.ring
+            .reserve_exact(new_cap.saturating_sub(pair.ring.len()));
+        let grown = bytes_of::<Hit>(pair.ring.capacity().saturating_sub(old));
+        pair.heap = pair.heap.saturating_add(grown);
+        self.heap_bytes = self.heap_bytes.saturating_add(grown);
+    }
+
+    /// Moves the ring's oldest check-in into the spill (made on first use).
+    fn spill_oldest(&mut self, idx: u32, start_slot: i64) {
+        let has_spill = self.pair_mut(idx).is_some_and(|p| p.spill.is_some());
+        if !has_spill && self.ensure_room(size_of::<Spill>(), Some(idx)) {
+            if let Some(pair) = self.pair_mut(idx) {
+                pair.spill = Some(Spill::new(start_slot));
+                pair.heap = pair.heap.saturating_add(size_of::<Spill>());
+            }
+            self.heap_bytes = self.heap_bytes.saturating_add(size_of::<Spill>());
+        }
+        let slot_ns = self.slot_ns;
+        let Some(pair) = self.pair_mut(idx) else {
+            return;
+        };
+        let Some(hit) = pair.ring.pop_front() else {
+            return;
+        };
+        let kept = pair
+            .spill
+            .as_mut()
+            .is_some_and(|s| s.add(hit.at.as_nanos().div_euclid(slot_ns), hit.new_connection));
+        if !kept {
+            self.counters.spill_dropped = self.counters.spill_dropped.saturating_add(1);
+        }
+    }
+
+    /// Decides whether the pair alerts now.
+    fn judge(&mut self, idx: u32, now: Timestamp) -> Option<BeaconFinding> {
+        let obs = self.observation(now);
+        let window = self.cfg.window;
+        let (n, ring_len, since, scored_at, strobe_at) = {
+            let p = self.pair_mut(idx)?;
+            (
+                p.in_window(),
+                p.ring.len(),
+                p.since_score,
+                p.scored_at,
+                p.strobe_at,
+            )
+        };
+        let min = u64::try_from(self.cfg.min_checkins).unwrap_or(u64::MAX);
+        if n < min {
+            return None;
+        }
+        if beacon_score::is_strobe_count(n, obs.len(), &self.cfg.score) {
+            if strobe_at.is_some_and(|t| now < t.saturating_add(window)) {
+                return None;
+            }
+            self.pair_mut(idx)?.strobe_at = Some(now);
+            let eval = self.evaluate(idx, obs);
+            return self.finding(idx, BeaconKind::Strobe, self.cfg.strobe_band, eval);
+        }
+
+        let bin_width = Duration(obs.len().as_nanos().checked_div(BINS as i64).unwrap_or(0));
+        let due = match scored_at {
+            None => true,
+            Some(t) => since.saturating_mul(RESCORE_SHARE) >= ring_len || now.since(t) >= bin_width,
+        };
+        if !due {
+            return None;
+        }
+        let eval = self.evaluate(idx, obs);
+        self.counters.rescores = self.counters.rescores.saturating_add(1);
+        let (alert_score, bands) = (self.cfg.alert_score, self.cfg.bands);
+        let pair = self.pair_mut(idx)?;
+        pair.since_score = 0;
+        pair.scored_at = Some(now);
+        if pair
+            .alert
+            .is_some_and(|a| now >= a.at.saturating_add(window))
+        {
+            pair.alert = None;
+        }
+        let total = eval.score?.total;
+        // Written so that a NaN threshold never alerts.
+        let alerting = total >= alert_score;
+        if !alerting {
+            return None;
+        }
+        let band = bands.of(total).unwrap_or(Band::Low);
+        let previous = pair.alert;
+        if previous.is_some_and(|a| band <= a.band) {
+            return None;
+        }
+        pair.alert = Some(Alert {
+            band,
+            at: previous.map_or(now, |a| a.at),
+        });
+        self.finding(idx, BeaconKind::Beacon, band, eval)
+    }
+
+    /// Rebuilds the pair's check-ins and bins over the observation period and scores them.
+    fn evaluate(&mut self, idx: u32, obs: Window) -> Evaluation {
+        let slot_ns = self.slot_ns;
+        let mut bins = Bins::new(obs);
+        let mut connections = 0u64;
+        let mut first: Option<Timestamp> = None;
+        self.checkins.clear();
+        let node = self.slab.get(to_usize(idx)).and_then(Option::as_ref);
+        if let Some(pair) = node.map(|n| &n.pair) {
+            for h in pair.ring.iter().filter(|h| h.at >= obs.start) {
+                self.checkins.push(CheckIn {
+                    start: h.at,
+                    client_bytes: u64::from(h.bytes),
+                });
+                bins.add(h.at);
+                connections = connections.saturating_add(u64::from(h.new_connection));
+                first = Some(first.map_or(h.at, |f| f.min(h.at)));
+            }
+            if let Some(spill) = pair.spill.as_ref() {
+                for s in spill.slots.iter() {
+                    if s.slot < spill.oldest || s.checkins == 0 {
+                        continue;
+                    }
+                    let start = Timestamp(s.slot.saturating_mul(slot_ns)).max(obs.start);
+                    let end = Timestamp(s.slot.saturating_add(1).saturating_mul(slot_ns));
+                    // The part of the slot inside the observation, its check-ins taken as
+                    // evenly spread (only the slot across the start is cut).
+                    let share = end.since(start).as_nanos() as f64 / slot_ns as f64;
+                    let part = |n: u32| (f64::from(n) * share.clamp(0.0, 1.0)).round() as u32;
+                    let (n, c) = (part(s.checkins), part(s.connections));
+                    if n == 0 {
+                        continue;
+                    }
+                    let mid = Timestamp(start.0.saturating_add(end.since(start).as_nanos() / 2));
+                    bins.add_many(mid.clamp(obs.start, obs.end.max(obs.start)), n);
+                    connections = connections.saturating_add(u64::from(c));
+                    let seen = start.max(pair.first);
+                    first = Some(first.map_or(seen, |f| f.min(seen)));
+                }
+            }
+        }
+        let score = beacon_score::score(&self.checkins, &bins, &self.cfg.score, &mut self.scratch);
+        Evaluation {
+            score,
+            bins_total: bins.total(),
+            span_secs: bins.span().as_nanos() as f64 / 1e9,
+            samples: self.checkins.len(),
+            connections,
+            first_seen: first,
+        }
+    }
+
+    fn finding(
+        &self,
+        idx: u32,
+        kind: BeaconKind,
+        band: Band,
+        eval: Evaluation,
+    ) -> Option<BeaconFinding> {
+        let node = self.node(idx)?;
+        let score = eval.score.unwrap_or(BeaconScore {
+            timing: 0.0,
+            size: 0.0,
+            histogram: 0.0,
+            duration: 0.0,
+            total: 0.0,
+            median_interval_secs: 0.0,
+            interval_mad_secs: 0.0,
+            median_bytes: 0.0,
+            bytes_mad: 0.0,
+            checkins: eval.bins_total,
+            span_secs: eval.span_secs,
+            samples: eval.samples,
+        });
+        let reason = match kind {
+            BeaconKind::Beacon => score.reason().to_string(),
+            BeaconKind::Strobe => format!("strobe: {}", score.reason()),
+        };
+        Some(BeaconFinding {
+            key: node.key.clone(),
+            kind,
+            score,
+            checkins: eval.bins_total,
+            connections: eval.connections,
+            first_seen: eval.first_seen.unwrap_or(node.pair.last_seen),
+            last_seen: node.pair.last_seen,
+            band,
+            reason,
+        })
+    }
+
+    /// `[now − L, now]`, `L = clamp(now − epoch, min_observation, window)`.
+    fn observation(&self, now: Timestamp) -> Window {
+        let seen = now.since(self.epoch).as_nanos();
+        let len = seen.max(self.cfg.min_observation.0).min(self.cfg.window.0);
+        Window::new(Timestamp(now.0.saturating_sub(len)), now)
+    }
+
+    fn slot_of(&self, t: Timestamp) -> i64 {
+        t.as_nanos().div_euclid(self.slot_ns)
+    }
+
+    // ---- the table: slab, hash index, LRU list ------------------------------------
+
+    fn node(&self, idx: u32) -> Option<&Node> {
+        self.slab.get(to_usize(idx)).and_then(Option::as_ref)
+    }
+
+    fn node_mut(&mut self, idx: u32) -> Option<&mut Node> {
+        self.slab.get_mut(to_usize(idx)).and_then(Option::as_mut)
+    }
+
+    fn pair_mut(&mut self, idx: u32) -> Option<&mut Pair> {
+        self.node_mut(idx).map(|n| &mut n.pair)
+    }
+
+    fn find(&self, hash: u64, key: &PairKey) -> Option<u32> {
+        let slab = &self.slab;
+        self.table
+            .find(hash, |&i| {
+                slab.get(to_usize(i))
+                    .and_then(Option::as_ref)
+                    .is_some_and(|n| n.key == *key)
+            })
+            .copied()
+    }
+
+    /// Makes a node for a new pair: a free slot, a new one while the slab may grow within
+    /// both caps, else the least recently seen pair's. `None` when one pair cannot fit.
+    fn insert(&mut self, key: &PairKey, hash: u64) -> Option<u32> {
+        let idx = self.take_slot()?;
+        let name = match &key.server {
+            // The Arc's two counters and the bytes, as if this pair owned the name.
+            Server::Name(n) => n.len().saturating_add(size_of::<[usize; 2]>()),
+            Server::Ip(_) => 0,
+        };
+        let heap = name.saturating_add(bytes_of::<Hit>(RING_MIN));
+        if !self.ensure_room(heap, None) {
+            self.free.push(idx);
+            return None;
+        }
+        let mut ring = VecDeque::<Hit>::new();
+        ring.reserve_exact(RING_MIN);
+        let heap = name.saturating_add(bytes_of::<Hit>(ring.capacity()));
+        let node = Node {
+            key: key.clone(),
+            hash,
+            prev: NIL,
+            next: NIL,
+            pair: Pair {
+                ring,
+                spill: None,
+                first: Timestamp(i64::MAX),
+                last_seen: Timestamp(i64::MIN),
+                since_score: 0,
+                scored_at: None,
+                alert: None,
+                strobe_at: None,
+                heap,
+            },
+        };
+        let slot = self.slab.get_mut(to_usize(idx))?;
+        *slot = Some(node);
+        self.heap_bytes = self.heap_bytes.saturating_add(heap);
+        let slab = &self.slab;
+        self.table.insert_unique(hash, idx, |&i| hash_at(slab, i));
+        self.push_tail(idx);
+        Some(idx)
+    }
+
+    fn take_slot(&mut self) -> Option<u32> {
+        loop {
+            if let Some(idx) = self.free.pop() {
+                return Some(idx);
+            }
+            let (len, cap) = (self.slab.len(), self.slab.capacity());
+            if len < cap {
+                let idx = u32::try_from(len).ok()?;
+                self.slab.push(None);
+                return Some(idx);
+            }
+            let at_pair_cap = len >= self.cfg.max_pairs;
+            if !at_pair_cap && self.grow_slab(cap) {
+                continue;
+            }
+            // Full (or no memory to grow): the least recently seen pair makes room.
+            if self.head == NIL {
+                return None;
+            }
+            self.evict(self.head, !at_pair_cap);
+        }
+    }
+
+    /// Grows the slab, free list and hash index together, only if that fits in memory
+    /// as it is (growing by evicting would trade many pairs for empty slots): by
+    /// doubling, or by the largest halving of that step (down to [`SLAB_MIN`]) that fits,
+    /// so a tight memory cap is filled to within a small step instead of a doubling.
+    fn grow_slab(&mut self, cap: usize) -> bool {
+        let room = self.cfg.max_pairs.saturating_sub(cap);
+        let mut more = cap.max(SLAB_MIN).min(room);
+        while more > 0 {
+            let new_cap = cap.saturating_add(more);
+            let delta = bytes_of::<Option<Node>>(more)
+                .saturating_add(bytes_of::<u32>(more))
+                .saturating_add(
+                    index_bytes(new_cap).saturating_sub(index_bytes(self.table.capacity())),
+                );
+            if self.memory_bytes().saturating_add(delta) <= self.cfg.max_memory_bytes {
+                self.slab.reserve_exact(more);
+                self.free
+                    .reserve_exact(new_cap.saturating_sub(self.free.len()));
+                let slab = &self.slab;
+                self.table
+                    .reserve(new_cap.saturating_sub(self.table.len()), |&i| {
+                        hash_at(slab, i)
+                    });
+                return true;
+            }
+            if more <= SLAB_MIN {
+                return false;
+            }
+            more = more.checked_div(2).unwrap_or(0).max(SLAB_MIN.min(room));
+        }
+        false
+    }
+
+    /// Evicts least recently seen pairs (never `keep`) until `delta` more bytes fit.
+    fn ensure_room(&mut self, delta: usize, keep: Option<u32>) -> bool {
+        loop {
+            if self.memory_bytes().saturating_add(delta) <= self.cfg.max_memory_bytes {
+                return true;
+            }
+            let victim = self.head;
+            if victim == NIL || Some(victim) == keep {
+                return false;
+            }
+            self.evict(victim, true);
+        }
+    }
+
+    fn evict(&mut self, idx: u32, for_memory: bool) {
+        self.remove(idx);
+        self.counters.evictions = self.counters.evictions.saturating_add(1);
+        if for_memory {
+            self.counters.memory_evictions = self.counters.memory_evictions.saturating_add(1);
+        }
+    }
+
+    /// Removes silent pairs from the LRU head: those whose last check-in left the window.
+    fn expire_idle(&mut self, window_start: Timestamp) {
+        for _ in 0..EXPIRE_PER_CALL {
+            let head = self.head;
+            let idle = self
+                .node(head)
+                .is_some_and(|n| n.pair.last_seen < window_start);
+            if !idle {
+                return;
+            }
+            self.remove(head);
+            self.counters.expired = self.counters.expired.saturating_add(1);
+        }
+    }
+
+    fn remove(&mut self, idx: u32) {
+        self.unlink(idx);
+        let Some(node) = self.slab.get_mut(to_usize(idx)).and_then(Option::take) else {
+            return;
+        };
+        if let Ok(entry) = self.table.find_entry(node.hash, |&i| i == idx) {
+            entry.remove();
+        }
+        self.heap_bytes = self.heap_bytes.saturating_sub(node.pair.heap);
+        // The free list was reserved to the slab's capacity: this never allocates.
+        self.free.push(idx);
+    }
+
+    fn unlink(&mut self, idx: u32) {
+        let Some((prev, next)) = self.node(idx).map(|n| (n.prev, n.next)) else {
+            return;
+        };
+        match self.node_mut(prev) {
+            Some(p) => p.next = next,
+            None => self.head = next,
+        }
+        match self.node_mut(next) {
+            Some(n) => n.prev = prev,
+            None => self.tail = prev,
+        }
+        if let Some(n) = self.node_mut(idx) {
+            n.prev = NIL;
+            n.next = NIL;
+        }
+    }
+
+    fn push_tail(&mut self, idx: u32) {
+        let tail = self.tail;
+        if let Some(n) = self.node_mut(idx) {
+            n.prev = tail;
+            n.next = NIL;
+        } else {
+            return;
+        }
+        match self.node_mut(tail) {
+            Some(t) => t.next = idx,
+            None => self.head = idx,
+        }
+        self.tail = idx;
+    }
+}
+
+fn to_usize(idx: u32) -> usize {
+    usize::try_from(idx).unwrap_or(usize::MAX)
+}
+
+fn hash_at(slab: &[Option<Node>], idx: u32) -> u64 {
+    slab.get(to_usize(idx))
+        .and_then(Option::as_ref)
+        .map_or(0, |n| n.hash)
+}
+
+fn bytes_of<T>(n: usize) -> usize {
+    n.saturating_mul(size_of::<T>())
+}
+
+/// Bytes of a `HashTable<u32>` of this capacity: hashbrown keeps buckets a power of two
+/// at most 7/8 full (4 or 8 buckets below 8 entries), one 4-byte slot and one control
+/// byte per bucket, plus a group of 16 control bytes. 0 for a table never allocated.
+fn index_bytes(capacity: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = if capacity < 4 {
+        4
+    } else if capacity < 8 {
+        8
+    } else {
+        capacity
+            .saturating_mul(8)
+            .checked_div(7)
+            .unwrap_or(usize::MAX)
+            .checked_next_power_of_two()
+            .unwrap_or(usize::MAX)
+    };
+    buckets
+        .saturating_mul(size_of::<u32>().saturating_add(1))
+        .saturating_add(16)
+}
+
+#[cfg(test)]
+#[path = "beacon_tests.rs"]
+mod tests;
