@@ -61,7 +61,9 @@ fn unit_dir(destdir: &Path) -> PathBuf {
 
 /// The keys of `FileConfig` (top level) and `LiveFileConfig` ([live]), read from
 /// src/config.rs so that a key added there and not documented here fails this test.
-fn config_keys() -> (Vec<String>, Vec<String>) {
+/// The keys of each section of the config file, read from the structs of
+/// src/config.rs: the top level, `[live]` and `[analytics]`.
+fn config_keys() -> (Vec<String>, Vec<String>, Vec<String>) {
     let src = std::fs::read_to_string(repo().join("src/config.rs")).unwrap();
     let fields = |name: &str| -> Vec<String> {
         let start = src
@@ -77,25 +79,30 @@ fn config_keys() -> (Vec<String>, Vec<String>) {
     };
     let top: Vec<String> = fields("FileConfig")
         .into_iter()
-        .filter(|k| k != "live")
+        .filter(|k| k != "live" && k != "analytics")
         .collect();
-    (top, fields("LiveFileConfig"))
+    (
+        top,
+        fields("LiveFileConfig"),
+        fields("AnalyticsFileConfig"),
+    )
 }
 
-/// Keys set or shown (`#key = value`) in one section of the example.
-fn example_keys(text: &str, live: bool) -> BTreeSet<String> {
-    let mut in_live = false;
+/// Keys set or shown (`#key = value`) in one section of the example (`""`: the top).
+fn example_keys(text: &str, section: &str) -> BTreeSet<String> {
+    let mut current = "";
     let mut keys = BTreeSet::new();
     for line in text.lines() {
-        if line.trim() == "[live]" {
-            in_live = true;
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            current = name;
             continue;
         }
         let l = line.strip_prefix('#').unwrap_or(line);
         if let Some((k, _)) = l.split_once(" = ")
             && !k.is_empty()
             && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-            && in_live == live
+            && current == section
         {
             keys.insert(k.to_owned());
         }
@@ -128,27 +135,20 @@ fn example_config_loads() {
 #[test]
 fn example_config_documents_every_key() {
     let text = std::fs::read_to_string(repo().join("etc/c2tap.toml")).unwrap();
-    let (top, live) = config_keys();
+    let (top, live, analytics) = config_keys();
     assert!(
-        top.len() >= 10 && live.len() >= 5,
-        "parsed {top:?} {live:?}"
+        top.len() >= 10 && live.len() >= 5 && analytics.len() >= 3,
+        "parsed {top:?} {live:?} {analytics:?}"
     );
-    let shown_top = example_keys(&text, false);
-    let shown_live = example_keys(&text, true);
-    for k in &top {
-        assert!(shown_top.contains(k), "etc/c2tap.toml does not show {k}");
+    for (section, keys) in [("", &top), ("live", &live), ("analytics", &analytics)] {
+        let shown = example_keys(&text, section);
+        for k in keys {
+            assert!(shown.contains(k), "etc/c2tap.toml [{section}] does not show {k}");
+        }
+        // Nothing shown that c2tap does not know (the file refuses unknown keys anyway).
+        let known: BTreeSet<String> = keys.iter().cloned().collect();
+        assert_eq!(shown, known, "[{section}] keys");
     }
-    for k in &live {
-        assert!(
-            shown_live.contains(k),
-            "etc/c2tap.toml [live] does not show {k}"
-        );
-    }
-    // Nothing shown that c2tap does not know (the file refuses unknown keys anyway).
-    let known: BTreeSet<String> = top.iter().cloned().collect();
-    assert_eq!(shown_top, known, "top-level keys");
-    let known: BTreeSet<String> = live.iter().cloned().collect();
-    assert_eq!(shown_live, known, "[live] keys");
 }
 
 /// Every `#key = value` example, switched on, is a valid setting too.

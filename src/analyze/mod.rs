@@ -30,8 +30,10 @@
     clippy::arithmetic_side_effects
 )]
 
+pub mod allow;
 pub mod beacon;
 pub mod beacon_score;
 pub mod bins;
 pub mod dns_score;
+pub mod stage;
 pub mod stats;
