@@ -33,4 +33,5 @@
 pub mod beacon_score;
 pub mod bins;
 pub mod dns_score;
+pub mod dns_tunnel;
 pub mod stats;
