@@ -11,8 +11,13 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use crate::analyze::allow::AllowList;
+use crate::analyze::beacon::TrackerConfig;
+use crate::analyze::dns_tunnel::TunnelConfig;
+use crate::analyze::stage::AnalyticsConfig;
 use crate::output::tls::{self, TlsTarget};
 use crate::output::{OutputTarget, Rotation};
+use crate::time::Duration;
 
 /// Which events are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -60,6 +65,21 @@ pub struct FileConfig {
     pub connection_summaries: Option<bool>,
     #[serde(default)]
     pub live: LiveFileConfig,
+    #[serde(default)]
+    pub analytics: AnalyticsFileConfig,
+}
+
+/// `[analytics]`: behavioural detection (beacons, DNS tunnels).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsFileConfig {
+    pub beacons: Option<bool>,
+    pub beacon_window: Option<u64>,
+    pub beacon_alert_score: Option<f64>,
+    pub beacon_max_pairs: Option<usize>,
+    pub dns_tunnels: Option<bool>,
+    pub dns_tunnel_window: Option<u64>,
+    pub allow: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +111,7 @@ pub struct Overrides {
     pub buffer_mib: Option<i32>,
     pub no_promiscuous: bool,
     pub no_connection_summaries: bool,
+    pub no_analytics: bool,
 }
 
 /// `--tls-*` flags.
@@ -119,6 +140,8 @@ pub struct RuntimeConfig {
     pub flow_table_cap: Option<usize>,
     /// A ConnectionEnd event (EventID 101) for every flow.
     pub connection_summaries: bool,
+    /// Behavioural detection.
+    pub analytics: AnalyticsConfig,
     pub live: LiveSettings,
 }
 
@@ -232,6 +255,7 @@ impl RuntimeConfig {
             flow_table_cap: file.flow_table_cap,
             connection_summaries: !o.no_connection_summaries
                 && file.connection_summaries.unwrap_or(true),
+            analytics: analytics_config(&file.analytics, o.no_analytics)?,
             live: LiveSettings {
                 interface: o.interface.or(file.live.interface),
                 filter: o.filter.or(file.live.filter),
@@ -241,6 +265,54 @@ impl RuntimeConfig {
             },
         })
     }
+}
+
+/// `[analytics]` validated: windows of at least a minute, a score in (0, 1], an
+/// allow-list whose every entry parses.
+fn analytics_config(f: &AnalyticsFileConfig, off: bool) -> anyhow::Result<AnalyticsConfig> {
+    let allow = AllowList::parse(f.allow.iter().flatten().map(String::as_str))
+        .map_err(|e| anyhow::anyhow!("[analytics] {e}"))?;
+    let window = |secs: Option<u64>, what: &str| -> anyhow::Result<Option<Duration>> {
+        match secs {
+            Some(s) if !(60..=30 * 86_400).contains(&s) => {
+                bail!("[analytics] {what} must be between 60 and 2592000 seconds, not {s}")
+            }
+            Some(s) => Ok(Some(Duration::from_secs(s as i64))),
+            None => Ok(None),
+        }
+    };
+    let beacon_window = window(f.beacon_window, "beacon_window")?;
+    let tunnel_window = window(f.dns_tunnel_window, "dns_tunnel_window")?;
+    if let Some(score) = f.beacon_alert_score
+        && !(score > 0.0 && score <= 1.0)
+    {
+        bail!("[analytics] beacon_alert_score must be in (0, 1], not {score}");
+    }
+    let beacons = (!off && f.beacons.unwrap_or(true)).then(|| {
+        let mut t = TrackerConfig::default();
+        if let Some(w) = beacon_window {
+            t.window = w;
+        }
+        if let Some(score) = f.beacon_alert_score {
+            t.alert_score = score;
+        }
+        if let Some(n) = f.beacon_max_pairs {
+            t.max_pairs = n;
+        }
+        t
+    });
+    let dns_tunnels = (!off && f.dns_tunnels.unwrap_or(true)).then(|| {
+        let mut t = TunnelConfig::default();
+        if let Some(w) = tunnel_window {
+            t.window = w;
+        }
+        t
+    });
+    Ok(AnalyticsConfig {
+        beacons,
+        dns_tunnels,
+        allow,
+    })
 }
 
 /// `tls://HOST:PORT` (IPv6 as `[::1]:PORT`) and the `--tls-*` options.

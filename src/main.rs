@@ -144,6 +144,9 @@ struct Common {
     /// No connection summaries (EventID 101, ConnectionEnd, one per flow at its end).
     #[arg(long)]
     no_connection_summaries: bool,
+    /// No behavioural detection (EventID 110 Beacon, 111 DnsTunnel).
+    #[arg(long)]
+    no_analytics: bool,
 }
 
 impl Common {
@@ -166,6 +169,7 @@ impl Common {
             stats_interval: self.stats_interval,
             sensor_name: self.sensor_name,
             no_connection_summaries: self.no_connection_summaries,
+            no_analytics: self.no_analytics,
             ..Overrides::default()
         }
     }

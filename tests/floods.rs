@@ -305,6 +305,50 @@ fn syn_flood_million_flows() {
     assert!(run.stderr.is_empty(), "{}", run.stderr);
 }
 
+/// 200k distinct client/server pairs, 5 connections each (a SYN, a payload, a FIN),
+/// the pairs interleaved a few milliseconds apart: every connection is a beacon check-in
+/// (its ConnectionEnd), so the beacon tracker sees a million check-ins of pairs that
+/// never repeat enough to score. It stays under its caps, evicting the least recently
+/// seen pairs, and counts what it evicted.
+#[test]
+fn two_hundred_thousand_pairs_of_five_connections() {
+    const PAIRS: u64 = 200_000;
+    const CONNS: u64 = 5;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pairs.pcap");
+    let mut w = PcapWriter::create(&path);
+    let mut t = T0_NS;
+    for round in 0..CONNS {
+        for i in 0..PAIRS {
+            let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+            let dst = [198, 51, (i >> 8) as u8, i as u8];
+            let sport = 40_000 + round as u16;
+            let seq = (i as u32).wrapping_mul(7919);
+            w.frame(t, &tcp(src, sport, dst, 443, seq, 0, SYN, b""));
+            w.frame(
+                t + 1_000,
+                &tcp(src, sport, dst, 443, seq + 1, 0, PSH_ACK, b"ping"),
+            );
+            t += 5_000;
+        }
+    }
+    let packets = w.finish();
+    let run = replay(dir.path(), &path, "pairs_flood");
+    assert_eq!(counter(&run, "packets"), packets);
+    assert_eq!(counter(&run, "flows_created"), PAIRS * CONNS);
+    let held = counter(&run, "beacon_pairs");
+    let evicted = counter(&run, "beacon_evictions");
+    assert!(
+        held > 0 && held <= default_workers() * 65_536,
+        "{}",
+        run.counters
+    );
+    // Every pair was seen; what is not held any more was evicted or expired.
+    assert!(evicted >= PAIRS - held, "{}", run.counters);
+    assert_eq!(counter(&run, "alerts"), 0, "no pair is a beacon");
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+}
+
 /// A random DNS name: 1-4 labels of 1-63 letters, digits and hyphens.
 fn random_name(rng: &mut Rng) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789-";

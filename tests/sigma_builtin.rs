@@ -28,7 +28,13 @@ fn builtin_rules_load_and_are_complete() {
             r.tags.iter().any(|t| t == "attack.command-and-control"),
             "{who}"
         );
-        assert!(r.tags.iter().any(|t| t == "attack.t1071.001"), "{who}");
+        // Web protocols, or (DNS tunnels, DGA) their DNS sibling.
+        assert!(
+            r.tags
+                .iter()
+                .any(|t| t == "attack.t1071.001" || t == "attack.t1071.004"),
+            "{who}"
+        );
         assert_eq!(
             classify::classify(r),
             classify::Observability::Full,

@@ -81,11 +81,7 @@ fn config_keys() -> (Vec<String>, Vec<String>, Vec<String>) {
         .into_iter()
         .filter(|k| k != "live" && k != "analytics")
         .collect();
-    (
-        top,
-        fields("LiveFileConfig"),
-        fields("AnalyticsFileConfig"),
-    )
+    (top, fields("LiveFileConfig"), fields("AnalyticsFileConfig"))
 }
 
 /// Keys set or shown (`#key = value`) in one section of the example (`""`: the top).
@@ -143,7 +139,10 @@ fn example_config_documents_every_key() {
     for (section, keys) in [("", &top), ("live", &live), ("analytics", &analytics)] {
         let shown = example_keys(&text, section);
         for k in keys {
-            assert!(shown.contains(k), "etc/c2tap.toml [{section}] does not show {k}");
+            assert!(
+                shown.contains(k),
+                "etc/c2tap.toml [{section}] does not show {k}"
+            );
         }
         // Nothing shown that c2tap does not know (the file refuses unknown keys anyway).
         let known: BTreeSet<String> = keys.iter().cloned().collect();

@@ -32,11 +32,10 @@ impl AllowList {
                     .parse()
                     .map_err(|_| format!("allow-list entry {e:?}: not an address before '/'"))?;
                 let max = if ip.is_ipv4() { 32 } else { 128 };
-                let len: u8 = len
-                    .parse()
-                    .ok()
-                    .filter(|l| *l <= max)
-                    .ok_or_else(|| format!("allow-list entry {e:?}: prefix length over {max}"))?;
+                let len: u8 =
+                    len.parse().ok().filter(|l| *l <= max).ok_or_else(|| {
+                        format!("allow-list entry {e:?}: prefix length over {max}")
+                    })?;
                 list.nets.push((ip, len));
             } else if let Ok(ip) = e.parse::<IpAddr>() {
                 list.nets.push((ip, if ip.is_ipv4() { 32 } else { 128 }));
@@ -44,7 +43,9 @@ impl AllowList {
                 let name = e.trim_start_matches("*.").trim_start_matches('.');
                 let name = name.trim_end_matches('.').to_ascii_lowercase();
                 if name.is_empty() || name.contains(char::is_whitespace) {
-                    return Err(format!("allow-list entry {raw:?}: not a name, address or CIDR"));
+                    return Err(format!(
+                        "allow-list entry {raw:?}: not a name, address or CIDR"
+                    ));
                 }
                 list.suffixes.push(name);
             }
@@ -85,11 +86,15 @@ impl AllowList {
 fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = u32::MAX.checked_shl(32u32.saturating_sub(u32::from(len))).unwrap_or(0);
+            let mask = u32::MAX
+                .checked_shl(32u32.saturating_sub(u32::from(len)))
+                .unwrap_or(0);
             a.to_bits() & mask == n.to_bits() & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = u128::MAX.checked_shl(128u32.saturating_sub(u32::from(len))).unwrap_or(0);
+            let mask = u128::MAX
+                .checked_shl(128u32.saturating_sub(u32::from(len)))
+                .unwrap_or(0);
             a.to_bits() & mask == n.to_bits() & mask
         }
         _ => false,
@@ -118,7 +123,10 @@ mod tests {
         let none = ip("198.51.100.1");
         assert!(list.allows(none, Some("fe2.update.windowsupdate.com")));
         assert!(list.allows(none, Some("WINDOWSUPDATE.COM.")));
-        assert!(!list.allows(none, Some("evilwindowsupdate.com")), "a label boundary");
+        assert!(
+            !list.allows(none, Some("evilwindowsupdate.com")),
+            "a label boundary"
+        );
         assert!(list.allows(none, Some("pool.ntp.example")));
         assert!(list.allows(none, Some("time.example.org")));
         assert!(!list.allows(none, Some("example.org")));
@@ -137,7 +145,9 @@ mod tests {
             let err = AllowList::parse([bad]).err().unwrap_or_default();
             assert!(err.contains("allow-list entry"), "{bad:?}: {err}");
         }
-        let many: Vec<String> = (0..=MAX_ALLOW_ENTRIES).map(|i| format!("h{i}.test")).collect();
+        let many: Vec<String> = (0..=MAX_ALLOW_ENTRIES)
+            .map(|i| format!("h{i}.test"))
+            .collect();
         assert!(AllowList::parse(many.iter().map(String::as_str)).is_err());
     }
 }

@@ -35,5 +35,6 @@ pub mod beacon;
 pub mod beacon_score;
 pub mod bins;
 pub mod dns_score;
+pub mod dns_tunnel;
 pub mod stage;
 pub mod stats;

@@ -12,14 +12,15 @@
 //!   inside one connection, where RITA, reading conn.log, sees one connection);
 //! - the end of any other connection (EventID 101: TLS, QUIC, unknown): its start and
 //!   the client's payload bytes. HTTP connections are timed by their requests instead,
-//!   so that no connection is counted twice.
+//!   so that no connection is counted twice; DNS flows go to the tunnel tracker.
 
 use std::sync::Arc;
 
 use super::allow::AllowList;
 use super::beacon::{BeaconFinding, BeaconTracker, PairKey, Server, TrackerConfig};
+use super::dns_tunnel::{DnsObservation, DnsTunnelFinding, DnsTunnelTracker, TunnelConfig};
 use crate::event::text::Short;
-use crate::event::{AppProtocol, BeaconAlert, Body, Event};
+use crate::event::{AppProtocol, BeaconAlert, Body, DnsTunnelAlert, Event};
 use crate::telemetry::{Counter, Counts};
 
 /// HTTP flows remembered as "already checked in" (a direct-mapped cache by flow id):
@@ -33,12 +34,15 @@ const SEEN_FLOWS: usize = 4096;
 pub struct AnalyticsConfig {
     /// `None`: no beacon detection.
     pub beacons: Option<TrackerConfig>,
+    /// `None`: no DNS tunnel detection.
+    pub dns_tunnels: Option<TunnelConfig>,
     /// Pairs never tracked: known periodic services (update checks, telemetry).
     pub allow: AllowList,
 }
 
 pub struct Analytics {
     beacons: Option<BeaconTracker>,
+    tunnels: Option<DnsTunnelTracker>,
     allow: AllowList,
     http_flows: Box<[u64; SEEN_FLOWS]>,
     /// Check-ins skipped by the allow-list.
@@ -49,6 +53,7 @@ impl Analytics {
     pub fn new(cfg: AnalyticsConfig) -> Analytics {
         Analytics {
             beacons: cfg.beacons.map(BeaconTracker::new),
+            tunnels: cfg.dns_tunnels.map(DnsTunnelTracker::new),
             allow: cfg.allow,
             http_flows: Box::new([u64::MAX; SEEN_FLOWS]),
             allowed: 0,
@@ -57,15 +62,20 @@ impl Analytics {
 
     /// Reads one event; what it completed goes to `found`.
     pub fn observe(&mut self, ev: &Event, found: &mut Vec<Event>) {
+        if let Body::Dns(d) = &ev.body {
+            self.observe_query(ev, d, found);
+            return;
+        }
         let Some(tracker) = &mut self.beacons else {
             return;
         };
         let h = &ev.header;
         let (name, at, bytes, new_connection) = match &ev.body {
             Body::Http(r) => {
-                let slot = self
-                    .http_flows
-                    .get_mut(usize::try_from(h.flow_id % SEEN_FLOWS as u64).unwrap_or(0));
+                let slot = self.http_flows.get_mut(
+                    usize::try_from(h.flow_id.checked_rem(SEEN_FLOWS as u64).unwrap_or(0))
+                        .unwrap_or(0),
+                );
                 let new = match slot {
                     Some(s) => std::mem::replace(s, h.flow_id) != h.flow_id,
                     None => true,
@@ -73,7 +83,10 @@ impl Analytics {
                 let name = r.destination_hostname.as_deref();
                 (name, h.time, r.content_length.unwrap_or(0), new)
             }
-            Body::End(e) if e.names.app_protocol != AppProtocol::Http => {
+            // DNS flows are the resolver's: the tunnel tracker reads them, query by query.
+            Body::End(e)
+                if !matches!(e.names.app_protocol, AppProtocol::Http | AppProtocol::Dns) =>
+            {
                 let name = e.names.destination_hostname.as_deref();
                 (name, e.start_time, e.source_bytes, true)
             }
@@ -98,6 +111,31 @@ impl Analytics {
         }
     }
 
+    /// A DNS query (with its answer, when one came) of the event's client.
+    fn observe_query(&mut self, ev: &Event, d: &crate::event::DnsQuery, found: &mut Vec<Event>) {
+        let Some(tracker) = &mut self.tunnels else {
+            return;
+        };
+        if self.allow.allows(ev.header.src_ip, None) {
+            self.allowed = self.allowed.saturating_add(1);
+            return;
+        }
+        let obs = DnsObservation {
+            time: ev.header.time,
+            client: ev.header.src_ip,
+            qname: &d.query_name,
+            qtype: qtype_number(&d.query_type),
+            rcode: d.rcode,
+        };
+        if let Some(finding) = tracker.observe(&obs) {
+            if !self.allow.allows(ev.header.dst_ip, Some(&finding.domain)) {
+                found.push(tunnel_event(ev, &finding));
+            } else {
+                self.allowed = self.allowed.saturating_add(1);
+            }
+        }
+    }
+
     /// Writes this stage's counters into the worker's.
     pub fn publish(&self, c: &mut Counts) {
         if let Some(t) = &self.beacons {
@@ -107,6 +145,11 @@ impl Analytics {
                 Counter::BeaconEvictions,
                 t.evictions.saturating_add(t.memory_evictions),
             );
+        }
+        if let Some(t) = &self.tunnels {
+            let t = t.counters();
+            c.set(Counter::DnsTunnelDomains, t.domains);
+            c.set(Counter::DnsTunnelEvictions, t.evictions);
         }
         c.set(Counter::AnalyticsAllowed, self.allowed);
     }
@@ -139,4 +182,44 @@ fn beacon_event(ev: &Event, f: &BeaconFinding) -> Event {
         reason: f.reason.clone(),
     };
     Event::new(ev.header.clone(), Body::Beacon(Box::new(alert)))
+}
+
+/// The DnsTunnel event of a finding, on the header of the query that completed it.
+fn tunnel_event(ev: &Event, f: &DnsTunnelFinding) -> Event {
+    let alert = DnsTunnelAlert {
+        kind: f.kind.as_str(),
+        domain: f.domain.clone(),
+        queries: f.queries,
+        distinct_subdomains: f.distinct_subdomains,
+        mean_name_length: Short::fixed(f.mean_name_len, 1),
+        max_name_length: f.max_name_len as u64,
+        label_entropy: Short::fixed(f.mean_label_entropy, 3),
+        name_bytes_per_minute: Short::fixed(f.name_bytes_per_min, 1),
+        odd_type_share: Short::fixed(f.qtype_share_txt_null_cname_mx, 3),
+        nxdomain: f.nxdomain,
+        nxdomain_domains: f.distinct_nx_domains,
+        first_seen: f.first_seen,
+        last_seen: f.last_seen,
+        reason: f.reason.clone(),
+    };
+    Event::new(ev.header.clone(), Body::DnsTunnel(Box::new(alert)))
+}
+
+/// The number of a query type as the event names it, for the types the tunnel tracker
+/// tells apart (TXT, NULL, CNAME, MX carry data; A, AAAA, HTTPS are the common ones);
+/// `TYPE<n>` gives n; any other mnemonic is 0 ("another type").
+fn qtype_number(text: &str) -> u16 {
+    match text {
+        "A" => 1,
+        "CNAME" => 5,
+        "NULL" => 10,
+        "MX" => 15,
+        "TXT" => 16,
+        "AAAA" => 28,
+        "HTTPS" => 65,
+        _ => text
+            .strip_prefix("TYPE")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+    }
 }

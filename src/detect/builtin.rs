@@ -11,10 +11,12 @@ macro_rules! rules {
 }
 
 rules![
+    "beacons.yml",
     "cloudflare_quick_tunnel.yml",
     "cloudflare_tunnel.yml",
     "cloudflare_tunnel_port.yml",
     "dev_tunnels.yml",
+    "dns_tunnels.yml",
     "ngrok.yml",
     "powershell_web_useragent.yml",
     "quick_assist.yml",

@@ -56,6 +56,8 @@ counters! {
     WorkerCpuUs => "worker_cpu_us": "CPU time the parser workers have spent, in microseconds, all workers together (divided by packets: the parse cost per packet).",
     BeaconPairs => "beacon_pairs": "Client/server pairs the beacon tracker holds now (all workers).",
     BeaconEvictions => "beacon_evictions": "Beacon pairs evicted, least recently seen first, because the tracker was at its pair or memory cap.",
+    DnsTunnelDomains => "dns_tunnel_domains": "(client, registered domain) entries the DNS tunnel tracker holds now (all workers).",
+    DnsTunnelEvictions => "dns_tunnel_evictions": "DNS tunnel entries evicted, least recently seen first, at the tracker's caps.",
     AnalyticsAllowed => "analytics_allowed": "Check-ins and queries the behavioural allow-list kept out of the trackers.",
     OutputDrops => "output_drops": "Events dropped because the output could not keep up (live workers; the TLS output's buffer while the collector is away).",
 }

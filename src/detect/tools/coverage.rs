@@ -116,6 +116,9 @@ fn event_kinds(r: &Rule) -> Vec<(&'static str, &'static str, String, bool)> {
                 false,
             ),
         ],
+        (_, "connection_end", _) => vec![("c2tap", "101", t("Connection summary"), true)],
+        (_, "beacon", _) => vec![("c2tap", "110", t("Beacon"), true)],
+        (_, "dns_tunnel", _) => vec![("c2tap", "111", t("DNS tunnel"), true)],
         (_, "dns_query", _) => vec![("Microsoft-Windows-Sysmon", "22", t("DNS query"), true)],
         (_, "network_connection", _) => vec![(
             "Microsoft-Windows-Sysmon",

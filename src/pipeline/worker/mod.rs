@@ -14,12 +14,14 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::Mode;
+use crate::analyze::stage::Analytics;
 use crate::app::{AppConfig, AppFlow, AppStage, EndReason};
 use crate::capture::{self, PacketBatch, PacketMeta};
 use crate::config::RuntimeConfig;
 use crate::decode::{DecodeError, Decoder, DefragLimits, L4, Packet};
 use crate::detect::Engine;
 use crate::event::build::EventBuilder;
+use crate::event::{Body, Event};
 use crate::flow::{
     Entry, FLOW_TABLE_CAP, FlowKey, FlowTable, PacketSeen, REASSEMBLY_BUDGET, Timeouts, Transport,
 };
@@ -38,6 +40,12 @@ pub struct Worker {
     flows: FlowTable<AppFlow>,
     app: AppStage,
     events: EventBuilder,
+    analytics: Analytics,
+    /// Behavioural events found by `analytics`, matched and written after the event
+    /// that completed them (scratch, reused).
+    found: Vec<Event>,
+    /// ConnectionEnd events are written (they are built for the analytics either way).
+    write_summaries: bool,
     emit: Emitter,
     counts: Counts,
     slot: Arc<CounterSlot>,
@@ -60,6 +68,8 @@ impl Worker {
         slot: Arc<CounterSlot>,
     ) -> Worker {
         let cap = cfg.flow_table_cap.unwrap_or(FLOW_TABLE_CAP);
+        // Beacon check-ins of TLS, QUIC and other connections are their summaries.
+        let summaries_built = cfg.connection_summaries || cfg.analytics.beacons.is_some();
         let dns = DnsConfig {
             timeout: Duration::from_millis(cfg.dns_timeout_ms as i64),
             ..DnsConfig::default()
@@ -71,9 +81,12 @@ impl Worker {
             app: AppStage::new(AppConfig {
                 dns,
                 reassembly_budget: REASSEMBLY_BUDGET,
-                connection_summaries: cfg.connection_summaries,
+                connection_summaries: summaries_built,
             }),
-            events: EventBuilder::new(cfg.sensor_name.clone(), dns_cache, cfg.connection_summaries),
+            events: EventBuilder::new(cfg.sensor_name.clone(), dns_cache, summaries_built),
+            analytics: Analytics::new(cfg.analytics.clone()),
+            found: Vec::new(),
+            write_summaries: cfg.connection_summaries,
             emit: Emitter::new(cfg.events, engine),
             counts: Counts::default(),
             slot,
@@ -174,12 +187,21 @@ impl Worker {
         self.ended = ended;
     }
 
-    /// Turns the application stage's facts into events, matches and writes them.
+    /// Turns the application stage's facts into events, has the behavioural stage read
+    /// them, then matches and writes them and what that stage found.
     fn emit_facts(&mut self) {
         for fact in self.app.take_facts() {
             let ev = self.events.build(fact);
-            let ev = self.emit.emit(ev, &mut self.counts);
+            self.analytics.observe(&ev, &mut self.found);
+            let ev = if self.write_summaries || !matches!(ev.body, Body::End(_)) {
+                self.emit.emit(ev, &mut self.counts)
+            } else {
+                ev
+            };
             self.events.recycle(ev);
+            for found in self.found.drain(..) {
+                let _ = self.emit.emit(found, &mut self.counts);
+            }
         }
     }
 
@@ -197,6 +219,7 @@ impl Worker {
         c.set(Counter::FlowsEvicted, f.flows_evicted);
         c.set(Counter::FlowsExpired, f.flows_expired);
         self.app.publish(c);
+        self.analytics.publish(c);
         self.slot.publish(c);
     }
 
