@@ -1,27 +1,28 @@
-//! Behaviour across flows: the pure scoring core of beacon and DNS-tunnel detection.
+//! Behaviour across flows (DESIGN §1): beacons and DNS tunnels, found on the wire, in
+//! bounded memory, on packet time.
 //!
-//! Where it sits (DESIGN §1): after `event`, before `detect`. A worker that owns an IP
-//! pair keeps, per pair, the few numbers this module needs (the newest check-ins and a
-//! 24-bin count of the window) and asks it for a score; the score becomes an event 110
-//! (Beacon) or 111 (DnsTunnel), which `detect` then matches like any other event.
+//! Where it sits: after `event`, before `detect`. The worker hands each event it built
+//! to its [`stage::Analytics`], which turns what the event says into check-ins and DNS
+//! observations for the trackers and returns the events of what they found (110 Beacon,
+//! 111 DnsTunnel); `detect` then matches those like any other event.
 //!
-//! What it is not: no flows, no events, no I/O, no clock, no logging, no global state.
-//! Numbers in, scores out. Keeping per-pair state, choosing the window, thresholds and
-//! event building are the caller's job.
+//! Layers, from the stage down:
+//! - [`stage`]: events in, behavioural events out; the allow-list ([`allow`]).
+//! - [`beacon`], [`dns_tunnel`]: the bounded per-pair and per-domain state (named caps,
+//!   least recently seen evicted and counted, sliding windows).
+//! - [`beacon_score`], [`bins`], [`stats`], [`dns_score`]: pure scoring, numbers in and
+//!   scores out, testable on hand-made numbers: RITA v5's four-part beacon score
+//!   (timing, data size, histogram, duration) and strobe test; the window in 24 bins;
+//!   quartiles, MAD, Bowley skew; per-name figures (entropy, the registered domain by the
+//!   Public Suffix List, the subdomain and the bytes it carries).
 //!
-//! What it may import: `crate::time` and std, plus the `psl` crate for the Public
-//! Suffix List. Nothing else of the crate: it must stay testable on hand-made numbers.
+//! What it may import: `time`, `flow` (for [`Transport`](crate::flow::Transport)) and,
+//! in `stage` only, `event` and `telemetry`; std, hashbrown, foldhash, and the `psl`
+//! crate. No I/O, no clock, no logging, no global state.
 //!
 //! The promise: every public function is total. Empty slices, zero-length windows,
 //! NaN or infinite configuration values and hostile names give a defined answer
 //! (a score in `[0, 1]`, `None`, or a kind saying why), never a panic.
-//!
-//! - [`beacon_score`]: RITA v5's four-part beacon score (timing, data size, histogram,
-//!   duration) and the strobe test.
-//! - [`bins`]: the window in 24 bins, and the histogram and duration subscores.
-//! - [`stats`]: the order statistics it is built on (quartiles, MAD, Bowley skew).
-//! - [`dns_score`]: per-name figures for tunnel detection (entropy, the registered
-//!   domain by the Public Suffix List, the subdomain and the bytes it carries).
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,

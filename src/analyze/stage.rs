@@ -223,3 +223,112 @@ fn qtype_number(text: &str) -> u16 {
             .unwrap_or(0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+    use crate::event::{ConnNames, ConnectionEnd, Header, HttpRequest, Transport};
+    use crate::time::Timestamp;
+
+    const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+    const SERVER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9));
+
+    fn header(flow_id: u64, secs: i64) -> Header {
+        Header {
+            time: Timestamp::from_secs(secs),
+            computer: Arc::from("t"),
+            source: Arc::from("t"),
+            flow_id,
+            community_id: String::new(),
+            protocol: Transport::Tcp,
+            src_ip: CLIENT,
+            src_port: 40000,
+            dst_ip: SERVER,
+            dst_port: 443,
+        }
+    }
+
+    fn end(flow_id: u64, secs: i64, app: AppProtocol) -> Event {
+        let body = ConnectionEnd {
+            start_time: Timestamp::from_secs(secs),
+            source_bytes: 230,
+            names: ConnNames {
+                app_protocol: app,
+                destination_hostname: Some("C2.Example.test".into()),
+                ..ConnNames::default()
+            },
+            ..ConnectionEnd::default()
+        };
+        Event::new(header(flow_id, secs + 1), Body::End(Box::new(body)))
+    }
+
+    fn request(flow_id: u64, secs: i64) -> Event {
+        let body = HttpRequest {
+            destination_hostname: Some("c2.example.test".into()),
+            content_length: Some(230),
+            ..HttpRequest::default()
+        };
+        Event::new(header(flow_id, secs), Body::Http(body))
+    }
+
+    fn key() -> PairKey {
+        PairKey {
+            client: CLIENT,
+            server: Server::Name(Arc::from("c2.example.test")),
+            port: 443,
+            transport: Transport::Tcp,
+        }
+    }
+
+    fn checkins(a: &Analytics) -> u64 {
+        a.beacons
+            .as_ref()
+            .and_then(|t| t.window_checkins(&key()))
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn what_counts_as_a_check_in() {
+        let mut a = Analytics::new(AnalyticsConfig {
+            beacons: Some(TrackerConfig::default()),
+            ..AnalyticsConfig::default()
+        });
+        let mut found = Vec::new();
+        // The end of a TLS connection is one, by its server's name in lowercase.
+        a.observe(&end(1, 0, AppProtocol::Tls), &mut found);
+        assert_eq!(checkins(&a), 1);
+        // An HTTP connection's requests are, not its end; DNS flows never are.
+        a.observe(&request(2, 60), &mut found);
+        a.observe(&request(2, 120), &mut found);
+        a.observe(&end(2, 60, AppProtocol::Http), &mut found);
+        a.observe(&end(3, 130, AppProtocol::Dns), &mut found);
+        assert_eq!(checkins(&a), 3);
+        assert!(found.is_empty());
+        assert_eq!(a.beacons.as_ref().map(|t| t.counters().pairs), Some(1));
+    }
+
+    #[test]
+    fn allowed_servers_are_never_tracked() {
+        let mut a = Analytics::new(AnalyticsConfig {
+            beacons: Some(TrackerConfig::default()),
+            allow: AllowList::parse(["*.example.test"]).unwrap_or_default(),
+            ..AnalyticsConfig::default()
+        });
+        let mut found = Vec::new();
+        a.observe(&end(1, 0, AppProtocol::Tls), &mut found);
+        a.observe(&request(2, 60), &mut found);
+        assert_eq!(checkins(&a), 0);
+        assert_eq!(a.allowed, 2);
+    }
+
+    #[test]
+    fn query_types_by_name() {
+        assert_eq!(qtype_number("TXT"), 16);
+        assert_eq!(qtype_number("NULL"), 10);
+        assert_eq!(qtype_number("TYPE65280"), 65280);
+        assert_eq!(qtype_number("SRV"), 0);
+        assert_eq!(qtype_number("TYPEx"), 0);
+    }
+}
