@@ -225,6 +225,7 @@ fn qtype_number(text: &str) -> u16 {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
