@@ -101,8 +101,9 @@
 //! [`TunnelConfig::worse_factor`] times worse (distinct subdomains, or distinct NXDOMAIN
 //! domains for DGA) than at the last alert.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 use std::mem::size_of;
 use std::net::IpAddr;
 
@@ -383,7 +384,7 @@ pub struct DnsTunnelTracker {
     /// Window and sub-window in nanoseconds (both > 0).
     window: i64,
     width: i64,
-    allow: HashSet<Box<str>>,
+    allow: hashbrown::HashSet<Box<str>, RandomState>,
     /// Some allow-list entry lies below a registered domain: check every suffix.
     allow_deep: bool,
     keys: RandomState,
@@ -397,7 +398,7 @@ impl DnsTunnelTracker {
         let buckets = BUCKETS as i64;
         let window = cfg.window.as_nanos().max(buckets);
         let width = window.checked_div(buckets).unwrap_or(1).max(1);
-        let mut allow = HashSet::new();
+        let mut allow = hashbrown::HashSet::with_hasher(RandomState::default());
         let builtin = if cfg.builtin_allow_list {
             BUILTIN_ALLOW
         } else {
@@ -427,7 +428,7 @@ impl DnsTunnelTracker {
             width,
             allow,
             allow_deep,
-            keys: RandomState::new(),
+            keys: RandomState::default(),
             counters: TunnelCounters::default(),
             cfg,
         }
@@ -1452,7 +1453,7 @@ struct Node<E> {
 /// with the same keyed hash (1 in 2^64, and not forceable: the key is random) would
 /// share a slot, the newer replacing the older.
 struct Table<E> {
-    index: HashMap<u64, u32>,
+    index: hashbrown::HashMap<u64, u32, RandomState>,
     slots: Vec<Option<Node<E>>>,
     free: Vec<u32>,
     head: u32,
@@ -1477,7 +1478,7 @@ impl<E: Entry> Table<E> {
                 usize::try_from(NIL).unwrap_or(usize::MAX).saturating_sub(1),
             );
         Table {
-            index: HashMap::with_capacity(cap),
+            index: hashbrown::HashMap::with_capacity_and_hasher(cap, RandomState::default()),
             slots: Vec::new(),
             free: Vec::new(),
             head: NIL,
