@@ -8,7 +8,7 @@
 
 use super::key::Direction;
 use super::reassembly::{PushOutcome, StreamReassembler};
-use super::table::TimeoutClass;
+use super::timeout::TimeoutClass;
 
 /// TCP header flags (RFC 9293 §3.1): the decoder's type, used as it is.
 pub use crate::decode::TcpFlags;

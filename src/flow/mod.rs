@@ -51,6 +51,7 @@ pub mod history;
 pub mod key;
 pub mod reassembly;
 pub mod table;
+pub mod timeout;
 
 pub use budget::{REASSEMBLY_BUDGET, ReassemblyBudget};
 pub use conn::{TcpConn, TcpFlags, TcpLifecycle};

@@ -33,6 +33,11 @@ use hashbrown::HashTable;
 use super::conn::{TcpFlags, TcpLifecycle};
 use super::history::{History, HistoryText};
 use super::key::{Direction, Endpoint, FlowKey, KeyHasher, Transport};
+use super::timeout::{ALL_CLASSES, CLASSES};
+pub use super::timeout::{
+    TCP_CLOSED_TIMEOUT, TCP_ESTABLISHED_TIMEOUT, TCP_HALF_CLOSED_TIMEOUT, TCP_SYN_ONLY_TIMEOUT,
+    TimeoutClass, Timeouts, UDP_TIMEOUT,
+};
 use crate::time::{Duration, Timestamp};
 
 /// Default flows per worker. Fixed cost per flow: the node (`Node<()>` = 160 B plus
@@ -45,93 +50,12 @@ use crate::time::{Duration, Timestamp};
 /// SYN flood beyond it evicts the oldest flows instead of growing.
 pub const FLOW_TABLE_CAP: usize = 1 << 16;
 
-/// UDP: DNS transactions finish in milliseconds, QUIC keeps a connection alive with
-/// pings within its idle timeout (30 s default in most stacks); 60 s covers both
-/// without keeping one-packet flows long. (Suricata: 30 s new / 300 s established.)
-pub const UDP_TIMEOUT: Duration = Duration::from_secs(60);
-/// A SYN that got no further: SYN retries back off 1+2+4+8+16 s on Linux, so 30 s
-/// sees the retries of one attempt as one flow and frees SYN-flood entries quickly.
-pub const TCP_SYN_ONLY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Established TCP idle: 600 s, Suricata's default (Zeek's inactivity timeout is
-/// 300 s). C2 channels hold long-poll connections open for minutes between beacons;
-/// cutting them at 300 s would split one channel into flows picked up mid-stream.
-pub const TCP_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(600);
-/// One side sent FIN; the other may still be sending the response.
-pub const TCP_HALF_CLOSED_TIMEOUT: Duration = Duration::from_secs(120);
-/// FIN both ways or RST: only stray retransmissions can follow (Zeek's close delay).
-pub const TCP_CLOSED_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// A hit moves its flow to the tail of its list at most this often (packet time).
 /// The lists only need to be ordered well enough that expiry and eviction rarely
 /// have to give a second chance; one second is far below the smallest timeout (5 s),
 /// and a flow carrying thousands of packets a second is relinked once a second
 /// instead of once a packet.
 pub const RELINK_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Which idle timeout applies to a flow; each class has its own time-ordered list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimeoutClass {
-    Udp,
-    TcpSynOnly,
-    TcpEstablished,
-    TcpHalfClosed,
-    TcpClosed,
-}
-
-const CLASSES: usize = 5;
-const ALL_CLASSES: [TimeoutClass; CLASSES] = [
-    TimeoutClass::Udp,
-    TimeoutClass::TcpSynOnly,
-    TimeoutClass::TcpEstablished,
-    TimeoutClass::TcpHalfClosed,
-    TimeoutClass::TcpClosed,
-];
-
-impl TimeoutClass {
-    const fn index(self) -> usize {
-        match self {
-            TimeoutClass::Udp => 0,
-            TimeoutClass::TcpSynOnly => 1,
-            TimeoutClass::TcpEstablished => 2,
-            TimeoutClass::TcpHalfClosed => 3,
-            TimeoutClass::TcpClosed => 4,
-        }
-    }
-}
-
-/// Idle timeouts per class (packet time).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timeouts {
-    pub udp: Duration,
-    pub tcp_syn_only: Duration,
-    pub tcp_established: Duration,
-    pub tcp_half_closed: Duration,
-    pub tcp_closed: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            udp: UDP_TIMEOUT,
-            tcp_syn_only: TCP_SYN_ONLY_TIMEOUT,
-            tcp_established: TCP_ESTABLISHED_TIMEOUT,
-            tcp_half_closed: TCP_HALF_CLOSED_TIMEOUT,
-            tcp_closed: TCP_CLOSED_TIMEOUT,
-        }
-    }
-}
-
-impl Timeouts {
-    pub const fn get(&self, class: TimeoutClass) -> Duration {
-        match class {
-            TimeoutClass::Udp => self.udp,
-            TimeoutClass::TcpSynOnly => self.tcp_syn_only,
-            TimeoutClass::TcpEstablished => self.tcp_established,
-            TimeoutClass::TcpHalfClosed => self.tcp_half_closed,
-            TimeoutClass::TcpClosed => self.tcp_closed,
-        }
-    }
-}
 
 /// How the client (initiator) of a flow was decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,6 +16,7 @@
 //! No function here panics on any input; every buffer and loop has a named cap.
 
 pub mod body;
+pub mod feed;
 mod fields;
 pub mod head;
 mod lenient;

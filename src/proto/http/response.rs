@@ -3,10 +3,11 @@
 //! to CONNECT).
 
 use super::body::BodySkip;
+use super::feed::{Feed, Outcome};
 use super::parse::{
     ResponseHead, find_head_end, parse_response_head, parse_truncated_response_head, probe_response,
 };
-use super::state::{Feed, HttpState, Outcome};
+use super::state::HttpState;
 use super::stream::{
     After, Dir, after_body, fed, leading_crlf, nl_state, start_resync, step_common,
 };

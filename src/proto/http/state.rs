@@ -29,6 +29,7 @@
 use std::collections::VecDeque;
 
 use super::body::{BodySkip, Chunk};
+pub use super::feed::{Feed, MAX_RESYNC_BYTES, Outcome};
 use super::parse::{
     RequestHead, find_head_end, parse_request_head, parse_truncated_request_head, probe,
 };
@@ -53,11 +54,6 @@ pub const MAX_PENDING_BYTES: usize = 64 * 1024;
 /// ~16 bytes the smallest request) only partly, so the oldest are dropped and counted.
 pub const MAX_READY: usize = 256;
 
-/// Bytes searched for a fresh message start after invalid data before giving up on the
-/// direction. 1 MiB: past a body of unknown length a pipelined request comes soon, and
-/// a stream that shows no message start in 1 MiB is not HTTP any more.
-pub const MAX_RESYNC_BYTES: u64 = 1 << 20;
-
 /// One request and what was learned of its response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpTransaction {
@@ -67,26 +63,6 @@ pub struct HttpTransaction {
     /// Time of the packet that completed the request head.
     pub time: Timestamp,
 }
-
-/// What one feed did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Feed {
-    /// Bytes of the slice consumed; the caller keeps the rest and passes it again,
-    /// with what follows, next time. Never more than the slice.
-    pub consumed: usize,
-    pub outcome: Outcome,
-}
-
-/// What one feed did to its direction, in the one progress type of every parser.
-/// `NeedMore`: everything usable was consumed and more bytes are needed; what is left
-/// unconsumed is a partial head (under [`MAX_HEAD_BYTES`]), a partial method or
-/// status-line prefix, or client bytes held after a CONNECT until the proxy answers.
-/// `Handoff`: the bytes from `consumed` on are inside a CONNECT tunnel: re-probe them.
-/// `Stopped`: this direction is no longer HTTP/1 (101 upgrade, resynchronisation
-/// abandoned): everything was consumed and later bytes will be too; the caller may stop
-/// feeding. HTTP delivers its transactions through [`HttpState::take_events`], so it
-/// never answers `Done`, and it never breaks for good (`Invalid`): it resynchronises.
-pub type Outcome = crate::proto::Progress<(), std::convert::Infallible>;
 
 /// Stream offsets (bytes fed and consumed since the state began) where a tunnel starts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 //! resynchronisation after invalid data).
 
 use super::body::{BodySkip, Chunk, SkipEnd};
+use super::feed::{Feed, MAX_RESYNC_BYTES, Outcome};
 use super::head::Framing;
-use super::state::{Feed, MAX_RESYNC_BYTES, Outcome};
 use super::{HttpCounters, InvalidKind};
 use crate::proto::Verdict;
 
