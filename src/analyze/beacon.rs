@@ -84,9 +84,9 @@
 //! # Memory
 //!
 //! Every pair lives in one slab node (its key, a few times and counters, list links)
-//! indexed by a `hashbrown::HashTable<u32>`; the least recently seen pair is the head
-//! of an intrusive doubly linked list over the slab (exact LRU: a check-in moves its
-//! node to the tail in O(1)). Rings grow lazily, doubling from [`RING_MIN`] to
+//! indexed by a `hashbrown::HashTable<u32>`; the least recently seen pair is the
+//! oldest end of the intrusive doubly linked list over the slab ([`super::lru`], exact
+//! LRU: a check-in moves its node to the newest end in O(1)). Rings grow lazily, doubling from [`RING_MIN`] to
 //! [`CHECKIN_CAP`]; a spill (3 KiB) is allocated only by a pair that overflows its ring.
 //! [`BeaconTracker::memory_bytes`] is an estimate (capacities times element sizes, the
 //! hash index as hashbrown lays it out, names counted as if owned) of everything the
@@ -107,6 +107,7 @@ use crate::time::{Duration, Timestamp};
 
 use super::beacon_score::{self, BeaconConfig, BeaconScore, CHECKIN_CAP, CheckIn, Scratch};
 use super::bins::{BINS, Bins, Window};
+use super::lru::LruSlab;
 
 /// RITA works on a day of logs; a day also covers every beacon period worth the name
 /// (an hour-period beacon has 24 check-ins in it).
@@ -160,8 +161,6 @@ const EXPIRE_PER_CALL: usize = 2;
 
 /// Slab size reserved when it first grows.
 const SLAB_MIN: usize = 64;
-
-const NIL: u32 = u32::MAX;
 
 /// The server side of a pair: its name where known (TLS SNI, HTTP Host, a DNS answer),
 /// else its address. A pair by name and a pair by address are different pairs.
@@ -513,12 +512,11 @@ impl Pair {
     }
 }
 
+/// A pair in the slab: its key, the hash the index files it under, its state.
 #[derive(Debug)]
-struct Node {
+struct Entry {
     key: PairKey,
     hash: u64,
-    prev: u32,
-    next: u32,
     pair: Pair,
 }
 
@@ -540,11 +538,9 @@ pub struct BeaconTracker {
     /// Spill slot width in nanoseconds: `ceil(window / SPILL_SLOTS)`, so the slots of
     /// one spill always cover a whole window.
     slot_ns: i64,
+    /// Slab indices, found by the pair's key.
     table: HashTable<u32>,
-    slab: Vec<Option<Node>>,
-    free: Vec<u32>,
-    head: u32,
-    tail: u32,
+    slab: LruSlab<Entry>,
     hasher: foldhash::fast::RandomState,
     scratch: Scratch,
     checkins: Vec<CheckIn>,
@@ -571,10 +567,7 @@ impl BeaconTracker {
             cfg,
             slot_ns,
             table: HashTable::new(),
-            slab: Vec::new(),
-            free: Vec::new(),
-            head: NIL,
-            tail: NIL,
+            slab: LruSlab::new(),
             hasher: foldhash::fast::RandomState::default(),
             scratch: Scratch::new(),
             checkins: Vec::with_capacity(CHECKIN_CAP),
@@ -619,8 +612,7 @@ impl BeaconTracker {
         let hash = self.hasher.hash_one(key);
         let idx = match self.find(hash, key) {
             Some(idx) => {
-                self.unlink(idx);
-                self.push_tail(idx);
+                self.slab.touch(idx);
                 idx
             }
             None => {
@@ -660,7 +652,7 @@ impl BeaconTracker {
     /// not held.
     pub fn window_checkins(&self, key: &PairKey) -> Option<u64> {
         let idx = self.find(self.hasher.hash_one(key), key)?;
-        self.node(idx).map(|n| n.pair.in_window())
+        self.slab.get(idx).map(|n| n.pair.in_window())
     }
 
     /// Estimated bytes held: the tracker itself, its scratch buffers, the slab and free
@@ -672,8 +664,10 @@ impl BeaconTracker {
             .saturating_add(self.scratch.heap_bytes())
             .saturating_add(bytes_of::<CheckIn>(self.checkins.capacity()));
         fixed
-            .saturating_add(bytes_of::<Option<Node>>(self.slab.capacity()))
-            .saturating_add(bytes_of::<u32>(self.free.capacity()))
+            .saturating_add(
+                LruSlab::<Entry>::slot_bytes().saturating_mul(self.slab.slots_capacity()),
+            )
+            .saturating_add(bytes_of::<u32>(self.slab.free_capacity()))
             .saturating_add(index_bytes(self.table.capacity()))
             .saturating_add(self.heap_bytes)
     }
@@ -830,8 +824,7 @@ impl BeaconTracker {
         let mut connections = 0u64;
         let mut first: Option<Timestamp> = None;
         self.checkins.clear();
-        let node = self.slab.get(to_usize(idx)).and_then(Option::as_ref);
-        if let Some(pair) = node.map(|n| &n.pair) {
+        if let Some(pair) = self.slab.get(idx).map(|n| &n.pair) {
             for h in pair.ring.iter().filter(|h| h.at >= obs.start) {
                 self.checkins.push(CheckIn {
                     start: h.at,
@@ -882,7 +875,7 @@ impl BeaconTracker {
         band: Band,
         eval: Evaluation,
     ) -> Option<BeaconFinding> {
-        let node = self.node(idx)?;
+        let node = self.slab.get(idx)?;
         let score = eval.score.unwrap_or(BeaconScore {
             timing: 0.0,
             size: 0.0,
@@ -925,28 +918,16 @@ impl BeaconTracker {
         t.as_nanos().div_euclid(self.slot_ns)
     }
 
-    // ---- the table: slab, hash index, LRU list ------------------------------------
-
-    fn node(&self, idx: u32) -> Option<&Node> {
-        self.slab.get(to_usize(idx)).and_then(Option::as_ref)
-    }
-
-    fn node_mut(&mut self, idx: u32) -> Option<&mut Node> {
-        self.slab.get_mut(to_usize(idx)).and_then(Option::as_mut)
-    }
+    // ---- the table: the slab and its hash index ----------------------------------
 
     fn pair_mut(&mut self, idx: u32) -> Option<&mut Pair> {
-        self.node_mut(idx).map(|n| &mut n.pair)
+        self.slab.get_mut(idx).map(|n| &mut n.pair)
     }
 
     fn find(&self, hash: u64, key: &PairKey) -> Option<u32> {
         let slab = &self.slab;
         self.table
-            .find(hash, |&i| {
-                slab.get(to_usize(i))
-                    .and_then(Option::as_ref)
-                    .is_some_and(|n| n.key == *key)
-            })
+            .find(hash, |&i| slab.get(i).is_some_and(|n| n.key == *key))
             .copied()
     }
 
@@ -961,17 +942,15 @@ impl BeaconTracker {
         };
         let heap = name.saturating_add(bytes_of::<Hit>(RING_MIN));
         if !self.ensure_room(heap, None) {
-            self.free.push(idx);
+            self.slab.release(idx);
             return None;
         }
         let mut ring = VecDeque::<Hit>::new();
         ring.reserve_exact(RING_MIN);
         let heap = name.saturating_add(bytes_of::<Hit>(ring.capacity()));
-        let node = Node {
+        let entry = Entry {
             key: key.clone(),
             hash,
-            prev: NIL,
-            next: NIL,
             pair: Pair {
                 ring,
                 spill: None,
@@ -984,35 +963,31 @@ impl BeaconTracker {
                 heap,
             },
         };
-        let slot = self.slab.get_mut(to_usize(idx))?;
-        *slot = Some(node);
+        if !self.slab.fill(idx, entry) {
+            return None;
+        }
         self.heap_bytes = self.heap_bytes.saturating_add(heap);
         let slab = &self.slab;
         self.table.insert_unique(hash, idx, |&i| hash_at(slab, i));
-        self.push_tail(idx);
         Some(idx)
     }
 
     fn take_slot(&mut self) -> Option<u32> {
         loop {
-            if let Some(idx) = self.free.pop() {
+            if let Some(idx) = self.slab.take_vacant() {
                 return Some(idx);
             }
-            let (len, cap) = (self.slab.len(), self.slab.capacity());
+            let (len, cap) = (self.slab.slots_len(), self.slab.slots_capacity());
             if len < cap {
-                let idx = u32::try_from(len).ok()?;
-                self.slab.push(None);
-                return Some(idx);
+                return None;
             }
             let at_pair_cap = len >= self.cfg.max_pairs;
             if !at_pair_cap && self.grow_slab(cap) {
                 continue;
             }
             // Full (or no memory to grow): the least recently seen pair makes room.
-            if self.head == NIL {
-                return None;
-            }
-            self.evict(self.head, !at_pair_cap);
+            let victim = self.slab.least_recent()?;
+            self.evict(victim, !at_pair_cap);
         }
     }
 
@@ -1025,15 +1000,15 @@ impl BeaconTracker {
         let mut more = cap.max(SLAB_MIN).min(room);
         while more > 0 {
             let new_cap = cap.saturating_add(more);
-            let delta = bytes_of::<Option<Node>>(more)
+            let delta = LruSlab::<Entry>::slot_bytes()
+                .saturating_mul(more)
                 .saturating_add(bytes_of::<u32>(more))
                 .saturating_add(
                     index_bytes(new_cap).saturating_sub(index_bytes(self.table.capacity())),
                 );
             if self.memory_bytes().saturating_add(delta) <= self.cfg.max_memory_bytes {
-                self.slab.reserve_exact(more);
-                self.free
-                    .reserve_exact(new_cap.saturating_sub(self.free.len()));
+                self.slab.reserve_slots(more);
+                self.slab.reserve_free(new_cap);
                 let slab = &self.slab;
                 self.table
                     .reserve(new_cap.saturating_sub(self.table.len()), |&i| {
@@ -1055,8 +1030,10 @@ impl BeaconTracker {
             if self.memory_bytes().saturating_add(delta) <= self.cfg.max_memory_bytes {
                 return true;
             }
-            let victim = self.head;
-            if victim == NIL || Some(victim) == keep {
+            let Some(victim) = self.slab.least_recent() else {
+                return false;
+            };
+            if Some(victim) == keep {
                 return false;
             }
             self.evict(victim, true);
@@ -1074,9 +1051,12 @@ impl BeaconTracker {
     /// Removes silent pairs from the LRU head: those whose last check-in left the window.
     fn expire_idle(&mut self, window_start: Timestamp) {
         for _ in 0..EXPIRE_PER_CALL {
-            let head = self.head;
+            let Some(head) = self.slab.least_recent() else {
+                return;
+            };
             let idle = self
-                .node(head)
+                .slab
+                .get(head)
                 .is_some_and(|n| n.pair.last_seen < window_start);
             if !idle {
                 return;
@@ -1087,60 +1067,19 @@ impl BeaconTracker {
     }
 
     fn remove(&mut self, idx: u32) {
-        self.unlink(idx);
-        let Some(node) = self.slab.get_mut(to_usize(idx)).and_then(Option::take) else {
+        // The free list was reserved to the slab's capacity: this never allocates.
+        let Some(node) = self.slab.remove(idx) else {
             return;
         };
         if let Ok(entry) = self.table.find_entry(node.hash, |&i| i == idx) {
             entry.remove();
         }
         self.heap_bytes = self.heap_bytes.saturating_sub(node.pair.heap);
-        // The free list was reserved to the slab's capacity: this never allocates.
-        self.free.push(idx);
-    }
-
-    fn unlink(&mut self, idx: u32) {
-        let Some((prev, next)) = self.node(idx).map(|n| (n.prev, n.next)) else {
-            return;
-        };
-        match self.node_mut(prev) {
-            Some(p) => p.next = next,
-            None => self.head = next,
-        }
-        match self.node_mut(next) {
-            Some(n) => n.prev = prev,
-            None => self.tail = prev,
-        }
-        if let Some(n) = self.node_mut(idx) {
-            n.prev = NIL;
-            n.next = NIL;
-        }
-    }
-
-    fn push_tail(&mut self, idx: u32) {
-        let tail = self.tail;
-        if let Some(n) = self.node_mut(idx) {
-            n.prev = tail;
-            n.next = NIL;
-        } else {
-            return;
-        }
-        match self.node_mut(tail) {
-            Some(t) => t.next = idx,
-            None => self.head = idx,
-        }
-        self.tail = idx;
     }
 }
 
-fn to_usize(idx: u32) -> usize {
-    usize::try_from(idx).unwrap_or(usize::MAX)
-}
-
-fn hash_at(slab: &[Option<Node>], idx: u32) -> u64 {
-    slab.get(to_usize(idx))
-        .and_then(Option::as_ref)
-        .map_or(0, |n| n.hash)
+fn hash_at(slab: &LruSlab<Entry>, idx: u32) -> u64 {
+    slab.get(idx).map_or(0, |n| n.hash)
 }
 
 fn bytes_of<T>(n: usize) -> usize {

@@ -6,7 +6,8 @@
 //! query with its response (or gives up on one) and hands the result here as a
 //! [`DnsObservation`]; [`DnsTunnelTracker::observe`] answers with at most one
 //! [`DnsTunnelFinding`], which the caller turns into an event. It imports `crate::time`,
-//! std and [`super::dns_score`] (the Public Suffix List split, entropy) and nothing else.
+//! std, hashbrown, foldhash, [`super::dns_score`] (the Public Suffix List split, entropy)
+//! and [`super::lru`] (the tables' slab), and nothing else.
 //!
 //! What it does not do: no I/O, no clock (time is the observation's), no logging, no
 //! event building, no user allow-list file (the caller filters, or passes names in
@@ -72,7 +73,8 @@
 //!
 //! # Bounded memory
 //!
-//! Two tables, each a hash index over a slab with a least-recently-seen list: domains
+//! Two tables, each a hash index over a slab with a least-recently-seen list
+//! ([`super::lru`]): domains
 //! ([`TunnelConfig::max_domains`]) and clients ([`TunnelConfig::max_clients`], only
 //! clients that had an NXDOMAIN). [`TunnelConfig::max_memory_bytes`] caps both together
 //! (7/8 for domains, 1/8 for clients): the caps on entries are derived from it too, so
@@ -110,6 +112,7 @@ use std::net::IpAddr;
 use crate::time::{Duration, Timestamp};
 
 use super::dns_score::{self, MAX_NAME, NameKind, SuffixKind};
+use super::lru::{self, LruSlab, NIL};
 
 /// Query types that carry data back in their answers (RFC 1035 §3.2.2).
 pub const QTYPE_CNAME: u16 = 5;
@@ -440,8 +443,8 @@ impl DnsTunnelTracker {
 
     pub fn counters(&self) -> TunnelCounters {
         TunnelCounters {
-            domains: self.domains.len as u64,
-            clients: self.clients.len as u64,
+            domains: self.domains.len() as u64,
+            clients: self.clients.len() as u64,
             memory_bytes: self
                 .domains
                 .memory_bytes()
@@ -1438,27 +1441,22 @@ trait Entry {
     fn heap_bytes(&self) -> usize;
 }
 
-const NIL: u32 = u32::MAX;
-
-struct Node<E> {
+/// An entry as the slab holds it, with the keyed hash the index files it under.
+struct Keyed<E> {
     hash: u64,
-    /// Towards the most and the least recently seen.
-    prev: u32,
-    next: u32,
     e: E,
 }
 
-/// A slab of nodes on a doubly linked recency list (head: most recent), indexed by a
-/// keyed 64-bit hash of the key. A node is checked against the key on lookup; two keys
-/// with the same keyed hash (1 in 2^64, and not forceable: the key is random) would
-/// share a slot, the newer replacing the older.
+/// A slot of a table's slab.
+type Node<E> = lru::Node<Keyed<E>>;
+
+/// A slab of entries on a recency list ([`LruSlab`]), indexed by a keyed 64-bit hash of
+/// the key. A node is checked against the key on lookup; two keys with the same keyed
+/// hash (1 in 2^64, and not forceable: the key is random) would share a slot, the newer
+/// replacing the older.
 struct Table<E> {
     index: hashbrown::HashMap<u64, u32, RandomState>,
-    slots: Vec<Option<Node<E>>>,
-    free: Vec<u32>,
-    head: u32,
-    tail: u32,
-    len: usize,
+    slab: LruSlab<Keyed<E>>,
     /// Most entries held: the configured cap, lowered to what the byte budget pays for.
     cap: usize,
     heap_used: usize,
@@ -1479,71 +1477,67 @@ impl<E: Entry> Table<E> {
             );
         Table {
             index: hashbrown::HashMap::with_capacity_and_hasher(cap, RandomState::default()),
-            slots: Vec::new(),
-            free: Vec::new(),
-            head: NIL,
-            tail: NIL,
-            len: 0,
+            slab: LruSlab::new(),
             cap,
             heap_used: 0,
             heap_budget: cap.saturating_mul(heap_per_entry),
         }
     }
 
+    fn len(&self) -> usize {
+        self.slab.len()
+    }
+
     fn memory_bytes(&self) -> usize {
-        self.slots
-            .capacity()
+        self.slab
+            .slots_capacity()
             .saturating_mul(size_of::<Option<Node<E>>>())
             .saturating_add(self.index.capacity().saturating_mul(INDEX_BYTES_PER_SLOT))
-            .saturating_add(self.free.capacity().saturating_mul(size_of::<u32>()))
+            .saturating_add(self.slab.free_capacity().saturating_mul(size_of::<u32>()))
             .saturating_add(self.heap_used)
     }
 
-    fn node(&self, i: u32) -> Option<&Node<E>> {
-        self.slots.get(usize::try_from(i).ok()?)?.as_ref()
-    }
-
-    fn node_mut(&mut self, i: u32) -> Option<&mut Node<E>> {
-        self.slots.get_mut(usize::try_from(i).ok()?)?.as_mut()
-    }
-
-    /// The entry of `hash` if it matches, moved to the head.
+    /// The entry of `hash` if it matches, moved to the most recent end.
     fn find(&mut self, hash: u64, matches: impl Fn(&E) -> bool) -> Option<u32> {
         let i = *self.index.get(&hash)?;
-        if !self.node(i).is_some_and(|n| matches(&n.e)) {
+        if !self.slab.get(i).is_some_and(|n| matches(&n.e)) {
             self.remove(i);
             return None;
         }
-        self.unlink(i);
-        self.push_front(i);
+        self.slab.touch(i);
         Some(i)
     }
 
     fn get_mut(&mut self, i: u32) -> Option<&mut E> {
-        self.node_mut(i).map(|n| &mut n.e)
+        self.slab.get_mut(i).map(|n| &mut n.e)
     }
 
-    /// Drops entries idle for `window` at the tail (a few), then evicts until an entry
-    /// with `heap` bytes fits. Returns (expired, evicted).
+    /// Drops entries idle for `window` at the least recent end (a few), then evicts until
+    /// an entry with `heap` bytes fits. Returns (expired, evicted).
     fn make_room(&mut self, now: i64, window: i64, heap: usize) -> (u64, u64) {
         let mut expired = 0u64;
         let mut dropped = 0usize;
         while dropped < EXPIRE_PER_INSERT {
+            let Some(oldest) = self.slab.least_recent() else {
+                break;
+            };
             let idle = self
-                .node(self.tail)
+                .slab
+                .get(oldest)
                 .is_some_and(|n| now.saturating_sub(n.e.last_seen()) >= window);
             if !idle {
                 break;
             }
-            self.remove(self.tail);
+            self.remove(oldest);
             expired = expired.saturating_add(1);
             dropped = dropped.saturating_add(1);
         }
         let mut evicted = 0u64;
-        while self.len > 0
-            && (self.len >= self.cap || self.heap_used.saturating_add(heap) > self.heap_budget)
+        while self.len() > 0
+            && (self.len() >= self.cap || self.heap_used.saturating_add(heap) > self.heap_budget)
         {
-            if self.remove(self.tail).is_none() {
+            let victim = self.slab.least_recent();
+            if victim.and_then(|i| self.remove(i)).is_none() {
                 break;
             }
             evicted = evicted.saturating_add(1);
@@ -1551,87 +1545,38 @@ impl<E: Entry> Table<E> {
         (expired, evicted)
     }
 
-    /// Adds `e` at the head; `None` when there is no room (call `make_room` first).
+    /// Adds `e` as the most recent; `None` when there is no room (call `make_room` first).
     fn insert(&mut self, hash: u64, e: E) -> Option<u32> {
-        if self.len >= self.cap {
+        if self.len() >= self.cap {
             return None;
         }
         if let Some(&old) = self.index.get(&hash) {
             self.remove(old);
         }
         let heap = e.heap_bytes();
-        let node = Node {
-            hash,
-            prev: NIL,
-            next: NIL,
-            e,
-        };
-        let i = match self.free.pop() {
-            Some(i) => {
-                *self.slots.get_mut(usize::try_from(i).ok()?)? = Some(node);
-                i
-            }
+        let i = match self.slab.take_vacant() {
+            Some(i) => i,
             None => {
-                if self.slots.len() == self.slots.capacity() {
-                    // Double, but never past the cap: capacity is memory.
-                    let room = self.cap.saturating_sub(self.slots.len());
-                    self.slots
-                        .reserve_exact(self.slots.len().max(16).min(room).max(1));
-                }
-                let i = u32::try_from(self.slots.len()).ok()?;
-                self.slots.push(Some(node));
-                i
+                // Double, but never past the cap: capacity is memory.
+                let made = self.slab.slots_len();
+                let room = self.cap.saturating_sub(made);
+                self.slab.reserve_slots(made.max(16).min(room).max(1));
+                self.slab.take_vacant()?
             }
         };
+        if !self.slab.fill(i, Keyed { hash, e }) {
+            return None;
+        }
         self.index.insert(hash, i);
-        self.push_front(i);
-        self.len = self.len.saturating_add(1);
         self.heap_used = self.heap_used.saturating_add(heap);
         Some(i)
     }
 
     fn remove(&mut self, i: u32) -> Option<E> {
-        self.node(i)?;
-        self.unlink(i);
-        let node = self.slots.get_mut(usize::try_from(i).ok()?)?.take()?;
+        let node = self.slab.remove(i)?;
         self.index.remove(&node.hash);
-        self.free.push(i);
-        self.len = self.len.saturating_sub(1);
         self.heap_used = self.heap_used.saturating_sub(node.e.heap_bytes());
         Some(node.e)
-    }
-
-    fn unlink(&mut self, i: u32) {
-        let Some((prev, next)) = self.node(i).map(|n| (n.prev, n.next)) else {
-            return;
-        };
-        match self.node_mut(prev) {
-            Some(p) => p.next = next,
-            None => self.head = next,
-        }
-        match self.node_mut(next) {
-            Some(n) => n.prev = prev,
-            None => self.tail = prev,
-        }
-        if let Some(n) = self.node_mut(i) {
-            n.prev = NIL;
-            n.next = NIL;
-        }
-    }
-
-    fn push_front(&mut self, i: u32) {
-        let head = self.head;
-        if let Some(n) = self.node_mut(i) {
-            n.prev = NIL;
-            n.next = head;
-        } else {
-            return;
-        }
-        match self.node_mut(head) {
-            Some(h) => h.prev = i,
-            None => self.tail = i,
-        }
-        self.head = i;
     }
 }
 
