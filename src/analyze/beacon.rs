@@ -84,9 +84,9 @@
 //! # Memory
 //!
 //! Every pair lives in one slab node (its key, a few times and counters, list links)
-//! indexed by a `hashbrown::HashTable<u32>`; the least recently seen pair is the head
-//! of an intrusive doubly linked list over the slab (exact LRU: a check-in moves its
-//! node to the tail in O(1)). Rings grow lazily, doubling from [`RING_MIN`] to
+//! indexed by a `hashbrown::HashTable<u32>`; the least recently seen pair is the
+//! oldest end of the intrusive doubly linked list over the slab ([`super::lru`], exact
+//! LRU: a check-in moves its node to the newest end in O(1)). Rings grow lazily, doubling from [`RING_MIN`] to
 //! [`CHECKIN_CAP`]; a spill (3 KiB) is allocated only by a pair that overflows its ring.
 //! [`BeaconTracker::memory_bytes`] is an estimate (capacities times element sizes, the
 //! hash index as hashbrown lays it out, names counted as if owned) of everything the
@@ -94,8 +94,14 @@
 //! the growth fits under [`TrackerConfig::max_memory_bytes`], and a growth that cannot
 //! fit is refused (the ring stops growing, the spill is not made, the pair is not
 //! tracked), each refusal counted. Pairs silent for a whole window are removed.
+//!
+//! # Files
+//!
+//! This file holds the public face (keys, configuration, findings, counters) and the
+//! check-in path; `beacon/pair.rs` a pair's ring and spill and how a check-in lands in
+//! them; `beacon/judge.rs` when a pair is rescored and alerts; `beacon/table.rs` the
+//! slab, its hash index, growth and eviction.
 
-use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -106,7 +112,13 @@ use crate::flow::Transport;
 use crate::time::{Duration, Timestamp};
 
 use super::beacon_score::{self, BeaconConfig, BeaconScore, CHECKIN_CAP, CheckIn, Scratch};
-use super::bins::{BINS, Bins, Window};
+use super::lru::LruSlab;
+
+mod judge;
+mod pair;
+mod table;
+
+use self::{pair::*, table::*};
 
 /// RITA works on a day of logs; a day also covers every beacon period worth the name
 /// (an hour-period beacon has 24 check-ins in it).
@@ -153,15 +165,6 @@ pub const SPILL_SLOTS: usize = 192;
 /// at a few times one check-in's share of a sort, and moves the quartiles and the MAD by
 /// at most a quarter of the sample.
 pub const RESCORE_SHARE: usize = 4;
-
-/// Idle pairs (silent for a whole window) removed per check-in, from the LRU head: more
-/// than the one pair a check-in can add, so the idle backlog never grows.
-const EXPIRE_PER_CALL: usize = 2;
-
-/// Slab size reserved when it first grows.
-const SLAB_MIN: usize = 64;
-
-const NIL: u32 = u32::MAX;
 
 /// The server side of a pair: its name where known (TLS SNI, HTTP Host, a DNS answer),
 /// else its address. A pair by name and a pair by address are different pairs.
@@ -376,162 +379,6 @@ pub struct TrackerCounters {
     pub strobes: u64,
 }
 
-/// One check-in as the ring keeps it (16 bytes).
-#[derive(Clone, Copy, Debug)]
-struct Hit {
-    at: Timestamp,
-    /// Client bytes, saturated at 4 GiB (beyond that the size score has nothing to say).
-    bytes: u32,
-    new_connection: bool,
-}
-
-/// One spill slot: the check-ins of one slot of the grid, tagged with the slot number.
-#[derive(Clone, Copy, Debug)]
-struct SpillSlot {
-    slot: i64,
-    checkins: u32,
-    connections: u32,
-}
-
-const EMPTY_SLOT: SpillSlot = SpillSlot {
-    slot: i64::MIN,
-    checkins: 0,
-    connections: 0,
-};
-
-/// The check-ins of a pair pushed out of its full ring while still in the window.
-#[derive(Debug)]
-struct Spill {
-    slots: [SpillSlot; SPILL_SLOTS],
-    /// Slots numbered below this have been subtracted from the totals.
-    oldest: i64,
-    checkins: u64,
-    connections: u64,
-}
-
-impl Spill {
-    fn new(oldest: i64) -> Box<Spill> {
-        Box::new(Spill {
-            slots: [EMPTY_SLOT; SPILL_SLOTS],
-            oldest,
-            checkins: 0,
-            connections: 0,
-        })
-    }
-
-    fn position(slot: i64) -> usize {
-        // rem_euclid by a positive constant is in 0..SPILL_SLOTS.
-        usize::try_from(slot.rem_euclid(SPILL_SLOTS as i64)).unwrap_or(0)
-    }
-
-    fn subtract(&mut self, pos: usize) {
-        if let Some(s) = self.slots.get_mut(pos) {
-            self.checkins = self.checkins.saturating_sub(u64::from(s.checkins));
-            self.connections = self.connections.saturating_sub(u64::from(s.connections));
-            *s = EMPTY_SLOT;
-        }
-    }
-
-    /// Forgets every slot numbered below `start` (the window's first slot).
-    fn expire(&mut self, start: i64) {
-        if start <= self.oldest {
-            return;
-        }
-        let behind = start.saturating_sub(self.oldest);
-        let steps = usize::try_from(behind)
-            .unwrap_or(SPILL_SLOTS)
-            .min(SPILL_SLOTS);
-        let mut slot = self.oldest;
-        for _ in 0..steps {
-            let pos = Spill::position(slot);
-            if self.slots.get(pos).is_some_and(|s| s.slot < start) {
-                self.subtract(pos);
-            }
-            slot = slot.saturating_add(1);
-        }
-        self.oldest = start;
-    }
-
-    /// Counts one check-in in its slot; false when it is older than what the spill holds.
-    fn add(&mut self, slot: i64, new_connection: bool) -> bool {
-        if slot < self.oldest {
-            return false;
-        }
-        let pos = Spill::position(slot);
-        let Some(tag) = self.slots.get(pos).map(|s| s.slot) else {
-            return false;
-        };
-        if tag > slot {
-            return false;
-        }
-        if tag < slot {
-            self.subtract(pos);
-        }
-        let Some(s) = self.slots.get_mut(pos) else {
-            return false;
-        };
-        s.slot = slot;
-        s.checkins = s.checkins.saturating_add(1);
-        self.checkins = self.checkins.saturating_add(1);
-        if new_connection {
-            s.connections = s.connections.saturating_add(1);
-            self.connections = self.connections.saturating_add(1);
-        }
-        true
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Alert {
-    band: Band,
-    /// First alert of the current window.
-    at: Timestamp,
-}
-
-/// A pair's state.
-#[derive(Debug)]
-struct Pair {
-    ring: VecDeque<Hit>,
-    spill: Option<Box<Spill>>,
-    /// The pair's first and last check-in (since it was created).
-    first: Timestamp,
-    last_seen: Timestamp,
-    since_score: usize,
-    scored_at: Option<Timestamp>,
-    alert: Option<Alert>,
-    strobe_at: Option<Timestamp>,
-    /// Heap bytes accounted to this pair (ring, spill, name).
-    heap: usize,
-}
-
-impl Pair {
-    fn in_window(&self) -> u64 {
-        let spilled = self.spill.as_ref().map_or(0, |s| s.checkins);
-        u64::try_from(self.ring.len())
-            .unwrap_or(u64::MAX)
-            .saturating_add(spilled)
-    }
-}
-
-#[derive(Debug)]
-struct Node {
-    key: PairKey,
-    hash: u64,
-    prev: u32,
-    next: u32,
-    pair: Pair,
-}
-
-/// What a rescore found.
-struct Evaluation {
-    score: Option<BeaconScore>,
-    bins_total: u64,
-    span_secs: f64,
-    samples: usize,
-    connections: u64,
-    first_seen: Option<Timestamp>,
-}
-
 /// The per-worker beacon state: every pair's recent check-ins, bounded in pairs and
 /// bytes, judged on packet time.
 #[derive(Debug)]
@@ -540,11 +387,9 @@ pub struct BeaconTracker {
     /// Spill slot width in nanoseconds: `ceil(window / SPILL_SLOTS)`, so the slots of
     /// one spill always cover a whole window.
     slot_ns: i64,
+    /// Slab indices, found by the pair's key.
     table: HashTable<u32>,
-    slab: Vec<Option<Node>>,
-    free: Vec<u32>,
-    head: u32,
-    tail: u32,
+    slab: LruSlab<Entry>,
     hasher: foldhash::fast::RandomState,
     scratch: Scratch,
     checkins: Vec<CheckIn>,
@@ -571,10 +416,7 @@ impl BeaconTracker {
             cfg,
             slot_ns,
             table: HashTable::new(),
-            slab: Vec::new(),
-            free: Vec::new(),
-            head: NIL,
-            tail: NIL,
+            slab: LruSlab::new(),
             hasher: foldhash::fast::RandomState::default(),
             scratch: Scratch::new(),
             checkins: Vec::with_capacity(CHECKIN_CAP),
@@ -619,8 +461,7 @@ impl BeaconTracker {
         let hash = self.hasher.hash_one(key);
         let idx = match self.find(hash, key) {
             Some(idx) => {
-                self.unlink(idx);
-                self.push_tail(idx);
+                self.slab.touch(idx);
                 idx
             }
             None => {
@@ -660,7 +501,7 @@ impl BeaconTracker {
     /// not held.
     pub fn window_checkins(&self, key: &PairKey) -> Option<u64> {
         let idx = self.find(self.hasher.hash_one(key), key)?;
-        self.node(idx).map(|n| n.pair.in_window())
+        self.slab.get(idx).map(|n| n.pair.in_window())
     }
 
     /// Estimated bytes held: the tracker itself, its scratch buffers, the slab and free
@@ -672,503 +513,13 @@ impl BeaconTracker {
             .saturating_add(self.scratch.heap_bytes())
             .saturating_add(bytes_of::<CheckIn>(self.checkins.capacity()));
         fixed
-            .saturating_add(bytes_of::<Option<Node>>(self.slab.capacity()))
-            .saturating_add(bytes_of::<u32>(self.free.capacity()))
+            .saturating_add(
+                LruSlab::<Entry>::slot_bytes().saturating_mul(self.slab.slots_capacity()),
+            )
+            .saturating_add(bytes_of::<u32>(self.slab.free_capacity()))
             .saturating_add(index_bytes(self.table.capacity()))
             .saturating_add(self.heap_bytes)
     }
-
-    // ---- the per-pair steps -------------------------------------------------------
-
-    /// Adds a check-in to a pair's ring, growing the ring or spilling its oldest
-    /// check-in when it is full.
-    fn record(&mut self, idx: u32, hit: Hit, window_start: Timestamp) {
-        let start_slot = self.slot_of(window_start);
-        let Some(pair) = self.pair_mut(idx) else {
-            return;
-        };
-        pair.first = pair.first.min(hit.at);
-        pair.last_seen = pair.last_seen.max(hit.at);
-        while pair.ring.front().is_some_and(|h| h.at < window_start) {
-            pair.ring.pop_front();
-        }
-        if let Some(spill) = pair.spill.as_mut() {
-            spill.expire(start_slot);
-        }
-        let (len, cap) = (pair.ring.len(), pair.ring.capacity());
-        if len >= cap && cap < CHECKIN_CAP {
-            self.grow_ring(idx, cap);
-        }
-        let full = self
-            .pair_mut(idx)
-            .is_some_and(|p| p.ring.len() >= p.ring.capacity());
-        if full {
-            self.spill_oldest(idx, start_slot);
-        }
-        if let Some(pair) = self.pair_mut(idx) {
-            // Never reallocates: the ring had room, grew, or was just emptied by one.
-            if pair.ring.len() < pair.ring.capacity() {
-                pair.ring.push_back(hit);
-                pair.since_score = pair.since_score.saturating_add(1);
-            }
-        }
-    }
-
-    fn grow_ring(&mut self, idx: u32, cap: usize) {
-        let new_cap = cap.saturating_mul(2).clamp(RING_MIN, CHECKIN_CAP);
-        let delta = bytes_of::<Hit>(new_cap.saturating_sub(cap));
-        if !self.ensure_room(delta, Some(idx)) {
-            self.counters.ring_growth_refused = self.counters.ring_growth_refused.saturating_add(1);
-            return;
-        }
-        let Some(pair) = self.pair_mut(idx) else {
-            return;
-        };
-        let old = pair.ring.capacity();
-        pair.ring
-            .reserve_exact(new_cap.saturating_sub(pair.ring.len()));
-        let grown = bytes_of::<Hit>(pair.ring.capacity().saturating_sub(old));
-        pair.heap = pair.heap.saturating_add(grown);
-        self.heap_bytes = self.heap_bytes.saturating_add(grown);
-    }
-
-    /// Moves the ring's oldest check-in into the spill (made on first use).
-    fn spill_oldest(&mut self, idx: u32, start_slot: i64) {
-        let has_spill = self.pair_mut(idx).is_some_and(|p| p.spill.is_some());
-        if !has_spill && self.ensure_room(size_of::<Spill>(), Some(idx)) {
-            if let Some(pair) = self.pair_mut(idx) {
-                pair.spill = Some(Spill::new(start_slot));
-                pair.heap = pair.heap.saturating_add(size_of::<Spill>());
-            }
-            self.heap_bytes = self.heap_bytes.saturating_add(size_of::<Spill>());
-        }
-        let slot_ns = self.slot_ns;
-        let Some(pair) = self.pair_mut(idx) else {
-            return;
-        };
-        let Some(hit) = pair.ring.pop_front() else {
-            return;
-        };
-        let kept = pair
-            .spill
-            .as_mut()
-            .is_some_and(|s| s.add(hit.at.as_nanos().div_euclid(slot_ns), hit.new_connection));
-        if !kept {
-            self.counters.spill_dropped = self.counters.spill_dropped.saturating_add(1);
-        }
-    }
-
-    /// Decides whether the pair alerts now.
-    fn judge(&mut self, idx: u32, now: Timestamp) -> Option<BeaconFinding> {
-        let obs = self.observation(now);
-        let window = self.cfg.window;
-        let (n, ring_len, since, scored_at, strobe_at) = {
-            let p = self.pair_mut(idx)?;
-            (
-                p.in_window(),
-                p.ring.len(),
-                p.since_score,
-                p.scored_at,
-                p.strobe_at,
-            )
-        };
-        let min = u64::try_from(self.cfg.min_checkins).unwrap_or(u64::MAX);
-        if n < min {
-            return None;
-        }
-        if beacon_score::is_strobe_count(n, obs.len(), &self.cfg.score) {
-            if strobe_at.is_some_and(|t| now < t.saturating_add(window)) {
-                return None;
-            }
-            self.pair_mut(idx)?.strobe_at = Some(now);
-            let eval = self.evaluate(idx, obs);
-            return self.finding(idx, BeaconKind::Strobe, self.cfg.strobe_band, eval);
-        }
-
-        let bin_width = Duration(obs.len().as_nanos().checked_div(BINS as i64).unwrap_or(0));
-        let due = match scored_at {
-            None => true,
-            Some(t) => since.saturating_mul(RESCORE_SHARE) >= ring_len || now.since(t) >= bin_width,
-        };
-        if !due {
-            return None;
-        }
-        let eval = self.evaluate(idx, obs);
-        self.counters.rescores = self.counters.rescores.saturating_add(1);
-        let (alert_score, bands) = (self.cfg.alert_score, self.cfg.bands);
-        let pair = self.pair_mut(idx)?;
-        pair.since_score = 0;
-        pair.scored_at = Some(now);
-        if pair
-            .alert
-            .is_some_and(|a| now >= a.at.saturating_add(window))
-        {
-            pair.alert = None;
-        }
-        let total = eval.score?.total;
-        // Written so that a NaN threshold never alerts.
-        let alerting = total >= alert_score;
-        if !alerting {
-            return None;
-        }
-        let band = bands.of(total).unwrap_or(Band::Low);
-        let previous = pair.alert;
-        if previous.is_some_and(|a| band <= a.band) {
-            return None;
-        }
-        pair.alert = Some(Alert {
-            band,
-            at: previous.map_or(now, |a| a.at),
-        });
-        self.finding(idx, BeaconKind::Beacon, band, eval)
-    }
-
-    /// Rebuilds the pair's check-ins and bins over the observation period and scores them.
-    fn evaluate(&mut self, idx: u32, obs: Window) -> Evaluation {
-        let slot_ns = self.slot_ns;
-        let mut bins = Bins::new(obs);
-        let mut connections = 0u64;
-        let mut first: Option<Timestamp> = None;
-        self.checkins.clear();
-        let node = self.slab.get(to_usize(idx)).and_then(Option::as_ref);
-        if let Some(pair) = node.map(|n| &n.pair) {
-            for h in pair.ring.iter().filter(|h| h.at >= obs.start) {
-                self.checkins.push(CheckIn {
-                    start: h.at,
-                    client_bytes: u64::from(h.bytes),
-                });
-                bins.add(h.at);
-                connections = connections.saturating_add(u64::from(h.new_connection));
-                first = Some(first.map_or(h.at, |f| f.min(h.at)));
-            }
-            if let Some(spill) = pair.spill.as_ref() {
-                for s in spill.slots.iter() {
-                    if s.slot < spill.oldest || s.checkins == 0 {
-                        continue;
-                    }
-                    let start = Timestamp(s.slot.saturating_mul(slot_ns)).max(obs.start);
-                    let end = Timestamp(s.slot.saturating_add(1).saturating_mul(slot_ns));
-                    // The part of the slot inside the observation, its check-ins taken as
-                    // evenly spread (only the slot across the start is cut).
-                    let share = end.since(start).as_nanos() as f64 / slot_ns as f64;
-                    let part = |n: u32| (f64::from(n) * share.clamp(0.0, 1.0)).round() as u32;
-                    let (n, c) = (part(s.checkins), part(s.connections));
-                    if n == 0 {
-                        continue;
-                    }
-                    let mid = Timestamp(start.0.saturating_add(end.since(start).as_nanos() / 2));
-                    bins.add_many(mid.clamp(obs.start, obs.end.max(obs.start)), n);
-                    connections = connections.saturating_add(u64::from(c));
-                    let seen = start.max(pair.first);
-                    first = Some(first.map_or(seen, |f| f.min(seen)));
-                }
-            }
-        }
-        let score = beacon_score::score(&self.checkins, &bins, &self.cfg.score, &mut self.scratch);
-        Evaluation {
-            score,
-            bins_total: bins.total(),
-            span_secs: bins.span().as_nanos() as f64 / 1e9,
-            samples: self.checkins.len(),
-            connections,
-            first_seen: first,
-        }
-    }
-
-    fn finding(
-        &self,
-        idx: u32,
-        kind: BeaconKind,
-        band: Band,
-        eval: Evaluation,
-    ) -> Option<BeaconFinding> {
-        let node = self.node(idx)?;
-        let score = eval.score.unwrap_or(BeaconScore {
-            timing: 0.0,
-            size: 0.0,
-            histogram: 0.0,
-            duration: 0.0,
-            total: 0.0,
-            median_interval_secs: 0.0,
-            interval_mad_secs: 0.0,
-            median_bytes: 0.0,
-            bytes_mad: 0.0,
-            checkins: eval.bins_total,
-            span_secs: eval.span_secs,
-            samples: eval.samples,
-        });
-        let reason = match kind {
-            BeaconKind::Beacon => score.reason().to_string(),
-            BeaconKind::Strobe => format!("strobe: {}", score.reason()),
-        };
-        Some(BeaconFinding {
-            key: node.key.clone(),
-            kind,
-            score,
-            checkins: eval.bins_total,
-            connections: eval.connections,
-            first_seen: eval.first_seen.unwrap_or(node.pair.last_seen),
-            last_seen: node.pair.last_seen,
-            band,
-            reason,
-        })
-    }
-
-    /// `[now − L, now]`, `L = clamp(now − epoch, min_observation, window)`.
-    fn observation(&self, now: Timestamp) -> Window {
-        let seen = now.since(self.epoch).as_nanos();
-        let len = seen.max(self.cfg.min_observation.0).min(self.cfg.window.0);
-        Window::new(Timestamp(now.0.saturating_sub(len)), now)
-    }
-
-    fn slot_of(&self, t: Timestamp) -> i64 {
-        t.as_nanos().div_euclid(self.slot_ns)
-    }
-
-    // ---- the table: slab, hash index, LRU list ------------------------------------
-
-    fn node(&self, idx: u32) -> Option<&Node> {
-        self.slab.get(to_usize(idx)).and_then(Option::as_ref)
-    }
-
-    fn node_mut(&mut self, idx: u32) -> Option<&mut Node> {
-        self.slab.get_mut(to_usize(idx)).and_then(Option::as_mut)
-    }
-
-    fn pair_mut(&mut self, idx: u32) -> Option<&mut Pair> {
-        self.node_mut(idx).map(|n| &mut n.pair)
-    }
-
-    fn find(&self, hash: u64, key: &PairKey) -> Option<u32> {
-        let slab = &self.slab;
-        self.table
-            .find(hash, |&i| {
-                slab.get(to_usize(i))
-                    .and_then(Option::as_ref)
-                    .is_some_and(|n| n.key == *key)
-            })
-            .copied()
-    }
-
-    /// Makes a node for a new pair: a free slot, a new one while the slab may grow within
-    /// both caps, else the least recently seen pair's. `None` when one pair cannot fit.
-    fn insert(&mut self, key: &PairKey, hash: u64) -> Option<u32> {
-        let idx = self.take_slot()?;
-        let name = match &key.server {
-            // The Arc's two counters and the bytes, as if this pair owned the name.
-            Server::Name(n) => n.len().saturating_add(size_of::<[usize; 2]>()),
-            Server::Ip(_) => 0,
-        };
-        let heap = name.saturating_add(bytes_of::<Hit>(RING_MIN));
-        if !self.ensure_room(heap, None) {
-            self.free.push(idx);
-            return None;
-        }
-        let mut ring = VecDeque::<Hit>::new();
-        ring.reserve_exact(RING_MIN);
-        let heap = name.saturating_add(bytes_of::<Hit>(ring.capacity()));
-        let node = Node {
-            key: key.clone(),
-            hash,
-            prev: NIL,
-            next: NIL,
-            pair: Pair {
-                ring,
-                spill: None,
-                first: Timestamp(i64::MAX),
-                last_seen: Timestamp(i64::MIN),
-                since_score: 0,
-                scored_at: None,
-                alert: None,
-                strobe_at: None,
-                heap,
-            },
-        };
-        let slot = self.slab.get_mut(to_usize(idx))?;
-        *slot = Some(node);
-        self.heap_bytes = self.heap_bytes.saturating_add(heap);
-        let slab = &self.slab;
-        self.table.insert_unique(hash, idx, |&i| hash_at(slab, i));
-        self.push_tail(idx);
-        Some(idx)
-    }
-
-    fn take_slot(&mut self) -> Option<u32> {
-        loop {
-            if let Some(idx) = self.free.pop() {
-                return Some(idx);
-            }
-            let (len, cap) = (self.slab.len(), self.slab.capacity());
-            if len < cap {
-                let idx = u32::try_from(len).ok()?;
-                self.slab.push(None);
-                return Some(idx);
-            }
-            let at_pair_cap = len >= self.cfg.max_pairs;
-            if !at_pair_cap && self.grow_slab(cap) {
-                continue;
-            }
-            // Full (or no memory to grow): the least recently seen pair makes room.
-            if self.head == NIL {
-                return None;
-            }
-            self.evict(self.head, !at_pair_cap);
-        }
-    }
-
-    /// Grows the slab, free list and hash index together, only if that fits in memory
-    /// as it is (growing by evicting would trade many pairs for empty slots): by
-    /// doubling, or by the largest halving of that step (down to [`SLAB_MIN`]) that fits,
-    /// so a tight memory cap is filled to within a small step instead of a doubling.
-    fn grow_slab(&mut self, cap: usize) -> bool {
-        let room = self.cfg.max_pairs.saturating_sub(cap);
-        let mut more = cap.max(SLAB_MIN).min(room);
-        while more > 0 {
-            let new_cap = cap.saturating_add(more);
-            let delta = bytes_of::<Option<Node>>(more)
-                .saturating_add(bytes_of::<u32>(more))
-                .saturating_add(
-                    index_bytes(new_cap).saturating_sub(index_bytes(self.table.capacity())),
-                );
-            if self.memory_bytes().saturating_add(delta) <= self.cfg.max_memory_bytes {
-                self.slab.reserve_exact(more);
-                self.free
-                    .reserve_exact(new_cap.saturating_sub(self.free.len()));
-                let slab = &self.slab;
-                self.table
-                    .reserve(new_cap.saturating_sub(self.table.len()), |&i| {
-                        hash_at(slab, i)
-                    });
-                return true;
-            }
-            if more <= SLAB_MIN {
-                return false;
-            }
-            more = more.checked_div(2).unwrap_or(0).max(SLAB_MIN.min(room));
-        }
-        false
-    }
-
-    /// Evicts least recently seen pairs (never `keep`) until `delta` more bytes fit.
-    fn ensure_room(&mut self, delta: usize, keep: Option<u32>) -> bool {
-        loop {
-            if self.memory_bytes().saturating_add(delta) <= self.cfg.max_memory_bytes {
-                return true;
-            }
-            let victim = self.head;
-            if victim == NIL || Some(victim) == keep {
-                return false;
-            }
-            self.evict(victim, true);
-        }
-    }
-
-    fn evict(&mut self, idx: u32, for_memory: bool) {
-        self.remove(idx);
-        self.counters.evictions = self.counters.evictions.saturating_add(1);
-        if for_memory {
-            self.counters.memory_evictions = self.counters.memory_evictions.saturating_add(1);
-        }
-    }
-
-    /// Removes silent pairs from the LRU head: those whose last check-in left the window.
-    fn expire_idle(&mut self, window_start: Timestamp) {
-        for _ in 0..EXPIRE_PER_CALL {
-            let head = self.head;
-            let idle = self
-                .node(head)
-                .is_some_and(|n| n.pair.last_seen < window_start);
-            if !idle {
-                return;
-            }
-            self.remove(head);
-            self.counters.expired = self.counters.expired.saturating_add(1);
-        }
-    }
-
-    fn remove(&mut self, idx: u32) {
-        self.unlink(idx);
-        let Some(node) = self.slab.get_mut(to_usize(idx)).and_then(Option::take) else {
-            return;
-        };
-        if let Ok(entry) = self.table.find_entry(node.hash, |&i| i == idx) {
-            entry.remove();
-        }
-        self.heap_bytes = self.heap_bytes.saturating_sub(node.pair.heap);
-        // The free list was reserved to the slab's capacity: this never allocates.
-        self.free.push(idx);
-    }
-
-    fn unlink(&mut self, idx: u32) {
-        let Some((prev, next)) = self.node(idx).map(|n| (n.prev, n.next)) else {
-            return;
-        };
-        match self.node_mut(prev) {
-            Some(p) => p.next = next,
-            None => self.head = next,
-        }
-        match self.node_mut(next) {
-            Some(n) => n.prev = prev,
-            None => self.tail = prev,
-        }
-        if let Some(n) = self.node_mut(idx) {
-            n.prev = NIL;
-            n.next = NIL;
-        }
-    }
-
-    fn push_tail(&mut self, idx: u32) {
-        let tail = self.tail;
-        if let Some(n) = self.node_mut(idx) {
-            n.prev = tail;
-            n.next = NIL;
-        } else {
-            return;
-        }
-        match self.node_mut(tail) {
-            Some(t) => t.next = idx,
-            None => self.head = idx,
-        }
-        self.tail = idx;
-    }
-}
-
-fn to_usize(idx: u32) -> usize {
-    usize::try_from(idx).unwrap_or(usize::MAX)
-}
-
-fn hash_at(slab: &[Option<Node>], idx: u32) -> u64 {
-    slab.get(to_usize(idx))
-        .and_then(Option::as_ref)
-        .map_or(0, |n| n.hash)
-}
-
-fn bytes_of<T>(n: usize) -> usize {
-    n.saturating_mul(size_of::<T>())
-}
-
-/// Bytes of a `HashTable<u32>` of this capacity: hashbrown keeps buckets a power of two
-/// at most 7/8 full (4 or 8 buckets below 8 entries), one 4-byte slot and one control
-/// byte per bucket, plus a group of 16 control bytes. 0 for a table never allocated.
-fn index_bytes(capacity: usize) -> usize {
-    if capacity == 0 {
-        return 0;
-    }
-    let buckets = if capacity < 4 {
-        4
-    } else if capacity < 8 {
-        8
-    } else {
-        capacity
-            .saturating_mul(8)
-            .checked_div(7)
-            .unwrap_or(usize::MAX)
-            .checked_next_power_of_two()
-            .unwrap_or(usize::MAX)
-    };
-    buckets
-        .saturating_mul(size_of::<u32>().saturating_add(1))
-        .saturating_add(16)
 }
 
 #[cfg(test)]

@@ -576,7 +576,7 @@ fn repeated_names_across_sub_windows_count_once() {
             .map(move |(i, n)| q(m * 60_000 + i as i64, ip(2), n, QTYPE_TXT, NOERROR))
     });
     assert!(run(&mut tr, seq).is_empty());
-    let entry = tr.domains.slots.iter().flatten().next().unwrap();
+    let entry = tr.domains.slab.iter().next().unwrap();
     let w = DomainWindow::of(&entry.e.buckets);
     assert_eq!(w.queries, 300);
     assert!((28..=32).contains(&w.distinct), "{}", w.distinct);
@@ -626,13 +626,7 @@ fn least_recently_seen_domain_is_evicted() {
     }
     // `one.com` was seen last-but-one; `two.com` is the least recently seen.
     tr.observe(&q(4, ip(1), "a.four.com", A, NOERROR));
-    let held: Vec<&str> = tr
-        .domains
-        .slots
-        .iter()
-        .flatten()
-        .map(|n| &*n.e.domain)
-        .collect();
+    let held: Vec<&str> = tr.domains.slab.iter().map(|n| &*n.e.domain).collect();
     assert!(
         held.contains(&"one.com") && !held.contains(&"two.com"),
         "{held:?}"

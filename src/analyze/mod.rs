@@ -9,7 +9,8 @@
 //! Layers, from the stage down:
 //! - [`stage`]: events in, behavioural events out; the allow-list ([`allow`]).
 //! - [`beacon`], [`dns_tunnel`]: the bounded per-pair and per-domain state (named caps,
-//!   least recently seen evicted and counted, sliding windows).
+//!   least recently seen evicted and counted, sliding windows), both on the slab and
+//!   recency list of [`lru`].
 //! - [`beacon_score`], [`bins`], [`stats`], [`dns_score`]: pure scoring, numbers in and
 //!   scores out, testable on hand-made numbers: RITA v5's four-part beacon score
 //!   (timing, data size, histogram, duration) and strobe test; the window in 24 bins;
@@ -37,5 +38,6 @@ pub mod beacon_score;
 pub mod bins;
 pub mod dns_score;
 pub mod dns_tunnel;
+pub mod lru;
 pub mod stage;
 pub mod stats;

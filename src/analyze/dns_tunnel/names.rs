@@ -1,0 +1,184 @@
+//! Names cut for grouping: the registered domain and the subdomain below it, which names
+//! are skipped before any state, and the figures of one name (length, entropy, the
+//! fingerprint the sketch counts) that the sub-windows sum. Pure: text in, figures out.
+
+use super::*;
+
+/// A name cut for grouping.
+pub(super) struct Group<'a> {
+    /// The registered domain (or the first label, for a name without a real TLD).
+    pub(super) domain: &'a str,
+    /// What lies below it (or after the first label).
+    pub(super) subdomain: &'a str,
+    /// The name ends in a real top-level domain (DGA counts only those).
+    pub(super) real_tld: bool,
+}
+
+/// Cuts `qname` for grouping, or `None` when it is skipped (see the module doc).
+pub(super) fn group(qname: &str) -> Option<Group<'_>> {
+    let s = dns_score::split(qname);
+    let NameKind::Registered(kind) = s.kind else {
+        return None;
+    };
+    let registered = s.registered?;
+    let tld = s.suffix.rsplit('.').next().unwrap_or(s.suffix);
+    if SKIPPED_TLDS.iter().any(|z| tld.eq_ignore_ascii_case(z))
+        || registered.eq_ignore_ascii_case("ip6.int")
+    {
+        return None;
+    }
+    let g = if kind == SuffixKind::Unlisted && !plausible_tld(tld) {
+        let (first, rest) = s.name.split_once('.')?;
+        Group {
+            domain: first,
+            subdomain: rest,
+            real_tld: false,
+        }
+    } else {
+        Group {
+            domain: registered,
+            subdomain: s.subdomain,
+            real_tld: true,
+        }
+    };
+    if g.subdomain.split('.').any(|l| l.starts_with('_')) || g.domain.starts_with('_') {
+        return None;
+    }
+    Some(g)
+}
+
+/// Top-level labels whose names never reach a public authoritative server, or that name
+/// infrastructure rather than hosts: `arpa` (reverse zones, `_dns.resolver.arpa`,
+/// `home.arpa`), `local` (mDNS, RFC 6762), and RFC 6761/7686's special-use names.
+pub(super) const SKIPPED_TLDS: &[&str] = &["arpa", "local", "localhost", "invalid", "onion"];
+
+pub(super) fn plausible_tld(tld: &str) -> bool {
+    let b = tld.as_bytes();
+    if b.is_empty() || b.len() > MAX_TLD_LEN {
+        return false;
+    }
+    let idn = b.len() > 4 && b.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"));
+    if idn {
+        b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+    } else {
+        b.iter().all(u8::is_ascii_alphabetic)
+    }
+}
+
+pub(super) fn first_label(domain: &str) -> &str {
+    domain.split('.').next().unwrap_or(domain)
+}
+
+/// `text` lowercased into `buf`; `None` when it does not fit.
+pub(super) fn lowercase<'b>(text: &str, buf: &'b mut [u8; MAX_NAME]) -> Option<&'b str> {
+    let out = buf.get_mut(..text.len())?;
+    out.copy_from_slice(text.as_bytes());
+    out.make_ascii_lowercase();
+    // ASCII lowercasing keeps UTF-8 valid.
+    std::str::from_utf8(out).ok()
+}
+
+/// The figures of one name that the buckets sum.
+pub(super) struct NameFigures {
+    /// Length of the whole name on the wire (escapes undone, dots counted).
+    pub(super) wire_len: usize,
+    /// Bytes in the subdomain's labels, escapes undone, dots between labels not counted.
+    pub(super) sub_bytes: usize,
+    /// Entropy of those bytes (0 without a subdomain).
+    pub(super) entropy: f64,
+    /// Fingerprint of the lowercased subdomain, for the distinct-count sketch.
+    pub(super) fingerprint: u64,
+}
+
+impl NameFigures {
+    pub(super) fn of(qname: &str, subdomain: &str) -> NameFigures {
+        let name = qname.strip_suffix('.').unwrap_or(qname);
+        let mut buf = [0u8; MAX_NAME];
+        let mut sub_bytes = 0usize;
+        for b in Unescaped::new(subdomain).flatten() {
+            let Some(slot) = buf.get_mut(sub_bytes) else {
+                break;
+            };
+            *slot = b;
+            sub_bytes = sub_bytes.saturating_add(1);
+        }
+        NameFigures {
+            wire_len: Unescaped::new(name).count(),
+            sub_bytes,
+            entropy: dns_score::entropy(buf.get(..sub_bytes).unwrap_or_default()),
+            fingerprint: fingerprint(subdomain),
+        }
+    }
+}
+
+/// The bytes of a name in presentation form with its escapes (`\DDD`, `\X`, RFC 4343
+/// §2.1) undone: `Some(byte)` for a label byte, `None` for a dot between labels.
+pub(super) struct Unescaped<'a> {
+    pub(super) text: &'a [u8],
+    pub(super) at: usize,
+}
+
+impl<'a> Unescaped<'a> {
+    pub(super) fn new(text: &'a str) -> Unescaped<'a> {
+        Unescaped {
+            text: text.as_bytes(),
+            at: 0,
+        }
+    }
+}
+
+impl Iterator for Unescaped<'_> {
+    type Item = Option<u8>;
+
+    fn next(&mut self) -> Option<Option<u8>> {
+        let c = *self.text.get(self.at)?;
+        let next = self.at.saturating_add(1);
+        let (item, width) = match c {
+            b'.' => (None, 1),
+            b'\\' => match (decimal3(self.text, next), self.text.get(next)) {
+                (Some(v), _) => (Some(v), 4),
+                (None, Some(&x)) => (Some(x), 2),
+                (None, None) => (Some(c), 1),
+            },
+            _ => (Some(c), 1),
+        };
+        self.at = self.at.saturating_add(width);
+        Some(item)
+    }
+}
+
+/// The byte of three decimal digits at `at` (`\DDD`), if they are there and <= 255.
+pub(super) fn decimal3(b: &[u8], at: usize) -> Option<u8> {
+    let d = b.get(at..at.checked_add(3)?)?;
+    let mut v: u32 = 0;
+    for &c in d {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v
+            .saturating_mul(10)
+            .saturating_add(u32::from(c.saturating_sub(b'0')));
+    }
+    u8::try_from(v).ok()
+}
+
+/// FNV-1a over the lowercased bytes, then MurmurHash3's 64-bit finalizer so that the
+/// top bits (the sketch's register index) and the leading zeros are well mixed. Fixed,
+/// not keyed: a replay gives the same estimates every run. (A keyed hash would stop a
+/// tool that crafts names to collide; such a tool can as well send fewer names.)
+pub(super) fn fingerprint(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+pub(super) fn is_vowel(c: u8) -> bool {
+    matches!(c.to_ascii_lowercase(), b'a' | b'e' | b'i' | b'o' | b'u')
+}

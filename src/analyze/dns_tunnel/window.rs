@@ -1,0 +1,70 @@
+//! The sliding window in sub-windows: which sub-window a time falls in, moving a ring of
+//! them forward, when an alert may repeat, and the rates read over the window.
+
+use super::*;
+
+/// The sub-window index holding `t`.
+pub(super) fn epoch(t: i64, width: i64) -> i64 {
+    t.checked_div_euclid(width).unwrap_or(0)
+}
+
+pub(super) fn slot_of(epoch: i64) -> usize {
+    usize::try_from(epoch.rem_euclid(BUCKETS as i64)).unwrap_or(0)
+}
+
+/// Moves the ring to sub-window `e` (never back), clearing the sub-windows it passes;
+/// returns the slot of the current one.
+pub(super) fn advance<B: Copy>(
+    buckets: &mut [B; BUCKETS],
+    current: &mut i64,
+    e: i64,
+    empty: B,
+) -> usize {
+    if e > *current {
+        let steps = e.saturating_sub(*current).min(BUCKETS as i64);
+        let mut k = 0i64;
+        while k < steps {
+            if let Some(b) = buckets.get_mut(slot_of(e.saturating_sub(k))) {
+                *b = empty;
+            }
+            k = k.saturating_add(1);
+        }
+        *current = e;
+    }
+    slot_of(*current)
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Alerted {
+    pub(super) at: i64,
+    pub(super) distinct: u64,
+}
+
+pub(super) fn should_alert(
+    prev: Option<Alerted>,
+    now: i64,
+    distinct: u64,
+    window: i64,
+    worse: f64,
+) -> bool {
+    match prev {
+        None => true,
+        Some(p) => {
+            now.saturating_sub(p.at) >= window || distinct as f64 >= p.distinct as f64 * worse
+        }
+    }
+}
+
+pub(super) fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+pub(super) fn nanos_secs(n: i64) -> f64 {
+    n as f64 / 1e9
+}
+
+/// Minutes of activity between `first` and `last`, at least one: a burst of 300 names in
+/// 40 ms is 300 a minute, not 450,000.
+pub(super) fn active_minutes(first: i64, last: i64) -> f64 {
+    (last.saturating_sub(first) as f64).max(NANOS_PER_MIN) / NANOS_PER_MIN
+}
