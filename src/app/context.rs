@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use super::facts::{ConnFacts, Fact, FlowRef};
 use crate::flow::{Direction, FlowKey, ReassemblyBudget, ReassemblyCounters};
-use crate::proto::dns::{DnsState, DnsTransaction};
+use crate::proto::dns::{DnsPacket, DnsState, DnsTransaction};
 use crate::proto::http::HttpCounters;
 use crate::proto::quic::QuicCounters;
 use crate::proto::tls::TlsCounters;
@@ -56,6 +56,17 @@ pub(super) struct FlowMeta {
 impl FlowMeta {
     pub(super) fn is_from_client(&self, d: Direction) -> bool {
         d == self.client
+    }
+
+    /// A DNS message of this flow travelling in `d`, as the DNS state files it.
+    pub(super) fn dns_packet(&self, d: Direction) -> DnsPacket {
+        let (src, dst) = (self.key.sender(d), self.key.receiver(d));
+        DnsPacket {
+            flow_id: self.flow_id,
+            transport: self.key.proto,
+            src: SocketAddr::new(src.ip, src.port),
+            dst: SocketAddr::new(dst.ip, dst.port),
+        }
     }
 
     /// The flow as facts name it, at `time`: the client is the source.

@@ -14,7 +14,7 @@ use super::facts::{AppProtocol, Fact, Hello};
 use super::select::{self, Choice, Parser};
 use crate::flow::Direction;
 use crate::proto::Progress;
-use crate::proto::dns::{DnsPacket, TcpDnsFramer};
+use crate::proto::dns::TcpDnsFramer;
 use crate::proto::handshake::HandshakeFacts;
 use crate::proto::http::HttpState;
 use crate::proto::tls::ClientHelloStream;
@@ -114,12 +114,7 @@ impl StreamParsers {
             }
             StreamParser::Unknown => self.reprobe(d, from_client, data),
             StreamParser::Dns(framer) => {
-                let pkt = DnsPacket {
-                    flow_id: cx.flow.flow_id,
-                    transport: cx.flow.key.proto,
-                    src: sockaddr(cx.flow.key.sender(d)),
-                    dst: sockaddr(cx.flow.key.receiver(d)),
-                };
+                let pkt = cx.flow.dns_packet(d);
                 let time = cx.time();
                 let shared = &mut *cx.shared;
                 let progress =
@@ -351,8 +346,4 @@ impl StreamParsers {
             cx.shared.facts.push(Fact::Http(flow, tx));
         }
     }
-}
-
-fn sockaddr(e: crate::flow::Endpoint) -> std::net::SocketAddr {
-    std::net::SocketAddr::new(e.ip, e.port)
 }

@@ -7,7 +7,6 @@ use super::facts::{AppProtocol, Hello};
 use super::select::{self, Parser};
 use crate::flow::Direction;
 use crate::proto::Progress;
-use crate::proto::dns::DnsPacket;
 use crate::proto::quic::{QuicHello, QuicState};
 
 /// What a UDP flow carries.
@@ -38,12 +37,7 @@ pub(super) fn on_datagram(udp: &mut UdpApp, dir: Direction, payload: &[u8], cx: 
     let from_client = cx.flow.is_from_client(dir);
     match udp {
         UdpApp::Dns => {
-            let pkt = DnsPacket {
-                flow_id: cx.flow.flow_id,
-                transport: cx.flow.key.proto,
-                src: endpoint(cx.flow.key.sender(dir)),
-                dst: endpoint(cx.flow.key.receiver(dir)),
-            };
+            let pkt = cx.flow.dns_packet(dir);
             let ts = cx.time();
             let shared = &mut *cx.shared;
             // A parse error is counted by the DNS state; the flow stays DNS.
@@ -92,8 +86,4 @@ fn decide(flow: &FlowMeta, payload: &[u8], conn: &mut ConnSlot) -> UdpApp {
         }
         Some(Parser::Tls | Parser::Http) | None => UdpApp::Other,
     }
-}
-
-fn endpoint(e: crate::flow::Endpoint) -> std::net::SocketAddr {
-    std::net::SocketAddr::new(e.ip, e.port)
 }
