@@ -540,16 +540,13 @@ impl DnsTunnelTracker {
                 self.domains.insert(hash, entry)?
             }
         };
-        let epoch_of = |t: i64| epoch(t, self.width);
         let entry = self.domains.get_mut(idx)?;
-        let t = t.max(entry.last);
-        entry.last = t;
-        let slot = advance(
-            &mut entry.buckets,
-            &mut entry.epoch,
-            epoch_of(t),
-            DomainBucket::EMPTY,
-        );
+        let ring = Ring {
+            buckets: &mut entry.buckets,
+            epoch: &mut entry.epoch,
+            last: &mut entry.last,
+        };
+        let (t, slot) = file(ring, t, self.width, DomainBucket::EMPTY);
         entry.buckets.get_mut(slot)?.add(obs, name, t, &self.cfg);
 
         // Cheap gate before the sketch is merged (a busy benign domain, all short A and
@@ -610,16 +607,13 @@ impl DnsTunnelTracker {
             }
             (None, None) => return None,
         };
-        let epoch_of = |t: i64| epoch(t, self.width);
         let entry = self.clients.get_mut(idx)?;
-        let t = t.max(entry.last);
-        entry.last = t;
-        let slot = advance(
-            &mut entry.buckets,
-            &mut entry.epoch,
-            epoch_of(t),
-            ClientBucket::EMPTY,
-        );
+        let ring = Ring {
+            buckets: &mut entry.buckets,
+            epoch: &mut entry.epoch,
+            last: &mut entry.last,
+        };
+        let (t, slot) = file(ring, t, self.width, ClientBucket::EMPTY);
         let bucket = entry.buckets.get_mut(slot)?;
         bucket.add(obs, nx_domain, name, t);
         let domain = nx_domain?;

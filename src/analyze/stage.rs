@@ -97,7 +97,7 @@ impl Analytics {
             return;
         }
         let server = match name {
-            Some(n) if !n.is_empty() && n != "-" => Server::Name(Arc::from(lowercase(n).as_str())),
+            Some(n) if !n.is_empty() && n != "-" => Server::Name(lowercase(n)),
             _ => Server::Ip(h.dst_ip),
         };
         let key = PairKey {
@@ -155,8 +155,13 @@ impl Analytics {
     }
 }
 
-fn lowercase(name: &str) -> String {
-    name.to_ascii_lowercase()
+/// The name as pairs are keyed (names are compared byte for byte), copied once.
+fn lowercase(name: &str) -> Arc<str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Arc::from(name.to_ascii_lowercase().as_str())
+    } else {
+        Arc::from(name)
+    }
 }
 
 /// The Beacon event of a finding, on the header of the check-in that completed it.

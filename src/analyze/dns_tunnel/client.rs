@@ -20,6 +20,18 @@ pub(super) struct ClientBucket {
     pub(super) hll: [u8; HLL_M],
 }
 
+impl SubWindow for ClientBucket {
+    fn queries(&self) -> u32 {
+        self.queries
+    }
+    fn span(&self) -> (i64, i64) {
+        (self.first, self.last)
+    }
+    fn sketch(&self) -> &[u8; HLL_M] {
+        &self.hll
+    }
+}
+
 impl ClientBucket {
     pub(super) const EMPTY: ClientBucket = ClientBucket {
         first: 0,
@@ -120,8 +132,8 @@ pub(super) struct ClientWindow {
 impl ClientWindow {
     pub(super) fn of(buckets: &[ClientBucket; BUCKETS]) -> ClientWindow {
         let mut w = ClientWindow {
-            first: i64::MAX,
-            last: i64::MIN,
+            first: 0,
+            last: 0,
             queries: 0,
             nx: 0,
             counted: 0,
@@ -133,11 +145,8 @@ impl ClientWindow {
             entropy_sum: 0.0,
             distinct_nx: 0,
         };
-        let mut hll = [0u8; HLL_M];
         let add = |a: &mut u64, b: u32| *a = a.saturating_add(u64::from(b));
         for b in buckets.iter().filter(|b| b.queries > 0) {
-            w.first = w.first.min(b.first);
-            w.last = w.last.max(b.last);
             add(&mut w.queries, b.queries);
             add(&mut w.nx, b.nx);
             add(&mut w.counted, b.counted);
@@ -147,14 +156,8 @@ impl ClientWindow {
             add(&mut w.chars, b.chars);
             w.max_len = w.max_len.max(usize::from(b.max_len));
             w.entropy_sum += b.entropy_sum;
-            for (acc, r) in hll.iter_mut().zip(b.hll.iter()) {
-                *acc = (*acc).max(*r);
-            }
         }
-        if w.queries == 0 {
-            (w.first, w.last) = (0, 0);
-        }
-        w.distinct_nx = hll_estimate(&hll);
+        (w.first, w.last, w.distinct_nx) = merged(buckets);
         w
     }
 

@@ -24,6 +24,18 @@ pub(super) struct DomainBucket {
     pub(super) hll: [u8; HLL_M],
 }
 
+impl SubWindow for DomainBucket {
+    fn queries(&self) -> u32 {
+        self.queries
+    }
+    fn span(&self) -> (i64, i64) {
+        (self.first, self.last)
+    }
+    fn sketch(&self) -> &[u8; HLL_M] {
+        &self.hll
+    }
+}
+
 impl DomainBucket {
     pub(super) const EMPTY: DomainBucket = DomainBucket {
         first: 0,
@@ -140,8 +152,8 @@ pub(super) struct DomainWindow {
 impl DomainWindow {
     pub(super) fn of(buckets: &[DomainBucket; BUCKETS]) -> DomainWindow {
         let mut w = DomainWindow {
-            first: i64::MAX,
-            last: i64::MIN,
+            first: 0,
+            last: 0,
             queries: 0,
             with_sub: 0,
             long: 0,
@@ -154,11 +166,8 @@ impl DomainWindow {
             entropy_sum: 0.0,
             distinct: 0,
         };
-        let mut hll = [0u8; HLL_M];
         let add = |a: &mut u64, b: u32| *a = a.saturating_add(u64::from(b));
         for b in buckets.iter().filter(|b| b.queries > 0) {
-            w.first = w.first.min(b.first);
-            w.last = w.last.max(b.last);
             add(&mut w.queries, b.queries);
             add(&mut w.with_sub, b.with_sub);
             add(&mut w.long, b.long);
@@ -172,15 +181,9 @@ impl DomainWindow {
             add(&mut w.noerror, b.noerror);
             add(&mut w.nx, b.nx);
             w.entropy_sum += b.entropy_sum;
-            for (acc, r) in hll.iter_mut().zip(b.hll.iter()) {
-                *acc = (*acc).max(*r);
-            }
         }
         w.qtypes.other = w.queries.saturating_sub(w.qtypes.odd());
-        if w.queries == 0 {
-            (w.first, w.last) = (0, 0);
-        }
-        w.distinct = hll_estimate(&hll);
+        (w.first, w.last, w.distinct) = merged(buckets);
         w
     }
 

@@ -34,6 +34,51 @@ pub(super) fn advance<B: Copy>(
     slot_of(*current)
 }
 
+/// Files a query seen at `t` in an entry's ring of sub-windows. An entry's time never
+/// goes back (an older packet counts in the current sub-window); returns that time and
+/// the slot of its sub-window.
+pub(super) fn file<B: Copy>(ring: Ring<'_, B>, t: i64, width: i64, empty: B) -> (i64, usize) {
+    let t = t.max(*ring.last);
+    *ring.last = t;
+    (t, advance(ring.buckets, ring.epoch, epoch(t, width), empty))
+}
+
+/// An entry's ring of sub-windows, the sub-window it is at, and its last time.
+pub(super) struct Ring<'a, B> {
+    pub(super) buckets: &'a mut [B; BUCKETS],
+    pub(super) epoch: &'a mut i64,
+    pub(super) last: &'a mut i64,
+}
+
+/// What every sub-window keeps besides its own sums: its queries, when they came, and
+/// the sketch of the names it counts.
+pub(super) trait SubWindow {
+    fn queries(&self) -> u32;
+    fn span(&self) -> (i64, i64);
+    fn sketch(&self) -> &[u8; HLL_M];
+}
+
+/// The window's first and last query times and the distinct count of its sketches'
+/// union, over the sub-windows that saw a query; `(0, 0, 0)` when none did.
+pub(super) fn merged<B: SubWindow>(buckets: &[B; BUCKETS]) -> (i64, i64, u64) {
+    let (mut first, mut last) = (i64::MAX, i64::MIN);
+    let mut hll = [0u8; HLL_M];
+    let mut any = false;
+    for b in buckets.iter().filter(|b| b.queries() > 0) {
+        any = true;
+        let (f, l) = b.span();
+        first = first.min(f);
+        last = last.max(l);
+        for (acc, r) in hll.iter_mut().zip(b.sketch().iter()) {
+            *acc = (*acc).max(*r);
+        }
+    }
+    if !any {
+        return (0, 0, 0);
+    }
+    (first, last, hll_estimate(&hll))
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Alerted {
     pub(super) at: i64,
