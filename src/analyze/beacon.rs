@@ -128,6 +128,21 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(86_400);
 /// bin of the default day, so bins are never narrower than 2.5 min.
 pub const DEFAULT_MIN_OBSERVATION: Duration = Duration::from_secs(3600);
 
+/// Client silence that separates two check-ins inside one connection (the application
+/// stage finds the exchanges; the worker passes it [`TrackerConfig::exchange_gap`]).
+/// Interactive and bulk traffic pauses for less; implants sleep for seconds to hours
+/// (Cobalt Strike's and Sliver's default is 60 s). A beacon faster than this inside one
+/// connection is seen as one long exchange.
+pub const DEFAULT_EXCHANGE_GAP: Duration = Duration::from_secs(5);
+
+/// A connection open this long whose check-ins are small and regular is a
+/// `long_connection` (DESIGN §3): RITA's long-connection threshold is an hour too.
+pub const DEFAULT_LONG_CONNECTION_AFTER: Duration = Duration::from_secs(3600);
+
+/// "Small" client data per check-in of a long connection: a heartbeat or an implant's
+/// task poll (tens to hundreds of bytes, a few KiB with its metadata), not an upload.
+pub const DEFAULT_LONG_CONNECTION_MAX_BYTES: u64 = 4096;
+
 /// RITA v5's `unique_connection_threshold`: 4 check-ins give the 3 gaps timing needs.
 pub const DEFAULT_MIN_CHECKINS: usize = 4;
 
@@ -272,6 +287,13 @@ pub struct TrackerConfig {
     pub strobe_band: Band,
     /// The scorer's knobs (RITA v5), including the strobe rate (`strobe_per_day`).
     pub score: BeaconConfig,
+    /// Client silence that ends an exchange inside a connection.
+    pub exchange_gap: Duration,
+    /// A check-in from inside a connection open at least this long, on a pair whose
+    /// median check-in is at most [`TrackerConfig::long_connection_max_bytes`], makes
+    /// the pair a `long_connection` (see [`BeaconKind::LongConnection`]).
+    pub long_connection_after: Duration,
+    pub long_connection_max_bytes: u64,
     /// Cap on pairs held (clamped to `[1, MAX_PAIRS_LIMIT]`).
     pub max_pairs: usize,
     /// Cap on the tracker's estimated memory ([`BeaconTracker::memory_bytes`]).
@@ -288,6 +310,9 @@ impl Default for TrackerConfig {
             bands: Bands::default(),
             strobe_band: Band::High,
             score: BeaconConfig::default(),
+            exchange_gap: DEFAULT_EXCHANGE_GAP,
+            long_connection_after: DEFAULT_LONG_CONNECTION_AFTER,
+            long_connection_max_bytes: DEFAULT_LONG_CONNECTION_MAX_BYTES,
             max_pairs: DEFAULT_MAX_PAIRS,
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
         }
@@ -312,6 +337,14 @@ pub enum BeaconKind {
     Beacon,
     /// So many check-ins that the pair is flagged whatever its score.
     Strobe,
+    /// Small, regular check-ins inside a connection held open past
+    /// [`TrackerConfig::long_connection_after`]: flagged when the beacon total reaches
+    /// the threshold, or when the mean of the timing and size subscores does (the
+    /// histogram and duration subscores measure how a pair spreads over the window,
+    /// which the connection's age already says; a connection an hour old on a sensor
+    /// that has run for a day fills one bin of 24). The finding's total is then that
+    /// mean.
+    LongConnection,
 }
 
 impl BeaconKind {
@@ -320,6 +353,7 @@ impl BeaconKind {
         match self {
             BeaconKind::Beacon => "beacon",
             BeaconKind::Strobe => "strobe",
+            BeaconKind::LongConnection => "long_connection",
         }
     }
 }
@@ -342,7 +376,8 @@ pub struct BeaconFinding {
     pub last_seen: Timestamp,
     pub band: Band,
     /// One line for people: `every 60 s ±4 s, 230 B ±12 B, 58 check-ins over 57 min`,
-    /// prefixed `strobe: ` for strobes.
+    /// prefixed `strobe: ` for strobes and `connection held 89 min: ` for long
+    /// connections.
     pub reason: String,
 }
 
@@ -443,6 +478,19 @@ impl BeaconTracker {
         client_bytes: u64,
         new_connection: bool,
     ) -> Option<BeaconFinding> {
+        self.check_in_after(key, at, client_bytes, new_connection, Duration(0))
+    }
+
+    /// [`BeaconTracker::check_in`] of a check-in made `open_for` after its connection
+    /// opened (what makes a [`BeaconKind::LongConnection`]).
+    pub fn check_in_after(
+        &mut self,
+        key: &PairKey,
+        at: Timestamp,
+        client_bytes: u64,
+        new_connection: bool,
+        open_for: Duration,
+    ) -> Option<BeaconFinding> {
         self.counters.checkins = self.counters.checkins.saturating_add(1);
         let now = self.now.map_or(at, |n| n.max(at));
         let window_start = Timestamp(now.0.saturating_sub(self.cfg.window.0));
@@ -479,7 +527,7 @@ impl BeaconTracker {
             new_connection,
         };
         self.record(idx, hit, window_start);
-        let finding = self.judge(idx, now);
+        let finding = self.judge(idx, now, open_for);
         if let Some(f) = &finding {
             self.counters.findings = self.counters.findings.saturating_add(1);
             if f.kind == BeaconKind::Strobe {

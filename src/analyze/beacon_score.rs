@@ -301,6 +301,15 @@ impl fmt::Display for Reason<'_> {
     }
 }
 
+/// Seconds written as [`secs`] writes them (`45 s`, `12 min`, `1.5 h`).
+pub struct Seconds(pub f64);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        secs(f, self.0)
+    }
+}
+
 /// Seconds in the unit a person would say: `45 s`, `12 min`, `1.5 h`.
 fn secs(f: &mut fmt::Formatter<'_>, s: f64) -> fmt::Result {
     // NaN falls through to seconds, where `num` writes `?`.

@@ -31,6 +31,8 @@ pub(super) struct Shared {
     pub(super) facts: Vec<Fact>,
     /// A flow's end is a fact (a connection summary, EventID 101).
     pub(super) summaries: bool,
+    /// Client silence that ends an exchange (`None`: exchanges are not tracked).
+    pub(super) exchange_gap: Option<crate::time::Duration>,
     /// Scratch for the DNS state's finished transactions (moved to `facts` at once).
     pub(super) dns_done: Vec<DnsTransaction>,
 }

@@ -9,7 +9,7 @@ use crate::flow::history::HistoryText;
 use crate::proto::dns::DnsTransaction;
 use crate::proto::handshake::HandshakeFacts;
 use crate::proto::http::{HttpTransaction, RequestHead};
-use crate::time::Timestamp;
+use crate::time::{Duration, Timestamp};
 
 /// One finding of the application stage.
 #[derive(Debug)]
@@ -23,6 +23,20 @@ pub enum Fact {
     Dns(DnsTransaction),
     /// The flow ended: its summary (the flow's last packet time is the fact's time).
     End(FlowRef, Box<ConnEnd>),
+    /// The client ended an exchange inside the flow (the fact's time is its start): a
+    /// beacon check-in, for the behavioural stage only (no event is written for it).
+    Exchange(FlowRef, Exchange),
+}
+
+/// One exchange of a connection: client payload after a quiet gap, until the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exchange {
+    /// Client payload bytes in it.
+    pub client_bytes: u64,
+    /// The connection's first exchange.
+    pub first: bool,
+    /// How long the connection had been open when it started.
+    pub open_for: Duration,
 }
 
 /// Why a flow ended.

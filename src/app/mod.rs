@@ -27,6 +27,7 @@
 //! event schema.
 
 mod context;
+mod exchange;
 mod facts;
 mod select;
 mod stream;
@@ -37,14 +38,15 @@ mod udp;
 mod tests;
 
 pub use context::ParserCounters;
-pub use facts::{AppProtocol, ConnEnd, ConnFacts, EndReason, Fact, FlowRef, Hello};
+pub use facts::{AppProtocol, ConnEnd, ConnFacts, EndReason, Exchange, Fact, FlowRef, Hello};
 
 use crate::decode::TcpSegment;
 use crate::flow::{Direction, Entry, ReassemblyBudget};
 use crate::proto::dns::{DnsConfig, DnsState};
 use crate::telemetry::{Counter, Counts};
-use crate::time::Timestamp;
+use crate::time::{Duration, Timestamp};
 use context::{ConnSlot, Cx, FlowMeta, Shared};
+use exchange::{Burst, ExchangeClock};
 use tcp::TcpFlow;
 use udp::UdpApp;
 
@@ -61,6 +63,8 @@ pub struct AppFlow {
     /// table hit. Kept here, in the table node, so that the bulk of a connection never
     /// reads the boxed `TcpFlow` (a second cache miss per packet).
     tcp_done: bool,
+    /// The client's exchanges (bursts after a quiet gap): beacon check-ins.
+    exchange: ExchangeClock,
 }
 
 impl AppFlow {
@@ -68,6 +72,15 @@ impl AppFlow {
     /// right after the table lookup.
     pub fn is_tcp_done(&self) -> bool {
         self.tcp_done
+    }
+
+    /// The flow's own messages are its check-ins: the client's bytes are read as HTTP
+    /// or DNS (every request and query is an event).
+    fn times_itself(&self, client: Direction) -> bool {
+        match &self.tcp {
+            Some(tcp) => tcp.times_itself(client),
+            None => self.udp.is_dns(),
+        }
     }
 }
 
@@ -80,6 +93,9 @@ pub struct AppConfig {
     pub reassembly_budget: usize,
     /// Every flow's end is a fact (EventID 101).
     pub connection_summaries: bool,
+    /// Client silence that ends an exchange inside a connection ([`Fact::Exchange`]);
+    /// `None`: exchanges are not tracked.
+    pub exchange_gap: Option<Duration>,
 }
 
 impl Default for AppConfig {
@@ -88,6 +104,7 @@ impl Default for AppConfig {
             dns: DnsConfig::default(),
             reassembly_budget: crate::flow::REASSEMBLY_BUDGET,
             connection_summaries: true,
+            exchange_gap: None,
         }
     }
 }
@@ -106,6 +123,7 @@ impl AppStage {
                 budget: ReassemblyBudget::new(cfg.reassembly_budget),
                 facts: Vec::new(),
                 summaries: cfg.connection_summaries,
+                exchange_gap: cfg.exchange_gap,
                 dns_done: Vec::new(),
             },
         }
@@ -122,6 +140,14 @@ impl AppStage {
         seg: &TcpSegment<'_>,
         ts: Timestamp,
     ) {
+        if let Some(gap) = self.shared.exchange_gap
+            && !seg.payload.is_empty()
+            && entry.is_from_client(dir)
+        {
+            let len = seg.payload.len();
+            let end = seg.seq.wrapping_add(u32::try_from(len).unwrap_or(u32::MAX));
+            self.client_payload(entry, ts, len, Some(end), gap);
+        }
         // Inlined into the worker: the bulk of a connection stops here.
         if !entry.state.tcp_done {
             self.parse_segment(entry, dir, seg, ts);
@@ -157,6 +183,12 @@ impl AppStage {
         payload: &[u8],
         ts: Timestamp,
     ) {
+        if let Some(gap) = self.shared.exchange_gap
+            && !payload.is_empty()
+            && entry.is_from_client(dir)
+        {
+            self.client_payload(entry, ts, payload.len(), None, gap);
+        }
         // Inlined into the worker: a flow whose parser is done stops here.
         if !payload.is_empty() && !entry.state.udp.is_done() {
             let flow = meta(entry);
@@ -176,6 +208,8 @@ impl AppStage {
     /// its summary. `why`: how it left the table; a TCP flow that saw its RST or both
     /// FINs ended by those.
     pub fn end_flow(&mut self, entry: &mut Entry<AppFlow>, why: EndReason) {
+        // Asked before the parsers finish (they are all done after).
+        let self_timed = entry.state.times_itself(entry.client_dir());
         let flow = meta(entry);
         let state = &mut entry.state;
         let mut cx = Cx {
@@ -188,11 +222,50 @@ impl AppStage {
             tcp.end(&mut cx);
         }
         cx.connect_due();
+        if let Some(burst) = state.exchange.take() {
+            let http = state.conn.http_requests;
+            self.hand_on(entry, burst, self_timed, http);
+        }
         if self.shared.summaries {
             let end = summary(entry, why);
             let flow = meta(entry).at(entry.last_seen);
             self.shared.facts.push(Fact::End(flow, Box::new(end)));
         }
+    }
+
+    /// Client payload of `len` bytes at `ts`: it may end the client's previous exchange.
+    #[inline]
+    fn client_payload(
+        &mut self,
+        entry: &mut Entry<AppFlow>,
+        ts: Timestamp,
+        len: usize,
+        seq_end: Option<u32>,
+        gap: Duration,
+    ) {
+        let client = entry.client_dir();
+        let state = &mut entry.state;
+        let http = state.conn.http_requests;
+        if let Some(burst) = state.exchange.on_payload(ts, len, seq_end, gap, http) {
+            let self_timed = state.times_itself(client);
+            self.hand_on(entry, burst, self_timed, http);
+        }
+    }
+
+    /// An exchange ended: it is a fact unless the flow's own messages time it (an HTTP
+    /// request was handed on in it, or the client's parser reads HTTP or DNS).
+    #[cold]
+    fn hand_on(&mut self, entry: &Entry<AppFlow>, burst: Burst, self_timed: bool, http: u32) {
+        if self_timed || http != burst.http_before {
+            return;
+        }
+        let flow = meta(entry).at(burst.start);
+        let exchange = Exchange {
+            client_bytes: burst.bytes,
+            first: burst.index == 0,
+            open_for: burst.start.since(entry.first_seen),
+        };
+        self.shared.facts.push(Fact::Exchange(flow, exchange));
     }
 
     /// DNS queries unanswered past their timeout at `now` are finished.

@@ -36,6 +36,11 @@ impl TcpFlow {
         self.parsers.all_done()
     }
 
+    /// The client's bytes are read as HTTP or DNS.
+    pub(super) fn times_itself(&self, client: Direction) -> bool {
+        self.parsers.follows(client)
+    }
+
     /// Files one segment travelling in `dir` and runs the parsers over what became
     /// readable (an ACK can release held data of the other direction too).
     pub(super) fn on_segment(&mut self, dir: Direction, seg: &TcpSegment<'_>, cx: &mut Cx<'_>) {

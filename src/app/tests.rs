@@ -226,6 +226,17 @@ impl Conn {
         self.facts.extend(self.stage.take_facts());
     }
 
+    /// No packet for `ms` milliseconds.
+    fn wait(&mut self, ms: i64) {
+        self.ms += ms;
+    }
+
+    /// The client sends `data` again (same sequence numbers): a retransmission.
+    fn client_again(&mut self, data: &[u8]) {
+        self.seq[0] = self.seq[0].wrapping_sub(data.len() as u32);
+        self.client(data);
+    }
+
     fn tcp_done(&mut self) -> bool {
         let (key, _) = FlowKey::new(Transport::Tcp, CLIENT, self.cport, SERVER, self.sport);
         self.flows.get_mut(&key).unwrap().state.is_tcp_done()
@@ -307,6 +318,107 @@ fn tls_on_any_port_names_the_connection_once_the_hello_is_read() {
     assert_eq!(
         (flow.time, flow.client.port()),
         (crate::time::Timestamp::from_millis(8), 40000)
+    );
+}
+
+/// The exchanges a connection handed on: (start in ms, client bytes, first, open for ms).
+fn exchanges(facts: &[Fact]) -> Vec<(i64, u64, bool, i64)> {
+    facts
+        .iter()
+        .filter_map(|f| match f {
+            Fact::Exchange(flow, x) => Some((
+                flow.time.as_nanos() / 1_000_000,
+                x.client_bytes,
+                x.first,
+                x.open_for.as_nanos() / 1_000_000,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn with_exchanges(sport: u16) -> Conn {
+    let mut c = Conn::new(sport);
+    c.stage.shared.exchange_gap = Some(crate::time::Duration::from_secs(5));
+    c
+}
+
+#[test]
+fn client_bursts_after_a_quiet_gap_are_exchanges_even_on_done_flows() {
+    let mut c = with_exchanges(8443);
+    let hello = client_hello("c2.example.net");
+    c.client(&hello);
+    c.server(&[0x16, 3, 3, 0, 4, 2, 0, 0, 0]);
+    c.client(&[0x17; 64]);
+    assert!(c.tcp_done());
+    // The server pushes: no exchange. Then two heartbeats a minute apart, the second
+    // retransmitted 6 s later (a backed-off timer, not a check-in).
+    c.wait(30_000);
+    c.server(&[0x17; 500]);
+    c.wait(30_000);
+    c.client(&[0x17; 90]);
+    c.server(&[0x17; 90]);
+    c.wait(60_000);
+    c.client(&[0x17; 80]);
+    c.wait(6_000);
+    c.client_again(&[0x17; 80]);
+    assert_eq!(exchanges(&c.facts).len(), 2, "each handed on when the next began");
+    let (facts, _) = c.end();
+    let hello_len = hello.len() as u64;
+    assert_eq!(
+        exchanges(&facts),
+        [
+            (4, hello_len + 64, true, 3),
+            (60_008, 90, false, 60_007),
+            (120_010, 80, false, 120_009),
+        ]
+    );
+    // The NetworkConnect comes first (exchanges are named by it), the summary last.
+    assert!(matches!(facts.first(), Some(Fact::Connect(..))));
+    assert!(matches!(facts.last(), Some(Fact::End(..))));
+}
+
+#[test]
+fn http_and_dns_connections_time_themselves() {
+    let request = b"POST /beacon HTTP/1.1\r\nHost: a.example\r\nContent-Length: 0\r\n\r\n";
+    let mut c = with_exchanges(80);
+    for _ in 0..3 {
+        c.client(request);
+        c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        c.wait(60_000);
+    }
+    let (facts, _) = c.end();
+    assert_eq!(http_requests(&facts).len(), 3);
+    assert_eq!(exchanges(&facts), []);
+
+    let mut c = with_exchanges(53);
+    for _ in 0..3 {
+        c.client(&framed(&dns_message(false)));
+        c.server(&framed(&dns_message(true)));
+        c.wait(60_000);
+    }
+    let (facts, _) = c.end();
+    assert_eq!(exchanges(&facts), []);
+}
+
+#[test]
+fn a_websocket_checks_in_with_its_frames_after_the_upgrade() {
+    let mut c = with_exchanges(80);
+    c.client(b"GET /ws HTTP/1.1\r\nHost: a.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    c.server(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    for _ in 0..2 {
+        c.wait(60_000);
+        c.client(&[0x81, 0x85, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
+    let (facts, _) = c.end();
+    assert_eq!(http_requests(&facts), ["GET"]);
+    // The upgrade request is the HTTP check-in; each frame after it an exchange.
+    assert_eq!(
+        exchanges(&facts)
+            .iter()
+            .map(|&(_, bytes, first, _)| (bytes, first))
+            .collect::<Vec<_>>(),
+        [(11, false), (11, false)]
     );
 }
 

@@ -27,6 +27,10 @@ impl UdpApp {
     pub(super) fn is_done(&self) -> bool {
         matches!(self, UdpApp::Other)
     }
+
+    pub(super) fn is_dns(&self) -> bool {
+        matches!(self, UdpApp::Dns)
+    }
 }
 
 /// Reads one datagram travelling in `dir` (not empty: the stage checked).

@@ -56,14 +56,37 @@ impl EventBuilder {
         }
     }
 
-    /// The event of one fact.
-    pub fn build(&mut self, fact: Fact) -> Event {
-        match fact {
+    /// The event of one fact; `None` for an exchange, which is no event (the
+    /// behavioural stage reads it with [`EventBuilder::server_of`]).
+    pub fn build(&mut self, fact: Fact) -> Option<Event> {
+        Some(match fact {
             Fact::Connect(flow, conn) => self.connect(&flow, conn.as_deref()),
             Fact::Http(flow, tx) => self.http(&flow, &tx),
             Fact::Dns(tx) => self.dns(&tx),
             Fact::End(flow, end) => self.end(&flow, &end),
+            Fact::Exchange(..) => return None,
+        })
+    }
+
+    /// The server of a flow as its events name it, for a check-in inside the flow: the
+    /// NetworkConnect's name once that was built, else the name the server's address
+    /// was resolved from.
+    pub fn server_of(&self, flow: &FlowRef) -> Option<Arc<str>> {
+        match self
+            .cids
+            .by_flow
+            .get(&flow.flow_id)
+            .and_then(|kept| kept.names.as_deref())
+        {
+            Some(names) => names.destination_hostname.as_deref().map(Arc::from),
+            None => self.dns_cache.lookup(flow.server.ip(), flow.time),
         }
+    }
+
+    /// The header of an event about `flow` that no fact carried (a behavioural
+    /// finding on an exchange).
+    pub fn header_of(&mut self, flow: &FlowRef) -> Header {
+        self.header(flow, false)
     }
 
     /// An event that was written: its buffers serve the next one.

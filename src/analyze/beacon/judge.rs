@@ -2,6 +2,7 @@
 //! rebuild of a pair's check-ins and bins over the observation period that the scorer
 //! reads (see the parent module's doc).
 
+use crate::analyze::beacon_score::Seconds;
 use crate::analyze::bins::{BINS, Bins, Window};
 
 use super::*;
@@ -18,7 +19,13 @@ pub(super) struct Evaluation {
 
 impl BeaconTracker {
     /// Decides whether the pair alerts now.
-    pub(super) fn judge(&mut self, idx: u32, now: Timestamp) -> Option<BeaconFinding> {
+    /// `open_for`: how long the check-in's connection had been open.
+    pub(super) fn judge(
+        &mut self,
+        idx: u32,
+        now: Timestamp,
+        open_for: Duration,
+    ) -> Option<BeaconFinding> {
         let obs = self.observation(now);
         let window = self.cfg.window;
         let (n, ring_len, since, scored_at, strobe_at) = {
@@ -41,7 +48,7 @@ impl BeaconTracker {
             }
             self.pair_mut(idx)?.strobe_at = Some(now);
             let eval = self.evaluate(idx, obs);
-            return self.finding(idx, BeaconKind::Strobe, self.cfg.strobe_band, eval);
+            return self.finding(idx, BeaconKind::Strobe, self.cfg.strobe_band, eval, open_for);
         }
 
         let bin_width = Duration(obs.len().as_nanos().checked_div(BINS as i64).unwrap_or(0));
@@ -52,9 +59,13 @@ impl BeaconTracker {
         if !due {
             return None;
         }
-        let eval = self.evaluate(idx, obs);
+        let mut eval = self.evaluate(idx, obs);
         self.counters.rescores = self.counters.rescores.saturating_add(1);
         let (alert_score, bands) = (self.cfg.alert_score, self.cfg.bands);
+        let (held_after, small) = (
+            self.cfg.long_connection_after,
+            self.cfg.long_connection_max_bytes as f64,
+        );
         let pair = self.pair_mut(idx)?;
         pair.since_score = 0;
         pair.scored_at = Some(now);
@@ -64,22 +75,39 @@ impl BeaconTracker {
         {
             pair.alert = None;
         }
-        let total = eval.score?.total;
+        let score = eval.score.as_mut()?;
+        // A check-in inside a connection held past the threshold, small as a heartbeat.
+        let held = open_for >= held_after && score.median_bytes <= small;
         // Written so that a NaN threshold never alerts.
-        let alerting = total >= alert_score;
-        if !alerting {
-            return None;
-        }
+        let kind = if score.total >= alert_score {
+            if held {
+                BeaconKind::LongConnection
+            } else {
+                BeaconKind::Beacon
+            }
+        } else {
+            let regular = (score.timing + score.size) / 2.0;
+            if !(held && regular >= alert_score) {
+                return None;
+            }
+            score.total = regular;
+            BeaconKind::LongConnection
+        };
+        let total = score.total;
         let band = bands.of(total).unwrap_or(Band::Low);
         let previous = pair.alert;
-        if previous.is_some_and(|a| band <= a.band) {
+        let long = kind == BeaconKind::LongConnection;
+        // Again in a window only when the band rises, or when a beacon turns out to be
+        // held in one long connection.
+        if previous.is_some_and(|a| band <= a.band && (a.long || !long)) {
             return None;
         }
         pair.alert = Some(Alert {
-            band,
+            band: previous.map_or(band, |a| a.band.max(band)),
             at: previous.map_or(now, |a| a.at),
+            long: long || previous.is_some_and(|a| a.long),
         });
-        self.finding(idx, BeaconKind::Beacon, band, eval)
+        self.finding(idx, kind, band, eval, open_for)
     }
 
     /// Rebuilds the pair's check-ins and bins over the observation period and scores them.
@@ -139,6 +167,7 @@ impl BeaconTracker {
         kind: BeaconKind,
         band: Band,
         eval: Evaluation,
+        open_for: Duration,
     ) -> Option<BeaconFinding> {
         let node = self.slab.get(idx)?;
         let score = eval.score.unwrap_or(BeaconScore {
@@ -158,6 +187,11 @@ impl BeaconTracker {
         let reason = match kind {
             BeaconKind::Beacon => score.reason().to_string(),
             BeaconKind::Strobe => format!("strobe: {}", score.reason()),
+            BeaconKind::LongConnection => format!(
+                "connection held {}: {}",
+                Seconds(open_for.as_nanos() as f64 / 1e9),
+                score.reason()
+            ),
         };
         Some(BeaconFinding {
             key: node.key.clone(),

@@ -116,6 +116,8 @@ pub(super) struct Alert {
     pub(super) band: Band,
     /// First alert of the current window.
     pub(super) at: Timestamp,
+    /// A long-connection alert was given in this window.
+    pub(super) long: bool,
 }
 
 /// A pair's state.

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::Mode;
-use crate::analyze::stage::Analytics;
-use crate::app::{AppConfig, AppFlow, AppStage, EndReason};
+use crate::analyze::stage::{self, Analytics, ExchangeSeen};
+use crate::app::{AppConfig, AppFlow, AppStage, EndReason, Exchange, Fact, FlowRef};
 use crate::capture::{self, PacketBatch, PacketMeta};
 use crate::config::RuntimeConfig;
 use crate::decode::{DecodeError, Decoder, DefragLimits, L4, Packet};
@@ -68,7 +68,8 @@ impl Worker {
         slot: Arc<CounterSlot>,
     ) -> Worker {
         let cap = cfg.flow_table_cap.unwrap_or(FLOW_TABLE_CAP);
-        // Beacon check-ins of TLS, QUIC and other connections are their summaries.
+        // A flow's names are kept for its summary, which beacon check-ins need too (a
+        // connection attempt is one; an exchange is named like its connection).
         let summaries_built = cfg.connection_summaries || cfg.analytics.beacons.is_some();
         let dns = DnsConfig {
             timeout: Duration::from_millis(cfg.dns_timeout_ms as i64),
@@ -82,6 +83,7 @@ impl Worker {
                 dns,
                 reassembly_budget: REASSEMBLY_BUDGET,
                 connection_summaries: summaries_built,
+                exchange_gap: cfg.analytics.beacons.as_ref().map(|b| b.exchange_gap),
             }),
             events: EventBuilder::new(cfg.sensor_name.clone(), dns_cache, summaries_built),
             analytics: Analytics::new(cfg.analytics.clone()),
@@ -191,7 +193,18 @@ impl Worker {
     /// them, then matches and writes them and what that stage found.
     fn emit_facts(&mut self) {
         for fact in self.app.take_facts() {
-            let ev = self.events.build(fact);
+            if let Fact::Exchange(flow, x) = &fact {
+                let seen = exchange_seen(&self.events, flow, x);
+                if let Some(finding) = self.analytics.exchange(&seen) {
+                    let header = self.events.header_of(flow);
+                    let ev = stage::beacon_event(header, &finding);
+                    let _ = self.emit.emit(ev, &mut self.counts);
+                }
+                continue;
+            }
+            let Some(ev) = self.events.build(fact) else {
+                continue;
+            };
             self.analytics.observe(&ev, &mut self.found);
             let ev = if self.write_summaries || !matches!(ev.body, Body::End(_)) {
                 self.emit.emit(ev, &mut self.counts)
@@ -247,6 +260,22 @@ impl Worker {
             }
         }
         self.publish();
+    }
+}
+
+/// An exchange of a flow, with the flow's server named as its events name it.
+fn exchange_seen(events: &EventBuilder, flow: &FlowRef, x: &Exchange) -> ExchangeSeen {
+    let name = events.server_of(flow);
+    ExchangeSeen {
+        at: flow.time,
+        client: flow.client.ip(),
+        server: flow.server.ip(),
+        port: flow.server.port(),
+        transport: flow.transport,
+        name,
+        client_bytes: x.client_bytes,
+        first: x.first,
+        open_for: x.open_for,
     }
 }
 
