@@ -77,6 +77,9 @@ pub struct AnalyticsFileConfig {
     pub beacon_window: Option<u64>,
     pub beacon_alert_score: Option<f64>,
     pub beacon_max_pairs: Option<usize>,
+    pub exchange_gap: Option<f64>,
+    pub long_connection_after: Option<u64>,
+    pub long_connection_max_bytes: Option<u64>,
     pub dns_tunnels: Option<bool>,
     pub dns_tunnel_window: Option<u64>,
     pub allow: Option<Vec<String>>,
@@ -112,6 +115,9 @@ pub struct Overrides {
     pub no_promiscuous: bool,
     pub no_connection_summaries: bool,
     pub no_analytics: bool,
+    /// `--set KEY=VALUE`: any key of the config file, applied over it
+    /// (`analytics.beacon_window=3600`).
+    pub sets: Vec<String>,
 }
 
 /// `--tls-*` flags.
@@ -169,10 +175,7 @@ impl RuntimeConfig {
     /// Reads the file (if any) and applies the flags. Errors here are usage errors
     /// (exit status 2).
     pub fn load(o: Overrides) -> anyhow::Result<RuntimeConfig> {
-        let file = match &o.config {
-            Some(path) => read_file(path)?,
-            None => FileConfig::default(),
-        };
+        let file = read_file(o.config.as_deref(), &o.sets)?;
         let workers = o.workers.or(file.workers).unwrap_or_else(default_workers);
         if workers == 0 || workers > MAX_WORKERS {
             bail!("--workers must be between 1 and {MAX_WORKERS}, not {workers}");
@@ -288,6 +291,14 @@ fn analytics_config(f: &AnalyticsFileConfig, off: bool) -> anyhow::Result<Analyt
     {
         bail!("[analytics] beacon_alert_score must be in (0, 1], not {score}");
     }
+    let exchange_gap = match f.exchange_gap {
+        Some(s) if !(0.1..=3600.0).contains(&s) => {
+            bail!("[analytics] exchange_gap must be between 0.1 and 3600 seconds, not {s}")
+        }
+        Some(s) => Some(Duration::from_millis((s * 1000.0).round() as i64)),
+        None => None,
+    };
+    let long_after = window(f.long_connection_after, "long_connection_after")?;
     let beacons = (!off && f.beacons.unwrap_or(true)).then(|| {
         let mut t = TrackerConfig::default();
         if let Some(w) = beacon_window {
@@ -298,6 +309,15 @@ fn analytics_config(f: &AnalyticsFileConfig, off: bool) -> anyhow::Result<Analyt
         }
         if let Some(n) = f.beacon_max_pairs {
             t.max_pairs = n;
+        }
+        if let Some(gap) = exchange_gap {
+            t.exchange_gap = gap;
+        }
+        if let Some(after) = long_after {
+            t.long_connection_after = after;
+        }
+        if let Some(bytes) = f.long_connection_max_bytes {
+            t.long_connection_max_bytes = bytes;
         }
         t
     });
@@ -353,10 +373,60 @@ fn tls_target(url: &str, o: TlsOverrides) -> anyhow::Result<TlsTarget> {
     })
 }
 
-fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading config {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("config {}", path.display()))
+/// The config file (none: every key at its default) with the `--set` values over it.
+fn read_file(path: Option<&Path>, sets: &[String]) -> anyhow::Result<FileConfig> {
+    let mut table = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config {}", path.display()))?;
+            text.parse::<toml::Table>()
+                .with_context(|| format!("config {}", path.display()))?
+        }
+        None => toml::Table::new(),
+    };
+    for set in sets {
+        apply_set(&mut table, set).with_context(|| format!("--set {set}"))?;
+    }
+    let what = match (path, sets.is_empty()) {
+        (Some(p), true) => format!("config {}", p.display()),
+        (Some(p), false) => format!("config {} with --set", p.display()),
+        (None, _) => "--set".to_string(),
+    };
+    toml::Value::Table(table).try_into().context(what)
+}
+
+/// `KEY=VALUE` into the table: KEY is a dotted path (`analytics.allow`), VALUE a TOML
+/// value (`3600`, `0.8`, `true`, `["*.example.com"]`) or else a bare string.
+fn apply_set(table: &mut toml::Table, set: &str) -> anyhow::Result<()> {
+    let Some((key, value)) = set.split_once('=') else {
+        bail!("expected KEY=VALUE");
+    };
+    let value = value.trim();
+    let value = match format!("v = {value}").parse::<toml::Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or(toml::Value::String(value.to_string())),
+        Err(_) => toml::Value::String(value.to_string()),
+    };
+    let mut parts = key.trim().split('.').peekable();
+    let mut at = table;
+    while let Some(part) = parts.next() {
+        if part.is_empty() {
+            bail!("empty part in key {key:?}");
+        }
+        if parts.peek().is_none() {
+            at.insert(part.to_string(), value);
+            return Ok(());
+        }
+        let next = at
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(next) = next else {
+            bail!("{part} is not a section");
+        };
+        at = next;
+    }
+    bail!("empty key")
 }
 
 /// `10M`, `512k`, `1G` or plain bytes.
@@ -394,6 +464,32 @@ fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_values_go_over_the_file() {
+        let mut t: toml::Table = "workers = 2\n[analytics]\nbeacons = false\n"
+            .parse()
+            .unwrap();
+        apply_set(&mut t, "analytics.beacon_window=3600").unwrap();
+        apply_set(
+            &mut t,
+            "analytics.allow=[\"*.example.com\", \"10.0.0.0/8\"]",
+        )
+        .unwrap();
+        apply_set(&mut t, "sensor_name = edge one").unwrap();
+        apply_set(&mut t, "live.filter=tcp port 443").unwrap();
+        let f: FileConfig = toml::Value::Table(t.clone()).try_into().unwrap();
+        assert_eq!(f.workers, Some(2));
+        assert_eq!(f.analytics.beacons, Some(false));
+        assert_eq!(f.analytics.beacon_window, Some(3600));
+        assert_eq!(f.analytics.allow.unwrap(), ["*.example.com", "10.0.0.0/8"]);
+        // A value that is no TOML value is a string.
+        assert_eq!(f.sensor_name.as_deref(), Some("edge one"));
+        assert_eq!(f.live.filter.as_deref(), Some("tcp port 443"));
+        assert!(apply_set(&mut t, "workers.x=1").is_err(), "not a section");
+        assert!(apply_set(&mut t, "analytics..x=1").is_err());
+        assert!(apply_set(&mut t, "workers").is_err());
+    }
 
     #[test]
     fn sizes() {

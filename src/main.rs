@@ -147,6 +147,10 @@ struct Common {
     /// No behavioural detection (EventID 110 Beacon, 111 DnsTunnel).
     #[arg(long)]
     no_analytics: bool,
+    /// Any config file key, over the file: analytics.beacon_window=3600,
+    /// 'analytics.allow=["*.example.com"]' (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
 }
 
 impl Common {
@@ -170,6 +174,7 @@ impl Common {
             sensor_name: self.sensor_name,
             no_connection_summaries: self.no_connection_summaries,
             no_analytics: self.no_analytics,
+            sets: self.set,
             ..Overrides::default()
         }
     }

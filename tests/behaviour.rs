@@ -95,6 +95,49 @@ fn each_beacon_capture_gives_its_beacon_alert() {
     assert_eq!(keepalive["Connections"], 1);
 }
 
+/// One TLS connection held 89 min with a heartbeat a minute: its exchanges are the
+/// check-ins (RITA, reading conn.log, sees one connection). A beacon once the bins fill,
+/// then a long connection once the connection is an hour old.
+#[test]
+fn a_long_held_connection_gives_a_beacon_then_a_long_connection() {
+    let found = behaviour(&pcap("longpoll-tls.pcap"), &[]);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    let (beacon, long) = (&found[0], &found[1]);
+    assert_eq!(beacon["BeaconKind"], "beacon");
+    assert_eq!(long["BeaconKind"], "long_connection");
+    for (b, score, timing, checkins) in [(beacon, 0.978, 0.969, 29.0), (long, 0.961, 0.973, 62.0)] {
+        assert_eq!(b["DestinationHostname"], "push.c2-example.test");
+        assert_eq!(b["Connections"], 1, "{b}");
+        assert!((num(b, "Score") - score).abs() <= 0.02, "{b}");
+        assert!((num(b, "TimingScore") - timing).abs() <= 0.02, "{b}");
+        assert!((num(b, "MedianInterval") - 59.7).abs() <= 1.0, "{b}");
+        assert!((num(b, "CheckIns") - checkins).abs() <= 2.0, "{b}");
+    }
+    let reason = long["Reason"].as_str().unwrap_or("");
+    assert!(
+        reason.starts_with("connection held 61 min: every 60 s"),
+        "{reason}"
+    );
+    assert_eq!(
+        long["Alerts"][0]["RuleTitle"],
+        "Beacon - Long-Held Connection With Regular Heartbeats"
+    );
+    // The thresholds are the config's: held for 30 min is enough with 1800 s; with a
+    // gap of two minutes the heartbeats are one exchange, and nothing is timed.
+    let earlier = behaviour(
+        &pcap("longpoll-tls.pcap"),
+        &["--set", "analytics.long_connection_after=1800"],
+    );
+    assert_eq!(earlier.len(), 2, "{earlier:#?}");
+    let held = earlier[1]["Reason"].as_str().unwrap_or("");
+    assert!(held.starts_with("connection held 31 min"), "{held}");
+    let merged = behaviour(
+        &pcap("longpoll-tls.pcap"),
+        &["--set", "analytics.exchange_gap=120"],
+    );
+    assert!(merged.is_empty(), "{merged:#?}");
+}
+
 #[test]
 fn tunnel_captures_give_their_dns_tunnel_alerts() {
     let iodine = behaviour(&pcap("dns-iodine.pcap"), &[]);
@@ -145,7 +188,12 @@ fn analytics_can_be_off_or_allow_listed() {
     .unwrap();
     let cfg = cfg.display().to_string();
     assert!(behaviour(&pcap("beacon-http.pcap"), &["-c", &cfg]).is_empty());
+    assert!(behaviour(&pcap("longpoll-tls.pcap"), &["-c", &cfg]).is_empty());
     assert!(behaviour(&pcap("dns-iodine.pcap"), &["-c", &cfg]).is_empty());
+    // The same from the command line, over the file.
+    let allow = ["--set", "analytics.allow=[\"push.c2-example.test\"]"];
+    assert!(behaviour(&pcap("longpoll-tls.pcap"), &allow).is_empty());
+    assert_eq!(behaviour(&pcap("beacon-http.pcap"), &allow).len(), 1);
     // The exfil domain is not on the list.
     assert_eq!(
         behaviour(&pcap("dns-txt-exfil.pcap"), &["-c", &cfg]).len(),
@@ -163,6 +211,20 @@ fn analytics_can_be_off_or_allow_listed() {
         .arg(pcap("http-curl.pcap")));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("10.0.0.0/40"));
+    // So is an unknown key or a value out of range given with --set.
+    for set in [
+        "analytics.beacon_windw=60",
+        "analytics.exchange_gap=0",
+        "nokeyvalue",
+    ] {
+        let out = run(c2tap()
+            .args(["replay", "--set", set])
+            .arg(pcap("http-curl.pcap")));
+        assert_eq!(out.status.code(), Some(2), "{set}");
+        let key = set.split('=').next().and_then(|k| k.rsplit('.').next());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(key.unwrap_or(set)), "{set}: {stderr}");
+    }
 }
 
 /// Behavioural alerts in other people's captures, each explained.

@@ -60,7 +60,11 @@
 //! [`TrackerConfig::alert_score`], then again only when its [`Band`] rises, or in a new
 //! window (a window's length after its first alert). With the default threshold (0.9,
 //! RITA's high band) a pair is in the top band when it first alerts, so it alerts once a
-//! window; a lower threshold gives the medium-then-high sequence. A strobe
+//! window; a lower threshold gives the medium-then-high sequence. A check-in made inside
+//! a connection open past [`TrackerConfig::long_connection_after`] on a pair of small
+//! check-ins makes the finding a [`BeaconKind::LongConnection`] (see there for its
+//! score); a pair that alerted as a beacon alerts once more, in the same window, when it
+//! turns out to be held in such a connection. A strobe
 //! ([`beacon_score::is_strobe_count`], scaled to the observation period) is not
 //! beacon-scored (as RITA skips them) and alerts once per window, as [`Band::High`]
 //! by default (RITA's `strobe_impact`).

@@ -23,12 +23,12 @@ use std::sync::Arc;
 
 use super::allow::AllowList;
 use super::beacon::{BeaconFinding, BeaconTracker, PairKey, Server, TrackerConfig};
-use std::net::IpAddr;
 use super::dns_tunnel::{DnsObservation, DnsTunnelFinding, DnsTunnelTracker, TunnelConfig};
 use crate::event::text::Short;
 use crate::event::{AppProtocol, BeaconAlert, Body, DnsTunnelAlert, Event, Header, Transport};
-use crate::time::{Duration, Timestamp};
 use crate::telemetry::{Counter, Counts};
+use crate::time::{Duration, Timestamp};
+use std::net::IpAddr;
 
 /// HTTP flows remembered with their first request's time (a direct-mapped cache by
 /// flow id): decides whether a request opened its connection and how long that
@@ -324,7 +324,7 @@ fn qtype_number(text: &str) -> u16 {
 }
 
 #[cfg(test)]
-#[allow(clippy::arithmetic_side_effects)]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 

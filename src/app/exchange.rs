@@ -23,7 +23,6 @@
 
 use crate::time::{Duration, Timestamp};
 
-
 /// A burst that ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Burst {

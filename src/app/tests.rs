@@ -362,7 +362,11 @@ fn client_bursts_after_a_quiet_gap_are_exchanges_even_on_done_flows() {
     c.client(&[0x17; 80]);
     c.wait(6_000);
     c.client_again(&[0x17; 80]);
-    assert_eq!(exchanges(&c.facts).len(), 2, "each handed on when the next began");
+    assert_eq!(
+        exchanges(&c.facts).len(),
+        2,
+        "each handed on when the next began"
+    );
     let (facts, _) = c.end();
     let hello_len = hello.len() as u64;
     assert_eq!(
@@ -404,8 +408,12 @@ fn http_and_dns_connections_time_themselves() {
 #[test]
 fn a_websocket_checks_in_with_its_frames_after_the_upgrade() {
     let mut c = with_exchanges(80);
-    c.client(b"GET /ws HTTP/1.1\r\nHost: a.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
-    c.server(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    c.client(
+        b"GET /ws HTTP/1.1\r\nHost: a.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    );
+    c.server(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    );
     for _ in 0..2 {
         c.wait(60_000);
         c.client(&[0x81, 0x85, 1, 2, 3, 4, 5, 6, 7, 8, 9]);

@@ -48,7 +48,13 @@ impl BeaconTracker {
             }
             self.pair_mut(idx)?.strobe_at = Some(now);
             let eval = self.evaluate(idx, obs);
-            return self.finding(idx, BeaconKind::Strobe, self.cfg.strobe_band, eval, open_for);
+            return self.finding(
+                idx,
+                BeaconKind::Strobe,
+                self.cfg.strobe_band,
+                eval,
+                open_for,
+            );
         }
 
         let bin_width = Duration(obs.len().as_nanos().checked_div(BINS as i64).unwrap_or(0));
