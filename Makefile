@@ -16,6 +16,7 @@ CORPUS := $(if $(SHARED),$(wildcard $(SHARED)/corpus/public))
 PCAPS := $(sort $(wildcard pcaps/*.pcap pcaps/*.pcapng))
 RELEASE_BIN := target/release/c2tap
 BENCH_PCAP := bench-data/mix.pcap
+DENSE_PCAP := bench-data/dense.pcap
 DEBUG_BIN := target/debug/c2tap
 ALLOW := tests/conformance-allow.tsv
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
@@ -30,7 +31,7 @@ help:
 	@echo "make test         fmt, clippy, unit tests, conformance self-tests, conformance vs tshark"
 	@echo "make pcaps        regenerate pcaps/ with real clients in a network namespace (root)"
 	@echo "make bench        release build, bench-pcap, then one table: c2tap vs tcpdump (and Suricata 8)"
-	@echo "make bench-pcap   generate $(BENCH_PCAP) (~250 MB mixed traffic, deterministic)"
+	@echo "make bench-pcap   generate $(BENCH_PCAP) (~250 MB, long flows) and $(DENSE_PCAP) (~230 MB, short flows), deterministic"
 	@echo "make bench-live   tcpreplay the capture on a veth pair into c2tap live (root)"
 	@echo "cargo bench       criterion micro-benchmarks per stage (decode, dns, tls, ...)"
 	@echo "make install      c2tap, rules, systemd units, /etc/c2tap/c2tap.toml, logrotate (PREFIX, DESTDIR)"
@@ -92,14 +93,19 @@ pcaps:
 bench: bench-pcap
 	scripts/install-deps.sh bench
 	$(CARGO) build --release --bin c2tap
-	scripts/bench.sh $(BENCH_PCAP)
+	SHARED=$(SHARED) scripts/bench.sh $(BENCH_PCAP)
+	SHARED=$(SHARED) scripts/bench.sh $(DENSE_PCAP)
 
-# Generated once; `rm bench-data/mix.pcap` to regenerate (the same seed gives the same file).
-bench-pcap: $(BENCH_PCAP)
+# Generated once; `rm bench-data/*.pcap` to regenerate (the same seed gives the same file).
+bench-pcap: $(BENCH_PCAP) $(DENSE_PCAP)
 
 $(BENCH_PCAP): examples/gen_bench_pcap/main.rs examples/gen_bench_pcap/mix.rs
 	scripts/install-deps.sh demo
 	scripts/gen-bench-pcap.sh $@
+
+$(DENSE_PCAP): examples/gen_bench_pcap/main.rs examples/gen_bench_pcap/mix.rs
+	scripts/install-deps.sh demo
+	PROFILE=dense scripts/gen-bench-pcap.sh $@ 230
 
 bench-live: bench-pcap
 	scripts/install-deps.sh bench

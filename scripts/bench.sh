@@ -3,8 +3,10 @@
 # file (tcpdump) and against Suricata 8 when it is installed (DESIGN section 6).
 #
 # usage: scripts/bench.sh [PCAP] [RUNS]     (default bench-data/mix.pcap, 5 runs)
+#        SHARED=DIR: where peer/suricata-replay is (default ../shared)
 #
-# Every command runs RUNS times; each column is the median over the runs:
+# Every command runs RUNS times, in turns (run 1 of each, then run 2 of each, ...); each
+# column is the median over the runs:
 #   wall       elapsed time (nanosecond clock around the command)
 #   pkts/s     packets / wall
 #   Gbit/s     captured frame bytes * 8 / wall
@@ -41,63 +43,87 @@ BYTES=$(sed -E 's/.*"bytes":([0-9]+).*/\1/' <<<"$stop")
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# measure NAME CMD...: runs CMD RUNS times, stores "wall cpu rss_kib worker_cpu_s" medians
-# in RES[NAME]. An argument @OUT@ is replaced by a fresh output file, whose final
-# SensorState gives the workers' CPU time.
-declare -A RES
+# The commands, registered by `bench NAME CMD...` and then run in turns: run 1 of every
+# command, then run 2 of every command, ... (alternating, so that a noisy minute on the
+# shared machine lands on all of them rather than on one). An argument @OUT@ is replaced
+# by a fresh output file, whose final SensorState gives the workers' CPU time.
+declare -A CMDS SAMPLES RES
 ORDER=()
-measure() {
+bench() {
     local name=$1; shift
-    local walls=() cpus=() rsss=() workers=() i
-    for ((i = 0; i < RUNS; i++)); do
-        rm -f "$TMP/out.jsonl"
-        local cmd=("${@//@OUT@/$TMP/out.jsonl}")
-        # Wall time from the nanosecond clock (time's %e has 10 ms steps: 5% of a run).
-        t0=$(date +%s%N)
-        "$TIME" -f '%e %U %S %M' -o "$TMP/t" "${cmd[@]}" >/dev/null 2>"$TMP/err" ||
-            die "$name failed: $(tail -3 "$TMP/err")"
-        t1=$(date +%s%N)
-        read -r _ user sys rss < <(tail -1 "$TMP/t")
-        wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", (b - a) / 1e9}')
-        walls+=("$wall"); cpus+=("$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')"); rsss+=("$rss")
-        if [ -f "$TMP/out.jsonl" ]; then
-            us=$(grep '"State":"stop"' "$TMP/out.jsonl" | tail -1 | sed -E 's/.*"worker_cpu_us":([0-9]+).*/\1/')
-            [[ $us =~ ^[0-9]+$ ]] || die "$name: no worker_cpu_us in its final SensorState"
-            workers+=("$(awk -v u="$us" 'BEGIN {print u / 1e6}')")
-        else
-            workers+=("-")
-        fi
-    done
-    RES[$name]="$(printf '%s\n' "${walls[@]}" | median) $(printf '%s\n' "${cpus[@]}" | median) $(printf '%s\n' "${rsss[@]}" | median) $(printf '%s\n' "${workers[@]}" | median)"
+    CMDS[$name]=$(printf '%q ' "$@")
+    SAMPLES[$name]=""
     ORDER+=("$name")
 }
 
-DEFAULT_WORKERS=$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))
-measure "c2tap replay, 1 worker" "$C2TAP" replay --events all -o @OUT@ --workers 1 "$PCAP"
-measure "c2tap replay, default ($DEFAULT_WORKERS worker(s))" "$C2TAP" replay --events all -o @OUT@ "$PCAP"
-if [ "$DEFAULT_WORKERS" -ne 2 ]; then
-    measure "c2tap replay, 2 workers" "$C2TAP" replay --events all -o @OUT@ --workers 2 "$PCAP"
-fi
-measure "c2tap replay, default, --events alerts" "$C2TAP" replay -o @OUT@ "$PCAP"
-command -v tcpdump >/dev/null || die "tcpdump not found (scripts/install-deps.sh bench)"
-measure "tcpdump -r FILE -w /dev/null" tcpdump -r "$PCAP" -w /dev/null
+# sample NAME: one run of NAME's command; appends "wall cpu rss_kib worker_cpu_s".
+sample() {
+    local name=$1 cmd
+    eval "cmd=(${CMDS[$name]})"
+    rm -f "$TMP/out.jsonl"
+    cmd=("${cmd[@]//@OUT@/$TMP/out.jsonl}")
+    # Wall time from the nanosecond clock (time's %e has 10 ms steps: 5% of a run).
+    t0=$(date +%s%N)
+    "$TIME" -f '%e %U %S %M' -o "$TMP/t" "${cmd[@]}" >/dev/null 2>"$TMP/err" ||
+        die "$name failed: $(tail -3 "$TMP/err")"
+    t1=$(date +%s%N)
+    read -r _ user sys rss < <(tail -1 "$TMP/t")
+    local wall cpu worker="-"
+    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", (b - a) / 1e9}')
+    cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')
+    if [ -f "$TMP/out.jsonl" ]; then
+        us=$(grep '"State":"stop"' "$TMP/out.jsonl" | tail -1 | sed -E 's/.*"worker_cpu_us":([0-9]+).*/\1/')
+        [[ $us =~ ^[0-9]+$ ]] || die "$name: no worker_cpu_us in its final SensorState"
+        worker=$(awk -v u="$us" 'BEGIN {print u / 1e6}')
+    fi
+    SAMPLES[$name]+="$wall $cpu $rss $worker"$'\n'
+}
 
+# column N of NAME's samples, median.
+column_median() { awk -v c="$2" 'NF {print $c}' <<<"${SAMPLES[$1]}" | median; }
+
+DEFAULT_WORKERS=$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))
+ONE="c2tap replay, 1 worker"
+ONE_OFF="c2tap replay, 1 worker, --no-analytics"
+bench "$ONE" "$C2TAP" replay --events all -o @OUT@ --workers 1 "$PCAP"
+bench "$ONE_OFF" "$C2TAP" replay --events all -o @OUT@ --workers 1 --no-analytics "$PCAP"
+bench "c2tap replay, default ($DEFAULT_WORKERS worker(s))" "$C2TAP" replay --events all -o @OUT@ "$PCAP"
+if [ "$DEFAULT_WORKERS" -ne 2 ]; then
+    bench "c2tap replay, 2 workers" "$C2TAP" replay --events all -o @OUT@ --workers 2 "$PCAP"
+fi
+bench "c2tap replay, default, --events alerts" "$C2TAP" replay -o @OUT@ "$PCAP"
+command -v tcpdump >/dev/null || die "tcpdump not found (scripts/install-deps.sh bench)"
+bench "tcpdump -r FILE -w /dev/null" tcpdump -r "$PCAP" -w /dev/null
+
+# The peer: Suricata 8 in the same run, one thread (DESIGN section 6). First the build
+# beside the repository (../shared/peer/suricata-replay: eve.json with DNS, HTTP, TLS
+# with JA3/JA4 and QUIC records, no rules), else a suricata 8 on the PATH.
 SURICATA_NOTE=""
-if command -v suricata >/dev/null; then
+PEER=${SURICATA_REPLAY:-${SHARED:-../shared}/peer/suricata-replay}
+if [ -x "$PEER" ] && "$(dirname "$PEER")/suricata" -V >/dev/null 2>&1; then
+    ver=$("$(dirname "$PEER")/suricata" -V 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1)
+    bench "Suricata $ver --runmode single" "$PEER" "$PCAP" "$TMP/suricata" single
+elif [ -x "$PEER" ]; then
+    SURICATA_NOTE="Suricata: $PEER does not start (runtime libraries: scripts/install-deps.sh bench): not measured."
+elif command -v suricata >/dev/null; then
     ver=$(suricata -V 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1)
     if [ "${ver%%.*}" -ge 8 ] 2>/dev/null; then
-        # eve.json with DNS, HTTP, TLS and QUIC records (Suricata's default eve types
-        # include them); one thread, as DESIGN section 6 asks.
-        measure "Suricata $ver --runmode single" suricata --runmode single -k none -r "$PCAP" \
+        bench "Suricata $ver --runmode single" suricata --runmode single -k none -r "$PCAP" \
             -l "$TMP" --set outputs.1.eve-log.enabled=yes
     else
         SURICATA_NOTE="Suricata $ver found: older than 8, not measured."
     fi
 else
-    cand=$(apt-cache policy suricata 2>/dev/null | awk '/Candidate:/ {print $2}')
-    SURICATA_NOTE="Suricata: not on the PATH (apt candidate: ${cand:-unknown}; Debian \
-$(cat /etc/debian_version 2>/dev/null) carries no Suricata 8): not measured."
+    SURICATA_NOTE="Suricata: neither $PEER nor a suricata 8 on the PATH (Debian \
+$(cat /etc/debian_version 2>/dev/null) carries none): not measured."
 fi
+
+for ((i = 0; i < RUNS; i++)); do
+    for n in "${ORDER[@]}"; do sample "$n"; done
+done
+for n in "${ORDER[@]}"; do
+    RES[$n]="$(column_median "$n" 1) $(column_median "$n" 2) $(column_median "$n" 3) $(column_median "$n" 4)"
+done
 
 read -r TCPDUMP_WALL _ <<<"${RES["tcpdump -r FILE -w /dev/null"]}"
 SURI_WALL=""
@@ -124,5 +150,12 @@ echo
 echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
     "$(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)" \
     "(shared machine: expect noise)."
+# Behavioural analytics' cost (DESIGN section 6: at most 10% of worker CPU): the median
+# of the per-turn ratios, so that each on/off pair ran under the same load.
+ratios=$(paste <(awk 'NF {print $4}' <<<"${SAMPLES[$ONE]}") <(awk 'NF {print $4}' <<<"${SAMPLES[$ONE_OFF]}") |
+    awk '$2 > 0 {printf "%.4f\n", $1 / $2}')
+echo "Analytics cost: worker CPU with analytics / without, 1 worker, --events all:" \
+    "$(median <<<"$ratios" | awk '{printf "%+.1f%%", ($1 - 1) * 100}') (median of $RUNS alternating pairs:" \
+    "$(tr '\n' ' ' <<<"$ratios"))"
 echo "CPU ns/pkt is the whole process's user+sys time / packets (capture, workers, writer);"
 echo "worker ns/pkt is the parser workers' CPU time / packets (SensorState worker_cpu_us)."

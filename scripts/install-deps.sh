@@ -27,7 +27,10 @@ TEST=(tshark@tshark tcpdump@tcpdump "dnsutils|bind9-dnsutils@dig" iproute2@ip py
       "dnsmasq-base|dnsmasq@dnsmasq" curl@curl openssl@openssl systemd@systemd-analyze
       logrotate@logrotate procps@/bin/kill)
 PCAPS=(ethtool@ethtool chromium@chromium iodine@iodined)
-BENCH=(tcpdump@tcpdump tcpreplay@tcpreplay hyperfine@hyperfine time)
+# The bench also runs the peer, ../shared/peer/suricata (Suricata 8.0.6, built elsewhere):
+# its runtime libraries.
+BENCH=(tcpdump@tcpdump tcpreplay@tcpreplay hyperfine@hyperfine time
+    libpcap0.8 libpcre2-8-0 libyaml-0-2 libjansson4 libmagic1 libcap-ng0 liblz4-1 zlib1g)
 FUZZ=(python3@python3)
 # Installed only when the archive carries it (not every Debian release or architecture does).
 BENCH_OPTIONAL=(linux-perf@perf)

@@ -694,18 +694,62 @@ fn tls_record(ty: u8, body: &[u8]) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------
 // Flows.
 
-/// Sizes of a flow kind, chosen so that bytes are mostly TLS bulk (as on real links)
-/// while packets are spread over every protocol.
+/// The traffic of a profile: how often each kind of flow comes, how much each carries,
+/// and how many run at once.
 pub struct Shape {
+    /// Transfer sizes: most are below the `_mid` (uniform from a small floor), one in
+    /// twenty between it and the `_max` (see `heavy_tail`).
+    pub tls_bulk_mid: u64,
     pub tls_bulk_max: usize,
+    pub http_body_mid: u64,
     pub http_body_max: usize,
+    pub quic_bulk_mid: u64,
     pub quic_bulk_max: usize,
+    /// Percent of flows that are DNS (the rest: HTTP, TLS, QUIC as 20 : 25 : 10).
+    pub dns_percent: u64,
+    /// HTTP requests per connection: 1 to this.
+    pub http_requests_max: u64,
+    /// Request/response exchanges per TLS session: 1 to this.
+    pub tls_exchanges_max: u64,
+    /// Flows in progress at once.
+    pub concurrent: usize,
+    /// A new flow starts up to this long after another ended.
+    pub start_gap_us_max: u64,
 }
 
+/// Long flows (the default `make bench` profile): bytes are mostly TLS bulk, as on real
+/// links, while packets are spread over every protocol; 1000 flows in progress at once,
+/// so consecutive packets rarely belong to the same flow and the flow tables hold
+/// thousands of entries.
 pub const FULL: Shape = Shape {
+    tls_bulk_mid: 60_000,
     tls_bulk_max: 3_000_000,
+    http_body_mid: 20_000,
     http_body_max: 200_000,
+    quic_bulk_mid: 80_000,
     quic_bulk_max: 1_500_000,
+    dns_percent: 45,
+    http_requests_max: 5,
+    tls_exchanges_max: 3,
+    concurrent: 1000,
+    start_gap_us_max: 2000,
+};
+
+/// A busy office link (issue 16's capture): many short flows, half of them DNS, one HTTP
+/// request per connection, short TLS sessions and QUIC, spread over minutes, so that
+/// flow set-up and expiry, DNS transactions and event building dominate.
+pub const DENSE: Shape = Shape {
+    tls_bulk_mid: 12_000,
+    tls_bulk_max: 120_000,
+    http_body_mid: 5_000,
+    http_body_max: 30_000,
+    quic_bulk_mid: 16_000,
+    quic_bulk_max: 60_000,
+    dns_percent: 50,
+    http_requests_max: 1,
+    tls_exchanges_max: 1,
+    concurrent: 400,
+    start_gap_us_max: 8_000_000,
 };
 
 /// Transfer sizes as on real links: most are small (`lo..mid`), one in twenty is large
@@ -798,7 +842,7 @@ fn http_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
     c.handshake();
     let host = hostname(c.rng);
     let agent = *c.rng.pick(AGENTS);
-    let requests = c.rng.range(1, 6);
+    let requests = c.rng.range(1, shape.http_requests_max + 1);
     for i in 0..requests {
         c.gap(100, 20_000);
         let post = c.rng.chance(150);
@@ -834,7 +878,7 @@ fn http_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
         data.extend_from_slice(&body);
         c.send(true, &data);
         c.gap(500, 50_000);
-        let len = heavy_tail(c.rng, 200, 20_000, shape.http_body_max) as usize;
+        let len = heavy_tail(c.rng, 200, shape.http_body_mid, shape.http_body_max) as usize;
         let ctype = *c.rng.pick(&[
             "text/html; charset=utf-8",
             "application/json",
@@ -887,15 +931,19 @@ fn tls_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
     fin.extend_from_slice(&tls_record(23, &c.rng.bytes(53)));
     c.send(true, &fin);
     // Requests up, bulk down, in 16 KiB records.
-    let exchanges = c.rng.range(1, 4);
+    let exchanges = c.rng.range(1, shape.tls_exchanges_max + 1);
     for _ in 0..exchanges {
         c.gap(200, 20_000);
         let up = c.rng.range(100, 1500) as usize;
         let req = tls_record(23, &c.rng.bytes(up));
         c.send(true, &req);
         c.gap(1000, 40_000);
-        let total =
-            heavy_tail(c.rng, 2000, 60_000, shape.tls_bulk_max / exchanges as usize) as usize;
+        let total = heavy_tail(
+            c.rng,
+            2000,
+            shape.tls_bulk_mid,
+            shape.tls_bulk_max / exchanges as usize,
+        ) as usize;
         let mut down = Vec::with_capacity(total + total / 16384 * 5 + 5);
         let mut left = total;
         while left > 0 {
@@ -982,7 +1030,7 @@ fn quic_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
         c.udp(false, &p);
         c.gap(5, 200);
     }
-    let total = heavy_tail(c.rng, 5000, 80_000, shape.quic_bulk_max) as usize;
+    let total = heavy_tail(c.rng, 5000, shape.quic_bulk_mid, shape.quic_bulk_max) as usize;
     let mut sent = 0;
     let mut k = 0u32;
     while sent < total {
@@ -1006,10 +1054,16 @@ fn quic_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
 
 /// Picks the next flow's kind: by count, DNS is most common and TLS carries most bytes.
 fn next_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
-    match rng.range(0, 100) {
-        0..=44 => dns_flow(rng),
-        45..=64 => http_flow(rng, shape),
-        65..=89 => tls_flow(rng, shape),
+    // One draw, so that the long profile (45 % DNS) gives the bytes it always gave.
+    let dns = shape.dns_percent.min(99);
+    let r = rng.range(0, 100);
+    if r < dns {
+        return dns_flow(rng);
+    }
+    // The rest as HTTP : TLS : QUIC = 20 : 25 : 10.
+    match (r - dns) * 55 / (100 - dns) {
+        0..=19 => http_flow(rng, shape),
+        20..=44 => tls_flow(rng, shape),
         _ => quic_flow(rng, shape),
     }
 }
@@ -1019,7 +1073,8 @@ fn next_flow(rng: &mut Rng, shape: &Shape) -> Vec<Pkt> {
 
 /// Writes a classic pcap (microsecond timestamps, Ethernet) of about `target_bytes`.
 /// `concurrent` flows are in progress at any time; each new flow starts when another
-/// ends, a little after the current time. Returns (packets, bytes written).
+/// ends, a little after the current time (up to the shape's start gap). Returns
+/// (packets, bytes written).
 pub fn write_mix<W: Write>(
     out: &mut W,
     seed: u64,
@@ -1085,7 +1140,7 @@ pub fn write_mix<W: Write>(
             heap.push(std::cmp::Reverse((f.start + f.pkts[f.next].t_us, i)));
         } else {
             let pkts = next_flow(&mut rng, shape);
-            let start = now + rng.range(0, 2000);
+            let start = now + rng.range(0, shape.start_gap_us_max.max(1));
             let t = start + pkts.first().map_or(0, |p| p.t_us);
             flows[i] = Active {
                 pkts,

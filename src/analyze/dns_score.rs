@@ -126,7 +126,17 @@ impl<'a> Split<'a> {
 
     /// Entropy of the subdomain's label bytes, dots left out (see [`entropy`]).
     pub fn subdomain_entropy(&self) -> f64 {
-        entropy_of(self.subdomain.bytes().filter(|&b| b != b'.'))
+        // A split name is at most MAX_NAME bytes, so its labels fit the buffer.
+        let mut buf = [0u8; MAX_NAME];
+        let mut n = 0usize;
+        for b in self.subdomain.bytes().filter(|&b| b != b'.') {
+            let Some(slot) = buf.get_mut(n) else {
+                break;
+            };
+            *slot = b;
+            n = n.saturating_add(1);
+        }
+        entropy(buf.get(..n).unwrap_or_default())
     }
 }
 
@@ -240,33 +250,32 @@ pub fn label_bytes(subdomain: &str) -> usize {
 /// bytes, and internationalised ones travel as `xn--` ASCII). 0 for an empty string or
 /// a single repeated character, `log2(n)` at most for `n` characters.
 pub fn entropy(label: &[u8]) -> f64 {
-    entropy_of(label.iter().copied())
-}
-
-fn entropy_of(bytes: impl Iterator<Item = u8>) -> f64 {
-    let mut counts = [0usize; 256];
-    let mut n = 0usize;
-    for b in bytes {
+    if label.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in label {
         if let Some(c) = counts.get_mut(usize::from(b)) {
             *c = c.saturating_add(1);
         }
-        n = n.saturating_add(1);
     }
-    if n == 0 {
-        return 0.0;
-    }
-    let total = n as f64;
+    let total = label.len() as f64;
     let log_total = total.log2();
     // Σ p·log2(1/p) with log2(1/p) = log2(n) − log2(c): every term is ≥ 0, so a single
-    // repeated byte gives exactly 0, not −0.
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let c = c as f64;
-            c / total * (log_total - c.log2())
-        })
-        .sum()
+    // repeated byte gives exactly 0, not −0. The sum walks the label (a name is short)
+    // rather than the 256 counts, taking each byte's count once and clearing it.
+    let mut sum = 0.0;
+    for &b in label {
+        let Some(c) = counts.get_mut(usize::from(b)) else {
+            continue;
+        };
+        if *c > 0 {
+            let n = f64::from(*c);
+            sum += n / total * (log_total - n.log2());
+            *c = 0;
+        }
+    }
+    sum
 }
 
 fn is_ip_like(name: &str) -> bool {

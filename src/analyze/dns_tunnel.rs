@@ -77,11 +77,18 @@
 //! ([`super::lru`]): domains
 //! ([`TunnelConfig::max_domains`]) and clients ([`TunnelConfig::max_clients`], only
 //! clients that had an NXDOMAIN). [`TunnelConfig::max_memory_bytes`] caps both together
-//! (7/8 for domains, 1/8 for clients): the caps on entries are derived from it too, so
+//! with the doorkeeper below (7/8 of the rest for domains, 1/8 for clients): the caps on entries are derived from it too, so
 //! the estimate in [`TunnelCounters::memory_bytes`] never passes it. A new entry evicts
 //! the least recently seen one when a cap is reached (counted in
 //! [`TunnelCounters::evictions`]); entries idle for a whole window are dropped first
-//! (counted in [`TunnelCounters::expired`]). Distinct counts are HyperLogLog sketches of
+//! (counted in [`TunnelCounters::expired`]). A pair gets its entry at its *second*
+//! query: before that, a doorkeeper (as in TinyLFU's admission filter) of
+//! [`ADMISSION_SLOTS`] tags remembers that it was asked once. Most (client, domain)
+//! pairs of a network are asked once in a while; they cost a hash and a store instead of
+//! an entry, a name's figures and an eviction, and a flood of one-off names cannot push
+//! a tunnel's entry out of the table. The first query of a pair is thus not in its
+//! figures (a tunnel's hundreds are); two pairs whose tags collide admit each other one
+//! query early. The doorkeeper takes a 32nd of the memory cap. Distinct counts are HyperLogLog sketches of
 //! 64 six-bit registers (a byte each) per sub-window: exact enough where it matters
 //! (linear counting below 160 distinct values, a few percent), 13% standard error
 //! (1.04/√64) above. A sketch has no memory of names, so it cannot grow.
@@ -387,9 +394,22 @@ pub struct TunnelCounters {
     pub skipped: u64,
     /// Observations of allow-listed names.
     pub allowed: u64,
+    /// First queries of a pair, remembered by the doorkeeper only (no entry yet).
+    pub first_queries: u64,
     /// Estimate of the memory held (never above `max_memory_bytes`).
     pub memory_bytes: u64,
 }
+
+/// Most tags of (client, domain) pairs asked once, in a direct-mapped table (4 bytes
+/// each, 256 KiB, a 32nd of the default memory cap; a smaller cap gets a smaller table,
+/// down to [`MIN_ADMISSION_SLOTS`]): a pair is admitted when it is asked again before
+/// another pair's tag took its slot. 65 536 slots keep a pair's tag for 65 536 other
+/// one-off queries on average, a minute of a busy office's lookups, while a tunnel asks
+/// every second or faster.
+pub const ADMISSION_SLOTS: usize = 1 << 16;
+
+/// The doorkeeper of the smallest memory caps.
+pub const MIN_ADMISSION_SLOTS: usize = 64;
 
 /// Per-worker state. See the module doc.
 pub struct DnsTunnelTracker {
@@ -403,6 +423,8 @@ pub struct DnsTunnelTracker {
     keys: RandomState,
     domains: Table<DomainEntry>,
     clients: Table<ClientEntry>,
+    /// The doorkeeper: tags of pairs asked once (0: none).
+    admission: Box<[u32]>,
     counters: TunnelCounters,
 }
 
@@ -432,8 +454,15 @@ impl DnsTunnelTracker {
                 .registered
                 .is_none_or(|r| r.len() != d.len())
         });
-        let client_budget = cfg.max_memory_bytes / 8;
-        let domain_budget = cfg.max_memory_bytes.saturating_sub(client_budget);
+        // A 32nd of the memory for the doorkeeper (4-byte slots: bytes / 128), the rest
+        // 1 : 7 for clients and domains.
+        let slots = (cfg.max_memory_bytes >> 7).clamp(MIN_ADMISSION_SLOTS, ADMISSION_SLOTS);
+        let slots = 1usize << slots.ilog2();
+        let tables = cfg
+            .max_memory_bytes
+            .saturating_sub(slots.saturating_mul(size_of::<u32>()));
+        let client_budget = tables / 8;
+        let domain_budget = tables.saturating_sub(client_budget);
         DnsTunnelTracker {
             domains: Table::new(cfg.max_domains, domain_budget, DOMAIN_HEAP_PER_ENTRY),
             clients: Table::new(cfg.max_clients, client_budget, 0),
@@ -442,6 +471,7 @@ impl DnsTunnelTracker {
             allow,
             allow_deep,
             keys: RandomState::default(),
+            admission: vec![0; slots].into_boxed_slice(),
             counters: TunnelCounters::default(),
             cfg,
         }
@@ -458,7 +488,8 @@ impl DnsTunnelTracker {
             memory_bytes: self
                 .domains
                 .memory_bytes()
-                .saturating_add(self.clients.memory_bytes()) as u64,
+                .saturating_add(self.clients.memory_bytes())
+                .saturating_add(size_of_val(&*self.admission)) as u64,
             ..self.counters
         }
     }
@@ -479,17 +510,21 @@ impl DnsTunnelTracker {
             self.counters.allowed = self.counters.allowed.saturating_add(1);
             return None;
         }
-        let name = NameFigures::of(obs.qname, group.subdomain);
         let t = obs.time.as_nanos();
+        // The name's figures are worked out once, and only for a query that some entry
+        // counts (most queries of a network are a pair's first, counted by none).
+        let mut figures = None;
+        let mut name =
+            || *figures.get_or_insert_with(|| NameFigures::of(obs.qname, group.subdomain));
 
-        let finding = self.observe_domain(obs, domain, &name, t);
+        let finding = self.observe_domain(obs, domain, &mut name, t);
         // Every query of a client that has a DGA entry counts in it; an NXDOMAIN for a
         // real registered domain creates one.
         let nx_domain = (obs.rcode == Some(RCODE_NXDOMAIN)
             && group.real_tld
             && first_label(domain).len() >= self.cfg.dga_min_label_len)
             .then_some(domain);
-        let dga = self.observe_client(obs, nx_domain, &name, t, finding.is_none());
+        let dga = self.observe_client(obs, nx_domain, &mut name, t, finding.is_none());
         let finding = finding.or(dga);
         if finding.is_some() {
             self.counters.findings = self.counters.findings.saturating_add(1);
@@ -527,7 +562,7 @@ impl DnsTunnelTracker {
         &mut self,
         obs: &DnsObservation,
         domain: &str,
-        name: &NameFigures,
+        name: &mut impl FnMut() -> NameFigures,
         t: i64,
     ) -> Option<DnsTunnelFinding> {
         let hash = self.keys.hash_one((obs.client, domain));
@@ -535,6 +570,10 @@ impl DnsTunnelTracker {
         let idx = match self.domains.find(hash, matches) {
             Some(idx) => idx,
             None => {
+                if !self.admit(obs.client, domain) {
+                    self.counters.first_queries = self.counters.first_queries.saturating_add(1);
+                    return None;
+                }
                 self.make_room_domain(t, domain.len());
                 let entry = DomainEntry::new(obs.client, domain, t, self.epoch(t));
                 self.domains.insert(hash, entry)?
@@ -547,7 +586,7 @@ impl DnsTunnelTracker {
             last: &mut entry.last,
         };
         let (t, slot) = file(ring, t, self.width, DomainBucket::EMPTY);
-        entry.buckets.get_mut(slot)?.add(obs, name, t, &self.cfg);
+        entry.buckets.get_mut(slot)?.add(obs, &name(), t, &self.cfg);
 
         // Cheap gate before the sketch is merged (a busy benign domain, all short A and
         // AAAA names, stops here): no rule fires without enough queries, and without
@@ -588,11 +627,38 @@ impl DnsTunnelTracker {
         Some(w.finding(obs.client, &entry.domain, kind, reason, self.window))
     }
 
+    /// The doorkeeper: whether the pair was asked before (its tag is in its slot);
+    /// if not, its tag takes the slot. The tag is a fixed hash, not the tables' keyed
+    /// one, so that a replay admits the same pairs every run.
+    fn admit(&mut self, client: IpAddr, domain: &str) -> bool {
+        let client_bits = match client {
+            IpAddr::V4(a) => u64::from(a.to_bits()),
+            IpAddr::V6(a) => {
+                let b = a.to_bits();
+                (b as u64) ^ ((b >> 64) as u64)
+            }
+        };
+        let h = fingerprint(domain) ^ client_bits.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let h = h ^ (h >> 29);
+        let slots = self.admission.len().max(1) as u64;
+        let slot = usize::try_from(h.checked_rem(slots).unwrap_or(0)).unwrap_or(0);
+        // Never 0, the empty slot's tag.
+        let tag = ((h >> 32) as u32) | 1;
+        match self.admission.get_mut(slot) {
+            Some(seen) if *seen == tag => true,
+            Some(seen) => {
+                *seen = tag;
+                false
+            }
+            None => true,
+        }
+    }
+
     fn observe_client(
         &mut self,
         obs: &DnsObservation,
         nx_domain: Option<&str>,
-        name: &NameFigures,
+        name: &mut impl FnMut() -> NameFigures,
         t: i64,
         may_alert: bool,
     ) -> Option<DnsTunnelFinding> {
@@ -615,7 +681,7 @@ impl DnsTunnelTracker {
         };
         let (t, slot) = file(ring, t, self.width, ClientBucket::EMPTY);
         let bucket = entry.buckets.get_mut(slot)?;
-        bucket.add(obs, nx_domain, name, t);
+        bucket.add(obs, nx_domain, &name(), t);
         let domain = nx_domain?;
         if !may_alert {
             return None;

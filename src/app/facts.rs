@@ -1,6 +1,7 @@
 //! What the application stage hands on: typed facts, in the order they were found.
 //! `event` builds one event from each (EventID 3 from [`Fact::Connect`], 100 from
-//! [`Fact::Http`], 22 from [`Fact::Dns`]); nothing here knows the event schema.
+//! [`Fact::Http`], 22 from [`Fact::Dns`], 101 from [`Fact::End`]); a [`Fact::Exchange`]
+//! is no event, the behavioural stage reads it. Nothing here knows the event schema.
 
 use std::net::SocketAddr;
 

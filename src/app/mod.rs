@@ -8,8 +8,10 @@
 //!                        │           and follow / drop-ahead / stop hints out
 //!                        │  stream   the parsers of a TCP connection's two directions
 //!                        │  udp      DNS and QUIC datagrams
+//!                        │  exchange the client's bursts after a quiet gap (check-ins)
 //!                        ▼
-//!                      facts (connection facts, HTTP and DNS transactions), in order
+//!                      facts (connection facts, HTTP and DNS transactions, exchanges,
+//!                      ends), in order
 //! ```
 //!
 //! Per worker, an [`AppStage`] owns what outlives one flow: the DNS transaction table

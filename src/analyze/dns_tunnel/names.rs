@@ -79,6 +79,7 @@ pub(super) fn lowercase<'b>(text: &str, buf: &'b mut [u8; MAX_NAME]) -> Option<&
 }
 
 /// The figures of one name that the buckets sum.
+#[derive(Clone, Copy)]
 pub(super) struct NameFigures {
     /// Length of the whole name on the wire (escapes undone, dots counted).
     pub(super) wire_len: usize,
