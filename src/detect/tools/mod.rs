@@ -41,6 +41,9 @@ pub enum ToolError {
     Input { line: usize, reason: String },
     #[error("{} rule(s) failed to load:\n{}", .0.len(), failures_text(.0))]
     RuleLoad(Vec<LoadFailure>),
+    /// The request cannot be answered as asked (an unknown technique); exit 2.
+    #[error("{0}")]
+    Usage(String),
 }
 
 fn failures_text(f: &[LoadFailure]) -> String {
