@@ -469,7 +469,7 @@ pub fn coverage(
     let cov = compute(&set.rules, technique, set.failures.len());
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &cov).map_err(std::io::Error::other)?;
+            serde_json::to_writer_pretty(&mut *out, &cov).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
         Format::Text => write_text(&cov, out)?,
