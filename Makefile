@@ -29,7 +29,8 @@ help:
 	@echo "make demo         build release, replay pcaps/ printing every event, then the alerts"
 	@echo "make test         fmt, clippy, unit tests, conformance self-tests, conformance vs tshark"
 	@echo "make pcaps        regenerate pcaps/ with real clients in a network namespace (root)"
-	@echo "make bench        release build, bench-pcap, then one table: c2tap vs tcpdump (and Suricata 8)"
+	@echo "make bench        release build, bench-pcap, then c2tap vs tcpdump (and Suricata 8), and"
+	@echo "                  replay of the capture gzip/zstd/xz/lz4-compressed vs zcat/zstdcat/..."
 	@echo "make bench-pcap   generate $(BENCH_PCAP) (~250 MB mixed traffic, deterministic)"
 	@echo "make bench-live   tcpreplay the capture on a veth pair into c2tap live (root)"
 	@echo "cargo bench       criterion micro-benchmarks per stage (decode, dns, tls, ...)"
@@ -44,7 +45,7 @@ demo:
 	$(RELEASE_BIN) replay --events all $(PCAPS)
 	@echo
 	@echo "=== Alerts: c2tap replay pcaps/*.pcap (default --events alerts: events that matched a rule)"
-	$(RELEASE_BIN) replay $(PCAPS)
+	$(RELEASE_BIN) replay --summary $(PCAPS)
 
 # The unit tests come last so that their summary closes the output.
 test: deps-test lint selftest conformance unit
@@ -93,6 +94,7 @@ bench: bench-pcap
 	scripts/install-deps.sh bench
 	$(CARGO) build --release --bin c2tap
 	scripts/bench.sh $(BENCH_PCAP)
+	scripts/bench-compressed.sh $(BENCH_PCAP)
 
 # Generated once; `rm bench-data/mix.pcap` to regenerate (the same seed gives the same file).
 bench-pcap: $(BENCH_PCAP)

@@ -416,14 +416,15 @@ mod c2tap_app {
         // The stop SensorState went out before the sink's last flush: the final count
         // is only known here.
         let drops = report.totals.get(c2tap::telemetry::Counter::OutputDrops);
-        if drops > 0 {
+        let delivered_nothing = report.delivered_nothing();
+        // When nothing arrived, the error line below says it all.
+        if drops > 0 && !delivered_nothing {
             let _ = writeln!(
                 io::stderr(),
                 "c2tap: {drops} of {} lines dropped at the output (output_drops)",
                 report.output_lines
             );
         }
-        let delivered_nothing = report.delivered_nothing();
         match report.writer {
             WriterEnd::Done | WriterEnd::BrokenPipe => {}
             WriterEnd::Failed(e) => return Err(Failure::Runtime(e.into())),

@@ -181,15 +181,28 @@ impl Progress {
     }
 
     fn draw(&mut self, now: Instant, read: u64, total: Option<u64>, packets: u64) {
+        if let Some(line) = self.line(now, read, total, packets) {
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+    }
+
+    /// The line to draw now, if one is due.
+    fn line(
+        &mut self,
+        now: Instant,
+        read: u64,
+        total: Option<u64>,
+        packets: u64,
+    ) -> Option<String> {
         if self
             .last_draw
             .is_some_and(|t| now.duration_since(t) < DRAW_EVERY)
         {
-            return;
+            return None;
         }
         if self.last_draw.is_none() && now.duration_since(self.started) < DRAW_EVERY {
             // Short runs end before a bar would help; long ones start it a moment later.
-            return;
+            return None;
         }
         self.last_draw = Some(now);
         let elapsed = now.duration_since(self.started);
@@ -215,7 +228,7 @@ impl Progress {
             }
             _ => format!("\r{} MB, {} packets{} ", read / 1_000_000, packets, rate),
         };
-        let _ = std::io::stderr().write_all(line.as_bytes());
+        Some(line)
     }
 
     fn clear(&mut self) {
@@ -228,6 +241,36 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 17: the first reading said `4194 MB/s` (the first 4 MiB window, mapped in
+    /// no time). Now no bar in the first 200 ms, no rate in the first second, then the
+    /// average since the start.
+    #[test]
+    fn progress_rate_waits_for_a_second_of_data() {
+        let mut p = Progress::new();
+        let t0 = p.started;
+        let total = Some(100_000_000);
+        assert_eq!(
+            p.line(t0 + Duration::from_millis(5), 4 << 20, total, 10),
+            None
+        );
+        let early = p
+            .line(t0 + Duration::from_millis(300), 4 << 20, total, 10)
+            .unwrap();
+        assert!(!early.contains("MB/s"), "{early}");
+        assert!(early.contains("4 / 100 MB, 10 packets"), "{early}");
+        assert_eq!(
+            p.line(t0 + Duration::from_millis(350), 5 << 20, total, 11),
+            None
+        );
+        let later = p
+            .line(t0 + Duration::from_secs(2), 50_000_000, total, 99)
+            .unwrap();
+        assert!(
+            later.contains("50.0% 50 / 100 MB, 99 packets, 25 MB/s"),
+            "{later}"
+        );
+    }
 
     #[test]
     fn sensor_state_is_one_json_line_with_every_counter() {

@@ -231,7 +231,7 @@ impl Summary<'_> {
             .join(", ");
         writeln!(
             f,
-            "  alerts   {alerts} event{} matched rules ({levels}):",
+            "  alerts   {alerts} event{} matched rules (rule matches: {levels}):",
             plural(alerts)
         )?;
         for (id, r) in rules.iter().take(MAX_RULES_SHOWN) {
@@ -293,7 +293,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("2 events matched rules (1 high, 2 low)"),
+            text.contains("2 events matched rules (rule matches: 1 high, 2 low)"),
             "{text}"
         );
         let high_at = text.find("High rule (r2)").unwrap();
