@@ -14,9 +14,11 @@ DESTDIR ?=
 SHARED ?= $(firstword $(wildcard ../shared /work/shared))
 CORPUS := $(if $(SHARED),$(wildcard $(SHARED)/corpus/public))
 PCAPS := $(sort $(wildcard pcaps/*.pcap pcaps/*.pcapng))
-RELEASE_BIN := target/release/c2tap
+# Cargo's target folder: CARGO_TARGET_DIR when set, as cargo itself does.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+RELEASE_BIN := $(TARGET_DIR)/release/c2tap
 BENCH_PCAP := bench-data/mix.pcap
-DEBUG_BIN := target/debug/c2tap
+DEBUG_BIN := $(TARGET_DIR)/debug/c2tap
 ALLOW := tests/conformance-allow.tsv
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

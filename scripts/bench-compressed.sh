@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PCAP=${1:-bench-data/mix.pcap}
 RUNS=${2:-3}
-C2TAP=${C2TAP:-target/release/c2tap}
+C2TAP=${C2TAP:-${CARGO_TARGET_DIR:-target}/release/c2tap}
 
 die() { echo "bench-compressed.sh: $*" >&2; exit 1; }
 [ -f "$PCAP" ] || die "$PCAP not found (make bench-pcap)"

@@ -458,3 +458,42 @@ fn broken_pipe_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 17: on a terminal the progress bar cut into the events written to the same
+/// terminal. Run under `script` (a pseudo-terminal for stdout and stderr): with the
+/// events on that terminal there is no bar; with them in a file the bar is drawn.
+#[test]
+fn progress_bar_stays_out_of_events_on_the_same_terminal() {
+    if !have("script") {
+        eprintln!("skipping: script (util-linux) not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Long enough (over a second in a debug build) for the bar's first draw at 200 ms.
+    let p = write(
+        dir.path(),
+        "many.pcap",
+        &pcap_of(&dns_exchange_frames("example.org", 0, 50_000)),
+    );
+    let bin = env!("CARGO_BIN_EXE_c2tap");
+    let on_terminal = |redirect: &str| {
+        let cmd = format!("{bin} replay --events all {} {redirect}", p.display());
+        let out = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shared = on_terminal("");
+    assert!(
+        shared.contains("\"EventID\":22"),
+        "events reach the terminal"
+    );
+    // The bar is redrawn over itself: "\r[###   ]  12.5% ...".
+    assert!(!shared.contains("\r["), "no progress bar among the events");
+    let events_file = dir.path().join("events.jsonl");
+    let apart = on_terminal(&format!("-o {}", events_file.display()));
+    assert!(apart.contains("\r[") && apart.contains("% "), "{apart}");
+}
