@@ -28,7 +28,7 @@ CONFORMANCE ?= run
 .PHONY: help demo test deps-test lint unit selftest conformance pcaps bench bench-pcap bench-live install fuzz
 
 help:
-	@echo "make demo         build release, replay pcaps/ printing every event, then the alerts"
+	@echo "make demo         build release, replay pcaps/ printing every event, then the alerts and a summary"
 	@echo "make test         fmt, clippy, unit tests, conformance self-tests, conformance vs tshark"
 	@echo "make pcaps        regenerate pcaps/ with real clients in a network namespace (root)"
 	@echo "make bench        release build, bench-pcap, then c2tap vs tcpdump (and Suricata 8), and"
