@@ -14,10 +14,12 @@ DESTDIR ?=
 SHARED ?= $(firstword $(wildcard ../shared /work/shared))
 CORPUS := $(if $(SHARED),$(wildcard $(SHARED)/corpus/public))
 PCAPS := $(sort $(wildcard pcaps/*.pcap pcaps/*.pcapng))
-RELEASE_BIN := target/release/c2tap
+# Cargo's target folder: CARGO_TARGET_DIR when set, as cargo itself does.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+RELEASE_BIN := $(TARGET_DIR)/release/c2tap
 BENCH_PCAP := bench-data/mix.pcap
 DENSE_PCAP := bench-data/dense.pcap
-DEBUG_BIN := target/debug/c2tap
+DEBUG_BIN := $(TARGET_DIR)/debug/c2tap
 ALLOW := tests/conformance-allow.tsv
 NEXTEST := $(shell command -v cargo-nextest 2>/dev/null)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -27,11 +29,12 @@ CONFORMANCE ?= run
 .PHONY: help demo test deps-test lint unit selftest conformance pcaps bench bench-pcap bench-live install fuzz
 
 help:
-	@echo "make demo         build release, replay pcaps/ printing every event, then the alerts"
+	@echo "make demo         build release, replay pcaps/ printing every event, then the alerts and a summary"
 	@echo "make test         fmt, clippy, unit tests, conformance self-tests, conformance vs tshark"
 	@echo "make pcaps        regenerate pcaps/ with real clients in a network namespace (root)"
-	@echo "make bench        release build, bench-pcap, then one table: c2tap vs tcpdump (and Suricata 8)"
-	@echo "make bench-pcap   generate $(BENCH_PCAP) (~250 MB, long flows) and $(DENSE_PCAP) (~230 MB, short flows), deterministic"
+	@echo "make bench        release build, bench-pcap, then c2tap vs tcpdump and Suricata 8 on both"
+	@echo "                  profiles, and replay of the capture gzip/zstd/xz/lz4-compressed vs zcat/..."
+	@echo "make bench-pcap   generate $(BENCH_PCAP) (~250 MB, long flows) and $(DENSE_PCAP) (~230 MB, short flows)"
 	@echo "make bench-live   tcpreplay the capture on a veth pair into c2tap live (root)"
 	@echo "cargo bench       criterion micro-benchmarks per stage (decode, dns, tls, ...)"
 	@echo "make install      c2tap, rules, systemd units, /etc/c2tap/c2tap.toml, logrotate (PREFIX, DESTDIR)"
@@ -45,7 +48,7 @@ demo:
 	$(RELEASE_BIN) replay --events all $(PCAPS)
 	@echo
 	@echo "=== Alerts: c2tap replay pcaps/*.pcap (default --events alerts: events that matched a rule)"
-	$(RELEASE_BIN) replay $(PCAPS)
+	$(RELEASE_BIN) replay --summary $(PCAPS)
 
 # The unit tests come last so that their summary closes the output.
 test: deps-test lint selftest conformance unit
@@ -95,6 +98,7 @@ bench: bench-pcap
 	$(CARGO) build --release --bin c2tap
 	SHARED=$(SHARED) scripts/bench.sh $(BENCH_PCAP)
 	SHARED=$(SHARED) scripts/bench.sh $(DENSE_PCAP)
+	scripts/bench-compressed.sh $(BENCH_PCAP)
 
 # Generated once; `rm bench-data/*.pcap` to regenerate (the same seed gives the same file).
 bench-pcap: $(BENCH_PCAP) $(DENSE_PCAP)

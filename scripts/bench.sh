@@ -24,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PCAP=${1:-bench-data/mix.pcap}
 RUNS=${2:-5}
-C2TAP=${C2TAP:-target/release/c2tap}
+C2TAP=${C2TAP:-${CARGO_TARGET_DIR:-target}/release/c2tap}
 TIME=/usr/bin/time
 
 die() { echo "bench.sh: $*" >&2; exit 1; }

@@ -6,11 +6,14 @@
 #   demo   build c2tap and replay the project's pcaps: libpcap-dev pkg-config build-essential
 #   test   demo + what the tests and the conformance check run: tshark tcpdump dig iproute2
 #          python3 dnsmasq curl openssl, systemd (systemd-analyze checks the units) logrotate
-#          procps (/bin/kill, the units' ExecReload)
+#          procps (/bin/kill, the units' ExecReload), and the compressors whose files replay
+#          reads: gzip zstd xz-utils lz4 (tests/compressed_replay.rs makes its files with them)
 #   pcaps  test + what pcaps/make.sh runs: ethtool chromium, iodine (iodine and iodined, for the
 #          DNS tunnel capture; it brings net-tools, whose ifconfig it calls)
 #   bench  demo + tcpdump (the speed reference in DESIGN section 6) tcpreplay hyperfine, time
-#          (/usr/bin/time -v: peak RSS), and linux-perf when the archive has it
+#          (/usr/bin/time -v: peak RSS), the compressors (scripts/bench-compressed.sh compares
+#          replay of compressed files with zcat, zstdcat, xzcat, lz4cat), and linux-perf when
+#          the archive has it
 #   fuzz   demo + python3 (fuzz/seeds.py), and cargo-fuzz from crates.io (`cargo install`;
 #          libFuzzer is built with build-essential's C++ compiler)
 #
@@ -25,11 +28,12 @@ set -euo pipefail
 DEMO=(libpcap-dev pkg-config build-essential)
 TEST=(tshark@tshark tcpdump@tcpdump "dnsutils|bind9-dnsutils@dig" iproute2@ip python3@python3
       "dnsmasq-base|dnsmasq@dnsmasq" curl@curl openssl@openssl systemd@systemd-analyze
-      logrotate@logrotate procps@/bin/kill)
+      logrotate@logrotate procps@/bin/kill gzip@gzip zstd@zstd xz-utils@xz lz4@lz4)
 PCAPS=(ethtool@ethtool chromium@chromium iodine@iodined)
 # The bench also runs the peer, ../shared/peer/suricata (Suricata 8.0.6, built elsewhere):
 # its runtime libraries.
-BENCH=(tcpdump@tcpdump tcpreplay@tcpreplay hyperfine@hyperfine time
+BENCH=(tcpdump@tcpdump tcpreplay@tcpreplay hyperfine@hyperfine time gzip@gzip zstd@zstd
+    xz-utils@xz lz4@lz4
     libpcap0.8 libpcre2-8-0 libyaml-0-2 libjansson4 libmagic1 libcap-ng0 liblz4-1 zlib1g)
 FUZZ=(python3@python3)
 # Installed only when the archive carries it (not every Debian release or architecture does).

@@ -1,10 +1,21 @@
 //! The `c2tap` command line: argument parsing, configuration, and exit statuses.
 //! Everything else lives in the library; `anyhow` and process exit codes live only here.
 //!
-//! Exit status: 0 success, 1 runtime error (after flushing what was parsed), 2 bad usage
-//! or configuration. A closed stdout (`c2tap ... | head`) is not an error.
+//! Exit status (DESIGN §5, README "Exit status"):
+//! - 0: every input was read and every line produced was delivered, or the reader of
+//!   stdout went away early (`c2tap ... | head`: not an error, for every subcommand).
+//! - 1: the command was right but the run failed: an input could not be read (corrupt,
+//!   truncated, unreadable, permission denied; a directory's other files are still read),
+//!   writing failed (disk full), the output delivered none of the run's lines (a
+//!   collector never reached), a replay lost lines at the output, or a rule failed to
+//!   load in `rules check`.
+//! - 2: the command cannot work as written: a bad flag or value, a config file error,
+//!   rules that do not load, a path or interface that does not exist, an unknown
+//!   technique.
+//!
+//! Each message is one line: an error's causes are printed once each ([`report`]).
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,10 +52,10 @@ enum Command {
         /// BPF capture filter, as tcpdump takes it.
         #[arg(short = 'f', long = "filter", value_name = "BPF")]
         filter: Option<String>,
-        /// Bytes captured per frame.
+        /// Bytes captured per frame (64..=262144) [default: 262144, the whole frame]
         #[arg(long, value_name = "BYTES")]
         snaplen: Option<i32>,
-        /// Kernel capture buffer, MiB.
+        /// Kernel capture buffer in MiB (1..=2047) [default: 64]
         #[arg(long, value_name = "MIB")]
         buffer_mib: Option<i32>,
         /// Do not put the interface in promiscuous mode.
@@ -68,20 +79,27 @@ enum Command {
 enum RulesCommand {
     /// Load rules, report errors and which fields a network sensor cannot observe.
     Check {
+        /// Sigma rules: a file or folder; repeatable. Default: the built-in set.
         #[arg(short = 'r', long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
     },
     /// Summarize what the loaded rules cover for one ATT&CK technique.
     Coverage {
+        /// Sigma rules: a file or folder; repeatable. Default: the built-in set.
         #[arg(short = 'r', long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
+        /// ATT&CK technique, e.g. T1071.001 (rules tag it attack.t1071.001); one that
+        /// no loaded rule carries is an error. Default: every loaded rule.
         #[arg(long, value_name = "ID")]
         technique: Option<String>,
+        /// text: tables for people; json: the same data for machines.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
     /// Evaluate rules on JSON events; one output line per input event.
     Test {
+        /// Sigma rules (and correlations): a file or folder; repeatable. Default: the
+        /// built-in set.
         #[arg(short = 'r', long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
         /// JSON lines file, or - for standard input.
@@ -102,13 +120,14 @@ struct Common {
     /// Sigma rules: a file or folder; repeatable. Default: the built-in set.
     #[arg(short = 'r', long = "rules", value_name = "PATH")]
     rules: Vec<PathBuf>,
-    /// Where events go: - (stdout), FILE, or tls://HOST:PORT (JSON lines over TLS).
+    /// Where events go: - (stdout), FILE (appended to, created if missing; its folder
+    /// must exist), or tls://HOST:PORT (JSON lines over TLS) [default: -]
     #[arg(short = 'o', long = "output", value_name = "-|FILE|tls://HOST:PORT")]
     output: Option<String>,
-    /// Rotate the output file when it would pass this size (e.g. 100M).
+    /// Rotate the output file when it would pass this size (e.g. 100M) [default: never]
     #[arg(long, value_name = "SIZE")]
     rotate_size: Option<String>,
-    /// Rotated files to keep.
+    /// Rotated files to keep, with --rotate-size [default: 5]
     #[arg(long, value_name = "N")]
     rotate_keep: Option<u32>,
     /// TLS output: CA bundle (PEM) to verify the collector (default: the system's).
@@ -126,7 +145,8 @@ struct Common {
     /// TLS output: memory for lines while the collector is away (default 64M).
     #[arg(long, value_name = "SIZE")]
     tls_buffer: Option<String>,
-    /// Which events to write.
+    /// Which events to write: alerts (events that matched a rule, and SensorState) or
+    /// all [default: alerts]
     #[arg(long, value_enum)]
     events: Option<EventsMode>,
     /// Parser worker threads (default: cores - 1, at least 1).
@@ -151,9 +171,18 @@ struct Common {
     /// 'analytics.allow=["*.example.com"]' (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Print the summary for people (packets, flows, events, alerts, errors, drops) on
+    /// stderr at the end even when stderr is not a terminal (on a terminal it always is).
+    #[arg(long)]
+    summary: bool,
 }
 
 impl Common {
+    /// Whether the run ends with the summary for people.
+    fn summary_wanted(&self) -> bool {
+        self.summary || io::stderr().is_terminal()
+    }
+
     fn overrides(self) -> Overrides {
         Overrides {
             config: self.config,
@@ -201,15 +230,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// One line per error: the message, then each cause that the message does not already
+/// hold. The library's errors mostly carry their cause in their own text
+/// (`{path}: {source}`) and also expose it as `source()`; printing the whole chain
+/// blindly showed every OS error twice.
 fn report(e: &anyhow::Error) {
-    let _ = writeln!(io::stderr(), "c2tap: {e:#}");
+    let _ = writeln!(io::stderr(), "c2tap: {}", message(e));
+}
+
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !msg.contains(&cause) {
+            msg.push_str(": ");
+            msg.push_str(&cause);
+        }
+    }
+    msg
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Replay { inputs, common } => {
+            let summary = common.summary_wanted();
             let cfg = RuntimeConfig::load(common.overrides()).map_err(Failure::Usage)?;
-            c2tap_app::replay(&cfg, &inputs)
+            c2tap_app::replay(&cfg, &inputs, summary)
         }
         Command::Live {
             interface,
@@ -220,6 +266,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             user,
             common,
         } => {
+            let summary = common.summary_wanted();
             let mut o = common.overrides();
             o.interface = interface;
             o.filter = filter;
@@ -227,7 +274,7 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
             o.buffer_mib = buffer_mib;
             o.no_promiscuous = no_promiscuous;
             let cfg = RuntimeConfig::load(o).map_err(Failure::Usage)?;
-            c2tap_app::live(&cfg, user.as_deref())
+            c2tap_app::live(&cfg, user.as_deref(), summary)
         }
         Command::Rules { command } => match command {
             RulesCommand::Check { rules } => c2tap_app::rules_check(&rules),
@@ -251,11 +298,13 @@ mod c2tap_app {
     use std::sync::Arc;
 
     use anyhow::{Context, anyhow};
+    use c2tap::capture::CaptureError;
     use c2tap::capture::{Live, LiveConfig, Replay, Source};
     use c2tap::decode::LinkType;
     use c2tap::detect::Engine;
+    use c2tap::detect::tools::ToolError;
     use c2tap::detect::tools::{self, coverage};
-    use c2tap::output::Sink;
+    use c2tap::output::{OutputError, Sink};
     use c2tap::pipeline::shutdown::Signals;
     use c2tap::pipeline::writer::WriterEnd;
     use c2tap::pipeline::{self, Mode};
@@ -263,25 +312,47 @@ mod c2tap_app {
 
     use super::*;
 
-    pub fn replay(cfg: &RuntimeConfig, inputs: &[PathBuf]) -> Result<ExitCode, Failure> {
+    pub fn replay(
+        cfg: &RuntimeConfig,
+        inputs: &[PathBuf],
+        summary: bool,
+    ) -> Result<ExitCode, Failure> {
         let engine = load_engine(&cfg.rules)?;
-        let sink = Sink::open(&cfg.output).map_err(|e| Failure::Usage(e.into()))?;
+        let mut source = Replay::open(inputs, LinkType::is_supported).map_err(capture_failure)?;
+        let sink = Sink::open(&cfg.output).map_err(output_failure)?;
         let signals = Signals::install().map_err(|e| Failure::Runtime(e.into()))?;
-        let mut source =
-            Replay::open(inputs, LinkType::is_supported).map_err(|e| Failure::Runtime(e.into()))?;
-        finish(pipeline::run(
-            cfg,
+        finish(
+            pipeline::run(cfg, Mode::Replay, &mut source, engine, sink, &signals),
             Mode::Replay,
-            &mut source,
-            engine,
-            sink,
-            &signals,
-        ))
+            summary,
+        )
+    }
+
+    /// A capture error at start: usage when the input named does not exist.
+    fn capture_failure(e: CaptureError) -> Failure {
+        if e.is_usage() {
+            Failure::Usage(e.into())
+        } else {
+            Failure::Runtime(e.into())
+        }
+    }
+
+    /// An output that cannot be opened: usage when its path or settings are wrong.
+    fn output_failure(e: OutputError) -> Failure {
+        if e.is_usage() {
+            Failure::Usage(e.into())
+        } else {
+            Failure::Runtime(e.into())
+        }
     }
 
     /// With `user`, the capture is opened as root, then the process becomes `user`, and
     /// only then is the output opened: the user who reopens it on SIGHUP created it.
-    pub fn live(cfg: &RuntimeConfig, user: Option<&str>) -> Result<ExitCode, Failure> {
+    pub fn live(
+        cfg: &RuntimeConfig,
+        user: Option<&str>,
+        summary: bool,
+    ) -> Result<ExitCode, Failure> {
         let Some(interface) = cfg.live.interface.clone() else {
             return Err(Failure::Usage(anyhow!(
                 "live capture needs -i IFACE (or [live] interface in the config)"
@@ -301,21 +372,17 @@ mod c2tap_app {
             promiscuous: cfg.live.promiscuous,
             ..LiveConfig::default()
         };
-        let mut source: Box<dyn Source> = Box::new(
-            Live::open(&live, LinkType::is_supported).map_err(|e| Failure::Runtime(e.into()))?,
-        );
+        let mut source: Box<dyn Source> =
+            Box::new(Live::open(&live, LinkType::is_supported).map_err(capture_failure)?);
         if let Some(target) = &target {
             target.switch().map_err(|e| Failure::Runtime(e.into()))?;
         }
-        let sink = Sink::open(&cfg.output).map_err(|e| Failure::Usage(e.into()))?;
-        finish(pipeline::run(
-            cfg,
+        let sink = Sink::open(&cfg.output).map_err(output_failure)?;
+        finish(
+            pipeline::run(cfg, Mode::Live, source.as_mut(), engine, sink, &signals),
             Mode::Live,
-            source.as_mut(),
-            engine,
-            sink,
-            &signals,
-        ))
+            summary,
+        )
     }
 
     /// Loads the rules (the built-in set when none is given). A rule that fails to
@@ -344,33 +411,62 @@ mod c2tap_app {
         Ok(Arc::new(engine))
     }
 
-    /// Maps how a run ended to the exit status; the error comes after everything
-    /// parsed before it was written.
-    fn finish(report: pipeline::RunReport) -> Result<ExitCode, Failure> {
+    /// Maps how a run ended to the exit status, after everything parsed was written.
+    /// The failed inputs were reported when they happened; a failed output is the
+    /// last line.
+    fn finish(report: pipeline::RunReport, mode: Mode, summary: bool) -> Result<ExitCode, Failure> {
+        if summary {
+            let _ = write!(io::stderr(), "{}", report.summary());
+        }
         // The stop SensorState went out before the sink's last flush: the final count
         // is only known here.
         let drops = report.totals.get(c2tap::telemetry::Counter::OutputDrops);
-        if drops > 0 {
+        let delivered_nothing = report.delivered_nothing();
+        // When nothing arrived, the error line below says it all.
+        if drops > 0 && !delivered_nothing {
             let _ = writeln!(
                 io::stderr(),
-                "c2tap: {drops} events dropped at the output (output_drops)"
+                "c2tap: {drops} of {} lines dropped at the output (output_drops)",
+                report.output_lines
             );
         }
         match report.writer {
             WriterEnd::Done | WriterEnd::BrokenPipe => {}
             WriterEnd::Failed(e) => return Err(Failure::Runtime(e.into())),
         }
-        match report.capture_error {
-            Some(e) => Err(Failure::Runtime(e.into())),
-            None => Ok(ExitCode::SUCCESS),
+        if delivered_nothing {
+            return Err(Failure::Runtime(anyhow!(
+                "the output delivered none of the {} lines this run produced",
+                report.output_lines
+            )));
+        }
+        // Replay promises every event: a lost one fails the run. Live counts drops as
+        // part of normal operation (DESIGN §1).
+        if mode == Mode::Replay && drops > 0 {
+            return Ok(ExitCode::from(1));
+        }
+        Ok(if report.failed_inputs > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
+
+    /// A tool's error: a closed stdout is success, bad input usage, the rest runtime.
+    fn tool_failure(e: ToolError) -> Result<ExitCode, Failure> {
+        match e {
+            ToolError::Io(io) if io.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+            e @ (ToolError::Usage(_) | ToolError::RuleLoad(_)) => Err(Failure::Usage(e.into())),
+            e => Err(Failure::Runtime(e.into())),
         }
     }
 
     pub fn rules_check(rules: &[PathBuf]) -> Result<ExitCode, Failure> {
         let mut out = io::stdout().lock();
-        let status =
-            c2tap::detect::tools::check(rules, &mut out).map_err(|e| Failure::Runtime(e.into()))?;
-        Ok(exit(status))
+        match c2tap::detect::tools::check(rules, &mut out).and_then(|s| flushed(&mut out, s)) {
+            Ok(status) => Ok(exit(status)),
+            Err(e) => tool_failure(e),
+        }
     }
 
     pub fn rules_coverage(
@@ -384,9 +480,12 @@ mod c2tap_app {
         } else {
             coverage::Format::Text
         };
-        let status = c2tap::detect::tools::coverage(rules, technique, format, &mut out)
-            .map_err(|e| Failure::Runtime(e.into()))?;
-        Ok(exit(status))
+        match c2tap::detect::tools::coverage(rules, technique, format, &mut out)
+            .and_then(|s| flushed(&mut out, s))
+        {
+            Ok(status) => Ok(exit(status)),
+            Err(e) => tool_failure(e),
+        }
     }
 
     pub fn rules_test(rules: &[PathBuf], events: &Path) -> Result<ExitCode, Failure> {
@@ -399,9 +498,21 @@ mod c2tap_app {
                 .map_err(Failure::Usage)?;
             Box::new(io::BufReader::new(f))
         };
-        let status = c2tap::detect::tools::test(rules, &mut input, &mut out)
-            .map_err(|e| Failure::Runtime(e.into()))?;
-        Ok(exit(status))
+        match c2tap::detect::tools::test(rules, &mut input, &mut out)
+            .and_then(|s| flushed(&mut out, s))
+        {
+            Ok(status) => Ok(exit(status)),
+            Err(e) => tool_failure(e),
+        }
+    }
+
+    /// Flushes stdout so that a closed pipe shows up here, not in a silent drop.
+    fn flushed(
+        out: &mut dyn Write,
+        status: tools::ExitStatus,
+    ) -> Result<tools::ExitStatus, ToolError> {
+        out.flush()?;
+        Ok(status)
     }
 
     fn exit(status: tools::ExitStatus) -> ExitCode {

@@ -142,12 +142,54 @@ fn empty_file() {
 }
 
 #[test]
-fn gzip_file_says_decompress_it() {
-    // The first bytes of `gzip -c` output: magic, deflate, no flags, mtime, OS.
+fn gzip_of_something_else_says_what_it_holds() {
+    // The whole of `printf abc | gzip -c`: it decompresses, to three bytes of text.
     let gz = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x4b\x4c\x4a\x06\x00\xc2\x41\x24\x35\x03\x00\x00\x00";
     let out = replay("capture.pcap.gz", gz);
-    assert_one_error(&out, "capture.pcap.gz", "gzip");
+    assert_one_error(&out, "capture.pcap.gz", "not a pcap or pcapng file");
+    assert_one_error(
+        &out,
+        "capture.pcap.gz",
+        "(starts with 61 62 63, after gzip decompression)",
+    );
     assert!(query_names(&out).is_empty());
+}
+
+/// A directory with a corrupt file and a compressed file cut short among good ones
+/// (issue 17): every good file is read, each bad one is one stderr line with its
+/// reason, and the run exits 1 at the end.
+#[test]
+fn directory_keeps_going_past_bad_files() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut second = pcap_header(65535);
+    for (i, frame) in exchange(2, SECOND, 40001).iter().enumerate() {
+        let n = frame.len() as u32;
+        second.extend(pcap_record(1_700_000_010 + i as u32, n, n, frame));
+    }
+    let cut_gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&first_exchange_pcap()).unwrap();
+        let gz = e.finish().unwrap();
+        gz[..gz.len() / 2].to_vec()
+    };
+    write(dir.path(), "1-first.pcap", &first_exchange_pcap());
+    write(dir.path(), "2-corrupt.pcap", b"\xd4\xc3\xb2\xa1 not really");
+    write(dir.path(), "3-cut.pcap.gz", &cut_gz);
+    write(dir.path(), "4-second.pcap", &second);
+    let out = run(c2tap().args(["replay", "--events", "all"]).arg(dir.path()));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].contains("2-corrupt.pcap: truncated in the file header"),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("3-cut.pcap.gz: gzip data: "), "{lines:?}");
+    let mut names = query_names(&out);
+    names.sort();
+    assert_eq!(names, [FIRST, SECOND], "both good files, whole");
 }
 
 #[test]

@@ -111,3 +111,20 @@ pub enum CaptureError {
         hint: &'static str,
     },
 }
+
+impl CaptureError {
+    /// True when the error is about what was asked, not about what was read: an input
+    /// path or interface that does not exist, a directory without captures, a filter
+    /// that does not compile. The binary exits 2 for these (DESIGN §5), 1 for the rest.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            CaptureError::NoInputs
+            | CaptureError::NoFiles { .. }
+            | CaptureError::TooDeep { .. }
+            | CaptureError::NoSuchInterface { .. }
+            | CaptureError::BadFilter { .. } => true,
+            CaptureError::Io { source, .. } => source.kind() == io::ErrorKind::NotFound,
+            _ => false,
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 use std::io::{self, Read};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::mapped::{MappedInput, Window};
 
@@ -94,6 +95,9 @@ pub(super) struct ReadInput {
     eof: bool,
     /// File offset of `buf[start]`, for error messages.
     offset: u64,
+    /// Bytes taken from the input itself, when `reader` decompresses it: what
+    /// `bytes_read` counts then (see [`ReadInput::counting`]).
+    raw: Option<Arc<AtomicU64>>,
 }
 
 impl ReadInput {
@@ -109,7 +113,15 @@ impl ReadInput {
             end: 0,
             eof: false,
             offset: 0,
+            raw: None,
         }
+    }
+
+    /// Counts `bytes_read` from `raw` (bytes the input gave, before decompression)
+    /// instead of the bytes `reader` returns.
+    pub fn counting(mut self, raw: Arc<AtomicU64>) -> ReadInput {
+        self.raw = Some(raw);
+        self
     }
 
     /// Gives the buffer back for the next file.
@@ -171,7 +183,10 @@ impl ReadInput {
                 Ok(k) => {
                     // A reader claiming more than it was given is not trusted.
                     self.end += k.min(room);
-                    *bytes_read += k as u64;
+                    match &self.raw {
+                        Some(raw) => *bytes_read += raw.swap(0, Ordering::Relaxed),
+                        None => *bytes_read += k as u64,
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

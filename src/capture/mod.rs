@@ -8,7 +8,7 @@
 //! Two [`Source`]s: [`Replay`] reads pcap/pcapng files (through pcap-parser, streaming,
 //! never a whole file in memory) and [`Live`] captures from an interface (libpcap through
 //! the `pcap` crate). Both yield [`Frame`]s that borrow the source's buffer until the next
-//! call. What a broken file or device does is a [`CaptureError`], final for the source;
+//! call. What a broken file or device does is a [`CaptureError`], final for that input;
 //! what a capture merely contains (skipped blocks, unsupported interfaces, understated
 //! wire lengths) is counted in [`CaptureStats`].
 
@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use crate::time::Timestamp;
 
+mod compressed;
 mod error;
 mod input;
 mod linktype;
@@ -27,6 +28,7 @@ mod replay;
 #[cfg(test)]
 mod tests;
 
+pub use compressed::{Compression, MAX_XZ_MEMORY};
 pub use error::CaptureError;
 pub use input::{MAX_RECORD, MAX_SNAPLEN, READ_CHUNK};
 pub use linktype::{LINKTYPE_RAW, dlt_to_linktype, linktype_name};
@@ -67,12 +69,18 @@ pub enum Next<'a> {
 
 /// A packet source: replay files or a live interface.
 pub trait Source {
-    /// The next frame. Errors are final for the source (after an error, next_frame
-    /// returns End).
+    /// The next frame. An error ends the input it came from: a replay goes on with its
+    /// next input at the next call, and returns End when none is left; a live source
+    /// returns End after an error.
     fn next_frame(&mut self) -> Result<Next<'_>, CaptureError>;
     /// Interface name or the path of the file being read now (changes between files of
     /// a replay; `stdin` for standard input).
     fn current_name(&self) -> &Arc<str>;
+    /// The name of the whole run, for its start and stop SensorState events: the
+    /// interface, or the inputs of a replay as given.
+    fn run_name(&self) -> Arc<str> {
+        self.current_name().clone()
+    }
     /// Counters so far.
     fn stats(&mut self) -> CaptureStats;
 }

@@ -2,10 +2,13 @@
 //! as one source.
 
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::compressed::{self, Compression, MAGIC_LEN};
 use super::input::{Input, READ_CHUNK, ReadInput};
 use super::linktype::linktype_name;
 use super::mapped::{MappedBudget, MappedInput};
@@ -19,6 +22,10 @@ pub const MAX_DIR_DEPTH: usize = 16;
 
 /// The name stdin has in events and messages.
 pub const STDIN_NAME: &str = "stdin";
+
+/// Longest run name ([`Source::run_name`]) built from the inputs given: past it the
+/// name ends with how many inputs there were.
+const MAX_RUN_NAME: usize = 200;
 
 enum InputSpec {
     File(PathBuf),
@@ -52,13 +59,22 @@ pub struct Replay {
     done: bool,
     /// Bounds the memory of mapped windows across all files of this replay.
     budget: Arc<MappedBudget>,
+    /// The inputs as given, for the run's SensorState events.
+    run_name: Arc<str>,
+    /// Why the first input could not be opened, returned by the first `next_frame`.
+    deferred: Option<CaptureError>,
 }
 
 impl Replay {
     /// `inputs`: files, directories (every `*.pcap`, `*.pcapng`, `*.cap`, `*.pcap.*` file
-    /// inside, recursively, sorted by path) or `-` for stdin. `supported(linktype)` says
-    /// which link types the decoder knows. The first file is opened (and its header
-    /// checked) here, so an unreadable or foreign first file fails now.
+    /// inside, recursively, sorted by path) or `-` for stdin; each may be compressed
+    /// (gzip, zstd, xz, lz4: [`super::compressed`]). `supported(linktype)` says which
+    /// link types the decoder knows.
+    ///
+    /// Fails only when an input names nothing to read (a missing path, a directory
+    /// without captures). A file that cannot be read is an error of `next_frame`, after
+    /// which the replay goes on with the next file. The first file is opened here (its
+    /// error, if any, comes with the first `next_frame`).
     pub fn open(inputs: &[PathBuf], supported: fn(u32) -> bool) -> Result<Replay, CaptureError> {
         if inputs.is_empty() {
             return Err(CaptureError::NoInputs);
@@ -110,8 +126,10 @@ impl Replay {
             },
             done: false,
             budget: Arc::default(),
+            run_name: run_name(inputs),
+            deferred: None,
         };
-        replay.open_next()?;
+        replay.open_first();
         Ok(replay)
     }
 
@@ -133,9 +151,19 @@ impl Replay {
             stats: CaptureStats::default(),
             done: false,
             budget: Arc::default(),
+            run_name: Arc::from(name),
+            deferred: None,
         };
-        replay.open_next()?;
+        replay.open_first();
         Ok(replay)
+    }
+
+    /// Opens the first input now, so that its name and link type are known before the
+    /// first frame; a failure waits for `next_frame`.
+    fn open_first(&mut self) {
+        if let Err(e) = self.open_next() {
+            self.deferred = Some(e);
+        }
     }
 
     /// Opens the next input and reads its header.
@@ -144,55 +172,96 @@ impl Replay {
             return Ok(());
         };
         self.next_input += 1;
-        let (name, mut input) = match spec {
-            InputSpec::Stdin => (
-                Arc::from(STDIN_NAME),
-                self.read_input(Box::new(io::stdin())),
-            ),
+        let (name, input) = match spec {
+            InputSpec::Stdin => {
+                let name: Arc<str> = Arc::from(STDIN_NAME);
+                self.name = name.clone();
+                self.stats.files += 1;
+                let stream = self.stream_input(Box::new(io::stdin()));
+                (name, stream)
+            }
             InputSpec::Reader(name, reader) => match reader.take() {
                 Some(r) => {
                     let name = name.clone();
-                    (name, self.read_input(r))
+                    self.name = name.clone();
+                    self.stats.files += 1;
+                    let stream = self.stream_input(r);
+                    (name, stream)
                 }
                 None => return Ok(()),
             },
             InputSpec::File(p) => {
                 let name = path_name(p);
-                let io_err = |source| CaptureError::Io {
-                    path: name.clone(),
-                    source,
-                };
-                let f = File::open(p).map_err(io_err)?;
-                let meta = f.metadata().map_err(io_err)?;
-                // Regular files are mapped; a FIFO (`<(zcat x.pcap.gz)`) or a device is read.
-                let mapped = if meta.is_file() {
-                    MappedInput::open(
-                        f,
-                        meta.len(),
-                        self.budget.clone(),
-                        &mut self.stats.input_bytes_read,
-                    )
-                } else {
-                    Err(f)
-                };
-                let input = match mapped {
-                    Ok(m) => Input::Mapped(m),
-                    // Not a regular file, or one on a filesystem that cannot map it.
-                    Err(f) => self.read_input(Box::new(f)),
-                };
+                self.name = name.clone();
+                self.stats.files += 1;
+                let p = p.clone();
+                let input = self.open_file(&p);
                 (name, input)
             }
         };
-        self.name = name.clone();
-        self.stats.files += 1;
-        let format = read_header(&mut input, &name, &mut self.stats, self.supported)?;
-        self.cur = Some(Current { input, format });
-        Ok(())
+        let io_err = |source| CaptureError::Io {
+            path: name.clone(),
+            source,
+        };
+        let (mut input, compression) = input.map_err(io_err)?;
+        match read_header(
+            &mut input,
+            &name,
+            &mut self.stats,
+            self.supported,
+            compression,
+        ) {
+            Ok(format) => {
+                self.cur = Some(Current { input, format });
+                Ok(())
+            }
+            Err(e) => {
+                self.spare = input.into_buf();
+                Err(e)
+            }
+        }
     }
 
-    /// A buffered input over `reader`, with the last file's buffer.
-    fn read_input(&mut self, reader: Box<dyn io::Read + Send>) -> Input {
-        Input::Read(ReadInput::new(reader, std::mem::take(&mut self.spare)))
+    /// A regular file is mapped, unless it is compressed; a FIFO (`<(zcat x.pcap.gz)`)
+    /// or a device is read as a stream.
+    fn open_file(&mut self, p: &Path) -> io::Result<(Input, Option<Compression>)> {
+        let f = File::open(p)?;
+        let meta = f.metadata()?;
+        if !meta.is_file() {
+            return self.stream_input(Box::new(f));
+        }
+        let mut head = [0u8; MAGIC_LEN];
+        let got = read_head_at(&f, &mut head)?;
+        if Compression::detect(head.get(..got).unwrap_or(&[])).is_some() {
+            return self.stream_input(Box::new(f));
+        }
+        match MappedInput::open(
+            f,
+            meta.len(),
+            self.budget.clone(),
+            &mut self.stats.input_bytes_read,
+        ) {
+            Ok(m) => Ok((Input::Mapped(m), None)),
+            // A filesystem that cannot map it.
+            Err(f) => self.stream_input(Box::new(f)),
+        }
+    }
+
+    /// A buffered input over `reader` (decompressed when it is compressed), with the last
+    /// file's buffer. Bytes are counted as they come from `reader`, before
+    /// decompression, so that progress compares like with like (file sizes).
+    fn stream_input(
+        &mut self,
+        reader: Box<dyn Read + Send>,
+    ) -> io::Result<(Input, Option<Compression>)> {
+        let counter = Arc::new(AtomicU64::new(0));
+        let counted = Box::new(Counted {
+            inner: reader,
+            count: counter.clone(),
+        });
+        let (found, stream) = compressed::open_stream(counted)?;
+        let input = ReadInput::new(stream, std::mem::take(&mut self.spare)).counting(counter);
+        Ok((Input::Read(input), found))
     }
 
     /// Finishes the current file: the pcapng "nothing but unsupported link types" check,
@@ -240,6 +309,10 @@ impl Replay {
 
 impl Source for Replay {
     fn next_frame(&mut self) -> Result<Next<'_>, CaptureError> {
+        if let Some(e) = self.deferred.take() {
+            self.done = self.next_input >= self.inputs.len();
+            return Err(e);
+        }
         if self.done {
             return Ok(Next::End);
         }
@@ -254,8 +327,11 @@ impl Source for Replay {
                 return Ok(Next::End);
             }
             Err(e) => {
-                self.done = true;
-                self.cur = None;
+                // The file is given up; the next call goes on with the next input.
+                if let Some(cur) = self.cur.take() {
+                    self.spare = cur.input.into_buf();
+                }
+                self.done = self.next_input >= self.inputs.len();
                 return Err(e);
             }
         };
@@ -281,6 +357,10 @@ impl Source for Replay {
         &self.name
     }
 
+    fn run_name(&self) -> Arc<str> {
+        self.run_name.clone()
+    }
+
     fn stats(&mut self) -> CaptureStats {
         self.stats
     }
@@ -292,6 +372,7 @@ fn read_header(
     path: &Arc<str>,
     stats: &mut CaptureStats,
     supported: fn(u32) -> bool,
+    compression: Option<Compression>,
 ) -> Result<Format, CaptureError> {
     let io_err = |source| CaptureError::Io {
         path: path.clone(),
@@ -306,7 +387,7 @@ fn read_header(
     }
     let magic = match head.get(..4) {
         Some(m) => [m[0], m[1], m[2], m[3]],
-        None => return Err(not_pcap(path, head)),
+        None => return Err(not_pcap(path, head, compression)),
     };
     if is_pcap_magic(magic) {
         let Some(h) = head.get(..FILE_HEADER_LEN) else {
@@ -332,39 +413,38 @@ fn read_header(
     if u32::from_le_bytes(magic) == SHB_TYPE {
         return Ok(Format::Ng(NgFile::new()));
     }
-    Err(not_pcap(path, head))
+    Err(not_pcap(path, head, compression))
 }
 
-/// Known magic numbers of things people feed a pcap reader by mistake.
+/// Known magic numbers of things people feed a pcap reader by mistake (the formats of
+/// [`Compression`] are decompressed instead; one compressed twice lands here).
 const FOREIGN_MAGIC: [(&[u8], &str); 6] = [
-    (&[0x1f, 0x8b], ": gzip-compressed? decompress it first"),
+    (&[0x1f, 0x8b], ": gzip-compressed twice?"),
     (
         &[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00],
-        ": xz-compressed? decompress it first",
+        ": xz-compressed twice?",
     ),
-    (
-        &[0x28, 0xb5, 0x2f, 0xfd],
-        ": zstd-compressed? decompress it first",
-    ),
+    (&[0x28, 0xb5, 0x2f, 0xfd], ": zstd-compressed twice?"),
     (
         &[0x42, 0x5a, 0x68],
-        ": bzip2-compressed? decompress it first",
+        ": bzip2-compressed? decompress it first (bunzip2), or recompress it with zstd",
     ),
-    (
-        &[0x04, 0x22, 0x4d, 0x18],
-        ": lz4-compressed? decompress it first",
-    ),
+    (&[0x04, 0x22, 0x4d, 0x18], ": lz4-compressed twice?"),
     (
         &[0x50, 0x4b, 0x03, 0x04],
         ": a zip archive? extract it first",
     ),
 ];
 
-fn not_pcap(path: &Arc<str>, head: &[u8]) -> CaptureError {
+fn not_pcap(path: &Arc<str>, head: &[u8], compression: Option<Compression>) -> CaptureError {
     let (shown, hint) = FOREIGN_MAGIC
         .iter()
         .find(|(m, _)| head.starts_with(m))
         .map_or((head.len().min(4), ""), |(m, h)| (m.len(), *h));
+    let hint = match compression {
+        Some(c) if hint.is_empty() => c.hint(),
+        _ => hint,
+    };
     let head = head
         .iter()
         .take(shown)
@@ -376,6 +456,51 @@ fn not_pcap(path: &Arc<str>, head: &[u8]) -> CaptureError {
         head,
         hint,
     }
+}
+
+/// Reads up to `head.len()` bytes at offset 0 without moving the file position.
+fn read_head_at(f: &File, head: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < head.len() {
+        match f.read_at(head.get_mut(got..).unwrap_or(&mut []), got as u64) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got.min(head.len()))
+}
+
+/// Counts the bytes read from an input before decompression (see `stream_input`).
+struct Counted {
+    inner: Box<dyn Read + Send>,
+    count: Arc<AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.count.fetch_add(k as u64, Ordering::Relaxed);
+        Ok(k)
+    }
+}
+
+/// The name of a whole run: the inputs as given, shortened past [`MAX_RUN_NAME`].
+fn run_name(inputs: &[PathBuf]) -> Arc<str> {
+    let mut name = String::new();
+    for (i, p) in inputs.iter().enumerate() {
+        let p = p.to_string_lossy();
+        if i > 0 && name.len() + p.len() + 1 > MAX_RUN_NAME {
+            name.push_str(&format!(" … ({} inputs)", inputs.len()));
+            break;
+        }
+        if i > 0 {
+            name.push(' ');
+        }
+        name.push_str(if p == "-" { STDIN_NAME } else { &p });
+    }
+    Arc::from(name)
 }
 
 fn path_name(p: &Path) -> Arc<str> {

@@ -46,6 +46,19 @@ pub enum OutputError {
     Tls { endpoint: String, reason: String },
 }
 
+impl OutputError {
+    /// True when the output cannot work as configured: its folder does not exist, or
+    /// the TLS settings (certificates, names) are wrong. The binary exits 2 for these
+    /// (DESIGN §5); a write that fails later (disk full) is a runtime failure.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            OutputError::Open { source, .. } => source.kind() == io::ErrorKind::NotFound,
+            OutputError::Tls { .. } => true,
+            OutputError::Write(_) => false,
+        }
+    }
+}
+
 /// An opened output.
 pub enum Sink {
     Stdout(io::BufWriter<io::Stdout>),

@@ -21,13 +21,17 @@ const CLOCK_EVERY: u64 = 1024;
 
 /// What the capture loop reports when it ends.
 pub struct CaptureEnd {
-    pub error: Option<CaptureError>,
+    /// Inputs that failed (a corrupt file of a replay, a live interface gone); each was
+    /// handed to [`Ticker::input_failed`] when it happened.
+    pub failed_inputs: u64,
 }
 
 /// Hooks the capture loop calls on wall-clock ticks (SensorState, progress bar).
 pub trait Ticker {
     /// Called about every `CLOCK_EVERY` frames and on every idle poll.
     fn tick(&mut self, now: Instant, source: &mut dyn Source);
+    /// An input failed; a replay goes on with the next one.
+    fn input_failed(&mut self, error: &CaptureError);
 }
 
 pub struct Dispatcher {
@@ -75,7 +79,7 @@ impl Dispatcher {
     ) -> CaptureEnd {
         let workers = self.queues.len() as u64;
         let mut since_clock = 0u64;
-        let mut error = None;
+        let mut failed_inputs = 0u64;
         loop {
             if signals.stop_requested() {
                 break;
@@ -123,16 +127,17 @@ impl Dispatcher {
                     ticker.tick(Instant::now(), source);
                 }
                 Ok(Next::End) => break,
+                // The source ends that input and goes on with the next, or ends (Source).
                 Err(e) => {
-                    error = Some(e);
-                    break;
+                    failed_inputs += 1;
+                    ticker.input_failed(&e);
                 }
             }
         }
         self.flush_all();
         self.window = None;
         self.publish(source);
-        CaptureEnd { error }
+        CaptureEnd { failed_inputs }
     }
 
     /// Frames of a mapped window begin: every batch still holding an older window is
@@ -258,6 +263,9 @@ mod tests {
     struct NoTicks;
     impl Ticker for NoTicks {
         fn tick(&mut self, _: Instant, _: &mut dyn Source) {}
+        fn input_failed(&mut self, e: &CaptureError) {
+            panic!("no input fails in these tests: {e}");
+        }
     }
 
     fn frames(count: usize) -> Frames {
@@ -279,7 +287,7 @@ mod tests {
         let registry = Registry::default();
         let mut d = Dispatcher::new(Mode::Live, vec![tx], recycled, registry.slot());
         let end = d.run(&mut frames(FRAMES), &Signals::new(), &mut NoTicks);
-        assert!(end.error.is_none());
+        assert_eq!(end.failed_inputs, 0);
         // The first batch fits the queue; the other two and the last five frames
         // find it full: dropped, counted, never waited for.
         assert_eq!(d.counts().get(Counter::Packets), FRAMES as u64);

@@ -17,21 +17,22 @@ pub mod writer;
 
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::bounded;
 
-use crate::capture::{CaptureError, Source};
+use crate::capture::{CaptureStats, Source};
 use crate::config::RuntimeConfig;
 use crate::detect::Engine;
 use crate::output::Sink;
 use crate::proto::dns::cache::DnsCache;
+use crate::telemetry::summary::{Summary, Tally};
 use crate::telemetry::{Counts, Registry};
 use dispatch::Dispatcher;
 use sensor::{SensorTicker, State};
 use shutdown::Signals;
 use worker::Worker;
-use writer::WriterEnd;
+use writer::{WriterEnd, WriterReport};
 
 /// Batches queued per worker. With 128-packet batches this is 4k packets (~6 MiB of
 /// frames) per worker: about 8 ms at 500k packets/s, enough to absorb a worker's hiccup
@@ -48,11 +49,42 @@ pub enum Mode {
 
 /// How a run ended.
 pub struct RunReport {
-    /// The source failed (corrupt file, interface gone); everything read before it was
-    /// processed and written.
-    pub capture_error: Option<CaptureError>,
+    /// Inputs that failed (corrupt files, an interface gone), each reported on stderr
+    /// when it happened; everything read before and after was processed and written.
+    pub failed_inputs: u64,
     pub writer: WriterEnd,
+    /// Lines handed to the output (the sink dropped `OutputDrops` of them).
+    pub output_lines: u64,
     pub totals: Counts,
+    /// Events by kind and alerts by rule, all workers together.
+    pub tally: Tally,
+    pub capture: CaptureStats,
+    /// The run's name (its SensorState `Source`).
+    pub run_name: Arc<str>,
+    /// Wall time from start to the last event written.
+    pub wall: Duration,
+}
+
+impl RunReport {
+    /// The summary for people ([`crate::telemetry::summary`]).
+    pub fn summary(&self) -> Summary<'_> {
+        Summary {
+            run: &self.run_name,
+            wall: self.wall,
+            totals: &self.totals,
+            tally: &self.tally,
+            files: self.capture.files,
+            input_bytes: self.capture.input_bytes_read,
+            failed_inputs: self.failed_inputs,
+        }
+    }
+
+    /// True when the output lost every line the run produced (a collector never
+    /// reached): DESIGN §5 counts that run as failed.
+    pub fn delivered_nothing(&self) -> bool {
+        let drops = self.totals.get(crate::telemetry::Counter::OutputDrops);
+        self.output_lines > 0 && drops >= self.output_lines
+    }
 }
 
 /// Runs a capture to its end (end of input, a stop signal, or an error), then drains
@@ -65,6 +97,8 @@ pub fn run(
     sink: Sink,
     signals: &Signals,
 ) -> RunReport {
+    let started = Instant::now();
+    let run_name = source.run_name();
     let registry = Arc::new(Registry::default());
     let dns_cache = Arc::new(DnsCache::default());
     let (out_tx, out_rx) = bounded::<Vec<u8>>(writer::WRITER_QUEUE);
@@ -79,11 +113,16 @@ pub fn run(
     };
     let Ok(writer) = writer else {
         return RunReport {
-            capture_error: None,
+            failed_inputs: 0,
             writer: WriterEnd::Failed(crate::output::OutputError::Write(std::io::Error::other(
                 "cannot start the writer thread",
             ))),
+            output_lines: 0,
             totals: Counts::default(),
+            tally: Tally::default(),
+            capture: CaptureStats::default(),
+            run_name,
+            wall: started.elapsed(),
         };
     };
 
@@ -118,9 +157,10 @@ pub fn run(
         registry.clone(),
         out_tx.clone(),
         cfg.stats_interval.map(Duration::from_secs),
-        mode == Mode::Replay,
+        mode == Mode::Replay
+            && sensor::progress_wanted(matches!(cfg.output, crate::output::OutputTarget::Stdout)),
     );
-    ticker.emit(&source.current_name().clone(), State::Start);
+    ticker.emit(&run_name, State::Start);
     let end = if queues.is_empty() {
         None
     } else {
@@ -128,21 +168,30 @@ pub fn run(
         Some(dispatcher.run(source, signals, &mut ticker))
         // The dispatcher drops here, closing the queues: workers drain and flush.
     };
+    let mut tally = Tally::default();
     for h in workers {
-        let _ = h.join();
+        if let Ok(t) = h.join() {
+            tally.merge(t);
+        }
     }
     ticker.finish();
-    ticker.emit(&source.current_name().clone(), State::Stop);
+    ticker.emit(&run_name, State::Stop);
     drop(ticker);
     drop(out_tx);
-    let writer = writer.join().unwrap_or_else(|_| {
-        WriterEnd::Failed(crate::output::OutputError::Write(std::io::Error::other(
+    let writer = writer.join().unwrap_or_else(|_| WriterReport {
+        end: WriterEnd::Failed(crate::output::OutputError::Write(std::io::Error::other(
             "writer thread panicked",
-        )))
+        ))),
+        lines: 0,
     });
     RunReport {
-        capture_error: end.and_then(|e| e.error),
-        writer,
+        failed_inputs: end.map_or(0, |e| e.failed_inputs),
+        writer: writer.end,
+        output_lines: writer.lines,
         totals: registry.totals(),
+        tally,
+        capture: source.stats(),
+        run_name,
+        wall: started.elapsed(),
     }
 }

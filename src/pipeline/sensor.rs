@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::Sender;
 
 use super::dispatch::Ticker;
-use crate::capture::Source;
+use crate::capture::{CaptureError, Source};
 use crate::event::json::Obj;
 use crate::telemetry::{Counter, Counts, Registry};
 use crate::time::Timestamp;
@@ -78,7 +78,7 @@ impl SensorTicker {
         interval: Option<Duration>,
         show_progress: bool,
     ) -> SensorTicker {
-        let progress = (show_progress && std::io::stderr().is_terminal()).then(Progress::new);
+        let progress = show_progress.then(Progress::new);
         SensorTicker {
             computer,
             registry,
@@ -109,7 +109,41 @@ impl SensorTicker {
     }
 }
 
+/// Whether a replay shows its progress bar: only on a terminal, and not when the events
+/// go to that same terminal (the bar would cut into them).
+pub fn progress_wanted(events_to_stdout: bool) -> bool {
+    let stderr = std::io::stderr();
+    if !stderr.is_terminal() {
+        return false;
+    }
+    !(events_to_stdout && std::io::stdout().is_terminal() && same_terminal())
+}
+
+/// True when stdout and stderr are the same terminal device.
+fn same_terminal() -> bool {
+    fn device(fd: i32) -> Option<(u64, u64)> {
+        // SAFETY: fstat fills a zeroed, live stat struct for an fd we only read.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::fstat(fd, &mut st) };
+        (rc == 0).then_some((st.st_dev, st.st_rdev))
+    }
+    match (device(1), device(2)) {
+        (Some(a), Some(b)) => a == b,
+        // Unknown: assume the worst, that they share a screen.
+        _ => true,
+    }
+}
+
 impl Ticker for SensorTicker {
+    fn input_failed(&mut self, error: &CaptureError) {
+        // The progress line is cleared first so the message starts on its own line;
+        // the next tick redraws it.
+        if let Some(p) = &mut self.progress {
+            p.clear();
+        }
+        let _ = writeln!(std::io::stderr(), "c2tap: {error}");
+    }
+
     fn tick(&mut self, now: Instant, source: &mut dyn Source) {
         if let Some(interval) = self.interval
             && now.duration_since(self.last_stats) >= interval
@@ -126,7 +160,7 @@ impl Ticker for SensorTicker {
 }
 
 /// A one-line progress bar on stderr (bytes of input read), drawn at most 5 times a
-/// second, only when stderr is a terminal.
+/// second, only when stderr is a terminal ([`progress_wanted`]).
 struct Progress {
     started: Instant,
     last_draw: Option<Instant>,
@@ -134,6 +168,9 @@ struct Progress {
 
 const DRAW_EVERY: Duration = Duration::from_millis(200);
 const BAR_WIDTH: usize = 30;
+/// The rate is shown once the run is this old: before, it measures how fast the first
+/// mapped window (4 MiB, mapped at once) appeared, not the replay (`4194 MB/s`).
+const RATE_AFTER: Duration = Duration::from_secs(1);
 
 impl Progress {
     fn new() -> Progress {
@@ -144,21 +181,42 @@ impl Progress {
     }
 
     fn draw(&mut self, now: Instant, read: u64, total: Option<u64>, packets: u64) {
+        if let Some(line) = self.line(now, read, total, packets) {
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+    }
+
+    /// The line to draw now, if one is due.
+    fn line(
+        &mut self,
+        now: Instant,
+        read: u64,
+        total: Option<u64>,
+        packets: u64,
+    ) -> Option<String> {
         if self
             .last_draw
             .is_some_and(|t| now.duration_since(t) < DRAW_EVERY)
         {
-            return;
+            return None;
+        }
+        if self.last_draw.is_none() && now.duration_since(self.started) < DRAW_EVERY {
+            // Short runs end before a bar would help; long ones start it a moment later.
+            return None;
         }
         self.last_draw = Some(now);
-        let secs = now.duration_since(self.started).as_secs_f64().max(1e-3);
-        let rate = read as f64 / secs / 1e6;
+        let elapsed = now.duration_since(self.started);
+        let rate = if elapsed >= RATE_AFTER {
+            format!(", {:.0} MB/s", read as f64 / elapsed.as_secs_f64() / 1e6)
+        } else {
+            String::new()
+        };
         let line = match total {
             Some(total) if total > 0 => {
                 let frac = (read as f64 / total as f64).clamp(0.0, 1.0);
                 let filled = (frac * BAR_WIDTH as f64) as usize;
                 format!(
-                    "\r[{}{}] {:5.1}% {} / {} MB, {} packets, {:.0} MB/s ",
+                    "\r[{}{}] {:5.1}% {} / {} MB, {} packets{} ",
                     "#".repeat(filled),
                     " ".repeat(BAR_WIDTH - filled),
                     frac * 100.0,
@@ -168,18 +226,13 @@ impl Progress {
                     rate
                 )
             }
-            _ => format!(
-                "\r{} MB, {} packets, {:.0} MB/s ",
-                read / 1_000_000,
-                packets,
-                rate
-            ),
+            _ => format!("\r{} MB, {} packets{} ", read / 1_000_000, packets, rate),
         };
-        let _ = std::io::stderr().write_all(line.as_bytes());
+        Some(line)
     }
 
     fn clear(&mut self) {
-        if self.last_draw.is_some() {
+        if self.last_draw.take().is_some() {
             let _ = std::io::stderr().write_all(format!("\r{}\r", " ".repeat(100)).as_bytes());
         }
     }
@@ -188,6 +241,36 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 17: the first reading said `4194 MB/s` (the first 4 MiB window, mapped in
+    /// no time). Now no bar in the first 200 ms, no rate in the first second, then the
+    /// average since the start.
+    #[test]
+    fn progress_rate_waits_for_a_second_of_data() {
+        let mut p = Progress::new();
+        let t0 = p.started;
+        let total = Some(100_000_000);
+        assert_eq!(
+            p.line(t0 + Duration::from_millis(5), 4 << 20, total, 10),
+            None
+        );
+        let early = p
+            .line(t0 + Duration::from_millis(300), 4 << 20, total, 10)
+            .unwrap();
+        assert!(!early.contains("MB/s"), "{early}");
+        assert!(early.contains("4 / 100 MB, 10 packets"), "{early}");
+        assert_eq!(
+            p.line(t0 + Duration::from_millis(350), 5 << 20, total, 11),
+            None
+        );
+        let later = p
+            .line(t0 + Duration::from_secs(2), 50_000_000, total, 99)
+            .unwrap();
+        assert!(
+            later.contains("50.0% 50 / 100 MB, 99 packets, 25 MB/s"),
+            "{later}"
+        );
+    }
 
     #[test]
     fn sensor_state_is_one_json_line_with_every_counter() {

@@ -28,12 +28,20 @@ pub enum WriterEnd {
     Failed(OutputError),
 }
 
+/// What the writer did: how it ended, and the lines it handed to the sink (delivered,
+/// or dropped by the sink: [`Sink::drops`]).
+pub struct WriterReport {
+    pub end: WriterEnd,
+    pub lines: u64,
+}
+
 pub fn run(
     mut sink: Sink,
     rx: Receiver<Vec<u8>>,
     signals: Signals,
     slot: Arc<CounterSlot>,
-) -> WriterEnd {
+) -> WriterReport {
+    let mut lines = 0u64;
     let mut counts = Counts::default();
     let mut publish = |sink: &Sink| {
         let drops = sink.drops();
@@ -51,6 +59,8 @@ pub fn run(
         }
         match rx.recv_timeout(IDLE_TICK) {
             Ok(buf) => {
+                // Buffers hold whole lines: one newline each.
+                lines += buf.iter().filter(|&&b| b == b'\n').count() as u64;
                 if let Err(e) = sink.write_lines(&buf) {
                     break classify(e);
                 }
@@ -81,7 +91,7 @@ pub fn run(
         signals.request_stop();
         while rx.recv().is_ok() {}
     }
-    end
+    WriterReport { end, lines }
 }
 
 fn classify(e: OutputError) -> WriterEnd {

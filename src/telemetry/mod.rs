@@ -7,6 +7,8 @@
 //!
 //! A leaf module: it imports nothing from the data path.
 
+pub mod summary;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 

@@ -56,7 +56,7 @@ fn error_in_a_later_file_comes_after_the_earlier_frames() {
     let good = dir.path().join("1.pcap");
     let bad = dir.path().join("2.pcap");
     std::fs::write(&good, pcap(MICRO, false, 65535, 1, &[(1, 0, P1, 11)])).unwrap();
-    std::fs::write(&bad, [0x1f, 0x8b, 8, 0]).unwrap();
+    std::fs::write(&bad, b"text").unwrap();
     let mut r = Replay::open(&[good, bad.clone()], sup).unwrap();
     let (got, err) = drain(&mut r);
     assert_eq!(got.len(), 1);
@@ -65,6 +65,100 @@ fn error_in_a_later_file_comes_after_the_earlier_frames() {
             .to_string()
             .starts_with(&format!("{}: not a pcap", bad.display()))
     );
+}
+
+#[test]
+fn a_bad_file_does_not_stop_the_files_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = pcap(MICRO, false, 65535, 1, &[(1, 0, P1, 11)]);
+    std::fs::write(dir.path().join("1.pcap"), &good).unwrap();
+    std::fs::write(dir.path().join("2.pcap"), b"not a capture").unwrap();
+    std::fs::write(dir.path().join("3.pcap"), &good[..30]).unwrap();
+    std::fs::write(dir.path().join("4.pcap"), &good).unwrap();
+    let mut r = Replay::open(&[dir.path().to_path_buf()], sup).unwrap();
+    let (mut frames, mut errors) = (Vec::new(), Vec::new());
+    loop {
+        match r.next_frame() {
+            Ok(Next::Frame(_)) => frames.push(r.current_name().to_string()),
+            Ok(Next::End) => break,
+            Ok(Next::Idle) => panic!("replay is never idle"),
+            Err(e) => errors.push(e.to_string()),
+        }
+        assert!(errors.len() < 10, "bounded by the inputs");
+    }
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert!(frames[1].ends_with("4.pcap"), "{frames:?}");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("2.pcap: not a pcap"), "{errors:?}");
+    assert!(
+        errors[1].contains("3.pcap: truncated in packet record 1"),
+        "{errors:?}"
+    );
+    assert!(matches!(r.next_frame(), Ok(Next::End)));
+    assert_eq!(r.stats().files, 4);
+}
+
+#[test]
+fn a_bad_first_file_is_the_first_error_and_the_rest_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("a.pcap");
+    let good = dir.path().join("b.pcap");
+    std::fs::write(&bad, b"").unwrap();
+    std::fs::write(&good, pcap(MICRO, false, 65535, 1, &[(1, 0, P1, 11)])).unwrap();
+    let mut r = Replay::open(&[bad, good], sup).unwrap();
+    assert!(matches!(r.next_frame(), Err(CaptureError::Empty { .. })));
+    assert!(matches!(r.next_frame(), Ok(Next::Frame(_))));
+    assert!(matches!(r.next_frame(), Ok(Next::End)));
+}
+
+#[test]
+fn compressed_files_read_like_plain_ones() {
+    use std::io::Write;
+    let recs = varied_records(3_000);
+    let borrowed: Vec<Rec<'_>> = recs
+        .iter()
+        .map(|(s, f, d, o)| (*s, *f, d.as_slice(), *o))
+        .collect();
+    let plain = pcap(MICRO, false, 65535, 1, &borrowed);
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&plain).unwrap();
+        e.finish().unwrap()
+    };
+    let xz = {
+        let mut e = liblzma::write::XzEncoder::new(Vec::new(), 0);
+        e.write_all(&plain).unwrap();
+        e.finish().unwrap()
+    };
+    let lz4 = {
+        let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        e.write_all(&plain).unwrap();
+        e.finish().unwrap()
+    };
+    let zst = zstd::encode_all(&plain[..], 3).unwrap();
+    let (want, _) = drain(&mut replay_bytes(plain.clone()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    // Named without a compression suffix: the magic bytes decide, not the name.
+    for (name, bytes) in [
+        ("g.pcap", gz),
+        ("z.pcap", zst),
+        ("x.pcap", xz),
+        ("l.pcap", lz4),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let mut r = Replay::open(std::slice::from_ref(&path), sup).unwrap();
+        let (got, err) = drain(&mut r);
+        assert!(err.is_none(), "{name}: {err:?}");
+        assert!(got == want, "{name}: frames differ from the plain file");
+        let s = r.stats();
+        // Progress counts the file's own (compressed) bytes, as its size does.
+        assert_eq!(s.input_bytes_read, bytes.len() as u64, "{name}");
+        assert_eq!(s.input_bytes_total, Some(bytes.len() as u64), "{name}");
+        // The same bytes through a pipe-like reader.
+        let (piped, err) = drain(&mut replay_bytes(bytes).unwrap());
+        assert!(err.is_none() && piped == want, "{name} as a stream");
+    }
 }
 
 #[test]

@@ -37,6 +37,13 @@ pub(super) fn replay_bytes(bytes: Vec<u8>) -> Result<Replay, CaptureError> {
     Replay::from_reader("mem", Box::new(io::Cursor::new(bytes)), sup)
 }
 
+/// The error replaying `bytes` ends with (a bad header is the first `next_frame`'s).
+pub(super) fn first_error(bytes: Vec<u8>) -> CaptureError {
+    let mut r = replay_bytes(bytes).expect("from_reader fails only on paths");
+    let (_, err) = drain(&mut r);
+    err.expect("an error")
+}
+
 // ---- builders ----
 
 pub(super) fn put32(out: &mut Vec<u8>, v: u32, be: bool) {

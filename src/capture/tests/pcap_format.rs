@@ -148,7 +148,7 @@ fn origlen_below_caplen_is_raised_and_counted() {
 #[test]
 fn truncated_in_file_header() {
     let f = pcap(MICRO, false, 65535, 1, &[]);
-    let err = replay_bytes(f[..10].to_vec()).err().unwrap();
+    let err = first_error(f[..10].to_vec());
     assert!(
         matches!(
             err,
@@ -202,33 +202,42 @@ fn record_larger_than_the_cap_is_an_error() {
 }
 
 #[test]
-fn compressed_and_foreign_files_are_named() {
+fn foreign_files_are_named_and_compressed_ones_read_inside() {
+    let gz = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut e, b"GET / HTTP/1.1").unwrap();
+        e.finish().unwrap()
+    };
     let cases: [(&[u8], &str); 4] = [
         (
-            &[0x1f, 0x8b, 8, 0, 0, 0],
-            "mem: not a pcap or pcapng file (starts with 1f 8b: gzip-compressed? decompress it first)",
+            b"BZh91AY&SY",
+            "mem: not a pcap or pcapng file (starts with 42 5a 68: bzip2-compressed? decompress it \
+             first (bunzip2), or recompress it with zstd)",
         ),
         (
-            &[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 0],
-            "mem: not a pcap or pcapng file (starts with fd 37 7a 58 5a 00: xz-compressed? decompress it first)",
-        ),
-        (
-            &[0x28, 0xb5, 0x2f, 0xfd, 1],
-            "mem: not a pcap or pcapng file (starts with 28 b5 2f fd: zstd-compressed? decompress it first)",
+            &[0x50, 0x4b, 0x03, 0x04, 1],
+            "mem: not a pcap or pcapng file (starts with 50 4b 03 04: a zip archive? extract it first)",
         ),
         (
             b"GET / HTTP/1.1",
             "mem: not a pcap or pcapng file (starts with 47 45 54 20)",
         ),
+        (
+            &gz,
+            "mem: not a pcap or pcapng file (starts with 47 45 54 20, after gzip decompression)",
+        ),
     ];
     for (bytes, msg) in cases {
-        assert_eq!(replay_bytes(bytes.to_vec()).err().unwrap().to_string(), msg);
+        assert_eq!(first_error(bytes.to_vec()).to_string(), msg);
     }
+    // Cut inside the compressed data: the decoder's own error, naming the format.
+    let err = first_error(gz[..gz.len() - 9].to_vec()).to_string();
+    assert!(err.starts_with("mem: gzip data: "), "{err}");
 }
 
 #[test]
 fn empty_file() {
-    let err = replay_bytes(Vec::new()).err().unwrap();
+    let err = first_error(Vec::new());
     assert_eq!(err.to_string(), "mem: empty file");
     // A header and no packets is a valid, empty capture.
     let (got, err) = drain(&mut replay_bytes(pcap(MICRO, false, 65535, 1, &[])).unwrap());
@@ -237,9 +246,7 @@ fn empty_file() {
 
 #[test]
 fn unsupported_link_type_only() {
-    let err = replay_bytes(pcap(MICRO, false, 65535, 147, &[(1, 0, P1, 11)]))
-        .err()
-        .unwrap();
+    let err = first_error(pcap(MICRO, false, 65535, 147, &[(1, 0, P1, 11)]));
     assert_eq!(err.to_string(), "mem: unsupported link type 147 (USER0)");
     let mut ng = Ng::new(false);
     ng.idb(147, 0, None, None)

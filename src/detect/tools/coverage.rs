@@ -203,6 +203,59 @@ fn has_technique(r: &Rule, t: &str) -> bool {
         .any(|x| *x == t || (!t.contains('.') && x.starts_with(&format!("{t}."))))
 }
 
+/// Most techniques named in the "unknown technique" message.
+const TECHNIQUES_SUGGESTED: usize = 12;
+
+/// A technique that is not an ATT&CK id, or that no loaded rule carries, is an error:
+/// empty tables would read as "nothing covers it" when the id is mistyped.
+fn check_technique(rules: &[Rule], t: &str) -> Result<(), ToolError> {
+    let id = t.to_ascii_uppercase();
+    let id = id.strip_prefix("ATTACK.").unwrap_or(&id);
+    if !is_technique_id(id) {
+        return Err(ToolError::Usage(format!(
+            "--technique {t:?} is not an ATT&CK technique id (like T1071 or T1071.001)"
+        )));
+    }
+    if rules
+        .iter()
+        .any(|r| !r.is_deprecated() && has_technique(r, id))
+    {
+        return Ok(());
+    }
+    let mut known: BTreeMap<String, usize> = BTreeMap::new();
+    for r in rules.iter().filter(|r| !r.is_deprecated()) {
+        for x in r.techniques() {
+            *known.entry(x.to_string()).or_default() += 1;
+        }
+    }
+    let mut ranked: Vec<(String, usize)> = known.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let list = ranked
+        .iter()
+        .take(TECHNIQUES_SUGGESTED)
+        .map(|(t, n)| format!("{t} ({n})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(ToolError::Usage(format!(
+        "no loaded rule is tagged with technique {id} (tag attack.{}); techniques of the \
+         loaded rules: {}",
+        id.to_ascii_lowercase(),
+        if list.is_empty() { "none".into() } else { list }
+    )))
+}
+
+/// `T` and four digits, optionally `.` and three (ATT&CK's technique and sub-technique).
+fn is_technique_id(id: &str) -> bool {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let Some(rest) = id.strip_prefix('T') else {
+        return false;
+    };
+    match rest.split_once('.') {
+        Some((main, sub)) => digits(main, 4) && digits(sub, 3),
+        None => digits(rest, 4),
+    }
+}
+
 fn observability(r: &Rule) -> String {
     if r.kind().is_none() {
         "never".into()
@@ -410,10 +463,13 @@ pub fn coverage(
     out: &mut dyn Write,
 ) -> Result<ExitStatus, ToolError> {
     let set = sigma::load_or_builtin(rule_paths);
+    if let Some(t) = technique {
+        check_technique(&set.rules, t)?;
+    }
     let cov = compute(&set.rules, technique, set.failures.len());
     match format {
         Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &cov).map_err(std::io::Error::other)?;
+            serde_json::to_writer_pretty(&mut *out, &cov).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
         Format::Text => write_text(&cov, out)?,

@@ -41,6 +41,9 @@ pub enum ToolError {
     Input { line: usize, reason: String },
     #[error("{} rule(s) failed to load:\n{}", .0.len(), failures_text(.0))]
     RuleLoad(Vec<LoadFailure>),
+    /// The request cannot be answered as asked (an unknown technique); exit 2.
+    #[error("{0}")]
+    Usage(String),
 }
 
 fn failures_text(f: &[LoadFailure]) -> String {
@@ -179,40 +182,115 @@ pub fn test(
         };
         alerts.clear();
         engine.evaluate(&JsonEvent::from_map(&map), &mut alerts);
-        writeln!(out, "{}", annotate(text, map, &alerts))?;
+        writeln!(out, "{}", annotate(text, &map, &alerts))?;
     }
     Ok(ExitStatus::Success)
 }
 
-fn alert_json(a: &Alert) -> serde_json::Value {
-    serde_json::json!({
-        "RuleId": &*a.rule_id,
-        "RuleTitle": &*a.rule_title,
-        "RuleLevel": &*a.rule_level,
-        "RuleTags": a.rule_tags.iter().map(|t| &**t).collect::<Vec<&str>>(),
-    })
+/// An alert as events carry it, keys in the schema's order (`event::json` writes the
+/// same).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct AlertJson<'a> {
+    rule_id: &'a str,
+    rule_title: &'a str,
+    rule_level: &'a str,
+    rule_tags: Vec<&'a str>,
 }
 
-/// The input line with `RuleName` and `Alerts` appended (key order kept), or rebuilt
-/// when the input already had those keys.
+fn alerts_json(alerts: &[Alert]) -> String {
+    let list: Vec<AlertJson<'_>> = alerts
+        .iter()
+        .map(|a| AlertJson {
+            rule_id: &a.rule_id,
+            rule_title: &a.rule_title,
+            rule_level: &a.rule_level,
+            rule_tags: a.rule_tags.iter().map(|t| &**t).collect(),
+        })
+        .collect();
+    serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
+}
+
+/// A JSON object's members in the order written, each value as its own text.
+struct Members(Vec<(String, Box<serde_json::value::RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Members, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Members, A::Error> {
+                // As many members as the line holds, and the line is capped
+                // (MAX_TEST_LINE_BYTES).
+                let mut out = Vec::new();
+                while let Some(kv) = m.next_entry()? {
+                    out.push(kv);
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// The input line with `RuleName` and `Alerts` added. Every key stays where the input
+/// had it: appended when new, replaced in place when the input already carried them
+/// (c2tap's own output, tested again).
 fn annotate(
     text: &str,
-    mut map: serde_json::Map<String, serde_json::Value>,
+    map: &serde_json::Map<String, serde_json::Value>,
     alerts: &[Alert],
 ) -> String {
     if alerts.is_empty() {
         return text.to_string();
     }
-    let list = serde_json::Value::Array(alerts.iter().map(alert_json).collect());
-    if map.contains_key("RuleName") || map.contains_key("Alerts") {
-        map.insert("RuleName".into(), RULE_NAME.into());
-        map.insert("Alerts".into(), list);
-        return serde_json::Value::Object(map).to_string();
+    let rule_name = serde_json::Value::from(RULE_NAME).to_string();
+    let list = alerts_json(alerts);
+    if !map.contains_key("RuleName") && !map.contains_key("Alerts") {
+        let body = text.strip_suffix('}').unwrap_or(text).trim_end();
+        let sep = if body.ends_with('{') { "" } else { "," };
+        return format!("{body}{sep}\"RuleName\":{rule_name},\"Alerts\":{list}}}");
     }
-    let body = text.strip_suffix('}').unwrap_or(text).trim_end();
-    let sep = if body.ends_with('{') { "" } else { "," };
-    format!(
-        "{body}{sep}\"RuleName\":{},\"Alerts\":{list}}}",
-        serde_json::Value::from(RULE_NAME)
-    )
+    // The line parsed as an object already, so this parse succeeds too.
+    let members = serde_json::from_str::<Members>(text).map_or_else(|_| Vec::new(), |m| m.0);
+    let (mut rule_done, mut alerts_done) = (false, false);
+    let mut out = String::with_capacity(text.len() + list.len() + 64);
+    out.push('{');
+    let push = |out: &mut String, key: &str, value: &str| {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::Value::from(key).to_string());
+        out.push(':');
+        out.push_str(value);
+    };
+    for (key, value) in &members {
+        match key.as_str() {
+            "RuleName" if !rule_done => {
+                rule_done = true;
+                push(&mut out, key, &rule_name);
+            }
+            "Alerts" if !alerts_done => {
+                alerts_done = true;
+                push(&mut out, key, &list);
+            }
+            // A repeated key: JSON readers keep one; so does this.
+            "RuleName" | "Alerts" => {}
+            _ => push(&mut out, key, value.get()),
+        }
+    }
+    if !rule_done {
+        push(&mut out, "RuleName", &rule_name);
+    }
+    if !alerts_done {
+        push(&mut out, "Alerts", &list);
+    }
+    out.push('}');
+    out
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::EventsMode;
 use crate::detect::Engine;
 use crate::event::{Alert, Event, json::EventWriter};
+use crate::telemetry::summary::Tally;
 use crate::telemetry::{Counter, Counts};
 
 /// Room reserved for serialized events: the worker sends them on at 256 KiB
@@ -21,6 +22,8 @@ pub struct Emitter {
     /// Serialized events not yet handed to the writer, and how many.
     pub out: Vec<u8>,
     pub out_events: u64,
+    /// Events by kind and alerts by rule, for the run summary.
+    pub tally: Tally,
 }
 
 impl Emitter {
@@ -32,6 +35,7 @@ impl Emitter {
             writer: EventWriter::default(),
             out: Vec::with_capacity(OUT_CAPACITY),
             out_events: 0,
+            tally: Tally::default(),
         }
     }
 
@@ -43,9 +47,15 @@ impl Emitter {
         counts.incr(Counter::Events);
         if !self.alerts.is_empty() {
             counts.incr(Counter::Alerts);
+            for a in &self.alerts {
+                self.tally.alert(&a.rule_id, &a.rule_title, &a.rule_level);
+            }
             ev.alerts = std::mem::take(&mut self.alerts);
         }
-        if self.events == EventsMode::All || !ev.alerts.is_empty() {
+        let written = self.events == EventsMode::All || !ev.alerts.is_empty();
+        self.tally
+            .event(ev.event_id(), ev.body.event_type(), written);
+        if written {
             if self.out.capacity() == 0 {
                 // The worker hands `out` to the writer and leaves an empty Vec: size it
                 // once rather than grow it by doubling (and copying) from nothing.

@@ -26,6 +26,7 @@ use crate::flow::{
     Entry, FLOW_TABLE_CAP, FlowKey, FlowTable, PacketSeen, REASSEMBLY_BUDGET, Timeouts, Transport,
 };
 use crate::proto::dns::{DnsCache, DnsConfig};
+use crate::telemetry::summary::Tally;
 use crate::telemetry::{self, Counter, CounterSlot, Counts};
 use crate::time::{Duration, Timestamp};
 use emit::Emitter;
@@ -99,13 +100,14 @@ impl Worker {
     }
 
     /// Processes batches until the capture thread closes the queue, then flushes every
-    /// flow and pending DNS query, and sends the last events.
+    /// flow and pending DNS query, and sends the last events. Returns what it produced,
+    /// for the run summary.
     pub fn run(
         mut self,
         batches: Receiver<PacketBatch>,
         recycle: Sender<PacketBatch>,
         out: Sender<Vec<u8>>,
-    ) {
+    ) -> Tally {
         // Read here, on the worker's own thread (new() runs on the spawning one).
         self.cpu_start_ns = telemetry::thread_cpu_ns();
         for batch in batches.iter() {
@@ -124,6 +126,7 @@ impl Worker {
         self.finish();
         self.publish();
         self.send(&out, true);
+        std::mem::take(&mut self.emit.tally)
     }
 
     /// decode → flow lookup → app (reassembly and parsers) → events → rules → JSON.
