@@ -137,9 +137,20 @@ impl Worker {
             }
             self.now = self.now.max(meta.ts);
             match self.decoder.decode(meta.linktype, meta.ts, frame) {
-                Ok(pkt) => file_packet(&mut self.flows, &mut self.ended, &mut self.app, meta, &pkt),
-                Err(DecodeError::FragmentHeld) => {}
-                Err(_) => self.counts.incr(Counter::DecodeErrors),
+                Ok(pkt) => {
+                    let filed =
+                        file_packet(&mut self.flows, &mut self.ended, &mut self.app, meta, &pkt);
+                    self.counts.incr(if filed {
+                        Counter::PacketsDecoded
+                    } else {
+                        Counter::UndecodedOtherTransport
+                    });
+                }
+                Err(DecodeError::FragmentHeld) => self.counts.incr(Counter::FragmentsHeld),
+                Err(e) => {
+                    self.counts.incr(Counter::DecodeErrors);
+                    self.counts.incr(undecoded_reason(e));
+                }
             }
             // Flows evicted to make room are finished like expired ones. (Both tests
             // first: most packets end no flow and give no fact.)
@@ -214,6 +225,8 @@ impl Worker {
         let d = self.decoder.counters();
         c.set(Counter::FragmentsReassembled, d.fragments_reassembled);
         c.set(Counter::FragmentsDropped, d.fragments_dropped());
+        c.set(Counter::TunnelsDecapsulated, d.tunnels_decapsulated);
+        c.set(Counter::TunnelsUndecodable, d.tunnels_undecodable);
         let f = self.flows.counters();
         c.set(Counter::FlowsCreated, f.flows_created);
         c.set(Counter::FlowsEvicted, f.flows_evicted);
@@ -250,15 +263,35 @@ impl Worker {
     }
 }
 
+/// The counter of the reason a frame did not decode: every frame read ends as decoded,
+/// held (a fragment), or under one of these (`Counter::UNDECODED`).
+fn undecoded_reason(e: DecodeError) -> Counter {
+    match e {
+        DecodeError::UnsupportedLinkType(_) => Counter::UnsupportedLinktype,
+        DecodeError::NotIp => Counter::UndecodedNotIp,
+        DecodeError::Unsupported { .. } => Counter::UndecodedUnsupported,
+        DecodeError::WlanNotData => Counter::UndecodedWlanNotData,
+        DecodeError::WlanProtected => Counter::UndecodedWlanProtected,
+        DecodeError::WlanAmsdu => Counter::UndecodedWlanAmsdu,
+        DecodeError::Truncated { .. } => Counter::UndecodedTruncated,
+        DecodeError::Malformed { .. } => Counter::UndecodedMalformed,
+        DecodeError::TooDeep { .. } => Counter::UndecodedTooDeep,
+        // Held fragments are not an error; the caller counts them as fragments_held.
+        DecodeError::FragmentHeld => Counter::FragmentsHeld,
+        DecodeError::FragmentDropped(_) => Counter::UndecodedFragmentDropped,
+    }
+}
+
 /// Files a decoded packet in its flow (flows evicted to make room go to `ended`) and
-/// hands it to the application stage.
+/// hands it to the application stage. False when the packet is neither TCP nor UDP
+/// (no flow for it).
 fn file_packet(
     flows: &mut FlowTable<AppFlow>,
     ended: &mut Vec<Entry<AppFlow>>,
     app: &mut AppStage,
     meta: &PacketMeta,
     pkt: &Packet<'_>,
-) {
+) -> bool {
     let ts = meta.ts;
     let (transport, sport, dport, bytes, tcp_flags) = match &pkt.l4 {
         L4::Tcp(seg) => (
@@ -275,7 +308,7 @@ fn file_packet(
             d.payload.len(),
             None,
         ),
-        L4::Other { .. } => return,
+        L4::Other { .. } => return false,
     };
     let (key, dir) = FlowKey::new(transport, pkt.src, sport, pkt.dst, dport);
     let seen = PacketSeen {
@@ -285,12 +318,14 @@ fn file_packet(
         wire: meta.origlen,
         tcp_flags,
     };
-    let Some((entry, _new)) = flows.get_or_insert(key, seen, AppFlow::default, ended) else {
-        return;
-    };
-    match &pkt.l4 {
-        L4::Tcp(seg) => app.on_segment(entry, dir, seg, ts),
-        L4::Udp(d) => app.on_datagram(entry, dir, d.payload, ts),
-        L4::Other { .. } => {}
+    // `None` only if the table's invariants broke, which no input can cause: the packet
+    // was decoded all the same.
+    if let Some((entry, _new)) = flows.get_or_insert(key, seen, AppFlow::default, ended) {
+        match &pkt.l4 {
+            L4::Tcp(seg) => app.on_segment(entry, dir, seg, ts),
+            L4::Udp(d) => app.on_datagram(entry, dir, d.payload, ts),
+            L4::Other { .. } => {}
+        }
     }
+    true
 }
