@@ -5,13 +5,17 @@
 //! file only calls the stages; what each does lives in its own module.
 //!
 //! Time is packet time: flows expire and DNS queries time out by the timestamps of the
-//! frames this worker sees, so replay and live give the same events.
+//! frames this worker sees, so replay and live give the same events. One exception, live
+//! only: when no frame came for [`IDLE_CLOCK_AFTER`], the clock moves on from the last
+//! packet time by the wall-clock time since it came, so that on a quiet link an
+//! unanswered query is reported within its timeout and a second, not at the next packet.
 
 mod emit;
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use super::Mode;
 use crate::analyze::stage::Analytics;
@@ -33,6 +37,16 @@ use emit::Emitter;
 /// Serialized output kept before it is handed to the writer: one batch's events
 /// normally; past this the worker sends early so a burst of events cannot grow it.
 const OUT_FLUSH_BYTES: usize = 256 * 1024;
+
+/// Live: how long a worker goes without a frame before it advances its clock from the
+/// wall clock. Within a second of its due time, an idle link reports a DNS timeout or an
+/// idle flow.
+pub const IDLE_CLOCK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Live: how often a worker without frames wakes to look at the clock. A quarter second
+/// keeps a report within [`IDLE_CLOCK_AFTER`] of due, at four wake-ups a second on a
+/// quiet link.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 pub struct Worker {
     mode: Mode,
@@ -56,6 +70,9 @@ pub struct Worker {
     ended: Vec<Entry<AppFlow>>,
     /// The thread's CPU clock when it started work, for `worker_cpu_us`.
     cpu_start_ns: u64,
+    /// Live: the wall clock when the last batch came, and the packet time then; the idle
+    /// clock counts from them.
+    last_batch: Option<(Instant, Timestamp)>,
 }
 
 impl Worker {
@@ -93,6 +110,7 @@ impl Worker {
             now: Timestamp::ZERO,
             ended: Vec::new(),
             cpu_start_ns: 0,
+            last_batch: None,
         }
     }
 
@@ -106,8 +124,25 @@ impl Worker {
     ) {
         // Read here, on the worker's own thread (new() runs on the spawning one).
         self.cpu_start_ns = telemetry::thread_cpu_ns();
-        for batch in batches.iter() {
+        loop {
+            let batch = match self.mode {
+                Mode::Replay => match batches.recv() {
+                    Ok(b) => b,
+                    Err(_) => break,
+                },
+                Mode::Live => match batches.recv_timeout(IDLE_POLL) {
+                    Ok(b) => b,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.idle_tick(&out);
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+            };
             self.process(&batch);
+            if self.mode == Mode::Live {
+                self.last_batch = Some((Instant::now(), self.now));
+            }
             self.expire();
             self.publish();
             self.send(&out, false);
@@ -161,6 +196,24 @@ impl Worker {
                 self.emit_facts();
             }
         }
+    }
+
+    /// Live, no frame for [`IDLE_CLOCK_AFTER`]: the clock is the last packet time plus the
+    /// wall-clock time since its batch came (never backwards), and what is due by then
+    /// expires and is sent.
+    fn idle_tick(&mut self, out: &Sender<Vec<u8>>) {
+        let Some((wall, packet_time)) = self.last_batch else {
+            return;
+        };
+        let idle = wall.elapsed();
+        if idle < IDLE_CLOCK_AFTER {
+            return;
+        }
+        let idle = i64::try_from(idle.as_nanos()).unwrap_or(i64::MAX);
+        self.now = self.now.max(packet_time.saturating_add(Duration(idle)));
+        self.expire();
+        self.publish();
+        self.send(out, false);
     }
 
     /// Expires idle flows and unanswered DNS queries at the newest packet time.
