@@ -12,10 +12,13 @@ use crate::proto::Verdict;
 pub const VERSION_1: u32 = 0x0000_0001;
 /// QUIC version 2 (RFC 9369 §3.1).
 pub const VERSION_2: u32 = 0x6b33_43cf;
-/// First and last IETF drafts whose Initial keys c2tap can derive: draft-29 to -32 use
-/// the draft salt `afbfec28…` (rustls' `Version::V1Draft`), draft-33 and -34 already use
-/// RFC 9001's salt. Draft-28 and older use another salt rustls does not offer: those
-/// are recognized as QUIC but cannot be read (counted `unsupported_versions`).
+/// IETF drafts whose Initial keys c2tap derives: draft-27 and -28 use the salt
+/// `c3eef712…` (not in rustls: derived with ring's HKDF, see `keys.rs`), draft-29 to -32
+/// the draft salt `afbfec28…` (rustls' `Version::V1Draft`), draft-33 and -34 already
+/// RFC 9001's salt. Older drafts changed the packet format too: they are recognized as
+/// QUIC but not read (counted `unsupported_versions`).
+pub const DRAFT_27: u32 = 0xff00_001b;
+pub const DRAFT_28: u32 = 0xff00_001c;
 pub const DRAFT_29: u32 = 0xff00_001d;
 pub const DRAFT_32: u32 = 0xff00_0020;
 pub const DRAFT_33: u32 = 0xff00_0021;
@@ -31,6 +34,8 @@ const LONG_FIXED: usize = 6;
 /// The keys a version's Initial packets are protected with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyVersion {
+    /// Drafts 27–28 (salt `c3eef712…`, draft-ietf-quic-tls-27 §5.2).
+    Draft27,
     /// Drafts 29–32 (salt `afbfec28…`).
     Draft,
     /// RFC 9000 and drafts 33–34.
@@ -45,6 +50,7 @@ pub fn key_version(version: u32) -> Option<KeyVersion> {
         VERSION_1 | DRAFT_33..=DRAFT_34 => Some(KeyVersion::V1),
         VERSION_2 => Some(KeyVersion::V2),
         DRAFT_29..=DRAFT_32 => Some(KeyVersion::Draft),
+        DRAFT_27..=DRAFT_28 => Some(KeyVersion::Draft27),
         _ => None,
     }
 }
@@ -52,7 +58,7 @@ pub fn key_version(version: u32) -> Option<KeyVersion> {
 /// Versions that are IETF QUIC but whose Initial keys c2tap cannot derive (older
 /// drafts): they are counted, not silently called "not QUIC".
 pub fn is_unreadable_ietf_draft(version: u32) -> bool {
-    (0xff00_0000..DRAFT_29).contains(&version)
+    (0xff00_0000..DRAFT_27).contains(&version)
 }
 
 /// Long-header packet types (RFC 9000 §17.2 table 5; RFC 9369 §3.2 permutes the bits).
@@ -436,8 +442,11 @@ mod tests {
         assert_eq!(key_version(0xff00_001d), Some(KeyVersion::Draft));
         assert_eq!(key_version(0xff00_0020), Some(KeyVersion::Draft));
         assert_eq!(key_version(0xff00_0022), Some(KeyVersion::V1));
-        assert_eq!(key_version(0xff00_001c), None);
-        assert!(is_unreadable_ietf_draft(0xff00_001c));
+        assert_eq!(key_version(0xff00_001c), Some(KeyVersion::Draft27));
+        assert_eq!(key_version(0xff00_001b), Some(KeyVersion::Draft27));
+        assert_eq!(key_version(0xff00_001a), None);
+        assert!(is_unreadable_ietf_draft(0xff00_001a));
+        assert!(!is_unreadable_ietf_draft(0xff00_001c));
         assert!(!is_unreadable_ietf_draft(VERSION_1));
     }
 
