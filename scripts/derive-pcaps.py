@@ -439,6 +439,142 @@ def quic_v2(src, testdata):
     return [vector_packet([127, 0, 0, 10], 50002, rfc, VECTOR_EPOCH * 1_000_000).build()]
 
 
+# ---------------------------------------------------------------- tunnels
+
+# Outer addresses of the tunnels: an access point and its WLAN controller, a switch and
+# its ERSPAN collector, two routers bridging Ethernet (documentation prefixes).
+AP_IP, CONTROLLER_IP = bytes([198, 51, 100, 10]), bytes([198, 51, 100, 1])
+SWITCH_IP, COLLECTOR_IP = bytes([192, 0, 2, 20]), bytes([192, 0, 2, 2])
+BRIDGE_A_IP, BRIDGE_B_IP = bytes([203, 0, 113, 1]), bytes([203, 0, 113, 2])
+OUTER_MAC_A, OUTER_MAC_B = bytes.fromhex("020000000a01"), bytes.fromhex("020000000a02")
+GRE_S, GRE_K = 0x1000, 0x2000
+# ERSPAN session id and the 802.11 addresses of the Wi-Fi case.
+ERSPAN_SESSION = 0x17
+WLAN_BSSID = bytes.fromhex("02000000ab01")
+WLAN_STATION = bytes.fromhex("02000000ab10")
+WLAN_GATEWAY = bytes.fromhex("02000000ab20")
+
+
+def outer_gre(ts, src, dst, gre, ident):
+    """Ethernet/IPv4 (protocol 47, DF) around a GRE packet, checksum valid."""
+    ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(gre), ident & 0xFFFF, 0x4000,
+                               64, 47, 0, src, dst))
+    struct.pack_into("!H", ip, 10, csum(bytes(ip)))
+    a, b = (OUTER_MAC_A, OUTER_MAC_B) if src < dst else (OUTER_MAC_B, OUTER_MAC_A)
+    return (ts, b + a + b"\x08\x00" + bytes(ip) + gre)
+
+
+def gre_header(proto, flags=0, key=None, seq=None):
+    """GRE (RFC 2784/2890): flags, protocol type, then the key and sequence words."""
+    h = struct.pack("!HH", flags | (GRE_K if key is not None else 0) | (GRE_S if seq is not None else 0),
+                    proto)
+    if key is not None:
+        h += struct.pack("!I", key)
+    if seq is not None:
+        h += struct.pack("!I", seq)
+    return h
+
+
+def tunnelled(frames, client_ip, wrap, a_ip, b_ip):
+    """Each Ethernet frame of frames wrapped by wrap(i, frame, from_client) into GRE from
+    a_ip to b_ip (b_ip to a_ip for frames the server sent)."""
+    out = []
+    for i, (ts, frame) in enumerate(frames):
+        from_client = frame[ETH_LEN + 12:ETH_LEN + 16] == client_ip
+        src, dst = (a_ip, b_ip) if from_client else (b_ip, a_ip)
+        out.append(outer_gre(ts, src, dst, wrap(i, frame, from_client), 0x1000 + i))
+    return out
+
+
+def real_frames(src, name):
+    """(ts, frame) of a real capture, checksums recomputed, and its first packet's source."""
+    pkts = load(os.path.join(src, name))
+    return [p.build() for p in pkts], pkts[0].src
+
+
+def erspan1(src):
+    """ERSPAN type I: GRE protocol 0x88BE without sequence number, the mirrored frame
+    right after the 4-byte GRE header (dns-benign)."""
+    frames, client = real_frames(src, "dns-benign.pcap")
+    return tunnelled(frames, client, lambda i, f, _: gre_header(0x88BE) + f, SWITCH_IP, COLLECTOR_IP)
+
+
+def erspan2(src):
+    """ERSPAN type II: GRE sequence number, 8-byte header (version 1, VLAN 0, COS 0,
+    session, index 0) (tls-curl)."""
+    frames, client = real_frames(src, "tls-curl.pcap")
+
+    def wrap(i, f, _):
+        hdr = struct.pack("!HHI", (1 << 12) | 0, ERSPAN_SESSION, 0)
+        return gre_header(0x88BE, seq=i) + hdr + f
+    return tunnelled(frames, client, wrap, SWITCH_IP, COLLECTOR_IP)
+
+
+def erspan3(src):
+    """ERSPAN type III: 12-byte header (version 2, timestamp, hardware id); frames
+    alternate with and without the GRE sequence number, and every third carries the
+    8-byte platform-specific subheader (O bit) (http-keepalive)."""
+    frames, client = real_frames(src, "http-keepalive.pcap")
+
+    def wrap(i, f, _):
+        sub = i % 3 == 2
+        hdr = struct.pack("!HHIHH", (2 << 12) | 0, ERSPAN_SESSION, (i * 1000) & 0xFFFFFFFF,
+                          0, (5 << 4) | (1 if sub else 0))
+        if sub:
+            hdr += struct.pack("!II", 3 << 26, 0)  # platform id 3, its 58 bits zero
+        return gre_header(0x22EB, seq=i if i % 2 == 0 else None) + hdr + f
+    return tunnelled(frames, client, wrap, SWITCH_IP, COLLECTOR_IP)
+
+
+def gre_teb(src):
+    """Transparent Ethernet bridging: GRE protocol 0x6558 with a key, Chromium's QUIC
+    (chromium-quic)."""
+    frames, client = real_frames(src, "chromium-quic.pcap")
+    return tunnelled(frames, client, lambda i, f, _: gre_header(0x6558, key=42) + f,
+                     BRIDGE_A_IP, BRIDGE_B_IP)
+
+
+def wlan_frame(f, from_client, seq, qos, protected=False):
+    """The Ethernet frame f as the 802.11 data frame an AP tunnels: ToDS from the
+    station, FromDS to it, LLC/SNAP before the EtherType, no FCS."""
+    ethertype, payload = f[12:14], f[ETH_LEN:]
+    subtype = 0x88 if qos else 0x08
+    if from_client:
+        fc1, a1, a2, a3 = 0x01, WLAN_BSSID, WLAN_STATION, WLAN_GATEWAY
+    else:
+        fc1, a1, a2, a3 = 0x02, WLAN_STATION, WLAN_BSSID, WLAN_GATEWAY
+    if protected:
+        fc1 |= 0x40
+    h = struct.pack("!BBH", subtype, fc1, 0x2C00) + a1 + a2 + a3 + struct.pack("<H", (seq & 0xFFF) << 4)
+    if qos:
+        h += b"\x00\x00"  # QoS control: TID 0, no A-MSDU
+    if protected:
+        # CCMP header, then bytes no one can read (the frame's own payload, scrambled).
+        return h + bytes([seq & 0xFF, 0, 0, 0x20, 0, 0, 0, 0]) + bytes(b ^ 0x5A for b in payload)
+    return h + b"\xAA\xAA\x03\x00\x00\x00" + ethertype + payload
+
+
+def gre_wlan(src):
+    """802.11 in GRE as an Aruba AP tunnels it to its controller (protocol type 0x8200):
+    http-curl's DNS as plain data frames and its HTTP as QoS data, each frame once; then
+    what c2tap cannot decode and counts: a null-data frame, a beacon-less management
+    frame (probe request) and a protected copy of the first frame."""
+    frames, client = real_frames(src, "http-curl.pcap")
+
+    def wrap(i, f, from_client):
+        udp = f[ETH_LEN + 9] == 17
+        return gre_header(0x8200) + wlan_frame(f, from_client, i, qos=not udp)
+    out = tunnelled(frames, client, wrap, AP_IP, CONTROLLER_IP)
+    ts = frames[-1][0]
+    null_data = struct.pack("!BBH", 0x48, 0x01, 0) + WLAN_BSSID + WLAN_STATION + WLAN_BSSID + b"\0\0"
+    probe = (struct.pack("!BBH", 0x40, 0x00, 0) + b"\xff" * 6 + WLAN_STATION + b"\xff" * 6
+             + b"\0\0" + b"\x00\x00")  # probe request, wildcard SSID
+    protected = wlan_frame(frames[0][1], True, 1000, qos=True, protected=True)
+    for j, body in enumerate([null_data, probe, protected], 1):
+        out.append(outer_gre(ts + j * 1000, AP_IP, CONTROLLER_IP, gre_header(0x8200) + body, 0x2000 + j))
+    return out
+
+
 # ---------------------------------------------------------------- main
 
 CASES = {
@@ -451,9 +587,18 @@ CASES = {
     "quic-ooo": quic_ooo,
     "quic-corrupt": quic_corrupt,
 }
+# Tunnels: real captures re-encapsulated as a WLAN controller, a mirror session or a bridge
+# would carry them (frames, not Pkt: the outer headers are built here).
+TUNNEL_CASES = {
+    "tunnel-erspan1": erspan1,
+    "tunnel-erspan2": erspan2,
+    "tunnel-erspan3": erspan3,
+    "tunnel-gre-teb": gre_teb,
+    "tunnel-gre-wlan": gre_wlan,
+}
 # The real captures the cases are made from.
 SOURCES = ["chromium-tls.pcap", "tls-curl.pcap", "tls-h2-7844.pcap", "http-keepalive.pcap",
-           "chromium-quic.pcap"]
+           "chromium-quic.pcap", "dns-benign.pcap", "http-curl.pcap"]
 VECTOR_CASES = {
     "quic-coalesced": quic_coalesced,
     "quic-v2": quic_v2,
@@ -478,6 +623,8 @@ def main():
         write_pcap(os.path.join(out, name + ".pcap"), [p.build() for p in pkts])
     for name, fn in VECTOR_CASES.items():
         write_pcap(os.path.join(out, name + ".pcap"), fn(args.src, args.testdata))
+    for name, fn in TUNNEL_CASES.items():
+        write_pcap(os.path.join(out, name + ".pcap"), fn(args.src))
 
 
 if __name__ == "__main__":

@@ -321,11 +321,13 @@ mod c2tap_app {
         let mut source = Replay::open(inputs, LinkType::is_supported).map_err(capture_failure)?;
         let sink = Sink::open(&cfg.output).map_err(output_failure)?;
         let signals = Signals::install().map_err(|e| Failure::Runtime(e.into()))?;
-        finish(
-            pipeline::run(cfg, Mode::Replay, &mut source, engine, sink, &signals),
-            Mode::Replay,
-            summary,
-        )
+        let report = pipeline::run(cfg, Mode::Replay, &mut source, engine, sink, &signals);
+        // A replay that decoded little of its input must say so: the events alone
+        // cannot tell an empty capture from one c2tap could not walk.
+        if let Some(notice) = c2tap::telemetry::undecoded_notice(&report.totals) {
+            let _ = writeln!(io::stderr(), "c2tap: {notice}");
+        }
+        finish(report, Mode::Replay, summary)
     }
 
     /// A capture error at start: usage when the input named does not exist.

@@ -44,20 +44,13 @@ struct Obs {
 }
 
 /// Misses and extras explained (file, SNI, why). Kept short and honest.
-const KNOWN: &[(&str, &str, &str)] = &[
-    (
-        "ndpi_quic_0RTT",
-        "abcd",
-        "draft-28 (0xff00001c): its Initial salt is not in rustls (V1Draft is drafts 29-32)",
-    ),
-    (
-        "ndpi_quic-29",
-        "localhost",
-        "tshark's frame 5 is a second ClientHello (CRYPTO offset 301) answering the \
+const KNOWN: &[(&str, &str, &str)] = &[(
+    "ndpi_quic-29",
+    "localhost",
+    "tshark's frame 5 is a second ClientHello (CRYPTO offset 301) answering the \
          server's HelloRetryRequest in frame 4; c2tap reads the first hello of a \
          connection (frame 1) and stops, one NetworkConnect per flow",
-    ),
-];
+)];
 
 /// Every UDP datagram of a capture, in order: (frame, client-side key, from_client,
 /// payload).

@@ -84,6 +84,9 @@ check panic_fails_file 1 "ERROR c2tap exited 101" "1 file(s) could not be checke
     env FAKE_EXIT=101 FAKE_ONLY=dns-tcp.pcap "${C[@]}" "${STRICT[@]}" "$TMP/own"
 check exit_1_still_compared 0 "c2tap exited 1 (output still compared)" "conformance: PASS" -- \
     env FAKE_EXIT=1 FAKE_ONLY=dns-tcp.pcap "${C[@]}" "${STRICT[@]}" "$TMP/own"
+check undecoded_is_summed 0 "undecoded: 7 of 100 packets (7.00%): not_ip 7" \
+    "dns-tcp.pcap" "conformance: PASS" -- \
+    env FAKE_UNDECODED=7 FAKE_ONLY=dns-tcp.pcap "${C[@]}" "${STRICT[@]}" "$TMP/own"
 check missing_c2tap_is_usage_error 2 "c2tap not found" -- \
     "$CONF" --c2tap "$TMP/no-such-c2tap" "$TMP/own"
 check bad_kind_is_usage_error 2 "unknown kind" -- "${C[@]}" --kinds dns,smtp "$TMP/own"

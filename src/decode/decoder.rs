@@ -168,9 +168,11 @@ impl Decoder {
                         counters.tunnel_ports_not_tunnel.saturating_add(1);
                     break;
                 }
-                Next::Undecodable => {
+                Next::Undecodable(e) => {
+                    // The outer packet of GRE or IP-in-IP is never a flow: what did not
+                    // decode is the frame, for the inner layer's reason.
                     counters.tunnels_undecodable = counters.tunnels_undecodable.saturating_add(1);
-                    break;
+                    return Err(e);
                 }
             }
         }
@@ -199,19 +201,19 @@ enum Next<'a> {
     Final,
     /// UDP to a tunnel port whose payload is not that tunnel: the UDP packet stays.
     NotTunnel,
-    /// GRE or IP-in-IP whose inner packet does not decode: the outer packet stays.
-    Undecodable,
+    /// GRE or IP-in-IP whose inner packet does not decode, and why.
+    Undecodable(DecodeError),
 }
 
 fn inner_of<'a>(ip: &IpView<'a>) -> Next<'a> {
     let inner = match ip.proto {
-        PROTO_IPIP | PROTO_IPV6_IN_IP => ip::parse(ip.payload).ok().filter(|v| {
-            matches!(
-                (ip.proto, v.src),
-                (PROTO_IPIP, IpAddr::V4(_)) | (PROTO_IPV6_IN_IP, IpAddr::V6(_))
-            )
-        }),
-        PROTO_GRE => tunnel::gre(ip.payload).and_then(to_ip),
+        PROTO_IPIP | PROTO_IPV6_IN_IP => {
+            ip::parse(ip.payload).and_then(|v| match (ip.proto, v.src) {
+                (PROTO_IPIP, IpAddr::V4(_)) | (PROTO_IPV6_IN_IP, IpAddr::V6(_)) => Ok(v),
+                _ => Err(DecodeError::Malformed { layer: "ip-in-ip" }),
+            })
+        }
+        PROTO_GRE => tunnel::gre(ip.payload).and_then(|l2| ip::parse(link::walk(l2)?)),
         PROTO_UDP => {
             let Ok(udp) = transport::udp(ip.payload) else {
                 return Next::Final;
@@ -227,8 +229,8 @@ fn inner_of<'a>(ip: &IpView<'a>) -> Next<'a> {
         _ => return Next::Final,
     };
     match inner {
-        Some(v) => Next::Inner(v),
-        None => Next::Undecodable,
+        Ok(v) => Next::Inner(v),
+        Err(e) => Next::Undecodable(e),
     }
 }
 
@@ -273,7 +275,7 @@ pub(crate) fn dispatch_hash_general(linktype: u32, frame: &[u8]) -> u64 {
         }
         match inner_of(&ip) {
             Next::Inner(v) => ip = v,
-            Next::Final | Next::NotTunnel | Next::Undecodable => break,
+            Next::Final | Next::NotTunnel | Next::Undecodable(_) => break,
         }
     }
     pair_hash(ip.src, ip.dst)

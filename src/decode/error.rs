@@ -54,9 +54,22 @@ impl std::fmt::Display for FragDropReason {
 pub enum DecodeError {
     #[error("unsupported link type {0}")]
     UnsupportedLinkType(u32),
-    /// ARP, LLDP, 802.11 management/control/protected frames, non-IP PPP, ...
+    /// ARP, LLDP, STP, non-IP PPP, an EtherType or GRE protocol type that is not IP, ...
     #[error("not an IP packet")]
     NotIp,
+    /// A variant of this layer c2tap does not decode (GRE source routing, GRE versions
+    /// past 1): the bytes may be fine, c2tap cannot walk past them.
+    #[error("unsupported {layer} header")]
+    Unsupported { layer: &'static str },
+    /// An 802.11 management, control or null-data frame: no payload to decode.
+    #[error("802.11 frame without data")]
+    WlanNotData,
+    /// An 802.11 data frame with the Protected bit: encrypted (WEP, TKIP, CCMP, GCMP).
+    #[error("protected 802.11 frame")]
+    WlanProtected,
+    /// An 802.11 A-MSDU: several subframes in one frame, not split.
+    #[error("802.11 A-MSDU")]
+    WlanAmsdu,
     /// The captured bytes end inside a header of this layer.
     #[error("truncated {layer} header")]
     Truncated { layer: &'static str },
@@ -79,6 +92,10 @@ impl DecodeError {
         match self {
             DecodeError::UnsupportedLinkType(_) => "unsupported_link_type",
             DecodeError::NotIp => "not_ip",
+            DecodeError::Unsupported { .. } => "unsupported",
+            DecodeError::WlanNotData => "wlan_not_data",
+            DecodeError::WlanProtected => "wlan_protected",
+            DecodeError::WlanAmsdu => "wlan_amsdu",
             DecodeError::Truncated { .. } => "truncated",
             DecodeError::Malformed { .. } => "malformed",
             DecodeError::TooDeep { .. } => "too_deep",

@@ -393,14 +393,18 @@ fn nflog_payload(
 }
 
 /// 802.11 MAC header (IEEE 802.11-2020 §9.2.3): data frames only, not protected, then
-/// LLC/SNAP. Management, control, null-data and protected frames are not IP to us.
+/// LLC/SNAP. Management, control and null-data frames carry nothing to decode, protected
+/// ones are encrypted, A-MSDUs are not split: each is its own error, so each is counted.
 fn ieee80211(b: &[u8]) -> Result<L2<'_>, DecodeError> {
     let fc0 = u8_at(b, 0).ok_or(trunc("802.11"))?;
     let fc1 = u8_at(b, 1).ok_or(trunc("802.11"))?;
     let ftype = (fc0 >> 2) & 3;
     let subtype = fc0 >> 4;
-    if ftype != 2 || subtype & 0x4 != 0 || fc1 & 0x40 != 0 {
-        return Err(DecodeError::NotIp);
+    if ftype != 2 || subtype & 0x4 != 0 {
+        return Err(DecodeError::WlanNotData);
+    }
+    if fc1 & 0x40 != 0 {
+        return Err(DecodeError::WlanProtected);
     }
     let mut hdr = 24usize;
     if fc1 & 0x03 == 0x03 {
@@ -410,7 +414,7 @@ fn ieee80211(b: &[u8]) -> Result<L2<'_>, DecodeError> {
         // QoS data: QoS control; an A-MSDU (bit 7) holds subframes we do not split.
         let qos = u8_at(b, hdr).ok_or(trunc("802.11"))?;
         if qos & 0x80 != 0 {
-            return Err(DecodeError::NotIp);
+            return Err(DecodeError::WlanAmsdu);
         }
         hdr = hdr.saturating_add(2);
         if fc1 & 0x80 != 0 {
@@ -613,17 +617,28 @@ mod tests {
         w.extend([0u8; 28]);
         w.extend([0xAA, 0xAA, 0x03, 0, 0, 0, 0x86, 0xDD, 0x60]);
         assert_eq!(ip_of(walk(L2::Link(LinkType::Ieee80211, &w))), [0x60]);
-        // protected and management frames are not IP
+        // protected, management, null-data and A-MSDU frames: each says why
         let mut p = w.clone();
         p[1] |= 0x40;
         assert_eq!(
             walk(L2::Link(LinkType::Ieee80211, &p)),
-            Err(DecodeError::NotIp)
+            Err(DecodeError::WlanProtected)
         );
         let beacon = [0x80, 0, 0, 0];
         assert_eq!(
             walk(L2::Link(LinkType::Ieee80211, &beacon)),
-            Err(DecodeError::NotIp)
+            Err(DecodeError::WlanNotData)
+        );
+        let null_data = [0x48, 0x01, 0, 0];
+        assert_eq!(
+            walk(L2::Link(LinkType::Ieee80211, &null_data)),
+            Err(DecodeError::WlanNotData)
+        );
+        let mut amsdu = f[8..].to_vec();
+        amsdu[24] = 0x80;
+        assert_eq!(
+            walk(L2::Link(LinkType::Ieee80211, &amsdu)),
+            Err(DecodeError::WlanAmsdu)
         );
     }
 }

@@ -17,7 +17,9 @@
 //!   reassembled in a bounded pool ([`DefragLimits`]);
 //! - tunnels, decapsulated down to the innermost IP, at most [`MAX_TUNNEL_DEPTH`] deep:
 //!   GRE (RFC 2784/2890, PPTP's enhanced GRE of RFC 2637 §4.1) carrying IP, Ethernet (0x6558),
-//!   ERSPAN II/III or MPLS; GRE over UDP 4754 (RFC 8086); VXLAN on UDP 4789/8472 (RFC 7348);
+//!   ERSPAN I/II/III, MPLS, or the 802.11 data frames WLAN controllers tunnel (Aruba's 0x8200
+//!   and its siblings up to 0x8360); a GRE or IP-in-IP packet whose inner packet does not
+//!   decode is an error of the inner layer (its outer packet is never a flow); GRE over UDP 4754 (RFC 8086); VXLAN on UDP 4789/8472 (RFC 7348);
 //!   Geneve on UDP 6081 (RFC 8926 §3); GTP-U on UDP 2152 (3GPP TS 29.281 §5) with extension
 //!   headers; IP-in-IP (protocols 4 and 41: 4in4, 6in4, 4in6, 6in6);
 //! - UDP (RFC 768) and TCP (RFC 9293 §3.1) headers as views.

@@ -1,8 +1,11 @@
 //! Tunnel headers: each function checks a header and answers the link layer its payload
-//! starts at, or `None` when the bytes are not that tunnel (the caller then keeps the
-//! outer packet). IP-in-IP needs no header and is handled by the decoder's loop.
+//! starts at. A UDP tunnel answers `None` when the bytes are not that tunnel (the caller
+//! keeps the UDP packet); GRE, whose outer packet is never a flow, answers why it could
+//! not be walked. IP-in-IP needs no header and is handled by the decoder's loop.
 
+use super::LinkType;
 use super::bytes::{be16, u8_at};
+use super::error::{DecodeError, bad, trunc};
 use super::link::{ETH_PPP, L2};
 
 /// GTP-U extension headers walked (3GPP TS 29.281 §5.2). A G-PDU carries one or two
@@ -85,6 +88,20 @@ pub(crate) mod field {
 const ERSPAN_II: u16 = 0x88BE;
 const ERSPAN_III: u16 = 0x22EB;
 
+/// GRE protocol types of WLAN controllers (Aruba first, 0x8200, then every 0x10 up to
+/// 0x8360: the range Wireshark hands to its 802.11 dissector): an AP tunnels each
+/// 802.11 frame, without radio header or FCS, to the controller.
+const GRE_WLAN_FIRST: u16 = 0x8200;
+const GRE_WLAN_LAST: u16 = 0x8360;
+const GRE_WLAN_STEP: u16 = 0x10;
+
+fn is_wlan_type(proto: u16) -> bool {
+    (GRE_WLAN_FIRST..=GRE_WLAN_LAST).contains(&proto)
+        && proto
+            .wrapping_sub(GRE_WLAN_FIRST)
+            .is_multiple_of(GRE_WLAN_STEP)
+}
+
 const GRE_C: u16 = 0x8000;
 const GRE_R: u16 = 0x4000;
 const GRE_K: u16 = 0x2000;
@@ -93,13 +110,14 @@ const GRE_S: u16 = 0x1000;
 const GRE_A: u16 = 0x0080;
 
 /// GRE (RFC 2784 §2, RFC 2890 §2; version 1 is PPTP's). Source routing (RFC 1701's R bit)
-/// is obsolete and not decoded.
-pub(crate) fn gre(b: &[u8]) -> Option<L2<'_>> {
-    let flags = be16(b, field::gre::FLAGS_VERSION)?;
-    let proto = be16(b, field::gre::PROTOCOL)?;
+/// is obsolete and not decoded. After the header: ERSPAN I/II/III, 802.11 of a WLAN
+/// controller, or an EtherType for the link walk (IP, 0x6558 Ethernet, MPLS, PPP).
+pub(crate) fn gre(b: &[u8]) -> Result<L2<'_>, DecodeError> {
+    let flags = be16(b, field::gre::FLAGS_VERSION).ok_or(trunc("gre"))?;
+    let proto = be16(b, field::gre::PROTOCOL).ok_or(trunc("gre"))?;
     let version = flags & 0x7;
     if flags & GRE_R != 0 || version > 1 || (version == 1 && proto != ETH_PPP) {
-        return None;
+        return Err(DecodeError::Unsupported { layer: "gre" });
     }
     let mut len = field::gre::HEADER_LEN;
     for (bit, present) in [
@@ -112,25 +130,35 @@ pub(crate) fn gre(b: &[u8]) -> Option<L2<'_>> {
             len = len.saturating_add(field::gre::OPTION_LEN);
         }
     }
-    let rest = b.get(len..)?;
-    Some(match proto {
-        ERSPAN_II if flags & GRE_S == 0 => L2::Ether(rest), // ERSPAN type I: no header
+    let rest = b.get(len..).ok_or(trunc("gre"))?;
+    Ok(match proto {
+        // ERSPAN type I has no header of its own, and no GRE sequence number: that
+        // absence is how it is told from type II (as Wireshark tells them).
+        ERSPAN_II if flags & GRE_S == 0 => L2::Ether(rest),
         ERSPAN_II => {
             // ERSPAN type II header, version 1.
-            (u8_at(rest, field::erspan2::VERSION)? >> 4 == 1).then_some(())?;
-            L2::Ether(rest.get(field::erspan2::PAYLOAD)?)
+            let version = u8_at(rest, field::erspan2::VERSION).ok_or(trunc("erspan"))? >> 4;
+            if version != 1 {
+                return Err(bad("erspan"));
+            }
+            L2::Ether(rest.get(field::erspan2::PAYLOAD).ok_or(trunc("erspan"))?)
         }
         ERSPAN_III => {
-            // ERSPAN type III header, version 2, maybe with its subheader.
+            // ERSPAN type III header, version 2, maybe with its subheader; with or
+            // without the GRE sequence number.
             use field::erspan3;
-            (u8_at(rest, erspan3::VERSION)? >> 4 == 2).then_some(())?;
-            let sub = if u8_at(rest, erspan3::FLAGS_O)? & 1 != 0 {
+            let version = u8_at(rest, erspan3::VERSION).ok_or(trunc("erspan"))? >> 4;
+            if version != 2 {
+                return Err(bad("erspan"));
+            }
+            let sub = if u8_at(rest, erspan3::FLAGS_O).ok_or(trunc("erspan"))? & 1 != 0 {
                 erspan3::HEADER_LEN_WITH_SUB
             } else {
                 erspan3::HEADER_LEN
             };
-            L2::Ether(rest.get(sub..)?)
+            L2::Ether(rest.get(sub..).ok_or(trunc("erspan"))?)
         }
+        wlan if is_wlan_type(wlan) => L2::Link(LinkType::Ieee80211, rest),
         _ => L2::EtherType(proto, rest),
     })
 }
@@ -141,7 +169,7 @@ pub(crate) fn udp(dst_port: u16, payload: &[u8]) -> Option<L2<'_>> {
         PORT_VXLAN | PORT_VXLAN_LINUX => vxlan(payload),
         PORT_GENEVE => geneve(payload),
         PORT_GTP_U => gtp_u(payload),
-        PORT_GRE_UDP => gre(payload),
+        PORT_GRE_UDP => gre(payload).ok(),
         _ => None,
     }
 }
@@ -217,9 +245,10 @@ fn gtp_u(b: &[u8]) -> Option<L2<'_>> {
 mod tests {
     use super::*;
 
-    fn inner(l: Option<L2<'_>>) -> (&'static str, u16, Vec<u8>) {
+    fn inner<E: std::fmt::Debug>(l: Result<L2<'_>, E>) -> (&'static str, u16, Vec<u8>) {
         match l.unwrap() {
             L2::Ether(b) => ("ether", 0, b.to_vec()),
+            L2::Link(LinkType::Ieee80211, b) => ("802.11", 0, b.to_vec()),
             L2::EtherType(t, b) => ("ethertype", t, b.to_vec()),
             L2::Ip(b) => ("ip", 0, b.to_vec()),
             other => panic!("{other:?}"),
@@ -244,8 +273,10 @@ mod tests {
             ("ethertype", 0x6558, vec![7])
         );
         // routing bit and unknown versions are refused
-        assert!(gre(&[0x40, 0, 0x08, 0, 0x45]).is_none());
-        assert!(gre(&[0x00, 2, 0x08, 0, 0x45]).is_none());
+        let unsupported = Err(DecodeError::Unsupported { layer: "gre" });
+        assert_eq!(gre(&[0x40, 0, 0x08, 0, 0x45]).map(|_| ()), unsupported);
+        assert_eq!(gre(&[0x00, 2, 0x08, 0, 0x45]).map(|_| ()), unsupported);
+        assert_eq!(gre(&[0x10, 0, 0x08, 0]).map(|_| ()), Err(trunc("gre")));
         // PPTP enhanced GRE: key always, sequence and ack optional
         let pptp = [
             0x30, 0x81, 0x88, 0x0B, 0, 4, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0xFF,
@@ -270,12 +301,33 @@ mod tests {
         e3.extend([0u8; 8]);
         e3.push(0xEE);
         assert_eq!(inner(gre(&e3)), ("ether", 0, vec![0xEE]));
+        // type III without the GRE sequence number
+        let mut e3_noseq = vec![0, 0, 0x22, 0xEB];
+        e3_noseq.extend(&e3[8..]);
+        assert_eq!(inner(gre(&e3_noseq)), ("ether", 0, vec![0xEE]));
         e3[8] = 0x10; // wrong version
-        assert!(gre(&e3).is_none());
+        assert_eq!(gre(&e3).map(|_| ()), Err(bad("erspan")));
+    }
+
+    #[test]
+    fn wlan_controller_types() {
+        for proto in [0x8200u16, 0x8210, 0x8300, 0x8360] {
+            let mut g = vec![0, 0];
+            g.extend(proto.to_be_bytes());
+            g.push(0x08);
+            assert_eq!(inner(gre(&g)), ("802.11", 0, vec![0x08]), "{proto:#x}");
+        }
+        // between the steps and past the range: an EtherType like any other
+        for proto in [0x8201u16, 0x8370] {
+            let mut g = vec![0, 0];
+            g.extend(proto.to_be_bytes());
+            assert_eq!(inner(gre(&g)).1, proto);
+        }
     }
 
     #[test]
     fn udp_tunnels() {
+        let inner = |l: Option<L2<'_>>| inner(l.ok_or(()));
         assert_eq!(
             inner(udp(4789, &[0x08, 0, 0, 0, 0, 0, 1, 0, 0xEE])),
             ("ether", 0, vec![0xEE])
@@ -296,6 +348,7 @@ mod tests {
 
     #[test]
     fn gtp_u_with_extensions() {
+        let inner = |l: Option<L2<'_>>| inner(l.ok_or(()));
         // plain G-PDU
         assert_eq!(
             inner(udp(2152, &[0x30, 0xFF, 0, 1, 0, 0, 0, 1, 0x45])),

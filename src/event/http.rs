@@ -58,8 +58,12 @@ pub fn fill_http_request(req: &RequestHead, status: Option<u16>, body: &mut Http
     set_text(&mut body.method, &req.method, &mut truncated);
     set_text(&mut body.uri, uri(req), &mut truncated);
     body.version.clear();
-    body.version.push_str("HTTP/1.");
-    push_u64(&mut body.version, u64::from(req.version_minor));
+    if req.simple {
+        body.version.push_str("HTTP/0.9");
+    } else {
+        body.version.push_str("HTTP/1.");
+        push_u64(&mut body.version, u64::from(req.version_minor));
+    }
     set_text(
         &mut body.user_agent,
         req.user_agent.as_deref().unwrap_or_default(),

@@ -67,6 +67,22 @@ pub enum Orientation {
     /// No handshake seen: the first packet's sender is taken as the client. A later
     /// SYN or SYN+ACK corrects it.
     FirstPacket,
+    /// No handshake seen, and the first packet came from a server port
+    /// ([`SERVER_PORTS`]) to another port: its receiver is the client. A later SYN or
+    /// SYN+ACK corrects it.
+    ServerPort,
+}
+
+/// Ports whose side of a flow is the server even when its packet is seen first: DNS
+/// (RFC 1035 §4.2), where a sensor in the middle often sees a response first (the
+/// capture began mid-transaction, or the query took another path) and the resolver
+/// must not be named the client. A flow between two such ports keeps the first packet's
+/// sender.
+pub const SERVER_PORTS: &[u16] = &[53];
+
+/// The first packet, sent in `dir`, came from a server port to a port that is not one.
+fn from_server_port(key: &FlowKey, dir: Direction) -> bool {
+    SERVER_PORTS.contains(&key.sender(dir).port) && !SERVER_PORTS.contains(&key.receiver(dir).port)
 }
 
 /// What the worker knows about the packet it is filing.
@@ -177,6 +193,7 @@ impl<S> Entry<S> {
         let (client, orientation) = match p.tcp_flags {
             Some(f) if f.is_syn_only() => (p.dir, Orientation::Syn),
             Some(f) if f.is_syn_ack() => (p.dir.reverse(), Orientation::SynAck),
+            _ if from_server_port(&key, p.dir) => (p.dir.reverse(), Orientation::ServerPort),
             _ => (p.dir, Orientation::FirstPacket),
         };
         let mut e = Entry {
@@ -223,7 +240,10 @@ impl<S> Entry<S> {
         self.class = match p.tcp_flags {
             Some(f) if self.key.proto == Transport::Tcp => {
                 self.tcp.observe(p.dir, f);
-                if self.orientation == Orientation::FirstPacket {
+                if matches!(
+                    self.orientation,
+                    Orientation::FirstPacket | Orientation::ServerPort
+                ) {
                     if f.is_syn_only() {
                         (self.client, self.orientation) = (p.dir, Orientation::Syn);
                     } else if f.is_syn_ack() {

@@ -36,7 +36,21 @@ counters! {
     InterfaceDrops => "interface_drops": "Packets the interface dropped (pcap stats ps_ifdrop).",
     QueueDrops => "queue_drops": "Packets dropped because a worker queue was full (live only).",
     UnsupportedLinktype => "unsupported_linktype_packets": "Frames of a link type c2tap does not decode.",
-    DecodeErrors => "decode_errors": "Frames that did not decode to an IP packet (malformed, truncated, not IP).",
+    DecodeErrors => "decode_errors": "Frames that did not decode to an IP packet (malformed, truncated, not IP): the sum of the undecoded_* counters but undecoded_other_transport.",
+    PacketsDecoded => "packets_decoded": "Frames decoded to a TCP or UDP packet and filed in a flow.",
+    FragmentsHeld => "fragments_held": "Frames that were IP fragments held for reassembly (the frame that completes a datagram counts as decoded).",
+    UndecodedNotIp => "undecoded_not_ip": "Frames of a protocol that is not IP: ARP, LLDP, STP, non-IP PPP, an EtherType or GRE protocol type c2tap does not walk.",
+    UndecodedTruncated => "undecoded_truncated": "Frames whose bytes end inside a header (snaplen, or a cut frame).",
+    UndecodedMalformed => "undecoded_malformed": "Frames with a header that contradicts itself (bad version, length below minimum, wrong ERSPAN version).",
+    UndecodedUnsupported => "undecoded_unsupported": "Frames with a header variant c2tap does not decode (GRE source routing, GRE versions past 1).",
+    UndecodedTooDeep => "undecoded_too_deep": "Frames with more nested VLAN tags, MPLS labels, link layers or tunnels than their caps.",
+    UndecodedWlanNotData => "undecoded_wlan_not_data": "802.11 management, control and null-data frames (nothing to decode).",
+    UndecodedWlanProtected => "undecoded_wlan_protected": "802.11 data frames with the Protected bit (encrypted).",
+    UndecodedWlanAmsdu => "undecoded_wlan_amsdu": "802.11 A-MSDU frames (subframes not split).",
+    UndecodedFragmentDropped => "undecoded_fragment_dropped": "Frames that were IP fragments dropped on arrival (caps, inconsistent lengths, nested); fragments_dropped also counts held ones dropped later.",
+    UndecodedOtherTransport => "undecoded_other_transport": "IP packets that are neither TCP nor UDP (ICMP, ESP, OSPF, SCTP, ...).",
+    TunnelsDecapsulated => "tunnels_decapsulated": "Tunnel layers removed (GRE, ERSPAN, 802.11 in GRE, VXLAN, Geneve, GTP-U, IP-in-IP).",
+    TunnelsUndecodable => "tunnels_undecodable": "GRE and IP-in-IP packets whose inner packet did not decode (counted again under its undecoded_* reason).",
     FragmentsReassembled => "fragments_reassembled": "IP datagrams rebuilt from fragments.",
     FragmentsDropped => "fragments_dropped": "IP fragments dropped (pool caps, age, overlaps).",
     FlowsCreated => "flows_created": "Flows created.",
@@ -66,6 +80,56 @@ counters! {
 
 const N: usize = Counter::ALL.len();
 
+impl Counter {
+    /// Every reason a frame read from the source did not reach a flow. With
+    /// `packets_decoded`, `fragments_held` and `queue_drops` they account for `packets`.
+    pub const UNDECODED: &'static [Counter] = &[
+        Counter::UndecodedNotIp,
+        Counter::UndecodedTruncated,
+        Counter::UndecodedMalformed,
+        Counter::UndecodedUnsupported,
+        Counter::UndecodedTooDeep,
+        Counter::UndecodedWlanNotData,
+        Counter::UndecodedWlanProtected,
+        Counter::UndecodedWlanAmsdu,
+        Counter::UndecodedFragmentDropped,
+        Counter::UndecodedOtherTransport,
+    ];
+}
+
+/// Past this share of the packets read (in per mille), a replay says on stderr how much
+/// was not decoded and why. A normal capture has some ARP, ICMP, STP and IPv6 neighbour
+/// discovery, well under 1%; more than that usually means an encapsulation c2tap does not
+/// walk, and nothing else in the output would say so.
+pub const UNDECODED_NOTICE_PER_MILLE: u64 = 10;
+
+/// The line for people when at least [`UNDECODED_NOTICE_PER_MILLE`] of the packets were
+/// not decoded: how many, the share, and each reason with its count, largest first.
+pub fn undecoded_notice(totals: &Counts) -> Option<String> {
+    let packets = totals.get(Counter::Packets);
+    let mut reasons: Vec<(u64, &str)> = Counter::UNDECODED
+        .iter()
+        .map(|&c| (totals.get(c), c.name()))
+        .filter(|&(n, _)| n > 0)
+        .collect();
+    let undecoded = reasons.iter().fold(0u64, |a, &(n, _)| a.saturating_add(n));
+    if packets == 0
+        || undecoded.saturating_mul(1000) < packets.saturating_mul(UNDECODED_NOTICE_PER_MILLE)
+    {
+        return None;
+    }
+    reasons.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let why: Vec<String> = reasons
+        .iter()
+        .map(|(n, name)| format!("{name} {n}"))
+        .collect();
+    Some(format!(
+        "{undecoded} of {packets} packets ({:.1}%) were not decoded: {}",
+        undecoded as f64 * 100.0 / packets as f64,
+        why.join(", ")
+    ))
+}
+
 /// CPU time the calling thread has used so far, in nanoseconds (0 if the clock is
 /// unavailable, which Linux never is). A worker reads it once per batch for
 /// `worker_cpu_us`; the call is a vDSO read, about as cheap as a clock read.
@@ -85,8 +149,15 @@ pub fn thread_cpu_ns() -> u64 {
 }
 
 /// A thread's own counts, updated without atomics on the hot path.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Counts([u64; N]);
+
+// Arrays derive `Default` only up to 32 elements.
+impl Default for Counts {
+    fn default() -> Counts {
+        Counts([0; N])
+    }
+}
 
 impl Counts {
     #[inline]
@@ -167,5 +238,23 @@ mod tests {
         assert_eq!(t.get(Counter::Packets), 4);
         assert_eq!(t.get(Counter::QueueDrops), 1);
         assert_eq!(t.get(Counter::Events), 0);
+    }
+
+    #[test]
+    fn undecoded_notice_past_one_percent_only() {
+        let mut c = Counts::default();
+        c.add(Counter::Packets, 1000);
+        c.add(Counter::UndecodedOtherTransport, 9);
+        assert_eq!(undecoded_notice(&c), None);
+        c.add(Counter::UndecodedNotIp, 2400);
+        c.set(Counter::Packets, 3409);
+        assert_eq!(
+            undecoded_notice(&c).as_deref(),
+            Some(
+                "2409 of 3409 packets (70.7%) were not decoded: \
+                 undecoded_not_ip 2400, undecoded_other_transport 9"
+            )
+        );
+        assert_eq!(undecoded_notice(&Counts::default()), None);
     }
 }

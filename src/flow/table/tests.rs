@@ -212,6 +212,45 @@ fn initiator_orientation() {
 }
 
 #[test]
+fn a_dns_response_seen_first_leaves_the_client_the_client() {
+    let mut t = Table::new(0, 100, Timeouts::default());
+    let mut ev = Vec::new();
+    for (n, proto) in [(1, Transport::Udp), (2, Transport::Tcp)] {
+        let (k, d) = FlowKey::new(proto, ip(n), 40000, ip(0x1_0001), 53);
+        // The resolver's answer (from port 53) is the first packet seen.
+        let flags = (proto == Transport::Tcp).then_some(ACK);
+        let e = t
+            .get_or_insert(k, pkt(at(0), d.reverse(), flags), || 0, &mut ev)
+            .unwrap()
+            .0;
+        assert_eq!(
+            (e.client_dir(), e.orientation()),
+            (d, Orientation::ServerPort)
+        );
+        assert_eq!((e.client().port, e.server().port), (40000, 53));
+        assert_eq!((e.client_packets(), e.server_packets()), (0, 1));
+    }
+    // A later SYN still decides.
+    let (k, d) = FlowKey::new(Transport::Tcp, ip(3), 53, ip(0x1_0001), 40000);
+    t.get_or_insert(k, pkt(at(0), d, Some(ACK)), || 0, &mut ev);
+    let e = t
+        .get_or_insert(k, pkt(at(1), d, Some(SYN)), || 0, &mut ev)
+        .unwrap()
+        .0;
+    assert_eq!((e.client_dir(), e.orientation()), (d, Orientation::Syn));
+    // Between two server ports (a resolver forwarding to another): the first sender.
+    let (k, d) = FlowKey::new(Transport::Udp, ip(4), 53, ip(0x1_0001), 53);
+    let e = t
+        .get_or_insert(k, pkt(at(0), d.reverse(), None), || 0, &mut ev)
+        .unwrap()
+        .0;
+    assert_eq!(
+        (e.client_dir(), e.orientation()),
+        (d.reverse(), Orientation::FirstPacket)
+    );
+}
+
+#[test]
 fn drain_all_hands_out_every_flow_oldest_first() {
     let mut t = Table::new(0, 100, Timeouts::default());
     let mut ev = Vec::new();

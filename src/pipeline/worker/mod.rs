@@ -5,13 +5,17 @@
 //! file only calls the stages; what each does lives in its own module.
 //!
 //! Time is packet time: flows expire and DNS queries time out by the timestamps of the
-//! frames this worker sees, so replay and live give the same events.
+//! frames this worker sees, so replay and live give the same events. One exception, live
+//! only: when no frame came for [`IDLE_CLOCK_AFTER`], the clock moves on from the last
+//! packet time by the wall-clock time since it came, so that on a quiet link an
+//! unanswered query is reported within its timeout and a second, not at the next packet.
 
 mod emit;
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use super::Mode;
 use crate::analyze::stage::{self, Analytics, ExchangeSeen};
@@ -35,6 +39,16 @@ use emit::Emitter;
 /// normally; past this the worker sends early so a burst of events cannot grow it.
 const OUT_FLUSH_BYTES: usize = 256 * 1024;
 
+/// Live: how long a worker goes without a frame before it advances its clock from the
+/// wall clock. Within a second of its due time, an idle link reports a DNS timeout or an
+/// idle flow.
+pub const IDLE_CLOCK_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Live: how often a worker without frames wakes to look at the clock. A quarter second
+/// keeps a report within [`IDLE_CLOCK_AFTER`] of due, at four wake-ups a second on a
+/// quiet link.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
 pub struct Worker {
     mode: Mode,
     decoder: Decoder,
@@ -57,6 +71,9 @@ pub struct Worker {
     ended: Vec<Entry<AppFlow>>,
     /// The thread's CPU clock when it started work, for `worker_cpu_us`.
     cpu_start_ns: u64,
+    /// Live: the wall clock when the last batch came, and the packet time then; the idle
+    /// clock counts from them.
+    last_batch: Option<(Instant, Timestamp)>,
 }
 
 impl Worker {
@@ -96,6 +113,7 @@ impl Worker {
             now: Timestamp::ZERO,
             ended: Vec::new(),
             cpu_start_ns: 0,
+            last_batch: None,
         }
     }
 
@@ -110,8 +128,25 @@ impl Worker {
     ) -> Tally {
         // Read here, on the worker's own thread (new() runs on the spawning one).
         self.cpu_start_ns = telemetry::thread_cpu_ns();
-        for batch in batches.iter() {
+        loop {
+            let batch = match self.mode {
+                Mode::Replay => match batches.recv() {
+                    Ok(b) => b,
+                    Err(_) => break,
+                },
+                Mode::Live => match batches.recv_timeout(IDLE_POLL) {
+                    Ok(b) => b,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.idle_tick(&out);
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+            };
             self.process(&batch);
+            if self.mode == Mode::Live {
+                self.last_batch = Some((Instant::now(), self.now));
+            }
             self.expire();
             self.publish();
             self.send(&out, false);
@@ -142,9 +177,20 @@ impl Worker {
             }
             self.now = self.now.max(meta.ts);
             match self.decoder.decode(meta.linktype, meta.ts, frame) {
-                Ok(pkt) => file_packet(&mut self.flows, &mut self.ended, &mut self.app, meta, &pkt),
-                Err(DecodeError::FragmentHeld) => {}
-                Err(_) => self.counts.incr(Counter::DecodeErrors),
+                Ok(pkt) => {
+                    let filed =
+                        file_packet(&mut self.flows, &mut self.ended, &mut self.app, meta, &pkt);
+                    self.counts.incr(if filed {
+                        Counter::PacketsDecoded
+                    } else {
+                        Counter::UndecodedOtherTransport
+                    });
+                }
+                Err(DecodeError::FragmentHeld) => self.counts.incr(Counter::FragmentsHeld),
+                Err(e) => {
+                    self.counts.incr(Counter::DecodeErrors);
+                    self.counts.incr(undecoded_reason(e));
+                }
             }
             // Flows evicted to make room are finished like expired ones. (Both tests
             // first: most packets end no flow and give no fact.)
@@ -155,6 +201,24 @@ impl Worker {
                 self.emit_facts();
             }
         }
+    }
+
+    /// Live, no frame for [`IDLE_CLOCK_AFTER`]: the clock is the last packet time plus the
+    /// wall-clock time since its batch came (never backwards), and what is due by then
+    /// expires and is sent.
+    fn idle_tick(&mut self, out: &Sender<Vec<u8>>) {
+        let Some((wall, packet_time)) = self.last_batch else {
+            return;
+        };
+        let idle = wall.elapsed();
+        if idle < IDLE_CLOCK_AFTER {
+            return;
+        }
+        let idle = i64::try_from(idle.as_nanos()).unwrap_or(i64::MAX);
+        self.now = self.now.max(packet_time.saturating_add(Duration(idle)));
+        self.expire();
+        self.publish();
+        self.send(out, false);
     }
 
     /// Expires idle flows and unanswered DNS queries at the newest packet time.
@@ -230,6 +294,8 @@ impl Worker {
         let d = self.decoder.counters();
         c.set(Counter::FragmentsReassembled, d.fragments_reassembled);
         c.set(Counter::FragmentsDropped, d.fragments_dropped());
+        c.set(Counter::TunnelsDecapsulated, d.tunnels_decapsulated);
+        c.set(Counter::TunnelsUndecodable, d.tunnels_undecodable);
         let f = self.flows.counters();
         c.set(Counter::FlowsCreated, f.flows_created);
         c.set(Counter::FlowsEvicted, f.flows_evicted);
@@ -282,15 +348,35 @@ fn exchange_seen(events: &EventBuilder, flow: &FlowRef, x: &Exchange) -> Exchang
     }
 }
 
+/// The counter of the reason a frame did not decode: every frame read ends as decoded,
+/// held (a fragment), or under one of these (`Counter::UNDECODED`).
+fn undecoded_reason(e: DecodeError) -> Counter {
+    match e {
+        DecodeError::UnsupportedLinkType(_) => Counter::UnsupportedLinktype,
+        DecodeError::NotIp => Counter::UndecodedNotIp,
+        DecodeError::Unsupported { .. } => Counter::UndecodedUnsupported,
+        DecodeError::WlanNotData => Counter::UndecodedWlanNotData,
+        DecodeError::WlanProtected => Counter::UndecodedWlanProtected,
+        DecodeError::WlanAmsdu => Counter::UndecodedWlanAmsdu,
+        DecodeError::Truncated { .. } => Counter::UndecodedTruncated,
+        DecodeError::Malformed { .. } => Counter::UndecodedMalformed,
+        DecodeError::TooDeep { .. } => Counter::UndecodedTooDeep,
+        // Held fragments are not an error; the caller counts them as fragments_held.
+        DecodeError::FragmentHeld => Counter::FragmentsHeld,
+        DecodeError::FragmentDropped(_) => Counter::UndecodedFragmentDropped,
+    }
+}
+
 /// Files a decoded packet in its flow (flows evicted to make room go to `ended`) and
-/// hands it to the application stage.
+/// hands it to the application stage. False when the packet is neither TCP nor UDP
+/// (no flow for it).
 fn file_packet(
     flows: &mut FlowTable<AppFlow>,
     ended: &mut Vec<Entry<AppFlow>>,
     app: &mut AppStage,
     meta: &PacketMeta,
     pkt: &Packet<'_>,
-) {
+) -> bool {
     let ts = meta.ts;
     let (transport, sport, dport, bytes, tcp_flags) = match &pkt.l4 {
         L4::Tcp(seg) => (
@@ -307,7 +393,7 @@ fn file_packet(
             d.payload.len(),
             None,
         ),
-        L4::Other { .. } => return,
+        L4::Other { .. } => return false,
     };
     let (key, dir) = FlowKey::new(transport, pkt.src, sport, pkt.dst, dport);
     let seen = PacketSeen {
@@ -317,12 +403,14 @@ fn file_packet(
         wire: meta.origlen,
         tcp_flags,
     };
-    let Some((entry, _new)) = flows.get_or_insert(key, seen, AppFlow::default, ended) else {
-        return;
-    };
-    match &pkt.l4 {
-        L4::Tcp(seg) => app.on_segment(entry, dir, seg, ts),
-        L4::Udp(d) => app.on_datagram(entry, dir, d.payload, ts),
-        L4::Other { .. } => {}
+    // `None` only if the table's invariants broke, which no input can cause: the packet
+    // was decoded all the same.
+    if let Some((entry, _new)) = flows.get_or_insert(key, seen, AppFlow::default, ended) {
+        match &pkt.l4 {
+            L4::Tcp(seg) => app.on_segment(entry, dir, seg, ts),
+            L4::Udp(d) => app.on_datagram(entry, dir, d.payload, ts),
+            L4::Other { .. } => {}
+        }
     }
+    true
 }

@@ -25,6 +25,8 @@ pub struct RequestHead {
     pub uri: Vec<u8>,
     /// Minor version: `HTTP/1.<minor>`.
     pub version_minor: u8,
+    /// An HTTP/0.9 simple request (RFC 1945 §4.1): `GET target`, no version, no headers.
+    pub simple: bool,
     /// First Host header, raw (port included).
     pub host: Option<Vec<u8>>,
     pub user_agent: Option<Vec<u8>>,
@@ -48,8 +50,11 @@ impl RequestHead {
         self.framing.chunked
     }
 
-    /// `HTTP/1.1`.
+    /// `HTTP/1.1`, `HTTP/0.9` for a simple request.
     pub fn version(&self) -> String {
+        if self.simple {
+            return "HTTP/0.9".to_owned();
+        }
         format!("HTTP/1.{}", self.version_minor)
     }
 

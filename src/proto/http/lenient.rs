@@ -38,7 +38,7 @@ fn version_minor(v: &[u8], case_insensitive: bool) -> Option<u8> {
 }
 
 /// RFC 9110 §5.6.2 tchar.
-fn is_tchar(b: &u8) -> bool {
+pub(super) fn is_tchar(b: &u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b)
 }
 

@@ -9,7 +9,7 @@ use crate::proto::Verdict;
 
 use super::fields::HeadBuilder;
 pub use super::head::{Framing, RequestHead, ResponseHead};
-use super::lenient;
+use super::lenient::{self, is_tchar};
 use super::{InvalidKind, MAX_HEAD_BYTES};
 
 /// Headers the fast path can hold. httparse needs a fixed array; 96 is well above what
@@ -62,17 +62,25 @@ pub const METHODS: &[&[u8]] = &[
     b"ORDERPATCH",
 ];
 
-/// Longest entry of [`METHODS`] plus its space: the most bytes a probe can wait for.
+/// Longest entry of [`METHODS`] plus its space: the most bytes a probe waits for before
+/// it knows a registered method.
 pub const MAX_PROBE_BYTES: usize = 18;
 
-/// Does `first` start like an HTTP/1.x request line? Used on any port.
+/// Longest extension method the probe takes (RFC 9110 §9.1: any token is a method).
+/// RFC 9110 sets no limit; the registry's longest is 17 bytes (UPDATEREDIRECTREF), and the
+/// verbs met beyond it — RPC over HTTP's `RPC_IN_DATA`/`RPC_OUT_DATA`, a C2 framework's
+/// own word — are words: 32 keeps them and bounds the scan.
+pub const MAX_EXTENSION_METHOD: usize = 32;
+
+/// Does `first` start like an HTTP/1.x request line? Used on any port. A registered
+/// method ([`METHODS`]) and a space are enough; any other token is a method only in a
+/// whole request line that ends in `HTTP/1.x` (so "WORD " streams of other protocols,
+/// SMTP's `EHLO host` or FTP's `USER name`, are not taken for HTTP).
 pub fn probe(first: &[u8]) -> Verdict {
-    // Fast exit on the first byte: every method starts with one of these capitals.
     match first.first() {
         None => return Verdict::NeedMore,
-        Some(b'A' | b'B' | b'C' | b'D' | b'G' | b'H' | b'L' | b'M' | b'O' | b'P' | b'R')
-        | Some(b'S' | b'T' | b'U' | b'V') => {}
-        Some(_) => return Verdict::NoMatch,
+        Some(b) if !is_tchar(b) => return Verdict::NoMatch,
+        Some(_) => {}
     }
     let mut maybe = false;
     for method in METHODS {
@@ -92,8 +100,77 @@ pub fn probe(first: &[u8]) -> Verdict {
     if maybe {
         Verdict::NeedMore
     } else {
-        Verdict::NoMatch
+        probe_extension(first)
     }
+}
+
+/// An extension method: `token SP request-target SP HTTP/1.x` up to the line's end,
+/// waited for while every byte so far could belong to such a line (up to
+/// [`MAX_HEAD_BYTES`], past which there is no head to read anyway).
+fn probe_extension(first: &[u8]) -> Verdict {
+    let scan = first.get(..=MAX_EXTENSION_METHOD).unwrap_or(first);
+    let Some(method_len) = scan.iter().position(|b| !is_tchar(b)) else {
+        return if first.len() > MAX_EXTENSION_METHOD {
+            Verdict::NoMatch
+        } else {
+            Verdict::NeedMore
+        };
+    };
+    if method_len == 0 || first.get(method_len) != Some(&b' ') {
+        return Verdict::NoMatch;
+    }
+    let window = first.get(..MAX_HEAD_BYTES).unwrap_or(first);
+    let Some(nl) = window.iter().position(|&b| b == b'\n') else {
+        // A request line holds no control bytes but HTAB (and CR before its LF).
+        let binary = window
+            .iter()
+            .any(|&b| b < 0x20 && b != b'\t' && b != b'\r' || b == 0x7F);
+        return if binary || window.len() >= MAX_HEAD_BYTES {
+            Verdict::NoMatch
+        } else {
+            Verdict::NeedMore
+        };
+    };
+    let line = window.get(..nl).unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Some(v_start) = line.iter().rposition(|&b| b == b' ') else {
+        return Verdict::NoMatch;
+    };
+    let version = line.get(v_start.saturating_add(1)..).unwrap_or_default();
+    let target = line
+        .get(method_len.saturating_add(1)..v_start)
+        .unwrap_or_default();
+    let target_ok =
+        !target.is_empty() && target.iter().all(|&b| b > 0x20 && b != 0x7F || b == b' ');
+    Verdict::from_bool(
+        target_ok
+            && matches!(
+                version,
+                [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'0'..=b'9']
+            ),
+    )
+}
+
+/// An HTTP/0.9 simple request (RFC 1945 §4.1, `GET SP Request-URI CRLF`): the first line of
+/// `buf`, when it is one, and the bytes it takes with its line end. No version, no
+/// headers: the server answers with the raw document and closes.
+pub fn simple_request(buf: &[u8]) -> Option<(RequestHead, usize)> {
+    const GET: &[u8] = b"GET ";
+    let window = buf.get(..MAX_HEAD_BYTES).unwrap_or(buf);
+    let nl = window.iter().position(|&b| b == b'\n')?;
+    let line = window.get(..nl)?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let target = line.strip_prefix(GET)?;
+    if target.is_empty() || !target.iter().all(|&b| b > 0x20 && b != 0x7F) {
+        return None;
+    }
+    let head = RequestHead {
+        method: b"GET".to_vec(),
+        uri: target.to_vec(),
+        simple: true,
+        ..RequestHead::default()
+    };
+    Some((head, nl.checked_add(1)?))
 }
 
 /// Does `first` start like a status line (`HTTP/`)? Case-insensitive: some servers send
@@ -209,15 +286,55 @@ mod tests {
         assert_eq!(probe(b"GE"), Verdict::NeedMore);
         assert_eq!(probe(b"GET"), Verdict::NeedMore);
         assert_eq!(probe(b""), Verdict::NeedMore);
-        assert_eq!(probe(b"get / HTTP/1.1"), Verdict::NoMatch);
-        assert_eq!(probe(b"GETX / HTTP/1.1"), Verdict::NoMatch);
+        // any token is a method, in a whole request line that names HTTP/1.x
+        assert_eq!(probe(b"get / HTTP/1.1\r\n"), Verdict::Match);
+        assert_eq!(probe(b"GETX / HTTP/1.1\n"), Verdict::Match);
+        assert_eq!(
+            probe(b"RPC_IN_DATA /rpc/rpcproxy.dll?h:6004 HTTP/1.1\r\n"),
+            Verdict::Match
+        );
+        assert_eq!(probe(b"RPC_IN_DATA /rpc/rpcpr"), Verdict::NeedMore);
+        assert_eq!(probe(b"RPC_IN_DATA"), Verdict::NeedMore);
+        assert_eq!(probe(b"EHLO mail.example\r\n"), Verdict::NoMatch);
+        assert_eq!(probe(b"USER anonymous\r\n"), Verdict::NoMatch);
+        assert_eq!(probe(b"BEACON /x HTTP/2.0\r\n"), Verdict::NoMatch);
+        assert_eq!(probe(b"BEACON /x\x00\x01"), Verdict::NoMatch);
+        assert_eq!(probe(b"BEACON  HTTP/1.1\r\n"), Verdict::NoMatch);
+        assert_eq!(probe(b"BE:CON / HTTP/1.1\r\n"), Verdict::NoMatch);
+        assert_eq!(probe(&[b'X'; MAX_EXTENSION_METHOD + 1]), Verdict::NoMatch);
+        assert_eq!(probe(&[b'X'; MAX_EXTENSION_METHOD]), Verdict::NeedMore);
+        let mut long = b"BEACON /".to_vec();
+        long.resize(MAX_HEAD_BYTES, b'a');
+        assert_eq!(probe(&long), Verdict::NoMatch);
         assert_eq!(probe(b"\x16\x03\x01\x02\x00"), Verdict::NoMatch);
-        assert_eq!(probe(b"SSH-2.0-OpenSSH"), Verdict::NoMatch);
+        // a banner of tchars waits for its line, which then is not a request line
+        assert_eq!(probe(b"SSH-2.0-OpenSSH"), Verdict::NeedMore);
+        assert_eq!(
+            probe(b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n"),
+            Verdict::NoMatch
+        );
         for m in METHODS {
             assert_eq!(probe(&[*m, &b" /"[..]].concat()), Verdict::Match);
             assert_eq!(probe(&m[..1]), Verdict::NeedMore);
             assert!(m.len() < MAX_PROBE_BYTES);
         }
+    }
+
+    #[test]
+    fn simple_requests_of_http_0_9() {
+        let (h, used) = simple_request(b"GET /\r\nrest").unwrap();
+        assert_eq!(
+            (h.method.as_slice(), h.uri.as_slice(), used),
+            (&b"GET"[..], &b"/"[..], 7)
+        );
+        assert!(h.simple);
+        assert_eq!(h.version(), "HTTP/0.9");
+        assert_eq!(simple_request(b"GET /index.html\n").unwrap().1, 16);
+        // a full request line, another method, no line end yet, an empty target: not 0.9
+        assert!(simple_request(b"GET / HTTP/1.0\r\n").is_none());
+        assert!(simple_request(b"POST /\r\n").is_none());
+        assert!(simple_request(b"GET /").is_none());
+        assert!(simple_request(b"GET \r\n").is_none());
     }
 
     #[test]

@@ -32,6 +32,7 @@ use super::body::{BodySkip, Chunk};
 pub use super::feed::{Feed, MAX_RESYNC_BYTES, Outcome};
 use super::parse::{
     RequestHead, find_head_end, parse_request_head, parse_truncated_request_head, probe,
+    simple_request,
 };
 use super::stream::{
     After, Dir, after_body, after_gap, fed, leading_crlf, nl_state, start_resync, step_common,
@@ -309,6 +310,17 @@ impl HttpState {
                         Verdict::Match => {}
                     }
                     let window = rest.get(..MAX_HEAD_BYTES).unwrap_or(rest);
+                    if let Some((h, used)) = simple_request(window) {
+                        pos = pos.saturating_add(used);
+                        // HTTP/0.9: the answer is the raw document up to the close, with
+                        // no status line to wait for.
+                        if self.pending.is_empty() && matches!(self.resp, Dir::Head { .. }) {
+                            self.resp = Dir::Body(BodySkip::UntilClose);
+                        }
+                        self.on_request(h, time, counters);
+                        self.req = Dir::Head { scanned: 0 };
+                        continue;
+                    }
                     if let Some(end) = find_head_end(window, scanned.saturating_sub(2)) {
                         let head = window.get(..end).unwrap_or_default();
                         pos = pos.saturating_add(end);

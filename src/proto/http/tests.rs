@@ -229,12 +229,46 @@ fn absolute_form_target() {
 }
 
 #[test]
-fn lower_case_method_is_not_http() {
+fn lower_case_method_is_an_extension_method() {
+    // RFC 9110 §9.1: methods are case-sensitive tokens; `get` is not GET, but a method.
     let mut k = Conn::default();
     k.client(b"get / HTTP/1.1\r\nHost: h\r\n\r\n");
     k.end();
-    assert!(k.events.is_empty());
-    assert_eq!(k.c.invalid(InvalidKind::NotRequestLine), 1);
+    assert_eq!(k.events.len(), 1);
+    assert_eq!(k.events[0].request.method, b"get");
+    assert_eq!(k.c.invalid(InvalidKind::NotRequestLine), 0);
+}
+
+#[test]
+fn extension_methods_keep_alive_with_their_statuses() {
+    let mut k = Conn::default();
+    k.client(
+        b"RPC_IN_DATA /rpc/rpcproxy.dll?ex.local:6001 HTTP/1.1\r\nHost: ex\r\n\
+          Content-Length: 3\r\n\r\nabcBEACON /c2/checkin HTTP/1.1\r\nHost: c2\r\n\r\n",
+    );
+    k.server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n");
+    k.end();
+    let methods: Vec<&[u8]> = k
+        .events
+        .iter()
+        .map(|e| e.request.method.as_slice())
+        .collect();
+    assert_eq!(methods, [&b"RPC_IN_DATA"[..], &b"BEACON"[..]]);
+    assert_eq!(k.statuses(), [Some(200), Some(204)]);
+}
+
+#[test]
+fn http_0_9_simple_request_is_a_request() {
+    let mut k = Conn::default();
+    k.client(b"GET /index.html\r\n");
+    // The answer is the document itself, no status line: nothing there is invalid.
+    k.server(b"<html>hello</html>");
+    k.end();
+    assert_eq!(k.uris(), ["/index.html"]);
+    assert_eq!(k.statuses(), [None]);
+    assert!(k.events[0].request.simple);
+    assert_eq!(k.c.invalid(InvalidKind::StatusLine), 0);
+    assert_eq!(k.c.invalid(InvalidKind::NotRequestLine), 0);
 }
 
 #[test]

@@ -13,7 +13,8 @@ use rustls::Side;
 use rustls::quic::{DirectionalKeys, Keys, Suite, Version};
 
 use super::QuicError;
-use super::parse::{KeyVersion, LongHeader, VERSION_1, VERSION_2};
+use super::parse::{DRAFT_28, KeyVersion, LongHeader, VERSION_1, VERSION_2};
+use super::salted::{SALT_DRAFT_27, SALT_T050, SALT_T051, SAMPLE_LEN, SaltedKeys};
 
 /// Bytes of packet number the header-protection sample is taken after (RFC 9001 §5.4.2:
 /// the sample starts 4 bytes after the start of the Packet Number field).
@@ -26,24 +27,140 @@ fn initial_suite() -> Option<Suite> {
         .quic_suite()
 }
 
-fn rustls_version(v: KeyVersion) -> Version {
+/// rustls' name of a version's key schedule; `None` for a salt rustls does not offer.
+fn rustls_version(v: KeyVersion) -> Option<Version> {
     match v {
-        KeyVersion::Draft => Version::V1Draft,
-        KeyVersion::V1 => Version::V1,
-        KeyVersion::V2 => Version::V2,
+        KeyVersion::Draft27 | KeyVersion::T050 | KeyVersion::T051 => None,
+        KeyVersion::Draft => Some(Version::V1Draft),
+        KeyVersion::V1 => Some(Version::V1),
+        KeyVersion::V2 => Some(Version::V2),
     }
 }
 
-/// Both directions' Initial keys for `dcid`, seen from `side`.
-fn keys(version: KeyVersion, dcid: &[u8], side: Side) -> Result<Keys, QuicError> {
+/// The salt of a version rustls has no key schedule for.
+fn other_salt(v: KeyVersion) -> &'static [u8] {
+    match v {
+        KeyVersion::Draft27 => &SALT_DRAFT_27,
+        KeyVersion::T050 => &SALT_T050,
+        KeyVersion::T051 => &SALT_T051,
+        // rustls' versions never come here; a draft-29 salt would be as good as any.
+        KeyVersion::Draft | KeyVersion::V1 | KeyVersion::V2 => &SALT_DRAFT_27,
+    }
+}
+
+/// Both directions' Initial keys for `dcid`, seen from `side` (rustls' versions).
+fn keys(version: Version, dcid: &[u8], side: Side) -> Result<Keys, QuicError> {
     let suite = initial_suite().ok_or(QuicError::NoSuite)?;
-    Ok(suite.keys(dcid, side, rustls_version(version)))
+    Ok(suite.keys(dcid, side, version))
+}
+
+/// The client's Initial keys: rustls' where it knows the version's salt, else ring's
+/// (`salted.rs`).
+enum Protection {
+    Rustls(DirectionalKeys),
+    /// Boxed like rustls' keys: ring's key schedules are 800 bytes.
+    Salted(Box<SaltedKeys>),
+}
+
+impl Protection {
+    /// The client's keys, as the client (`Side::Client`, `.local`) or as the server that
+    /// reads them (`Side::Server`, `.remote`): the same keys either way.
+    fn client(version: KeyVersion, dcid: &[u8], side: Side) -> Result<Protection, QuicError> {
+        Ok(match rustls_version(version) {
+            Some(v) => {
+                let k = keys(v, dcid, side)?;
+                Protection::Rustls(match side {
+                    Side::Client => k.local,
+                    Side::Server => k.remote,
+                })
+            }
+            None => Protection::Salted(Box::new(SaltedKeys::client(other_salt(version), dcid)?)),
+        })
+    }
+
+    fn sample_len(&self) -> usize {
+        match self {
+            Protection::Rustls(k) => k.header.sample_len(),
+            Protection::Salted(_) => SAMPLE_LEN,
+        }
+    }
+
+    /// Removes header protection: `first` is the first byte, `pn_bytes` the (up to 4)
+    /// bytes of the packet number field.
+    fn unmask(&self, sample: &[u8], first: &mut u8, pn_bytes: &mut [u8]) -> Result<(), QuicError> {
+        match self {
+            Protection::Rustls(k) => k
+                .header
+                .decrypt_in_place(sample, first, pn_bytes)
+                .map_err(|_| QuicError::Length),
+            Protection::Salted(k) => {
+                let mask = k.mask(sample)?;
+                // Long header: the low 4 bits of the first byte (RFC 9001 §5.4.1).
+                *first ^= mask.first().copied().unwrap_or(0) & 0x0f;
+                let pn_len = usize::from(*first & 0x03).saturating_add(1);
+                for (b, m) in pn_bytes.iter_mut().take(pn_len).zip(mask.iter().skip(1)) {
+                    *b ^= m;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds header protection (the packet number length is read before masking).
+    fn mask(&self, sample: &[u8], first: &mut u8, pn_bytes: &mut [u8]) -> Result<(), QuicError> {
+        match self {
+            Protection::Rustls(k) => k
+                .header
+                .encrypt_in_place(sample, first, pn_bytes)
+                .map_err(|_| QuicError::Length),
+            Protection::Salted(k) => {
+                let mask = k.mask(sample)?;
+                let pn_len = usize::from(*first & 0x03).saturating_add(1);
+                *first ^= mask.first().copied().unwrap_or(0) & 0x0f;
+                for (b, m) in pn_bytes.iter_mut().take(pn_len).zip(mask.iter().skip(1)) {
+                    *b ^= m;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Decrypts `payload` in place; the plaintext's length.
+    fn open(&self, pn: u64, header: &[u8], payload: &mut [u8]) -> Result<usize, QuicError> {
+        match self {
+            Protection::Rustls(k) => k
+                .packet
+                .decrypt_in_place(pn, header, payload)
+                .map(|plain| plain.len())
+                .map_err(|_| QuicError::Auth),
+            Protection::Salted(k) => k.open(pn, header, payload),
+        }
+    }
+
+    fn tag_len(&self) -> usize {
+        match self {
+            Protection::Rustls(k) => k.packet.tag_len(),
+            Protection::Salted(_) => ring::aead::AES_128_GCM.tag_len(),
+        }
+    }
+
+    /// Encrypts `payload` in place; the tag.
+    fn seal(&self, pn: u64, header: &[u8], payload: &mut [u8]) -> Result<Vec<u8>, QuicError> {
+        match self {
+            Protection::Rustls(k) => k
+                .packet
+                .encrypt_in_place(pn, header, payload)
+                .map(|t| t.as_ref().to_vec())
+                .map_err(|_| QuicError::Auth),
+            Protection::Salted(k) => k.seal(pn, header, payload).map(|t| t.as_ref().to_vec()),
+        }
+    }
 }
 
 /// The keys that protect a client's Initial packets, derived from the Destination
 /// Connection ID of the client's first Initial (or of its first Initial after a Retry).
 pub struct ClientInitialKeys {
-    keys: DirectionalKeys,
+    keys: Protection,
 }
 
 impl ClientInitialKeys {
@@ -51,7 +168,7 @@ impl ClientInitialKeys {
     /// Costs two HKDF extract/expand rounds and two AES key schedules (see the bench).
     pub fn derive(version: KeyVersion, dcid: &[u8]) -> Result<Self, QuicError> {
         Ok(ClientInitialKeys {
-            keys: keys(version, dcid, Side::Server)?.remote,
+            keys: Protection::client(version, dcid, Side::Server)?,
         })
     }
 
@@ -70,7 +187,7 @@ impl ClientInitialKeys {
     ) -> Result<(u64, Range<usize>), QuicError> {
         let pn_offset = hdr.pn_offset;
         let sample_at = pn_offset.checked_add(PN_MAX_LEN).ok_or(QuicError::Length)?;
-        let sample_len = self.keys.header.sample_len();
+        let sample_len = self.keys.sample_len();
         let (head, tail) = packet
             .split_at_mut_checked(sample_at)
             .ok_or(QuicError::Length)?;
@@ -79,10 +196,7 @@ impl ClientInitialKeys {
             .split_at_mut_checked(pn_offset)
             .ok_or(QuicError::Length)?;
         let first = first_part.first_mut().ok_or(QuicError::Length)?;
-        self.keys
-            .header
-            .decrypt_in_place(sample, first, pn_bytes)
-            .map_err(|_| QuicError::Length)?;
+        self.keys.unmask(sample, first, pn_bytes)?;
         let pn_len = usize::from(*first & 0x03).saturating_add(1);
         let pn = pn_bytes
             .get(..pn_len)
@@ -93,14 +207,8 @@ impl ClientInitialKeys {
         let (header, payload) = packet
             .split_at_mut_checked(payload_at)
             .ok_or(QuicError::Length)?;
-        let plain = self
-            .keys
-            .packet
-            .decrypt_in_place(pn, header, payload)
-            .map_err(|_| QuicError::Auth)?;
-        let end = payload_at
-            .checked_add(plain.len())
-            .ok_or(QuicError::Length)?;
+        let plain_len = self.keys.open(pn, header, payload)?;
+        let end = payload_at.checked_add(plain_len).ok_or(QuicError::Length)?;
         Ok((pn, payload_at..end))
     }
 }
@@ -108,6 +216,9 @@ impl ClientInitialKeys {
 /// The version number a [`KeyVersion`] is written as in [`seal_client_initial`].
 pub fn wire_version(v: KeyVersion) -> u32 {
     match v {
+        KeyVersion::Draft27 => DRAFT_28,
+        KeyVersion::T050 => super::parse::VERSION_T050,
+        KeyVersion::T051 => super::parse::VERSION_T051,
         KeyVersion::Draft => super::parse::DRAFT_29,
         KeyVersion::V1 => VERSION_1,
         KeyVersion::V2 => VERSION_2,
@@ -126,14 +237,28 @@ pub fn seal_client_initial(
     frames: &[u8],
     pad_to: usize,
 ) -> Result<Vec<u8>, QuicError> {
-    let keys = keys(version, dcid, Side::Client)?.local;
-    let tag_len = keys.packet.tag_len();
+    seal_client_initial_as(wire_version(version), dcid, scid, pn, frames, pad_to)
+}
+
+/// [`seal_client_initial`] with the version number written on the wire (`0xff00001b`
+/// for draft-27): its keys are that version's ([`super::parse::key_version`]).
+pub fn seal_client_initial_as(
+    wire: u32,
+    dcid: &[u8],
+    scid: &[u8],
+    pn: u32,
+    frames: &[u8],
+    pad_to: usize,
+) -> Result<Vec<u8>, QuicError> {
+    let version = super::parse::key_version(wire).ok_or(QuicError::NoSuite)?;
+    let keys = Protection::client(version, dcid, Side::Client)?;
+    let tag_len = keys.tag_len();
     let v2 = matches!(version, KeyVersion::V2);
     // Initial type bits (0 in v1, 1 in v2) and a 4-byte packet number (0b11).
     let first = 0xc3 | if v2 { 0x10 } else { 0x00 };
     let mut p = Vec::with_capacity(pad_to.max(64));
     p.push(first);
-    p.extend_from_slice(&wire_version(version).to_be_bytes());
+    p.extend_from_slice(&wire.to_be_bytes());
     p.push(u8::try_from(dcid.len()).map_err(|_| QuicError::CidTooLong)?);
     p.extend_from_slice(dcid);
     p.push(u8::try_from(scid.len()).map_err(|_| QuicError::CidTooLong)?);
@@ -163,11 +288,8 @@ pub fn seal_client_initial(
     let (header, body) = p
         .split_at_mut_checked(header_len)
         .ok_or(QuicError::Length)?;
-    let tag = keys
-        .packet
-        .encrypt_in_place(u64::from(pn), header, body)
-        .map_err(|_| QuicError::Auth)?;
-    p.extend_from_slice(tag.as_ref());
+    let tag = keys.seal(u64::from(pn), header, body)?;
+    p.extend_from_slice(&tag);
     let sample_at = pn_offset.saturating_add(PN_MAX_LEN);
     let (head, tail) = p.split_at_mut_checked(sample_at).ok_or(QuicError::Length)?;
     let sample = tail.get(..16).ok_or(QuicError::Length)?;
@@ -175,8 +297,58 @@ pub fn seal_client_initial(
         .split_at_mut_checked(pn_offset)
         .ok_or(QuicError::Length)?;
     let first = first_part.first_mut().ok_or(QuicError::Length)?;
-    keys.header
-        .encrypt_in_place(sample, first, pn_bytes)
-        .map_err(|_| QuicError::Length)?;
+    keys.mask(sample, first, pn_bytes)?;
     Ok(p)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::proto::quic::parse::long_header;
+
+    /// draft-ietf-quic-tls-29 §5.2: the salt rustls calls `Version::V1Draft`.
+    const SALT_DRAFT_29: [u8; 20] = [
+        0xaf, 0xbf, 0xec, 0x28, 0x99, 0x93, 0xd2, 0x4c, 0x9e, 0x97, 0x86, 0xf1, 0x9c, 0x61, 0x11,
+        0xe0, 0x43, 0x90, 0xa8, 0x99,
+    ];
+
+    const DCID: [u8; 8] = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
+    const FRAMES: &[u8] = &[0x06, 0x00, 0x04, b'a', b'b', b'c', b'd'];
+
+    fn open_with(keys: ClientInitialKeys, packet: &[u8]) -> Result<Vec<u8>, QuicError> {
+        let hdr = long_header(packet).unwrap();
+        let mut buf = packet[..hdr.packet_len].to_vec();
+        let (pn, range) = keys.open(&hdr, &mut buf)?;
+        assert_eq!(pn, 7);
+        Ok(buf[range].to_vec())
+    }
+
+    #[test]
+    fn ring_path_derives_what_rustls_derives() {
+        // Sealed by rustls with the draft-29 salt, opened by the ring path with that salt.
+        let p = seal_client_initial(KeyVersion::Draft, &DCID, &[1, 2], 7, FRAMES, 1200).unwrap();
+        let ring_keys = ClientInitialKeys {
+            keys: Protection::Salted(Box::new(SaltedKeys::client(&SALT_DRAFT_29, &DCID).unwrap())),
+        };
+        let plain = open_with(ring_keys, &p).unwrap();
+        assert_eq!(&plain[..FRAMES.len()], FRAMES);
+        // The draft-27 salt gives other keys: the tag does not verify.
+        let wrong = ClientInitialKeys {
+            keys: Protection::Salted(Box::new(SaltedKeys::client(&SALT_DRAFT_27, &DCID).unwrap())),
+        };
+        assert_eq!(open_with(wrong, &p).err(), Some(QuicError::Auth));
+    }
+
+    #[test]
+    fn draft_27_and_28_round_trip() {
+        let p = seal_client_initial(KeyVersion::Draft27, &DCID, &[1, 2], 7, FRAMES, 1200).unwrap();
+        assert_eq!(long_header(&p).unwrap().version, DRAFT_28);
+        let keys = ClientInitialKeys::derive(KeyVersion::Draft27, &DCID).unwrap();
+        let plain = open_with(keys, &p).unwrap();
+        assert_eq!(&plain[..FRAMES.len()], FRAMES);
+        // Not readable with v1's keys.
+        let v1 = ClientInitialKeys::derive(KeyVersion::V1, &DCID).unwrap();
+        assert!(open_with(v1, &p).is_err());
+    }
 }

@@ -12,14 +12,23 @@ use crate::proto::Verdict;
 pub const VERSION_1: u32 = 0x0000_0001;
 /// QUIC version 2 (RFC 9369 §3.1).
 pub const VERSION_2: u32 = 0x6b33_43cf;
-/// First and last IETF drafts whose Initial keys c2tap can derive: draft-29 to -32 use
-/// the draft salt `afbfec28…` (rustls' `Version::V1Draft`), draft-33 and -34 already use
-/// RFC 9001's salt. Draft-28 and older use another salt rustls does not offer: those
-/// are recognized as QUIC but cannot be read (counted `unsupported_versions`).
+/// IETF drafts whose Initial keys c2tap derives: draft-27 and -28 use the salt
+/// `c3eef712…` (not in rustls: derived with ring's HKDF, see `keys.rs`), draft-29 to -32
+/// the draft salt `afbfec28…` (rustls' `Version::V1Draft`), draft-33 and -34 already
+/// RFC 9001's salt. Older drafts changed the packet format too: they are recognized as
+/// QUIC but not read (counted `unsupported_versions`).
+pub const DRAFT_27: u32 = 0xff00_001b;
+pub const DRAFT_28: u32 = 0xff00_001c;
 pub const DRAFT_29: u32 = 0xff00_001d;
 pub const DRAFT_32: u32 = 0xff00_0020;
 pub const DRAFT_33: u32 = 0xff00_0021;
 pub const DRAFT_34: u32 = 0xff00_0022;
+/// Google QUIC with TLS 1.3 (Chromium's `T050`, `T051`): the IETF invariant long header,
+/// Initial protection with their own salts (`salted.rs`), but Google's frame types in
+/// the Initial (CRYPTO is 0x08, PING 0x07). Their CRYPTO stream is a TLS ClientHello.
+/// `Q050` carries Google's own CHLO instead, which c2tap does not read.
+pub const VERSION_T050: u32 = 0x5430_3530;
+pub const VERSION_T051: u32 = 0x5430_3531;
 
 /// Longest connection ID a QUIC v1/v2 packet may carry (RFC 9000 §17.2: "MUST NOT
 /// exceed 20 bytes" in version 1; v2 keeps the rule).
@@ -31,12 +40,25 @@ const LONG_FIXED: usize = 6;
 /// The keys a version's Initial packets are protected with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyVersion {
+    /// Drafts 27–28 (salt `c3eef712…`, draft-ietf-quic-tls-27 §5.2).
+    Draft27,
     /// Drafts 29–32 (salt `afbfec28…`).
     Draft,
     /// RFC 9000 and drafts 33–34.
     V1,
     /// RFC 9369.
     V2,
+    /// Google QUIC T050 (salt `7ff579e5…`).
+    T050,
+    /// Google QUIC T051 (salt `7a4edef4…`).
+    T051,
+}
+
+impl KeyVersion {
+    /// Google's frame types in the Initial, not RFC 9000's.
+    pub fn google_frames(self) -> bool {
+        matches!(self, KeyVersion::T050 | KeyVersion::T051)
+    }
 }
 
 /// Which Initial keys a version uses; `None` for versions c2tap cannot decrypt.
@@ -45,6 +67,9 @@ pub fn key_version(version: u32) -> Option<KeyVersion> {
         VERSION_1 | DRAFT_33..=DRAFT_34 => Some(KeyVersion::V1),
         VERSION_2 => Some(KeyVersion::V2),
         DRAFT_29..=DRAFT_32 => Some(KeyVersion::Draft),
+        DRAFT_27..=DRAFT_28 => Some(KeyVersion::Draft27),
+        VERSION_T050 => Some(KeyVersion::T050),
+        VERSION_T051 => Some(KeyVersion::T051),
         _ => None,
     }
 }
@@ -52,7 +77,7 @@ pub fn key_version(version: u32) -> Option<KeyVersion> {
 /// Versions that are IETF QUIC but whose Initial keys c2tap cannot derive (older
 /// drafts): they are counted, not silently called "not QUIC".
 pub fn is_unreadable_ietf_draft(version: u32) -> bool {
-    (0xff00_0000..DRAFT_29).contains(&version)
+    (0xff00_0000..DRAFT_27).contains(&version)
 }
 
 /// Long-header packet types (RFC 9000 §17.2 table 5; RFC 9369 §3.2 permutes the bits).
@@ -273,6 +298,15 @@ mod frame_type {
     pub const CONNECTION_CLOSE: u64 = 0x1c;
 }
 
+/// Google QUIC's frame types in a T05x Initial (Chromium's `quic_framer.cc`): one byte,
+/// CRYPTO with a varint offset and length as in RFC 9000. Its ACK frames (0b01xxxxxx)
+/// come only in later Initials, after the hello; they end the walk of a packet.
+mod google_frame_type {
+    pub const PADDING: u8 = 0x00;
+    pub const PING: u8 = 0x07;
+    pub const CRYPTO: u8 = 0x08;
+}
+
 /// Iterates over the frames of a decrypted Initial payload. Yields `Err` once (then
 /// stops) on a frame type not allowed in an Initial (RFC 9000 §12.4: a
 /// PROTOCOL_VIOLATION) or a frame cut short. Terminates: every step consumes at least
@@ -280,6 +314,7 @@ mod frame_type {
 pub struct Frames<'a> {
     r: Reader<'a>,
     stopped: bool,
+    google: bool,
 }
 
 impl<'a> Frames<'a> {
@@ -287,10 +322,40 @@ impl<'a> Frames<'a> {
         Frames {
             r: Reader::new(plaintext),
             stopped: false,
+            google: false,
+        }
+    }
+
+    /// The frames of a version's Initial: Google's types for T050/T051.
+    pub fn of_version(plaintext: &'a [u8], version: KeyVersion) -> Self {
+        Frames {
+            google: version.google_frames(),
+            ..Frames::new(plaintext)
+        }
+    }
+
+    fn next_google_frame(&mut self) -> Result<Frame<'a>, QuicError> {
+        let r = &mut self.r;
+        match r.u8().ok_or(QuicError::FrameTruncated)? {
+            google_frame_type::PADDING => {
+                let zeros = r.rest().iter().take_while(|&&b| b == 0).count();
+                r.bytes(zeros).ok_or(QuicError::FrameTruncated)?;
+                Ok(Frame::Padding(zeros.saturating_add(1)))
+            }
+            google_frame_type::PING => Ok(Frame::Ping),
+            google_frame_type::CRYPTO => {
+                let offset = r.varint().ok_or(QuicError::FrameTruncated)?;
+                let data = r.varint_bytes().ok_or(QuicError::FrameTruncated)?;
+                Ok(Frame::Crypto { offset, data })
+            }
+            _ => Err(QuicError::FrameNotAllowed),
         }
     }
 
     fn next_frame(&mut self) -> Result<Frame<'a>, QuicError> {
+        if self.google {
+            return self.next_google_frame();
+        }
         let r = &mut self.r;
         let kind = r.varint().ok_or(QuicError::FrameTruncated)?;
         match kind {
@@ -393,6 +458,29 @@ mod tests {
     }
 
     #[test]
+    fn google_frames_of_t051() {
+        // PADDING, PING (0x07), CRYPTO (0x08) at offset 3, then a Google ACK (0x40): stop.
+        let p = [0x00, 0x00, 0x07, 0x08, 0x03, 0x02, b'h', b'i', 0x40, 1, 2];
+        let got: Vec<_> = Frames::of_version(&p, KeyVersion::T051).collect();
+        assert_eq!(
+            got,
+            vec![
+                Ok(Frame::Padding(2)),
+                Ok(Frame::Ping),
+                Ok(Frame::Crypto {
+                    offset: 3,
+                    data: b"hi"
+                }),
+                Err(QuicError::FrameNotAllowed),
+            ]
+        );
+        // The same bytes under RFC 9000's types: 0x07 is not allowed in an Initial.
+        let ietf: Vec<_> = Frames::of_version(&p, KeyVersion::V1).collect();
+        assert_eq!(ietf.last(), Some(&Err(QuicError::FrameNotAllowed)));
+        assert_eq!(ietf.len(), 2);
+    }
+
+    #[test]
     fn long_header_v1_and_v2_types() {
         let p = initial(VERSION_1, 0, &[1, 2, 3, 4], 30, 30);
         let h = long_header(&p).unwrap();
@@ -436,8 +524,15 @@ mod tests {
         assert_eq!(key_version(0xff00_001d), Some(KeyVersion::Draft));
         assert_eq!(key_version(0xff00_0020), Some(KeyVersion::Draft));
         assert_eq!(key_version(0xff00_0022), Some(KeyVersion::V1));
-        assert_eq!(key_version(0xff00_001c), None);
-        assert!(is_unreadable_ietf_draft(0xff00_001c));
+        assert_eq!(key_version(0xff00_001c), Some(KeyVersion::Draft27));
+        assert_eq!(key_version(0xff00_001b), Some(KeyVersion::Draft27));
+        assert_eq!(key_version(0xff00_001a), None);
+        assert!(is_unreadable_ietf_draft(0xff00_001a));
+        assert!(!is_unreadable_ietf_draft(0xff00_001c));
+        assert_eq!(key_version(VERSION_T051), Some(KeyVersion::T051));
+        assert_eq!(key_version(VERSION_T050), Some(KeyVersion::T050));
+        // Q050 carries Google's CHLO, not TLS: not a version c2tap reads.
+        assert_eq!(key_version(0x5130_3530), None);
         assert!(!is_unreadable_ietf_draft(VERSION_1));
     }
 

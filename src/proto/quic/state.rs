@@ -297,12 +297,12 @@ impl QuicState {
         };
         counters.decrypted = counters.decrypted.saturating_add(1);
         let plain = buf.get(range).unwrap_or(&[]);
-        self.read_frames(plain, counters)
+        self.read_frames(plain, kv, counters)
     }
 
-    fn read_frames(&mut self, plain: &[u8], counters: &mut QuicCounters) -> Step {
+    fn read_frames(&mut self, plain: &[u8], kv: KeyVersion, counters: &mut QuicCounters) -> Step {
         let mut stored_any = false;
-        for (n, frame) in Frames::new(plain).enumerate() {
+        for (n, frame) in Frames::of_version(plain, kv).enumerate() {
             if n >= MAX_FRAMES_PER_PACKET {
                 counters.capped = counters.capped.saturating_add(1);
                 break;
