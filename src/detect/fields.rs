@@ -22,10 +22,12 @@ pub enum EventKind {
     Beacon,
     /// EventID 111 (`category: dns_tunnel`).
     DnsTunnel,
+    /// EventID 120 (`category: correlation`).
+    Correlation,
 }
 
 impl EventKind {
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 7;
     pub const ALL: [EventKind; EventKind::COUNT] = [
         EventKind::Dns,
         EventKind::Connect,
@@ -33,6 +35,7 @@ impl EventKind {
         EventKind::ConnEnd,
         EventKind::Beacon,
         EventKind::DnsTunnel,
+        EventKind::Correlation,
     ];
 
     pub fn event_id(self) -> u32 {
@@ -43,6 +46,7 @@ impl EventKind {
             EventKind::ConnEnd => 101,
             EventKind::Beacon => 110,
             EventKind::DnsTunnel => 111,
+            EventKind::Correlation => 120,
         }
     }
 
@@ -54,6 +58,7 @@ impl EventKind {
             101 => Some(EventKind::ConnEnd),
             110 => Some(EventKind::Beacon),
             111 => Some(EventKind::DnsTunnel),
+            120 => Some(EventKind::Correlation),
             _ => None,
         }
     }
@@ -66,6 +71,7 @@ impl EventKind {
             EventKind::ConnEnd => 3,
             EventKind::Beacon => 4,
             EventKind::DnsTunnel => 5,
+            EventKind::Correlation => 6,
         }
     }
 
@@ -77,6 +83,7 @@ impl EventKind {
             EventKind::ConnEnd => "connection_end",
             EventKind::Beacon => "beacon",
             EventKind::DnsTunnel => "dns_tunnel",
+            EventKind::Correlation => "correlation",
         }
     }
 }
@@ -354,6 +361,7 @@ impl LogSource {
             Some("connection_end") => Some(EventKind::ConnEnd),
             Some("beacon") => Some(EventKind::Beacon),
             Some("dns_tunnel") => Some(EventKind::DnsTunnel),
+            Some("correlation") => Some(EventKind::Correlation),
             Some("dns_query") | Some("dns") => Some(EventKind::Dns),
             Some("network_connection") | Some("firewall") => Some(EventKind::Connect),
             Some("proxy") => Some(EventKind::Http),

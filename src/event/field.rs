@@ -118,6 +118,14 @@ fields! {
     OddTypeShare => "OddTypeShare",
     Nxdomain => "Nxdomain",
     NxdomainDomains => "NxdomainDomains",
+    CorrelationId => "CorrelationId",
+    CorrelationTitle => "CorrelationTitle",
+    CorrelationType => "CorrelationType",
+    GroupBy => "GroupBy",
+    Value => "Value",
+    Timespan => "Timespan",
+    Events => "Events",
+    ContributingRules => "ContributingRules",
 }
 
 fn bool_str(b: bool) -> &'static str {
@@ -260,6 +268,21 @@ impl Event {
                     Field::Nxdomain => count(t.nxdomain),
                     Field::NxdomainDomains => count(t.nxdomain_domains),
                     Field::Reason => Some(Str(&t.reason)),
+                    _ => None,
+                }
+            }
+            Body::Correlation(c) => {
+                let count = |v: u64| Some(Int(i64::try_from(v).unwrap_or(i64::MAX)));
+                match field {
+                    Field::CorrelationId => Some(Str(&c.rule_id)),
+                    Field::CorrelationTitle => Some(Str(&c.rule_title)),
+                    Field::CorrelationType => Some(Str(c.kind)),
+                    Field::GroupBy => Some(Str(&c.group_by)),
+                    Field::Value => Some(Str(&c.value)),
+                    Field::Timespan => count(c.timespan),
+                    Field::Events => count(c.events),
+                    Field::ContributingRules => Some(Str(&c.contributing_rules)),
+                    Field::Truncated => Some(Str(bool_str(c.truncated))),
                     _ => None,
                 }
             }

@@ -198,6 +198,19 @@ fn write_event_with(out: &mut Vec<u8>, ev: &Event, names: Option<&[u8]>) {
             o.time(key!("LastSeen"), t.last_seen);
             o.str(key!("Reason"), &t.reason);
         }
+        Body::Correlation(c) => {
+            o.str(key!("CorrelationId"), &c.rule_id);
+            o.str(key!("CorrelationTitle"), &c.rule_title);
+            o.plain(key!("CorrelationType"), c.kind);
+            o.str(key!("GroupBy"), &c.group_by);
+            o.raw(key!("Value"), &c.value);
+            o.num(key!("Timespan"), c.timespan);
+            o.num(key!("Events"), c.events);
+            o.time(key!("FirstSeen"), c.first_seen);
+            o.time(key!("LastSeen"), c.last_seen);
+            o.str(key!("ContributingRules"), &c.contributing_rules);
+            o.flag(key!("Truncated"), c.truncated);
+        }
     }
     if !ev.alerts.is_empty() {
         o.plain(key!("RuleName"), RULE_NAME);

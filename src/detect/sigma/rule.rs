@@ -43,6 +43,8 @@ pub struct RuleTests {
 #[derive(Clone, Debug)]
 pub struct Rule {
     pub id: String,
+    /// `name`: how correlation rules may refer to it (empty when absent).
+    pub name: String,
     pub title: String,
     pub status: String,
     pub level: String,
@@ -86,11 +88,11 @@ impl Rule {
     }
 }
 
-fn text(n: Option<&Node>) -> String {
+pub(crate) fn text(n: Option<&Node>) -> String {
     n.and_then(Node::as_str).unwrap_or("").to_string()
 }
 
-fn strings(n: Option<&Node>) -> Vec<String> {
+pub(crate) fn strings(n: Option<&Node>) -> Vec<String> {
     match n {
         Some(Node::Seq(items)) => items
             .iter()
@@ -101,7 +103,7 @@ fn strings(n: Option<&Node>) -> Vec<String> {
     }
 }
 
-fn json_events(n: Option<&Node>) -> Vec<serde_json::Map<String, serde_json::Value>> {
+pub(crate) fn json_events(n: Option<&Node>) -> Vec<serde_json::Map<String, serde_json::Value>> {
     fn to_json(n: &Node) -> serde_json::Value {
         match n {
             Node::Null => serde_json::Value::Null,
@@ -131,9 +133,6 @@ fn json_events(n: Option<&Node>) -> Vec<serde_json::Map<String, serde_json::Valu
 pub fn from_node(doc: &Node, origin: &str, source: &str) -> Result<Rule, RuleError> {
     if !matches!(doc, Node::Map(_)) {
         return Err(RuleError::Missing("a rule must be a YAML mapping"));
-    }
-    if doc.get("correlation").is_some() {
-        return Err(RuleError::Unsupported("correlation rules"));
     }
     if doc.get("filter").is_some() && doc.get("detection").is_none() {
         return Err(RuleError::Unsupported("filter documents"));
@@ -201,6 +200,7 @@ pub fn from_node(doc: &Node, origin: &str, source: &str) -> Result<Rule, RuleErr
     };
     Ok(Rule {
         id: text(doc.get("id")),
+        name: text(doc.get("name")),
         title,
         status: text(doc.get("status")),
         level: text(doc.get("level")),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, StartKind};
 use hashbrown::HashMap;
 
-use super::{Anchor, CExpr, CGroup, CItem, CRule, CVal, Route, Slot, SlotKey};
+use super::{Anchor, CExpr, CGroup, CItem, CRule, CVal, Route, RouteRule, Slot, SlotKey};
 use crate::detect::sigma::condition::Expr;
 use crate::detect::sigma::rule::{Item, Rule};
 use crate::detect::sigma::value::{CidrSet, GlobTok, StrPat, ValueSpec};
@@ -310,13 +310,14 @@ impl Builder<'_> {
 }
 
 /// Compiles the rules of one route.
-pub(super) fn build_route(route: &mut Route, rules: &[&Rule]) {
+pub(super) fn build_route(route: &mut Route, rules: &[RouteRule<'_>]) {
     let mut b = Builder {
         route,
         pats: Vec::new(),
         pat_list: Vec::new(),
     };
-    for r in rules {
+    for rr in rules {
+        let r = rr.rule;
         let expr = simplify(b.expr(&r.condition, r));
         let tags: Vec<Arc<str>> = r.tags.iter().map(|t| Arc::from(t.as_str())).collect();
         let alert = Alert {
@@ -345,7 +346,13 @@ pub(super) fn build_route(route: &mut Route, rules: &[&Rule]) {
             }
             None => b.route.always.push(idx),
         }
-        b.route.rules.push(CRule { alert, expr });
+        b.route.rules.push(CRule {
+            alert,
+            expr,
+            index: rr.index,
+            feeds: rr.feeds,
+            standalone: rr.standalone,
+        });
     }
     b.finish();
 }
