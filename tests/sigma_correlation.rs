@@ -346,18 +346,15 @@ fn temporal_ordered_needs_the_order() {
     assert_eq!(run(&temporal("temporal_ordered"), &forward).len(), 1);
     assert!(run(&temporal("temporal_ordered"), &backward).is_empty());
     // Received out of order but in order by time: the order is the events' times.
+    // The lookup that arrives after its connection still completes the match.
     let late_lookup = [
         conn(10.0, "10.0.0.5", "192.0.2.7", "x.tunnel.test"),
         dns(5.0, "10.0.0.5", "x.tunnel.test"),
-        conn(12.0, "10.0.0.5", "192.0.2.7", "x.tunnel.test"),
     ];
-    assert_eq!(
-        run(&temporal("temporal_ordered"), &late_lookup)
-            .iter()
-            .map(|f| f.0)
-            .collect::<Vec<_>>(),
-        vec![2]
-    );
+    let fired = run(&temporal("temporal_ordered"), &late_lookup);
+    assert_eq!(fired.iter().map(|f| f.0).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(fired[0].1["FirstSeen"], at(5.0));
+    assert_eq!(fired[0].1["LastSeen"], at(10.0));
 }
 
 fn metric(kind: &str, cond: &str) -> Engine {
@@ -608,8 +605,8 @@ correlation:
     );
     let mut fired = Vec::new();
     let t = Timestamp::from_secs(1_795_341_600);
-    a.observe(&ev, t, &[0], &mut fired);
-    b.observe(&ev, t, &[0], &mut fired);
+    a.observe(&ev, t, None, &[0], &mut fired);
+    b.observe(&ev, t, None, &[0], &mut fired);
     // The shared one fired across the two; the local ones did not.
     assert_eq!(fired.len(), 1);
     assert_eq!(fired[0].corr, 0);

@@ -31,7 +31,7 @@ pub use rule::{Correlation, Kind};
 
 use crate::detect::fields::{EventKind, FieldKey, Virtual};
 use crate::detect::source::{FieldSource, lookup};
-use crate::event::{Alert, CorrelationAlert, Field, FieldValue};
+use crate::event::{Alert, CorrelationAlert, Field, FieldValue, Header};
 use crate::time::Timestamp;
 use state::{Drops, Obs, Table};
 
@@ -56,6 +56,8 @@ pub struct Fired {
     pub events: u64,
     /// Ids of the rules (or correlations) whose events were in the window.
     pub contributing: Vec<Arc<str>>,
+    /// The header of the window's newest event (when headers were given).
+    pub header: Option<Header>,
 }
 
 /// Counters of a correlator, for SensorState.
@@ -145,10 +147,13 @@ impl Correlator {
 
     /// Files an event that matched rules `hits` (indexes as the engine reports them),
     /// at time `time`, and appends what fired and writes an event of its own to `out`.
+    /// `header` (the sensor's events have one) is kept for the group's newest event and
+    /// returned with a firing.
     pub fn observe(
         &mut self,
         ev: &dyn FieldSource,
         time: Timestamp,
+        header: Option<&Header>,
         hits: &[u32],
         out: &mut Vec<Fired>,
     ) {
@@ -158,7 +163,7 @@ impl Correlator {
                 continue;
             };
             for &(c, pos) in feeds {
-                self.feed(&set, c, pos, ev, time, out, 0);
+                self.feed(&set, c, pos, ev, time, header, out, 0);
             }
         }
     }
@@ -171,6 +176,7 @@ impl Correlator {
         pos: u16,
         ev: &dyn FieldSource,
         time: Timestamp,
+        header: Option<&Header>,
         out: &mut Vec<Fired>,
         depth: usize,
     ) {
@@ -250,6 +256,7 @@ impl Correlator {
                 key,
                 &self.values,
                 obs,
+                header,
                 &mut self.scratch,
                 &mut drops,
             ),
@@ -263,6 +270,7 @@ impl Correlator {
                         key,
                         &self.values,
                         obs,
+                        header,
                         &mut self.scratch,
                         &mut drops,
                     )
@@ -297,6 +305,7 @@ impl Correlator {
             last: Timestamp(f.last),
             events: f.events,
             contributing,
+            header: f.header,
         };
         for &(next, npos) in &c.consumers {
             let src = FiredSource {
@@ -304,7 +313,8 @@ impl Correlator {
                 fired: &fired,
                 trigger: ev,
             };
-            self.feed(set, next, npos, &src, time, out, depth + 1);
+            let h = fired.header.as_ref().or(header);
+            self.feed(set, next, npos, &src, time, h, out, depth + 1);
         }
         if c.standalone {
             out.push(fired);

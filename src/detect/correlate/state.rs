@@ -16,6 +16,7 @@ use std::collections::VecDeque;
 use super::compile::Compiled;
 use super::lru::Lru;
 use super::rule::Kind;
+use crate::event::Header;
 
 /// What one event brings to a group.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -41,15 +42,21 @@ enum Window {
     Entries(VecDeque<Entry>),
     /// temporal: per input, the newest time it was seen (`i64::MIN`: not yet).
     Seen(Vec<i64>),
-    /// temporal_ordered: per input, the latest-starting chain that reached it in
-    /// order, as (start, end).
-    Chain(Vec<Option<(i64, i64)>>),
+    /// temporal_ordered: per input, its recent times in the window, oldest first.
+    Stages(Vec<VecDeque<i64>>),
 }
+
+/// Times kept per input of a temporal_ordered correlation: enough to find an ordered
+/// match among bursts; past it the oldest go (a match needs only the latest ones).
+pub const MAX_STAGE_TIMES: usize = 16;
 
 #[derive(Debug)]
 struct Group {
     values: Vec<String>,
     newest: i64,
+    /// The header of the group's newest event by time: a Correlation event shows it
+    /// whatever order the events arrived in (workers race for shared tables).
+    latest: Option<Header>,
     window: Window,
 }
 
@@ -59,9 +66,10 @@ impl Group {
         Group {
             values: values.to_vec(),
             newest: i64::MIN,
+            latest: None,
             window: match c.kind {
                 Kind::Temporal => Window::Seen(vec![i64::MIN; n]),
-                Kind::TemporalOrdered => Window::Chain(vec![None; n]),
+                Kind::TemporalOrdered => Window::Stages(vec![VecDeque::new(); n]),
                 _ => Window::Entries(VecDeque::new()),
             },
         }
@@ -71,8 +79,9 @@ impl Group {
         match &mut self.window {
             Window::Entries(e) => e.clear(),
             Window::Seen(s) => s.fill(i64::MIN),
-            Window::Chain(c) => c.fill(None),
+            Window::Stages(st) => st.iter_mut().for_each(VecDeque::clear),
         }
+        self.latest = None;
     }
 }
 
@@ -85,6 +94,8 @@ pub struct Firing {
     pub events: u64,
     /// Bit per input that contributed to the window.
     pub inputs: u64,
+    /// The header of the window's newest event, when the caller gave headers.
+    pub header: Option<Header>,
 }
 
 /// Drops a table reports to the correlator's counters.
@@ -134,6 +145,7 @@ impl Table {
         key: u64,
         values: &[String],
         obs: Obs,
+        header: Option<&Header>,
         scratch: &mut Vec<f64>,
         drops: &mut Drops,
     ) -> Option<Firing> {
@@ -147,6 +159,9 @@ impl Table {
             // Two groups with one 64-bit hash: the newer takes the slot.
             *g = Group::new(c, values);
             drops.evicted += 1;
+        }
+        if t >= g.newest {
+            g.latest = header.cloned();
         }
         g.newest = g.newest.max(t);
         let start = g.newest.saturating_sub(c.span);
@@ -186,14 +201,15 @@ impl Table {
                     last: g.newest,
                     events: n,
                     inputs,
+                    header: None,
                 })
             }
-            Window::Chain(chain) => extend_chain(c, chain, input, t, g.newest),
+            Window::Stages(stages) => ordered_match(c, stages, input, t, start),
         };
-        if firing.is_some() {
-            g.reset();
-        }
-        firing
+        let mut firing = firing?;
+        firing.header = g.latest.take();
+        g.reset();
+        Some(firing)
     }
 }
 
@@ -274,51 +290,57 @@ fn measure(
         last: newest,
         events: n as u64,
         inputs: entries.iter().fold(0, |acc, e| acc | bit(e.input)),
+        header: None,
     })
 }
 
-/// temporal_ordered: an event of input `i` extends the latest-starting chain that has
-/// reached input `i - 1` no later than it and starts within the window. The
-/// correlation fires when a chain reaches the last input.
-fn extend_chain(
+/// temporal_ordered: files the time in its input's stage, then looks for times
+/// t0 <= t1 <= ... (one per input, in the rules' order) spanning at most the timespan.
+/// For each start in the first stage (newest first) the earliest feasible time of each
+/// next stage is the best choice, so the search is a greedy walk per start. Arrival
+/// order does not matter: a lookup that arrives after the connection it preceded still
+/// completes the match.
+fn ordered_match(
     c: &Compiled,
-    chain: &mut [Option<(i64, i64)>],
+    stages: &mut [VecDeque<i64>],
     input: u16,
     t: i64,
-    newest: i64,
+    start: i64,
 ) -> Option<Firing> {
-    let i = usize::from(input);
-    let start_bound = newest.saturating_sub(c.span);
-    let candidate = if i == 0 {
-        Some((t, t))
-    } else {
-        match chain.get(i - 1).copied().flatten() {
-            Some((s, e)) if e <= t && s >= start_bound && t.saturating_sub(s) <= c.span => {
-                Some((s, t))
-            }
-            _ => None,
-        }
-    };
-    let cand = candidate?;
-    if let Some(slot) = chain.get_mut(i) {
-        let better = match slot {
-            Some((s, _)) => cand.0 >= *s || *s < start_bound,
-            None => true,
-        };
-        if better {
-            *slot = Some(cand);
+    for st in stages.iter_mut() {
+        while st.front().is_some_and(|&x| x < start) {
+            st.pop_front();
         }
     }
-    let n = chain.len();
-    if i + 1 == n {
-        let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
-        return Some(Firing {
-            value: n as f64,
-            first: cand.0,
-            last: cand.1,
-            events: n as u64,
-            inputs: all,
-        });
+    let st = stages.get_mut(usize::from(input))?;
+    let at = st.iter().rposition(|&x| x <= t).map_or(0, |i| i + 1);
+    st.insert(at, t);
+    if st.len() > MAX_STAGE_TIMES {
+        st.pop_front();
+    }
+    let (first, rest) = stages.split_first()?;
+    for &t0 in first.iter().rev() {
+        let mut cur = t0;
+        let complete = rest
+            .iter()
+            .all(|stage| match stage.iter().find(|&&x| x >= cur) {
+                Some(&x) => {
+                    cur = x;
+                    true
+                }
+                None => false,
+            });
+        if complete && cur.saturating_sub(t0) <= c.span {
+            let n = stages.len();
+            return Some(Firing {
+                value: n as f64,
+                first: t0,
+                last: cur,
+                events: n as u64,
+                inputs: if n >= 64 { u64::MAX } else { (1u64 << n) - 1 },
+                header: None,
+            });
+        }
     }
     None
 }

@@ -358,7 +358,7 @@ impl<'a> Stream<'a> {
             .evaluate_hits(&ev, &mut step.alerts, Some(&mut self.hits));
         if !self.hits.is_empty() {
             self.correlator
-                .observe(&ev, self.clock, &self.hits, &mut step.fired);
+                .observe(&ev, self.clock, None, &self.hits, &mut step.fired);
         }
         for f in &step.fired {
             if let Some(line) = self.correlation_line(f, map) {

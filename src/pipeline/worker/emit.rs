@@ -55,8 +55,13 @@ impl Emitter {
         self.engine
             .evaluate_hits(&ev, &mut self.alerts, Some(&mut self.hits));
         if !self.hits.is_empty() {
-            self.correlator
-                .observe(&ev, ev.header.time, &self.hits, &mut self.fired);
+            self.correlator.observe(
+                &ev,
+                ev.header.time,
+                Some(&ev.header),
+                &self.hits,
+                &mut self.fired,
+            );
             let c = self.correlator.counts();
             counts.set(Counter::CorrelationEvictions, c.evicted);
             counts.set(Counter::CorrelationDrops, c.dropped);
@@ -76,7 +81,8 @@ impl Emitter {
         ev
     }
 
-    /// A Correlation event: the completing event's header, the correlation first in
+    /// A Correlation event: the header of the window's newest event (the completing
+    /// one's when the correlator kept none), the correlation first in
     /// its alerts, then the rules that match the Correlation event itself (which feed
     /// no correlation, so a correlation cannot count its own alerts).
     fn emit_correlation(&mut self, trigger: &Event, f: &Fired, counts: &mut Counts) {
@@ -84,7 +90,8 @@ impl Emitter {
         let (Some(body), Some(own)) = (set.alert_body(f), set.alert(f)) else {
             return;
         };
-        let mut ev = Event::new(trigger.header.clone(), Body::Correlation(Box::new(body)));
+        let header = f.header.clone().unwrap_or_else(|| trigger.header.clone());
+        let mut ev = Event::new(header, Body::Correlation(Box::new(body)));
         self.alerts.clear();
         self.alerts.push(own.clone());
         self.engine.evaluate(&ev, &mut self.alerts);
