@@ -179,6 +179,8 @@ const ALIASES: &[(&str, Field)] = &[
     ("cs-method", Field::HttpMethod),
     ("cs-referrer", Field::HttpReferer),
     ("cs(referer)", Field::HttpReferer),
+    ("cs-cookie", Field::HttpCookie),
+    ("cs(cookie)", Field::HttpCookie),
     ("cs-version", Field::HttpVersion),
     ("r-dns", Field::DestinationHostname),
     ("sc-status", Field::HttpStatus),
@@ -194,6 +196,8 @@ const ALIASES: &[(&str, Field)] = &[
     ("qtype_name", Field::QueryType),
     ("answers", Field::QueryResults),
     ("rcode", Field::Rcode),
+    ("rcode_name", Field::RcodeName),
+    ("qclass", Field::QueryClass),
     ("ttls", Field::Ttl),
     ("id.orig_h", Field::SourceIp),
     ("id.orig_p", Field::SourcePort),
@@ -331,6 +335,16 @@ pub fn resolve(name: &str) -> FieldKey {
         return FieldKey::HostOnly((*canon).to_string());
     }
     FieldKey::Other(name.to_string())
+}
+
+/// [`resolve`] for a rule of one event kind: the few names whose meaning depends on
+/// the log (Zeek's `version` is the HTTP version in http.log, the TLS version in
+/// ssl.log).
+pub fn resolve_in(name: &str, kind: Option<EventKind>) -> FieldKey {
+    if kind == Some(EventKind::Connect) && name.eq_ignore_ascii_case("version") {
+        return FieldKey::Event(Field::TlsVersion);
+    }
+    resolve(name)
 }
 
 /// A rule's `logsource`, as written.

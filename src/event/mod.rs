@@ -108,6 +108,11 @@ pub struct DnsQuery {
     pub rcode: Option<u16>,
     /// Smallest TTL of the answers; `None` when there were none.
     pub ttl: Option<u32>,
+    /// Header flags of the transaction's last message (the response's, else the
+    /// query's), for Zeek's `AA`, `TC`, `RD`, `RA` and `Z`.
+    pub flags: u16,
+    /// The question's class (`1`, IN), Zeek's `qclass`.
+    pub qclass: u16,
     /// True when a value above was capped (see `text`).
     pub truncated: bool,
 }
@@ -167,6 +172,8 @@ pub struct HttpRequest {
     /// Empty string when absent.
     pub user_agent: String,
     pub referer: Option<String>,
+    /// Every Cookie header, joined with `; ` (the proxy log's `cs-cookie`).
+    pub cookie: Option<String>,
     pub content_length: Option<u64>,
     pub status: Option<u16>,
     pub destination_hostname: Option<String>,

@@ -163,7 +163,7 @@ pub fn from_node(doc: &Node, origin: &str, source: &str) -> Result<Rule, RuleErr
             "condition" => cond_node = Some(body),
             "timeframe" => {}
             _ => {
-                let groups = selection(body, &mut budget)
+                let groups = selection(body, logsource.kind(), &mut budget)
                     .map_err(|e| RuleError::InSelection(name.clone(), Box::new(e)))?;
                 selections.push(Selection {
                     name: name.clone(),
@@ -217,26 +217,34 @@ pub fn from_node(doc: &Node, origin: &str, source: &str) -> Result<Rule, RuleErr
     })
 }
 
-fn selection(body: &Node, budget: &mut usize) -> Result<Vec<Vec<Item>>, RuleError> {
+fn selection(
+    body: &Node,
+    kind: Option<EventKind>,
+    budget: &mut usize,
+) -> Result<Vec<Vec<Item>>, RuleError> {
     match body {
-        Node::Map(entries) => Ok(vec![group(entries, budget)?]),
+        Node::Map(entries) => Ok(vec![group(entries, kind, budget)?]),
         Node::Seq(items)
             if items.iter().all(|i| matches!(i, Node::Map(_))) && !items.is_empty() =>
         {
             items
                 .iter()
                 .map(|i| match i {
-                    Node::Map(e) => group(e, budget),
+                    Node::Map(e) => group(e, kind, budget),
                     _ => Err(RuleError::Value("mixed list".into())),
                 })
                 .collect()
         }
-        Node::Seq(_) | Node::Str(_) => Ok(vec![vec![item(None, &[], body, budget)?]]),
+        Node::Seq(_) | Node::Str(_) => Ok(vec![vec![item(None, kind, &[], body, budget)?]]),
         Node::Null => Err(RuleError::Value("empty selection".into())),
     }
 }
 
-fn group(entries: &[(String, Node)], budget: &mut usize) -> Result<Vec<Item>, RuleError> {
+fn group(
+    entries: &[(String, Node)],
+    kind: Option<EventKind>,
+    budget: &mut usize,
+) -> Result<Vec<Item>, RuleError> {
     entries
         .iter()
         .map(|(spec, v)| {
@@ -244,13 +252,14 @@ fn group(entries: &[(String, Node)], budget: &mut usize) -> Result<Vec<Item>, Ru
             let field = parts.next().unwrap_or("").trim();
             let mods: Vec<&str> = parts.collect();
             let field = if field.is_empty() { None } else { Some(field) };
-            item(field, &mods, v, budget)
+            item(field, kind, &mods, v, budget)
         })
         .collect()
 }
 
 fn item(
     field: Option<&str>,
+    kind: Option<EventKind>,
     mods: &[&str],
     v: &Node,
     budget: &mut usize,
@@ -296,7 +305,7 @@ fn item(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Item {
         raw_field: field.map(String::from),
-        field: field.map(fields::resolve),
+        field: field.map(|f| fields::resolve_in(f, kind)),
         all: m.all,
         values,
         raw_values,

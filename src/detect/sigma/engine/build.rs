@@ -9,6 +9,7 @@ use super::{Anchor, CExpr, CGroup, CItem, CRule, CVal, Route, RouteRule, Slot, S
 use crate::detect::sigma::condition::Expr;
 use crate::detect::sigma::rule::{Item, Rule};
 use crate::detect::sigma::value::{CidrSet, GlobTok, StrPat, ValueSpec};
+use crate::detect::fields::FieldKey;
 use crate::event::Alert;
 
 /// Removes one-child `and`/`or` nodes (every single-map selection makes two), so the
@@ -239,9 +240,12 @@ impl Builder<'_> {
     }
 
     fn item(&mut self, it: &Item) -> CItem {
-        let key = match &it.field {
-            Some(k) => SlotKey::Field(k.clone()),
-            None => SlotKey::Keywords,
+        let key = match (&it.field, &it.raw_field) {
+            (Some(k @ FieldKey::Event(f)), Some(raw)) if !raw.eq_ignore_ascii_case(f.name()) => {
+                SlotKey::Named(k.clone(), raw.to_ascii_lowercase().into())
+            }
+            (Some(k), _) => SlotKey::Field(k.clone()),
+            (None, _) => SlotKey::Keywords,
         };
         let slot = self.slot(key);
         let groups = if it.all {

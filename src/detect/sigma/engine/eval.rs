@@ -214,8 +214,13 @@ impl Route {
         buf.clear();
         let mut ip = None;
         let mut int = None;
+        let value = match key {
+            SlotKey::Field(k) => source::lookup(ev, k),
+            SlotKey::Named(k, name) => ev.get_named(name).or_else(|| source::lookup(ev, k)),
+            SlotKey::Keywords => None,
+        };
         let present = match key {
-            SlotKey::Field(k) => match source::lookup(ev, k) {
+            SlotKey::Field(_) | SlotKey::Named(..) => match value {
                 Some(v) => {
                     match v {
                         FieldValue::Ip(a) => ip = Some(a),

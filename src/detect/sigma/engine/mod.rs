@@ -37,6 +37,9 @@ use eval::SCRATCH;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum SlotKey {
     Field(FieldKey),
+    /// A field a rule names by an alias (`cs-uri`, `c-uri`): the event's own value
+    /// under that name (lower-cased) when it has one, else the mapped field.
+    Named(FieldKey, Box<str>),
     /// All values of the event joined by `\n`, for field-less keywords.
     Keywords,
 }
