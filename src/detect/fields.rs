@@ -145,6 +145,10 @@ pub enum FieldKey {
     Virtual(Virtual),
     /// A host-only field (process, user, firewall verdict): never on a network event.
     HostOnly(String),
+    /// A network field c2tap does not produce (Zeek's `resp_mime_types`, the DNS
+    /// taxonomy's `answer` text): absent on every event c2tap makes, so classified as
+    /// host-only fields are; JSON events may still carry it.
+    Unproduced(String),
     /// Any other name: a network field c2tap does not produce (Zeek's `Z`, proxies'
     /// `cs-cookie`); JSON events may carry it under that literal name.
     Other(String),
@@ -156,13 +160,13 @@ impl FieldKey {
         match self {
             FieldKey::Event(f) => f.name(),
             FieldKey::Virtual(v) => v.name(),
-            FieldKey::HostOnly(s) | FieldKey::Other(s) => s,
+            FieldKey::HostOnly(s) | FieldKey::Unproduced(s) | FieldKey::Other(s) => s,
         }
     }
 
-    /// True when a network sensor can see this field at all.
+    /// True when c2tap's events can carry this field at all.
     pub fn observable(&self) -> bool {
-        !matches!(self, FieldKey::HostOnly(_))
+        !matches!(self, FieldKey::HostOnly(_) | FieldKey::Unproduced(_))
     }
 }
 
@@ -313,6 +317,20 @@ const HOST_ONLY: &[(&str, &str)] = &[
     ("blocked", "blocked"),
 ];
 
+/// Network fields of SigmaHQ's rules that no c2tap event carries (see
+/// [`FieldKey::Unproduced`]): the DNS taxonomy's answer text and record type (c2tap
+/// writes answers as Sysmon does, in `QueryResults`, without TXT contents), Zeek's
+/// http.log MIME types and header-name list, and Zeek's dns.log `rejected`.
+const UNPRODUCED: &[&str] = &[
+    "answer",
+    "record_type",
+    "resp_mime_types",
+    "orig_mime_types",
+    "client_header_names",
+    "server_header_names",
+    "rejected",
+];
+
 /// Maps a field name as a rule or a JSON event writes it onto what it denotes.
 pub fn resolve(name: &str) -> FieldKey {
     if let Some(f) = Field::from_name(name) {
@@ -333,6 +351,9 @@ pub fn resolve(name: &str) -> FieldKey {
     }
     if let Some((_, canon)) = HOST_ONLY.iter().find(|(n, _)| *n == lower) {
         return FieldKey::HostOnly((*canon).to_string());
+    }
+    if UNPRODUCED.contains(&lower.as_str()) {
+        return FieldKey::Unproduced(name.to_string());
     }
     FieldKey::Other(name.to_string())
 }

@@ -66,7 +66,9 @@ pub fn lookup<'a>(src: &'a dyn FieldSource, key: &FieldKey) -> Option<FieldValue
                 FieldValue::Str(uri) => v.compute(uri).map(FieldValue::Str),
                 _ => None,
             }),
-        FieldKey::HostOnly(name) | FieldKey::Other(name) => src.get_other(name),
+        FieldKey::HostOnly(name) | FieldKey::Unproduced(name) | FieldKey::Other(name) => {
+            src.get_other(name)
+        }
     }
 }
 
@@ -144,7 +146,9 @@ impl JsonEvent {
                 }
             }
             FieldKey::Virtual(v) => self.virtuals.push((v, val)),
-            FieldKey::HostOnly(n) | FieldKey::Other(n) => self.others.push((n, val)),
+            FieldKey::HostOnly(n) | FieldKey::Unproduced(n) | FieldKey::Other(n) => {
+                self.others.push((n, val))
+            }
         }
     }
 

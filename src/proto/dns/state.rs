@@ -206,7 +206,14 @@ impl DnsState {
             self.on_response(pkt, ts, &msg, &mut questions, &mut first_err, out);
             first_err
         } else {
-            self.on_query(pkt, ts, msg.header.id, msg.header.flags, &mut questions, out);
+            self.on_query(
+                pkt,
+                ts,
+                msg.header.id,
+                msg.header.flags,
+                &mut questions,
+                out,
+            );
             first_err
         };
         questions.clear();

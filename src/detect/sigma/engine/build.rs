@@ -6,10 +6,10 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, StartKind};
 use hashbrown::HashMap;
 
 use super::{Anchor, CExpr, CGroup, CItem, CRule, CVal, Route, RouteRule, Slot, SlotKey};
+use crate::detect::fields::FieldKey;
 use crate::detect::sigma::condition::Expr;
 use crate::detect::sigma::rule::{Item, Rule};
 use crate::detect::sigma::value::{CidrSet, GlobTok, StrPat, ValueSpec};
-use crate::detect::fields::FieldKey;
 use crate::event::Alert;
 
 /// Removes one-child `and`/`or` nodes (every single-map selection makes two), so the
