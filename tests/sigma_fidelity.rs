@@ -96,7 +96,8 @@ detection:
         "t",
     );
     assert!(set.failures.is_empty(), "{:?}", set.failures);
-    let engine = Engine::new(&set.rules);
+    // As `rules test` builds it (the sensor's events have only canonical names).
+    let (engine, _) = Engine::build(&set.rules, &[], tools::TEST_OPTIONS);
     let ids = |ev: serde_json::Value| {
         let mut out = Vec::new();
         engine.evaluate(&JsonEvent::from_map(ev.as_object().unwrap()), &mut out);

@@ -79,6 +79,7 @@ pub struct Correlator {
     counts: CorrCounts,
     scratch: Vec<f64>,
     values: Vec<String>,
+    scratch_text: String,
 }
 
 impl std::fmt::Debug for Correlator {
@@ -129,6 +130,7 @@ impl Correlator {
             counts: CorrCounts::default(),
             scratch: Vec::new(),
             values: Vec::new(),
+            scratch_text: String::new(),
         }
     }
 
@@ -192,14 +194,15 @@ impl Correlator {
         let (Some(gkeys), Some(vkeys)) = (c.group_keys.get(p), c.value_keys.get(p)) else {
             return;
         };
-        // Group values, and the group's hash over the full values.
-        self.values.clear();
+        // Group values (their buffers reused from event to event), and the group's
+        // hash over the full values.
+        self.values.resize_with(gkeys.len(), String::new);
         let mut h = hasher();
         let mut truncated = false;
-        for k in gkeys {
-            let mut s = String::new();
+        for (k, s) in gkeys.iter().zip(self.values.iter_mut()) {
+            s.clear();
             match lookup(ev, k) {
-                Some(v) => render(v, &mut s),
+                Some(v) => render(v, s),
                 None => {
                     self.counts.ungrouped += 1;
                     return;
@@ -215,7 +218,6 @@ impl Correlator {
                 s.truncate(cut);
                 truncated = true;
             }
-            self.values.push(s);
         }
         let key = h.finish();
         let obs = match c.kind {
@@ -223,9 +225,10 @@ impl Correlator {
             Kind::ValueCount => {
                 let mut vh = hasher();
                 for k in vkeys {
-                    let mut s = String::new();
+                    let s = &mut self.scratch_text;
+                    s.clear();
                     match lookup(ev, k) {
-                        Some(v) => render(v, &mut s),
+                        Some(v) => render(v, s),
                         None => {
                             self.counts.ungrouped += 1;
                             return;

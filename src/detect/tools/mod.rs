@@ -278,6 +278,7 @@ pub fn test(
 /// How `rules test` (and the built-in rules' own tests) build the engine.
 pub const TEST_OPTIONS: EngineOptions = EngineOptions {
     include_never: true,
+    own_names: true,
 };
 
 /// What one input event gave.

@@ -88,6 +88,8 @@ fn need(e: &CExpr, minlen: &[usize]) -> Option<Vec<u32>> {
 
 struct Builder<'a> {
     route: &'a mut Route,
+    /// Fields named by an alias get their own slot (see `EngineOptions::own_names`).
+    own_names: bool,
     /// Per slot, per pattern string: the automaton pattern index.
     /// Per slot, per anchor: pattern bytes → automaton pattern index.
     pats: Vec<[HashMap<Vec<u8>, usize>; 3]>,
@@ -241,7 +243,9 @@ impl Builder<'_> {
 
     fn item(&mut self, it: &Item) -> CItem {
         let key = match (&it.field, &it.raw_field) {
-            (Some(k @ FieldKey::Event(f)), Some(raw)) if !raw.eq_ignore_ascii_case(f.name()) => {
+            (Some(k @ FieldKey::Event(f)), Some(raw))
+                if self.own_names && !raw.eq_ignore_ascii_case(f.name()) =>
+            {
                 SlotKey::Named(k.clone(), raw.to_ascii_lowercase().into())
             }
             (Some(k), _) => SlotKey::Field(k.clone()),
@@ -314,9 +318,10 @@ impl Builder<'_> {
 }
 
 /// Compiles the rules of one route.
-pub(super) fn build_route(route: &mut Route, rules: &[RouteRule<'_>]) {
+pub(super) fn build_route(route: &mut Route, rules: &[RouteRule<'_>], own_names: bool) {
     let mut b = Builder {
         route,
+        own_names,
         pats: Vec::new(),
         pat_list: Vec::new(),
     };

@@ -174,6 +174,11 @@ pub struct EngineOptions {
     /// Compile *never*-observable rules too (`rules test`: a host's own events carry
     /// the host fields the sensor never sees).
     pub include_never: bool,
+    /// A rule that names a field by an alias (`cs-uri`, `c-uri`) reads the event's own
+    /// value under that name when it has one (`rules test`: JSON events from several
+    /// vendors). Off for the sensor, whose events have only canonical names: every name
+    /// of a field then shares one slot (one read, one scan per field).
+    pub own_names: bool,
 }
 
 /// The compiled rule set.
@@ -263,7 +268,7 @@ impl Engine {
             }
         }
         for (route, rs) in routes.iter_mut().zip(per_route) {
-            build::build_route(route, &rs);
+            build::build_route(route, &rs, opts.own_names);
         }
         (
             Engine {
