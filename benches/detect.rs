@@ -1,12 +1,15 @@
 //! Detection throughput: every full and partial rule of `../shared/sigma/` (plus the
-//! built-in set) against a realistic mix of DNS, connection and HTTP events.
+//! built-in set, its correlations loaded) against a realistic mix of DNS, connection
+//! and HTTP events; and the correlations themselves (`correlate`): DNS events of
+//! 200 clients, a third of them tunnel-service lookups or NXDOMAIN answers that feed the
+//! built-in correlations, matched and filed in order on advancing packet time.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use c2tap::detect::Engine;
 use c2tap::detect::sigma;
+use c2tap::detect::{Engine, EngineOptions};
 use c2tap::event::{
     AppProtocol, Body, DnsQuery, Event, Header, HostnameSource, HttpRequest, NetworkConnect,
     Transport,
@@ -99,6 +102,8 @@ fn events() -> Vec<Event> {
                     query_results: "type:  5 edge.example.net;::ffff:93.184.216.34;".into(),
                     rcode: Some(0),
                     ttl: Some(300),
+                    flags: 0x8180,
+                    qclass: 1,
                     truncated: false,
                 }),
                 alerts: Vec::new(),
@@ -136,6 +141,7 @@ fn events() -> Vec<Event> {
                     } else {
                         None
                     },
+                    cookie: None,
                     content_length: None,
                     status: Some(200),
                     destination_hostname: Some(name),
@@ -166,8 +172,11 @@ fn bench(c: &mut Criterion) {
         return;
     };
     let mut set = sigma::load_paths(&[dir.join("sigma")]);
-    set.rules.extend(sigma::builtin().rules);
-    let engine = Engine::new(&set.rules);
+    let builtin = sigma::builtin();
+    set.rules.extend(builtin.rules);
+    set.correlations.extend(builtin.correlations);
+    let (engine, failures) = Engine::build(&set.rules, &set.correlations, EngineOptions::default());
+    assert!(failures.is_empty(), "{failures:?}");
     eprintln!("engine: {:?}", engine.stats());
     let evs = events();
     let mut alerts = Vec::new();
@@ -213,6 +222,84 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+    correlate(&engine);
+}
+
+/// DNS events for the correlation benchmark: every third a tunnel-service lookup, every
+/// sixth an NXDOMAIN answer, times 10 ms apart, 200 clients.
+fn correlation_events() -> Vec<Event> {
+    const TUNNELS: &[&str] = &[
+        "region1.v2.argotunnel.com",
+        "words-random-four-tunnel.trycloudflare.com",
+        "connect.ngrok-agent.com",
+        "x-1.devtunnels.ms",
+        "abc.localto.net",
+    ];
+    (0..6000)
+        .map(|i| {
+            let mut h = header(i, 53, Transport::Udp);
+            h.time = c2tap::time::Timestamp::from_millis(1_795_341_600_000 + 10 * i as i64);
+            let (name, status) = match i % 6 {
+                0 | 3 => (TUNNELS[i % TUNNELS.len()].to_string(), "0"),
+                5 => (format!("q{i}.nonexistent.example"), "9003"),
+                _ => (NAMES[i % NAMES.len()].to_string(), "0"),
+            };
+            Event {
+                header: h,
+                body: Body::Dns(DnsQuery {
+                    query_name: name,
+                    query_type: "A".into(),
+                    query_status: status.into(),
+                    query_results: "-".into(),
+                    rcode: Some(if status == "0" { 0 } else { 3 }),
+                    flags: 0x8180,
+                    qclass: 1,
+                    ..Default::default()
+                }),
+                alerts: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+fn correlate(engine: &Engine) {
+    let evs = correlation_events();
+    let mut alerts = Vec::new();
+    let mut hits = Vec::new();
+    let mut fired = Vec::new();
+    let mut g = Criterion::default()
+        .sample_size(20)
+        .measurement_time(std::time::Duration::from_secs(3))
+        .warm_up_time(std::time::Duration::from_secs(1));
+    let mut g = g.benchmark_group("correlate");
+    g.throughput(Throughput::Elements(evs.len() as u64));
+    g.bench_function("dns_rules_only", |b| {
+        b.iter(|| {
+            for ev in &evs {
+                alerts.clear();
+                engine.evaluate(ev, &mut alerts);
+            }
+            alerts.len()
+        })
+    });
+    g.bench_function("dns_rules_and_correlations", |b| {
+        // A fresh correlator per run is a fresh worker; the shared tables carry over,
+        // as they do in a long capture.
+        let mut corr = engine.correlator();
+        b.iter(|| {
+            fired.clear();
+            for ev in &evs {
+                alerts.clear();
+                hits.clear();
+                engine.evaluate_hits(ev, &mut alerts, Some(&mut hits));
+                if !hits.is_empty() {
+                    corr.observe(ev, ev.header.time, Some(&ev.header), &hits, &mut fired);
+                }
+            }
+            fired.len()
+        })
+    });
     g.finish();
 }
 

@@ -47,6 +47,8 @@ fn events() -> Vec<(&'static str, Event)> {
                 .into(),
             rcode: Some(0),
             ttl: Some(300),
+            flags: 0x8180,
+            qclass: 1,
             truncated: false,
         }),
         alerts: Vec::new(),
@@ -88,6 +90,7 @@ fn events() -> Vec<(&'static str, Event)> {
             user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
                 .into(),
             referer: None,
+            cookie: None,
             content_length: None,
             status: Some(200),
             destination_hostname: Some("cdn.example.com".into()),

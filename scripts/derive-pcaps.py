@@ -345,6 +345,43 @@ def midstream(src):
     return http + [p.copy(ts=p.ts + shift) for p in tls]
 
 
+def http_cookie(src):
+    """curl's keep-alive connection with a Cookie header added to its first request (after
+    the request line); every later client sequence number and server acknowledgement
+    moves by its length."""
+    flow = flows(load(os.path.join(src, "http-keepalive.pcap")))[0]
+    client = client_of(flow)
+    first = client_stream(flow, client)[0]
+    cookie = b"Cookie: session=c2tap-derived; theme=dark\r\n"
+    at = first.payload.index(b"\r\n") + 2
+    edge = (first.seq + at) & 0xFFFFFFFF
+    out = []
+    for p in shift_after(flow, client, edge, len(cookie)):
+        if p.proto == 6 and is_client(p, client) and p.seq == first.seq and p.payload == first.payload:
+            p = p.copy(payload=first.payload[:at] + cookie + first.payload[at:])
+        out.append(p)
+    return out
+
+
+def dns_zbits(src):
+    """dig's lookups with the first UDP query sent with CD set (the response echoes it,
+    RFC 4035 §3.2.2, and sets AD): that transaction's Zeek Z is 3 (AD and CD), every
+    other one's 0."""
+    pkts = load(os.path.join(src, "dns-benign.pcap"))
+    udp = [p for p in pkts if p.proto == 17 and 53 in (p.sport, p.dport)]
+    query = next(p for p in udp if p.dport == 53)
+    qid = query.payload[:2]
+    out = []
+    for p in pkts:
+        if p.proto == 17 and p.payload[:2] == qid and {p.sport, p.dport} == {query.sport, 53}:
+            flags = struct.unpack_from("!H", p.payload, 2)[0] | 0x0010
+            if p.sport == 53:
+                flags |= 0x0020
+            p = p.copy(payload=p.payload[:2] + struct.pack("!H", flags) + p.payload[4:])
+        out.append(p)
+    return out
+
+
 # ---------------------------------------------------------------- QUIC cases
 
 def quic_flows(src):
@@ -584,6 +621,8 @@ CASES = {
     "http-pipelined": http_pipelined,
     "odd-ports": odd_ports,
     "midstream": midstream,
+    "http-cookie": http_cookie,
+    "dns-zbits": dns_zbits,
     "quic-ooo": quic_ooo,
     "quic-corrupt": quic_corrupt,
 }

@@ -154,9 +154,96 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of
+/// `civil_from_days`, after Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses a UTC time as events write it: Sysmon's `2026-11-22 09:31:03.722`, or ISO
+/// 8601 `2026-11-22T09:31:03.722Z` (a trailing `Z` or `+00:00`; other offsets are
+/// refused rather than misread). Fractions of any length up to nanoseconds.
+pub fn parse_utc(s: &str) -> Option<Timestamp> {
+    let s = s.trim();
+    let s = s
+        .strip_suffix('Z')
+        .or_else(|| s.strip_suffix("+00:00"))
+        .unwrap_or(s);
+    let num = |a: usize, b: usize| -> Option<i64> {
+        let t = s.get(a..b)?;
+        if t.bytes().all(|c| c.is_ascii_digit()) {
+            t.parse().ok()
+        } else {
+            None
+        }
+    };
+    let sep = |i: usize, want: &[u8]| s.as_bytes().get(i).is_some_and(|c| want.contains(c));
+    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b" T") && sep(13, b":") && sep(16, b":")) {
+        return None;
+    }
+    let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut nanos: i64 = 0;
+    match s.get(19..) {
+        Some("") => {}
+        Some(frac) => {
+            let digits = frac.strip_prefix('.')?;
+            if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|c| c.is_ascii_digit())
+            {
+                return None;
+            }
+            nanos = digits.parse::<i64>().ok()? * 10i64.pow(9 - digits.len() as u32);
+        }
+        None => return None,
+    }
+    let days = days_from_civil(y, mo as u32, d as u32);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec;
+    Some(Timestamp::from_secs_nanos(secs, nanos as u32))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_what_it_writes() {
+        let ts = Timestamp::from_secs_nanos(1_795_339_863, 722_000_000);
+        let text = ts.sysmon().to_string();
+        assert_eq!(parse_utc(&text), Some(ts));
+        assert_eq!(parse_utc("2026-11-22T09:31:03.722Z"), Some(ts));
+        assert_eq!(parse_utc("2026-11-22T09:31:03.722+00:00"), Some(ts));
+        assert_eq!(
+            parse_utc("2026-11-22 09:31:03"),
+            Some(Timestamp::from_secs(1_795_339_863))
+        );
+        assert_eq!(
+            parse_utc("1970-01-01 00:00:00.000000001"),
+            Some(Timestamp(1))
+        );
+        assert_eq!(
+            parse_utc("2024-02-29 00:00:00").map(|t| t.secs()),
+            Some(1_709_164_800)
+        );
+        for bad in [
+            "2026-11-22 09:31",
+            "2026-13-22 09:31:03",
+            "2026-11-22 09:31:03+02:00",
+            "2026-11-22 09:31:03.",
+            "22/11/2026 09:31:03",
+            "2026-11-22 09:31:03.7220000001",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn sysmon_form() {

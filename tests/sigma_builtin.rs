@@ -127,3 +127,81 @@ fn tunnel_names_are_covered_on_every_event_kind() {
         ["Connection To Cloudflare Tunnel Edge Port 7844"]
     );
 }
+
+/// The built-in correlations: complete metadata, and each fires on its own `match`
+/// streams and never on its `no_match` streams (each stream on a fresh engine, so no
+/// state carries over between them).
+#[test]
+fn builtin_correlations_fire_on_their_streams_and_not_on_near_misses() {
+    use c2tap::detect::tools::{Stream, TEST_OPTIONS};
+    let set = sigma::builtin();
+    assert!(set.correlations.len() >= 4, "{}", set.correlations.len());
+    let fires = |id: &str, stream: &[serde_json::Map<String, serde_json::Value>]| {
+        let (engine, failures) = Engine::build(&set.rules, &set.correlations, TEST_OPTIONS);
+        assert!(failures.is_empty(), "{failures:?}");
+        let mut s = Stream::new(&engine);
+        let mut fired = false;
+        for ev in stream {
+            for c in s.push(ev).correlations {
+                fired |= c["CorrelationId"] == id;
+            }
+        }
+        fired
+    };
+    for c in &set.correlations {
+        let who = &c.origin;
+        assert_eq!(c.id.len(), 36, "{who}: id must be a UUID");
+        assert!(
+            !c.description.is_empty() && !c.references.is_empty(),
+            "{who}"
+        );
+        assert!(!c.falsepositives.is_empty(), "{who}");
+        assert!(
+            c.tags.iter().any(|t| t == "attack.command-and-control"),
+            "{who}"
+        );
+        let (engine, _) = Engine::build(&set.rules, &set.correlations, Default::default());
+        let compiled = engine
+            .correlations()
+            .corrs
+            .iter()
+            .find(|k| *k.alert.rule_id == c.id)
+            .unwrap_or_else(|| panic!("{who} did not compile"));
+        if !compiled.standalone {
+            // An input of another correlation: tested through that one.
+            continue;
+        }
+        assert!(
+            !c.tests.matching.is_empty() && !c.tests.near_misses.is_empty(),
+            "{who}: needs streams that match and near misses"
+        );
+        for stream in &c.tests.matching {
+            assert!(fires(&c.id, stream), "{} must fire on {stream:?}", c.title);
+        }
+        for stream in &c.tests.near_misses {
+            assert!(
+                !fires(&c.id, stream),
+                "{} must not fire on {stream:?}",
+                c.title
+            );
+        }
+    }
+}
+
+/// `generate: false` silences the NXDOMAIN rule on its own, and only it: every other
+/// built-in rule still alerts on its own test events with the correlations loaded.
+#[test]
+fn feed_only_rules_are_silent_and_the_others_alert() {
+    let set = sigma::builtin();
+    let (engine, failures) = Engine::build(&set.rules, &set.correlations, Default::default());
+    assert!(failures.is_empty(), "{failures:?}");
+    for r in &set.rules {
+        let fired = r.tests.matching.iter().any(|ev| {
+            let mut out = Vec::new();
+            engine.evaluate(&JsonEvent::from_map(ev), &mut out);
+            out.iter().any(|a| *a.rule_id == r.id)
+        });
+        let feed_only = r.name == "c2tap_nxdomain_answer";
+        assert_eq!(fired, !feed_only, "{} ({})", r.title, r.origin);
+    }
+}

@@ -15,6 +15,7 @@ rules![
     "cloudflare_quick_tunnel.yml",
     "cloudflare_tunnel.yml",
     "cloudflare_tunnel_port.yml",
+    "correlations.yml",
     "dev_tunnels.yml",
     "dns_tunnels.yml",
     "ngrok.yml",

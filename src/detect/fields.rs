@@ -22,10 +22,12 @@ pub enum EventKind {
     Beacon,
     /// EventID 111 (`category: dns_tunnel`).
     DnsTunnel,
+    /// EventID 120 (`category: correlation`).
+    Correlation,
 }
 
 impl EventKind {
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 7;
     pub const ALL: [EventKind; EventKind::COUNT] = [
         EventKind::Dns,
         EventKind::Connect,
@@ -33,6 +35,7 @@ impl EventKind {
         EventKind::ConnEnd,
         EventKind::Beacon,
         EventKind::DnsTunnel,
+        EventKind::Correlation,
     ];
 
     pub fn event_id(self) -> u32 {
@@ -43,6 +46,7 @@ impl EventKind {
             EventKind::ConnEnd => 101,
             EventKind::Beacon => 110,
             EventKind::DnsTunnel => 111,
+            EventKind::Correlation => 120,
         }
     }
 
@@ -54,6 +58,7 @@ impl EventKind {
             101 => Some(EventKind::ConnEnd),
             110 => Some(EventKind::Beacon),
             111 => Some(EventKind::DnsTunnel),
+            120 => Some(EventKind::Correlation),
             _ => None,
         }
     }
@@ -66,6 +71,7 @@ impl EventKind {
             EventKind::ConnEnd => 3,
             EventKind::Beacon => 4,
             EventKind::DnsTunnel => 5,
+            EventKind::Correlation => 6,
         }
     }
 
@@ -77,6 +83,7 @@ impl EventKind {
             EventKind::ConnEnd => "connection_end",
             EventKind::Beacon => "beacon",
             EventKind::DnsTunnel => "dns_tunnel",
+            EventKind::Correlation => "correlation",
         }
     }
 }
@@ -138,6 +145,10 @@ pub enum FieldKey {
     Virtual(Virtual),
     /// A host-only field (process, user, firewall verdict): never on a network event.
     HostOnly(String),
+    /// A network field c2tap does not produce (Zeek's `resp_mime_types`, the DNS
+    /// taxonomy's `answer` text): absent on every event c2tap makes, so classified as
+    /// host-only fields are; JSON events may still carry it.
+    Unproduced(String),
     /// Any other name: a network field c2tap does not produce (Zeek's `Z`, proxies'
     /// `cs-cookie`); JSON events may carry it under that literal name.
     Other(String),
@@ -149,13 +160,13 @@ impl FieldKey {
         match self {
             FieldKey::Event(f) => f.name(),
             FieldKey::Virtual(v) => v.name(),
-            FieldKey::HostOnly(s) | FieldKey::Other(s) => s,
+            FieldKey::HostOnly(s) | FieldKey::Unproduced(s) | FieldKey::Other(s) => s,
         }
     }
 
-    /// True when a network sensor can see this field at all.
+    /// True when c2tap's events can carry this field at all.
     pub fn observable(&self) -> bool {
-        !matches!(self, FieldKey::HostOnly(_))
+        !matches!(self, FieldKey::HostOnly(_) | FieldKey::Unproduced(_))
     }
 }
 
@@ -172,6 +183,8 @@ const ALIASES: &[(&str, Field)] = &[
     ("cs-method", Field::HttpMethod),
     ("cs-referrer", Field::HttpReferer),
     ("cs(referer)", Field::HttpReferer),
+    ("cs-cookie", Field::HttpCookie),
+    ("cs(cookie)", Field::HttpCookie),
     ("cs-version", Field::HttpVersion),
     ("r-dns", Field::DestinationHostname),
     ("sc-status", Field::HttpStatus),
@@ -187,6 +200,8 @@ const ALIASES: &[(&str, Field)] = &[
     ("qtype_name", Field::QueryType),
     ("answers", Field::QueryResults),
     ("rcode", Field::Rcode),
+    ("rcode_name", Field::RcodeName),
+    ("qclass", Field::QueryClass),
     ("ttls", Field::Ttl),
     ("id.orig_h", Field::SourceIp),
     ("id.orig_p", Field::SourcePort),
@@ -302,6 +317,20 @@ const HOST_ONLY: &[(&str, &str)] = &[
     ("blocked", "blocked"),
 ];
 
+/// Network fields of SigmaHQ's rules that no c2tap event carries (see
+/// [`FieldKey::Unproduced`]): the DNS taxonomy's answer text and record type (c2tap
+/// writes answers as Sysmon does, in `QueryResults`, without TXT contents), Zeek's
+/// http.log MIME types and header-name list, and Zeek's dns.log `rejected`.
+const UNPRODUCED: &[&str] = &[
+    "answer",
+    "record_type",
+    "resp_mime_types",
+    "orig_mime_types",
+    "client_header_names",
+    "server_header_names",
+    "rejected",
+];
+
 /// Maps a field name as a rule or a JSON event writes it onto what it denotes.
 pub fn resolve(name: &str) -> FieldKey {
     if let Some(f) = Field::from_name(name) {
@@ -323,7 +352,20 @@ pub fn resolve(name: &str) -> FieldKey {
     if let Some((_, canon)) = HOST_ONLY.iter().find(|(n, _)| *n == lower) {
         return FieldKey::HostOnly((*canon).to_string());
     }
+    if UNPRODUCED.contains(&lower.as_str()) {
+        return FieldKey::Unproduced(name.to_string());
+    }
     FieldKey::Other(name.to_string())
+}
+
+/// [`resolve`] for a rule of one event kind: the few names whose meaning depends on
+/// the log (Zeek's `version` is the HTTP version in http.log, the TLS version in
+/// ssl.log).
+pub fn resolve_in(name: &str, kind: Option<EventKind>) -> FieldKey {
+    if kind == Some(EventKind::Connect) && name.eq_ignore_ascii_case("version") {
+        return FieldKey::Event(Field::TlsVersion);
+    }
+    resolve(name)
 }
 
 /// A rule's `logsource`, as written.
@@ -354,6 +396,7 @@ impl LogSource {
             Some("connection_end") => Some(EventKind::ConnEnd),
             Some("beacon") => Some(EventKind::Beacon),
             Some("dns_tunnel") => Some(EventKind::DnsTunnel),
+            Some("correlation") => Some(EventKind::Correlation),
             Some("dns_query") | Some("dns") => Some(EventKind::Dns),
             Some("network_connection") | Some("firewall") => Some(EventKind::Connect),
             Some("proxy") => Some(EventKind::Http),

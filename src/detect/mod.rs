@@ -11,13 +11,14 @@
 //! - [`tools`]: `rules check`, `rules test`, `rules coverage`.
 
 pub mod builtin;
+pub mod correlate;
 pub mod fields;
 pub mod sigma;
 pub mod source;
 pub mod tools;
 
 pub use fields::EventKind;
-pub use sigma::engine::{Engine, EngineStats};
+pub use sigma::engine::{Engine, EngineOptions, EngineStats};
 pub use sigma::{LoadFailure, Rule, RuleSet};
 pub use source::{FieldSource, JsonEvent};
 
@@ -29,7 +30,11 @@ impl Engine {
     /// others.
     pub fn load(paths: &[PathBuf]) -> (Engine, Vec<LoadFailure>) {
         let set = sigma::load_or_builtin(paths);
-        (Engine::new(&set.rules), set.failures)
+        let (engine, mut failures) =
+            Engine::build(&set.rules, &set.correlations, EngineOptions::default());
+        let mut all = set.failures;
+        all.append(&mut failures);
+        (engine, all)
     }
 
     /// Evaluates an event and stores its alerts in `ev.alerts` (replacing them);

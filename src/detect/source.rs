@@ -18,6 +18,13 @@ pub trait FieldSource {
         None
     }
 
+    /// The value the source carries under exactly this name (lower-cased), when it
+    /// names a field by an alias of another vendor (`cs-uri` beside `c-uri`): JSON
+    /// events keep their own values; c2tap's events have only canonical names.
+    fn get_named(&self, _lower_name: &str) -> Option<FieldValue<'_>> {
+        None
+    }
+
     /// A virtual field given explicitly by the source (a proxy log's own `c-uri-stem`);
     /// when `None`, detection computes it from `HttpUri`.
     fn get_virtual(&self, _v: Virtual) -> Option<FieldValue<'_>> {
@@ -59,7 +66,9 @@ pub fn lookup<'a>(src: &'a dyn FieldSource, key: &FieldKey) -> Option<FieldValue
                 FieldValue::Str(uri) => v.compute(uri).map(FieldValue::Str),
                 _ => None,
             }),
-        FieldKey::HostOnly(name) | FieldKey::Other(name) => src.get_other(name),
+        FieldKey::HostOnly(name) | FieldKey::Unproduced(name) | FieldKey::Other(name) => {
+            src.get_other(name)
+        }
     }
 }
 
@@ -84,6 +93,8 @@ impl Val {
 #[derive(Clone, Debug, Default)]
 pub struct JsonEvent {
     known: Vec<(Field, Val)>,
+    /// Keys that are aliases of event fields, lower-cased, with their own values.
+    named: Vec<(String, Val)>,
     virtuals: Vec<(Virtual, Val)>,
     others: Vec<(String, Val)>,
 }
@@ -127,12 +138,17 @@ impl JsonEvent {
     fn add(&mut self, name: &str, val: Val) {
         match fields::resolve(name) {
             FieldKey::Event(f) => {
+                if !name.eq_ignore_ascii_case(f.name()) {
+                    self.named.push((name.to_ascii_lowercase(), val.clone()));
+                }
                 if !self.known.iter().any(|(g, _)| *g == f) {
                     self.known.push((f, val));
                 }
             }
             FieldKey::Virtual(v) => self.virtuals.push((v, val)),
-            FieldKey::HostOnly(n) | FieldKey::Other(n) => self.others.push((n, val)),
+            FieldKey::HostOnly(n) | FieldKey::Unproduced(n) | FieldKey::Other(n) => {
+                self.others.push((n, val))
+            }
         }
     }
 
@@ -190,6 +206,13 @@ impl FieldSource for JsonEvent {
         self.others
             .iter()
             .find(|(n, _)| n == name)
+            .map(|(_, v)| v.view())
+    }
+
+    fn get_named(&self, lower_name: &str) -> Option<FieldValue<'_>> {
+        self.named
+            .iter()
+            .find(|(n, _)| n == lower_name)
             .map(|(_, v)| v.view())
     }
 

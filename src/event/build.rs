@@ -96,7 +96,11 @@ impl EventBuilder {
         match body {
             Body::Dns(d) => self.spare.dns = d,
             Body::Http(r) => self.spare.http = r,
-            Body::Connect(_) | Body::End(_) | Body::Beacon(_) | Body::DnsTunnel(_) => {}
+            Body::Connect(_)
+            | Body::End(_)
+            | Body::Beacon(_)
+            | Body::DnsTunnel(_)
+            | Body::Correlation(_) => {}
         }
     }
 

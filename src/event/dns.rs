@@ -49,9 +49,49 @@ pub fn fill_dns_query(tx: &DnsTransaction, body: &mut DnsQuery) {
     push_u64(&mut body.query_status, u64::from(tx.status()));
     let results_cut = push_query_results(tx, &mut body.query_results);
     body.rcode = resp.map(|r| r.rcode);
+    body.flags = tx.flags;
+    body.qclass = tx.qclass;
     body.ttl = resp.and_then(|r| r.min_ttl);
     body.truncated =
         tx.qname_truncated || results_cut || resp.is_some_and(|r| r.answers_incomplete);
+}
+
+/// Zeek's `rcode_name` for an RCODE (RFC 6895 §2.3; Zeek's `base/protocols/dns/consts`).
+pub fn rcode_name(rcode: u16) -> Option<&'static str> {
+    Some(match rcode {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        16 => "BADVERS",
+        17 => "BADKEY",
+        18 => "BADTIME",
+        19 => "BADMODE",
+        20 => "BADNAME",
+        21 => "BADALG",
+        22 => "BADTRUNC",
+        23 => "BADCOOKIE",
+        _ => return None,
+    })
+}
+
+/// The header flag bits Zeek's dns.log reports (RFC 1035 §4.1.1, RFC 4035 §3.2).
+pub mod flag {
+    pub const AA: u16 = 0x0400;
+    pub const TC: u16 = 0x0200;
+    pub const RD: u16 = 0x0100;
+    pub const RA: u16 = 0x0080;
+    /// Zeek's `Z`: the three bits after RA (Z, AD, CD), `(flags & 0x0070) >> 4`.
+    pub fn z(flags: u16) -> u16 {
+        (flags & 0x0070) >> 4
+    }
 }
 
 /// `QueryResults` text and whether it was cut at [`MAX_RESULTS_TEXT`].

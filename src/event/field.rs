@@ -60,7 +60,14 @@ fields! {
     QueryStatus => "QueryStatus",
     QueryResults => "QueryResults",
     Rcode => "Rcode",
+    RcodeName => "RcodeName",
     Ttl => "Ttl",
+    QueryClass => "QueryClass",
+    Aa => "AA",
+    Tc => "TC",
+    Rd => "RD",
+    Ra => "RA",
+    Z => "Z",
     Initiated => "Initiated",
     DestinationHostname => "DestinationHostname",
     HostnameSource => "HostnameSource",
@@ -80,6 +87,7 @@ fields! {
     HttpVersion => "HttpVersion",
     HttpUserAgent => "HttpUserAgent",
     HttpReferer => "HttpReferer",
+    HttpCookie => "HttpCookie",
     HttpContentLength => "HttpContentLength",
     HttpStatus => "HttpStatus",
     Truncated => "Truncated",
@@ -118,6 +126,14 @@ fields! {
     OddTypeShare => "OddTypeShare",
     Nxdomain => "Nxdomain",
     NxdomainDomains => "NxdomainDomains",
+    CorrelationId => "CorrelationId",
+    CorrelationTitle => "CorrelationTitle",
+    CorrelationType => "CorrelationType",
+    GroupBy => "GroupBy",
+    Value => "Value",
+    Timespan => "Timespan",
+    Events => "Events",
+    ContributingRules => "ContributingRules",
 }
 
 fn bool_str(b: bool) -> &'static str {
@@ -159,6 +175,13 @@ impl Event {
                 Field::QueryResults => Some(Str(&d.query_results)),
                 Field::Rcode => d.rcode.map(|r| Int(i64::from(r))),
                 Field::Ttl => d.ttl.map(|t| Int(i64::from(t))),
+                Field::RcodeName => d.rcode.and_then(super::dns::rcode_name).map(Str),
+                Field::QueryClass => Some(Int(i64::from(d.qclass))),
+                Field::Aa => Some(Str(bool_str(d.flags & super::dns::flag::AA != 0))),
+                Field::Tc => Some(Str(bool_str(d.flags & super::dns::flag::TC != 0))),
+                Field::Rd => Some(Str(bool_str(d.flags & super::dns::flag::RD != 0))),
+                Field::Ra => Some(Str(bool_str(d.flags & super::dns::flag::RA != 0))),
+                Field::Z => Some(Int(i64::from(super::dns::flag::z(d.flags)))),
                 Field::Truncated => Some(Str(bool_str(d.truncated))),
                 _ => None,
             },
@@ -194,6 +217,7 @@ impl Event {
                 Field::HttpVersion => Some(Str(&r.version)),
                 Field::HttpUserAgent => Some(Str(&r.user_agent)),
                 Field::HttpReferer => opt(&r.referer),
+                Field::HttpCookie => opt(&r.cookie),
                 Field::HttpContentLength => r.content_length.map(|n| Int(n as i64)),
                 Field::HttpStatus => r.status.map(|s| Int(i64::from(s))),
                 Field::DestinationHostname => {
@@ -260,6 +284,21 @@ impl Event {
                     Field::Nxdomain => count(t.nxdomain),
                     Field::NxdomainDomains => count(t.nxdomain_domains),
                     Field::Reason => Some(Str(&t.reason)),
+                    _ => None,
+                }
+            }
+            Body::Correlation(c) => {
+                let count = |v: u64| Some(Int(i64::try_from(v).unwrap_or(i64::MAX)));
+                match field {
+                    Field::CorrelationId => Some(Str(&c.rule_id)),
+                    Field::CorrelationTitle => Some(Str(&c.rule_title)),
+                    Field::CorrelationType => Some(Str(c.kind)),
+                    Field::GroupBy => Some(Str(&c.group_by)),
+                    Field::Value => Some(Str(&c.value)),
+                    Field::Timespan => count(c.timespan),
+                    Field::Events => count(c.events),
+                    Field::ContributingRules => Some(Str(&c.contributing_rules)),
+                    Field::Truncated => Some(Str(bool_str(c.truncated))),
                     _ => None,
                 }
             }

@@ -70,6 +70,7 @@ pub fn fill_http_request(req: &RequestHead, status: Option<u16>, body: &mut Http
         &mut truncated,
     );
     set_opt_text(&mut body.referer, req.referer.as_deref(), &mut truncated);
+    set_opt_text(&mut body.cookie, req.cookie.as_deref(), &mut truncated);
     body.content_length = req.content_length();
     body.status = status;
     body.truncated = truncated;

@@ -90,6 +90,14 @@ fn write_event_with(out: &mut Vec<u8>, ev: &Event, names: Option<&[u8]>) {
             o.str(key!("QueryResults"), &d.query_results);
             o.opt_num(key!("Rcode"), d.rcode.map(u64::from));
             o.opt_num(key!("Ttl"), d.ttl.map(u64::from));
+            o.opt_plain(key!("RcodeName"), d.rcode.and_then(super::dns::rcode_name));
+            o.num(key!("QueryClass"), u64::from(d.qclass));
+            use super::dns::flag;
+            o.plain(key!("AA"), bool_str(d.flags & flag::AA != 0));
+            o.plain(key!("TC"), bool_str(d.flags & flag::TC != 0));
+            o.plain(key!("RD"), bool_str(d.flags & flag::RD != 0));
+            o.plain(key!("RA"), bool_str(d.flags & flag::RA != 0));
+            o.num(key!("Z"), u64::from(flag::z(d.flags)));
             o.flag(key!("Truncated"), d.truncated);
         }
         Body::Connect(c) => {
@@ -128,6 +136,7 @@ fn write_event_with(out: &mut Vec<u8>, ev: &Event, names: Option<&[u8]>) {
             o.str(key!("HttpVersion"), &r.version);
             o.str(key!("HttpUserAgent"), &r.user_agent);
             o.opt_str(key!("HttpReferer"), r.referer.as_deref());
+            o.opt_str(key!("HttpCookie"), r.cookie.as_deref());
             o.opt_num(key!("HttpContentLength"), r.content_length);
             o.opt_num(key!("HttpStatus"), r.status.map(u64::from));
             o.str(
@@ -197,6 +206,19 @@ fn write_event_with(out: &mut Vec<u8>, ev: &Event, names: Option<&[u8]>) {
             o.time(key!("FirstSeen"), t.first_seen);
             o.time(key!("LastSeen"), t.last_seen);
             o.str(key!("Reason"), &t.reason);
+        }
+        Body::Correlation(c) => {
+            o.str(key!("CorrelationId"), &c.rule_id);
+            o.str(key!("CorrelationTitle"), &c.rule_title);
+            o.plain(key!("CorrelationType"), c.kind);
+            o.str(key!("GroupBy"), &c.group_by);
+            o.raw(key!("Value"), &c.value);
+            o.num(key!("Timespan"), c.timespan);
+            o.num(key!("Events"), c.events);
+            o.time(key!("FirstSeen"), c.first_seen);
+            o.time(key!("LastSeen"), c.last_seen);
+            o.str(key!("ContributingRules"), &c.contributing_rules);
+            o.flag(key!("Truncated"), c.truncated);
         }
     }
     if !ev.alerts.is_empty() {

@@ -65,6 +65,7 @@ pub enum Body {
     End(Box<ConnectionEnd>),
     Beacon(Box<BeaconAlert>),
     DnsTunnel(Box<DnsTunnelAlert>),
+    Correlation(Box<CorrelationAlert>),
 }
 
 impl Body {
@@ -76,6 +77,7 @@ impl Body {
             Body::End(_) => 101,
             Body::Beacon(_) => 110,
             Body::DnsTunnel(_) => 111,
+            Body::Correlation(_) => 120,
         }
     }
     pub fn event_type(&self) -> &'static str {
@@ -86,6 +88,7 @@ impl Body {
             Body::End(_) => "ConnectionEnd",
             Body::Beacon(_) => "Beacon",
             Body::DnsTunnel(_) => "DnsTunnel",
+            Body::Correlation(_) => "Correlation",
         }
     }
 }
@@ -105,6 +108,11 @@ pub struct DnsQuery {
     pub rcode: Option<u16>,
     /// Smallest TTL of the answers; `None` when there were none.
     pub ttl: Option<u32>,
+    /// Header flags of the transaction's last message (the response's, else the
+    /// query's), for Zeek's `AA`, `TC`, `RD`, `RA` and `Z`.
+    pub flags: u16,
+    /// The question's class (`1`, IN), Zeek's `qclass`.
+    pub qclass: u16,
     /// True when a value above was capped (see `text`).
     pub truncated: bool,
 }
@@ -164,6 +172,8 @@ pub struct HttpRequest {
     /// Empty string when absent.
     pub user_agent: String,
     pub referer: Option<String>,
+    /// Every Cookie header, joined with `; ` (the proxy log's `cs-cookie`).
+    pub cookie: Option<String>,
     pub content_length: Option<u64>,
     pub status: Option<u16>,
     pub destination_hostname: Option<String>,
@@ -267,6 +277,33 @@ pub struct DnsTunnelAlert {
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
     pub reason: String,
+}
+
+/// EventID 120: a Sigma correlation rule fired. The header is the event that completed
+/// it; the correlation itself is also the first of the event's `Alerts`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CorrelationAlert {
+    pub rule_id: Arc<str>,
+    pub rule_title: Arc<str>,
+    /// `event_count`, `value_count`, `temporal`, `temporal_ordered`, `value_sum`,
+    /// `value_avg`, `value_percentile`.
+    pub kind: &'static str,
+    /// `name=value` per group-by field, joined by `, ` (empty without group-by).
+    pub group_by: String,
+    /// The count, distinct count, sum, average or percentile that met the condition,
+    /// as text (integral values without decimals), which the JSON writes as a number.
+    pub value: String,
+    /// The correlation's timespan, in seconds.
+    pub timespan: u64,
+    /// Events in the window (temporal types: the rules seen).
+    pub events: u64,
+    /// The first and the last event of the window.
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Ids of the rules whose events were in the window, comma-separated.
+    pub contributing_rules: String,
+    /// A group value was cut at its cap.
+    pub truncated: bool,
 }
 
 /// A rule that matched an event (`Alerts` in the JSON).

@@ -75,6 +75,9 @@ counters! {
     DnsTunnelDomains => "dns_tunnel_domains": "(client, registered domain) entries the DNS tunnel tracker holds now (all workers).",
     DnsTunnelEvictions => "dns_tunnel_evictions": "DNS tunnel entries evicted, least recently seen first, at the tracker's caps.",
     AnalyticsAllowed => "analytics_allowed": "Check-ins and queries the behavioural allow-list kept out of the trackers.",
+    CorrelationEvictions => "correlation_evictions": "Correlation groups evicted, least recently seen first, because a correlation's table was at its cap.",
+    CorrelationDrops => "correlation_drops": "Events a correlation did not count: older than their group's window, or metric values past a group's cap.",
+    CorrelationUngrouped => "correlation_ungrouped": "Events a correlation did not count because they lack a group-by field (or the numeric field of a value correlation).",
     OutputDrops => "output_drops": "Events dropped because the output could not keep up (live workers; the TLS output's buffer while the collector is away).",
 }
 

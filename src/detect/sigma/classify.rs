@@ -83,7 +83,7 @@ fn on_absent(v: &ValueSpec) -> bool {
 /// The fixed truth of an item when its field is host-only, else unknown.
 pub fn item_truth(item: &Item) -> Tri {
     match &item.field {
-        Some(FieldKey::HostOnly(_)) => {
+        Some(FieldKey::HostOnly(_) | FieldKey::Unproduced(_)) => {
             let value = |variants: &Vec<ValueSpec>| variants.iter().any(on_absent);
             let t = if item.all {
                 item.values.iter().all(value)
@@ -145,7 +145,7 @@ pub fn host_fields(rule: &Rule) -> Vec<String> {
         .filter_map(|i| rule.selections.get(i))
         .flat_map(|s| s.groups.iter().flatten())
         .filter_map(|it| match &it.field {
-            Some(FieldKey::HostOnly(_)) => it.raw_field.clone(),
+            Some(FieldKey::HostOnly(_) | FieldKey::Unproduced(_)) => it.raw_field.clone(),
             _ => None,
         })
         .collect();

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 pub use rule::Rule;
 
+use crate::detect::correlate::{self, Correlation};
+
 /// Largest rule file read: SigmaHQ's largest rule file is about 40 KB; a file of
 /// several megabytes is not a rule, and reading it whole would be the hazard.
 pub const MAX_RULE_FILE_BYTES: u64 = 1 << 20;
@@ -61,12 +63,15 @@ pub struct LoadFailure {
 #[derive(Debug, Default)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
+    /// Correlation documents (resolved against `rules` when the engine is built).
+    pub correlations: Vec<Correlation>,
     pub failures: Vec<LoadFailure>,
 }
 
 impl RuleSet {
     fn extend(&mut self, other: RuleSet) {
         self.rules.extend(other.rules);
+        self.correlations.extend(other.correlations);
         self.failures.extend(other.failures);
     }
 }
@@ -109,6 +114,16 @@ pub fn load_str(text: &str, origin: &str, source: &str) -> RuleSet {
             Some(g) => merge(g.clone(), doc.node),
             None => doc.node,
         };
+        if node.get("correlation").is_some() {
+            match correlate::rule::from_node(&node, &name, source) {
+                Ok(c) => set.correlations.push(c),
+                Err(e) => set.failures.push(LoadFailure {
+                    path: name,
+                    reason: e.to_string(),
+                }),
+            }
+            continue;
+        }
         match rule::from_node(&node, &name, source) {
             Ok(r) => set.rules.push(r),
             Err(e) => set.failures.push(LoadFailure {
@@ -209,6 +224,7 @@ fn load_file(path: &Path, source: &str) -> RuleSet {
     let origin = path.display().to_string();
     let fail = |reason: String| RuleSet {
         rules: Vec::new(),
+        correlations: Vec::new(),
         failures: vec![LoadFailure {
             path: origin.clone(),
             reason,

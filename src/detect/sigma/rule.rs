@@ -43,6 +43,8 @@ pub struct RuleTests {
 #[derive(Clone, Debug)]
 pub struct Rule {
     pub id: String,
+    /// `name`: how correlation rules may refer to it (empty when absent).
+    pub name: String,
     pub title: String,
     pub status: String,
     pub level: String,
@@ -86,11 +88,11 @@ impl Rule {
     }
 }
 
-fn text(n: Option<&Node>) -> String {
+pub(crate) fn text(n: Option<&Node>) -> String {
     n.and_then(Node::as_str).unwrap_or("").to_string()
 }
 
-fn strings(n: Option<&Node>) -> Vec<String> {
+pub(crate) fn strings(n: Option<&Node>) -> Vec<String> {
     match n {
         Some(Node::Seq(items)) => items
             .iter()
@@ -101,7 +103,7 @@ fn strings(n: Option<&Node>) -> Vec<String> {
     }
 }
 
-fn json_events(n: Option<&Node>) -> Vec<serde_json::Map<String, serde_json::Value>> {
+pub(crate) fn json_events(n: Option<&Node>) -> Vec<serde_json::Map<String, serde_json::Value>> {
     fn to_json(n: &Node) -> serde_json::Value {
         match n {
             Node::Null => serde_json::Value::Null,
@@ -132,9 +134,6 @@ pub fn from_node(doc: &Node, origin: &str, source: &str) -> Result<Rule, RuleErr
     if !matches!(doc, Node::Map(_)) {
         return Err(RuleError::Missing("a rule must be a YAML mapping"));
     }
-    if doc.get("correlation").is_some() {
-        return Err(RuleError::Unsupported("correlation rules"));
-    }
     if doc.get("filter").is_some() && doc.get("detection").is_none() {
         return Err(RuleError::Unsupported("filter documents"));
     }
@@ -164,7 +163,7 @@ pub fn from_node(doc: &Node, origin: &str, source: &str) -> Result<Rule, RuleErr
             "condition" => cond_node = Some(body),
             "timeframe" => {}
             _ => {
-                let groups = selection(body, &mut budget)
+                let groups = selection(body, logsource.kind(), &mut budget)
                     .map_err(|e| RuleError::InSelection(name.clone(), Box::new(e)))?;
                 selections.push(Selection {
                     name: name.clone(),
@@ -201,6 +200,7 @@ pub fn from_node(doc: &Node, origin: &str, source: &str) -> Result<Rule, RuleErr
     };
     Ok(Rule {
         id: text(doc.get("id")),
+        name: text(doc.get("name")),
         title,
         status: text(doc.get("status")),
         level: text(doc.get("level")),
@@ -217,26 +217,34 @@ pub fn from_node(doc: &Node, origin: &str, source: &str) -> Result<Rule, RuleErr
     })
 }
 
-fn selection(body: &Node, budget: &mut usize) -> Result<Vec<Vec<Item>>, RuleError> {
+fn selection(
+    body: &Node,
+    kind: Option<EventKind>,
+    budget: &mut usize,
+) -> Result<Vec<Vec<Item>>, RuleError> {
     match body {
-        Node::Map(entries) => Ok(vec![group(entries, budget)?]),
+        Node::Map(entries) => Ok(vec![group(entries, kind, budget)?]),
         Node::Seq(items)
             if items.iter().all(|i| matches!(i, Node::Map(_))) && !items.is_empty() =>
         {
             items
                 .iter()
                 .map(|i| match i {
-                    Node::Map(e) => group(e, budget),
+                    Node::Map(e) => group(e, kind, budget),
                     _ => Err(RuleError::Value("mixed list".into())),
                 })
                 .collect()
         }
-        Node::Seq(_) | Node::Str(_) => Ok(vec![vec![item(None, &[], body, budget)?]]),
+        Node::Seq(_) | Node::Str(_) => Ok(vec![vec![item(None, kind, &[], body, budget)?]]),
         Node::Null => Err(RuleError::Value("empty selection".into())),
     }
 }
 
-fn group(entries: &[(String, Node)], budget: &mut usize) -> Result<Vec<Item>, RuleError> {
+fn group(
+    entries: &[(String, Node)],
+    kind: Option<EventKind>,
+    budget: &mut usize,
+) -> Result<Vec<Item>, RuleError> {
     entries
         .iter()
         .map(|(spec, v)| {
@@ -244,13 +252,14 @@ fn group(entries: &[(String, Node)], budget: &mut usize) -> Result<Vec<Item>, Ru
             let field = parts.next().unwrap_or("").trim();
             let mods: Vec<&str> = parts.collect();
             let field = if field.is_empty() { None } else { Some(field) };
-            item(field, &mods, v, budget)
+            item(field, kind, &mods, v, budget)
         })
         .collect()
 }
 
 fn item(
     field: Option<&str>,
+    kind: Option<EventKind>,
     mods: &[&str],
     v: &Node,
     budget: &mut usize,
@@ -296,7 +305,7 @@ fn item(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Item {
         raw_field: field.map(String::from),
-        field: field.map(fields::resolve),
+        field: field.map(|f| fields::resolve_in(f, kind)),
         all: m.all,
         values,
         raw_values,

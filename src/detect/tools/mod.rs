@@ -7,11 +7,13 @@ pub mod coverage;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
-use super::Engine;
+use super::correlate::{Correlator, Fired, Kind};
 use super::sigma::classify::{self, Observability};
 use super::sigma::{self, LoadFailure, RuleSet};
 use super::source::JsonEvent;
+use super::{Engine, EngineOptions};
 use crate::event::{Alert, RULE_NAME};
+use crate::time::{Timestamp, parse_utc};
 
 pub use coverage::{Format, coverage};
 
@@ -56,13 +58,93 @@ fn failures_text(f: &[LoadFailure]) -> String {
 /// `rules check`: loads the rules, reports each failure (path and reason), each rule's
 /// observability class and the totals. Exit 1 when any rule failed to load.
 pub fn check(rule_paths: &[PathBuf], out: &mut dyn Write) -> Result<ExitStatus, ToolError> {
-    let set = sigma::load_or_builtin(rule_paths);
+    let mut set = sigma::load_or_builtin(rule_paths);
+    let (engine, mut failures) =
+        Engine::build(&set.rules, &set.correlations, EngineOptions::default());
+    set.failures.append(&mut failures);
     write_check(&set, out)?;
+    write_correlations(&engine, out)?;
     Ok(if set.failures.is_empty() {
         ExitStatus::Success
     } else {
         ExitStatus::Failure
     })
+}
+
+/// A correlation's row in the check report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorrelationRow {
+    pub title: String,
+    pub kind: &'static str,
+    /// `local` (state per worker) or `shared` (one table for all workers).
+    pub placement: &'static str,
+    /// `full`, or `never` when the rules it needs cannot be observed by the sensor.
+    pub class: &'static str,
+    /// It writes Correlation events itself (not only feeds another correlation).
+    pub standalone: bool,
+}
+
+/// Classifies every compiled correlation as `check` reports it.
+pub fn correlation_rows(engine: &Engine) -> Vec<CorrelationRow> {
+    engine
+        .correlations()
+        .corrs
+        .iter()
+        .map(|c| {
+            // Temporal types need every rule; the others any one of them.
+            let needs_all = matches!(c.kind, Kind::Temporal | Kind::TemporalOrdered);
+            let never = if needs_all {
+                c.unobservable_inputs > 0
+            } else {
+                c.unobservable_inputs == c.inputs.len()
+            };
+            CorrelationRow {
+                title: c.alert.rule_title.to_string(),
+                kind: c.kind.name(),
+                placement: if c.local { "local" } else { "shared" },
+                class: if never { "never" } else { "full" },
+                standalone: c.standalone,
+            }
+        })
+        .collect()
+}
+
+fn write_correlations(engine: &Engine, out: &mut dyn Write) -> std::io::Result<()> {
+    let rows = correlation_rows(engine);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    for (r, c) in rows.iter().zip(&engine.correlations().corrs) {
+        let group = if c.group_names.is_empty() {
+            "no group-by".to_string()
+        } else {
+            format!("group-by {}", c.group_names.join(", "))
+        };
+        writeln!(
+            out,
+            "correlation      {}  [{} over {} rule(s), {group}, {} s, {}, {}{}]",
+            r.title,
+            r.kind,
+            c.inputs.len(),
+            c.timespan_secs,
+            r.placement,
+            r.class,
+            if r.standalone {
+                ""
+            } else {
+                ", feeds another correlation only"
+            },
+        )?;
+    }
+    let count = |f: &dyn Fn(&CorrelationRow) -> bool| rows.iter().filter(|r| f(r)).count();
+    writeln!(
+        out,
+        "{} correlations: {} local, {} shared, {} never (their rules are not observable)",
+        rows.len(),
+        count(&|r| r.placement == "local"),
+        count(&|r| r.placement == "shared"),
+        count(&|r| r.class == "never"),
+    )
 }
 
 /// One rule's row in the check report.
@@ -131,8 +213,12 @@ pub const MAX_TEST_LINE_BYTES: usize = 1 << 20;
 
 /// `rules test`: evaluates the rules on JSON events (one object per line, any field
 /// naming) and writes one line per event, in order: the input object, with `RuleName`
-/// and `Alerts` added when a rule matched. Blank lines are skipped. A line that is not a
-/// JSON object stops with its line number.
+/// and `Alerts` added when a rule matched, followed by a Correlation line for each
+/// correlation it completed. Every rule is evaluated, *never*-observable ones too (the
+/// input may be a host's own events). Correlation windows run on the events' own times
+/// (`UtcTime`, `@timestamp`, `timestamp` or Zeek's `ts`; an event without one takes the
+/// time of the event before it). Blank lines are skipped. A line that is not a JSON
+/// object stops with its line number.
 pub fn test(
     rule_paths: &[PathBuf],
     input: &mut dyn BufRead,
@@ -142,9 +228,12 @@ pub fn test(
     if !set.failures.is_empty() {
         return Err(ToolError::RuleLoad(set.failures));
     }
-    let engine = Engine::new(&set.rules);
+    let (engine, failures) = Engine::build(&set.rules, &set.correlations, TEST_OPTIONS);
+    if !failures.is_empty() {
+        return Err(ToolError::RuleLoad(failures));
+    }
+    let mut stream = Stream::new(&engine);
     let mut line = String::new();
-    let mut alerts = Vec::new();
     let mut n = 0usize;
     loop {
         line.clear();
@@ -180,11 +269,165 @@ pub fn test(
                 });
             }
         };
-        alerts.clear();
-        engine.evaluate(&JsonEvent::from_map(&map), &mut alerts);
-        writeln!(out, "{}", annotate(text, &map, &alerts))?;
+        let step = stream.push(&map);
+        writeln!(out, "{}", annotate(text, &map, &step.alerts))?;
+        for c in &step.correlations {
+            writeln!(out, "{}", serde_json::Value::Object(c.clone()))?;
+        }
     }
     Ok(ExitStatus::Success)
+}
+
+/// How `rules test` (and the built-in rules' own tests) build the engine.
+pub const TEST_OPTIONS: EngineOptions = EngineOptions {
+    include_never: true,
+    own_names: true,
+};
+
+/// What one input event gave.
+#[derive(Debug, Default)]
+pub struct Step {
+    /// The rules it matched (those with an alert of their own).
+    pub alerts: Vec<Alert>,
+    /// The Correlation events it completed, as JSON objects.
+    pub correlations: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// The same firings, as the correlator reported them.
+    pub fired: Vec<Fired>,
+}
+
+/// JSON events through an engine and its correlations, in order, on their own times.
+pub struct Stream<'a> {
+    engine: &'a Engine,
+    correlator: Correlator,
+    clock: Timestamp,
+    hits: Vec<u32>,
+}
+
+/// The common fields a Correlation line copies from the event that completed it.
+const HEADER_FIELDS: &[&str] = &[
+    "Computer",
+    "Source",
+    "FlowId",
+    "CommunityId",
+    "Protocol",
+    "SourceIp",
+    "SourcePort",
+    "SourceIsIpv6",
+    "DestinationIp",
+    "DestinationPort",
+    "DestinationIsIpv6",
+];
+
+/// An event's own time: `UtcTime` (Sysmon), `@timestamp` or `timestamp` (ISO 8601),
+/// or `ts` (Zeek: seconds since the epoch).
+pub fn event_time(map: &serde_json::Map<String, serde_json::Value>) -> Option<Timestamp> {
+    for key in ["UtcTime", "@timestamp", "timestamp"] {
+        if let Some(t) = map.get(key).and_then(|v| v.as_str()).and_then(parse_utc) {
+            return Some(t);
+        }
+    }
+    let ts = map.get("ts")?;
+    let secs = ts
+        .as_f64()
+        .or_else(|| ts.as_str().and_then(|s| s.trim().parse::<f64>().ok()))?;
+    // Up to year 9999; beyond it the value is not a time.
+    if !(0.0..253_402_300_800.0).contains(&secs) {
+        return None;
+    }
+    Some(Timestamp((secs * 1e9).round() as i64))
+}
+
+impl<'a> Stream<'a> {
+    pub fn new(engine: &'a Engine) -> Stream<'a> {
+        Stream {
+            engine,
+            correlator: engine.correlator(),
+            clock: Timestamp::ZERO,
+            hits: Vec::new(),
+        }
+    }
+
+    pub fn correlator(&self) -> &Correlator {
+        &self.correlator
+    }
+
+    pub fn push(&mut self, map: &serde_json::Map<String, serde_json::Value>) -> Step {
+        let ev = JsonEvent::from_map(map);
+        if let Some(t) = event_time(map) {
+            self.clock = t;
+        }
+        let mut step = Step::default();
+        self.hits.clear();
+        self.engine
+            .evaluate_hits(&ev, &mut step.alerts, Some(&mut self.hits));
+        if !self.hits.is_empty() {
+            self.correlator
+                .observe(&ev, self.clock, None, &self.hits, &mut step.fired);
+        }
+        for f in &step.fired {
+            if let Some(line) = self.correlation_line(f, map) {
+                step.correlations.push(line);
+            }
+        }
+        step
+    }
+
+    fn correlation_line(
+        &self,
+        f: &Fired,
+        trigger: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let set = self.engine.correlations();
+        let body = set.alert_body(f)?;
+        let own = set.alert(f)?;
+        let mut m = serde_json::Map::new();
+        m.insert("EventID".into(), 120.into());
+        m.insert("EventType".into(), "Correlation".into());
+        m.insert("UtcTime".into(), self.clock.sysmon().to_string().into());
+        for k in HEADER_FIELDS {
+            if let Some(v) = trigger.get(*k) {
+                m.insert((*k).into(), v.clone());
+            }
+        }
+        m.insert("CorrelationId".into(), (*body.rule_id).into());
+        m.insert("CorrelationTitle".into(), (*body.rule_title).into());
+        m.insert("CorrelationType".into(), body.kind.into());
+        m.insert("GroupBy".into(), body.group_by.into());
+        let value = serde_json::from_str::<serde_json::Value>(&body.value)
+            .unwrap_or(serde_json::Value::from(0));
+        m.insert("Value".into(), value);
+        m.insert("Timespan".into(), body.timespan.into());
+        m.insert("Events".into(), body.events.into());
+        m.insert(
+            "FirstSeen".into(),
+            body.first_seen.sysmon().to_string().into(),
+        );
+        m.insert(
+            "LastSeen".into(),
+            body.last_seen.sysmon().to_string().into(),
+        );
+        m.insert("ContributingRules".into(), body.contributing_rules.into());
+        if body.truncated {
+            m.insert("Truncated".into(), true.into());
+        }
+        let mut alerts = vec![own.clone()];
+        self.engine.evaluate(&JsonEvent::from_map(&m), &mut alerts);
+        m.insert("RuleName".into(), RULE_NAME.into());
+        m.insert(
+            "Alerts".into(),
+            serde_json::Value::Array(alerts.iter().map(alert_json).collect()),
+        );
+        Some(m)
+    }
+}
+
+fn alert_json(a: &Alert) -> serde_json::Value {
+    serde_json::json!({
+        "RuleId": &*a.rule_id,
+        "RuleTitle": &*a.rule_title,
+        "RuleLevel": &*a.rule_level,
+        "RuleTags": a.rule_tags.iter().map(|t| &**t).collect::<Vec<&str>>(),
+    })
 }
 
 /// An alert as events carry it, keys in the schema's order (`event::json` writes the

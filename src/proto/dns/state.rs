@@ -128,6 +128,8 @@ struct Pending {
     server: SocketAddr,
     qclass: u16,
     name_truncated: bool,
+    /// The query's header flags (the transaction's last message until a response).
+    flags: u16,
 }
 
 /// The transaction table of one worker; see the module doc.
@@ -204,7 +206,14 @@ impl DnsState {
             self.on_response(pkt, ts, &msg, &mut questions, &mut first_err, out);
             first_err
         } else {
-            self.on_query(pkt, ts, msg.header.id, &mut questions, out);
+            self.on_query(
+                pkt,
+                ts,
+                msg.header.id,
+                msg.header.flags,
+                &mut questions,
+                out,
+            );
             first_err
         };
         questions.clear();
@@ -284,6 +293,7 @@ impl DnsState {
         pkt: &DnsPacket,
         ts: Timestamp,
         id: u16,
+        flags: u16,
         questions: &mut Vec<OwnedQuestion>,
         out: &mut Vec<DnsTransaction>,
     ) {
@@ -313,6 +323,7 @@ impl DnsState {
                 server: pkt.dst,
                 qclass: q.qclass,
                 name_truncated: q.truncated,
+                flags,
             };
             self.order
                 .push_back((seq, ts.saturating_add(self.cfg.timeout), Arc::clone(&key)));
@@ -425,6 +436,7 @@ impl DnsState {
                 qname_truncated: truncated,
                 qtype: key.qtype,
                 qclass,
+                flags: response.flags,
                 query_ts,
                 response: Some(Arc::clone(&response)),
             });
@@ -443,6 +455,7 @@ impl DnsState {
             ts,
             rcode: u16::from(msg.header.rcode()),
             tc: msg.header.truncated(),
+            flags: msg.header.flags,
             // Sized from the header (capped): pushing would regrow it per answer.
             answers: Vec::with_capacity(usize::from(msg.header.ancount).min(MAX_ANSWERS)),
             answers_incomplete: false,
@@ -554,6 +567,7 @@ fn no_response(key: &TxKey, p: &Pending) -> DnsTransaction {
         qname_truncated: p.name_truncated,
         qtype: key.qtype,
         qclass: p.qclass,
+        flags: p.flags,
         query_ts: Some(p.query_ts),
         response: None,
     }

@@ -124,6 +124,8 @@ pub struct DnsResponse {
     pub rcode: u16,
     /// The TC bit.
     pub tc: bool,
+    /// The header flags word (QR, opcode, AA, TC, RD, RA, Z, AD, CD, RCODE).
+    pub flags: u16,
     /// Answer-section records, at most [`MAX_ANSWERS`].
     pub answers: Vec<Answer>,
     /// More answers than [`MAX_ANSWERS`], or a record that did not parse, was dropped.
@@ -148,6 +150,10 @@ pub struct DnsTransaction {
     pub qname_truncated: bool,
     pub qtype: u16,
     pub qclass: u16,
+    /// Header flags of the transaction's last message: the response's, or the
+    /// query's when none came (what Zeek's dns.log reports `AA`, `TC`, `RD`, `RA`, `Z`
+    /// from).
+    pub flags: u16,
     /// When the query was seen; `None` for a response whose query was not seen.
     pub query_ts: Option<Timestamp>,
     /// `None` when no response came in time.

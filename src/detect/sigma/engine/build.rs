@@ -5,7 +5,8 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, StartKind};
 use hashbrown::HashMap;
 
-use super::{Anchor, CExpr, CGroup, CItem, CRule, CVal, Route, Slot, SlotKey};
+use super::{Anchor, CExpr, CGroup, CItem, CRule, CVal, Route, RouteRule, Slot, SlotKey};
+use crate::detect::fields::FieldKey;
 use crate::detect::sigma::condition::Expr;
 use crate::detect::sigma::rule::{Item, Rule};
 use crate::detect::sigma::value::{CidrSet, GlobTok, StrPat, ValueSpec};
@@ -87,6 +88,8 @@ fn need(e: &CExpr, minlen: &[usize]) -> Option<Vec<u32>> {
 
 struct Builder<'a> {
     route: &'a mut Route,
+    /// Fields named by an alias get their own slot (see `EngineOptions::own_names`).
+    own_names: bool,
     /// Per slot, per pattern string: the automaton pattern index.
     /// Per slot, per anchor: pattern bytes → automaton pattern index.
     pats: Vec<[HashMap<Vec<u8>, usize>; 3]>,
@@ -239,9 +242,14 @@ impl Builder<'_> {
     }
 
     fn item(&mut self, it: &Item) -> CItem {
-        let key = match &it.field {
-            Some(k) => SlotKey::Field(k.clone()),
-            None => SlotKey::Keywords,
+        let key = match (&it.field, &it.raw_field) {
+            (Some(k @ FieldKey::Event(f)), Some(raw))
+                if self.own_names && !raw.eq_ignore_ascii_case(f.name()) =>
+            {
+                SlotKey::Named(k.clone(), raw.to_ascii_lowercase().into())
+            }
+            (Some(k), _) => SlotKey::Field(k.clone()),
+            (None, _) => SlotKey::Keywords,
         };
         let slot = self.slot(key);
         let groups = if it.all {
@@ -310,13 +318,15 @@ impl Builder<'_> {
 }
 
 /// Compiles the rules of one route.
-pub(super) fn build_route(route: &mut Route, rules: &[&Rule]) {
+pub(super) fn build_route(route: &mut Route, rules: &[RouteRule<'_>], own_names: bool) {
     let mut b = Builder {
         route,
+        own_names,
         pats: Vec::new(),
         pat_list: Vec::new(),
     };
-    for r in rules {
+    for rr in rules {
+        let r = rr.rule;
         let expr = simplify(b.expr(&r.condition, r));
         let tags: Vec<Arc<str>> = r.tags.iter().map(|t| Arc::from(t.as_str())).collect();
         let alert = Alert {
@@ -345,7 +355,13 @@ pub(super) fn build_route(route: &mut Route, rules: &[&Rule]) {
             }
             None => b.route.always.push(idx),
         }
-        b.route.rules.push(CRule { alert, expr });
+        b.route.rules.push(CRule {
+            alert,
+            expr,
+            index: rr.index,
+            feeds: rr.feeds,
+            standalone: rr.standalone,
+        });
     }
     b.finish();
 }

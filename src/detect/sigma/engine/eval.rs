@@ -130,7 +130,13 @@ fn push_int(out: &mut String, n: i64) {
 }
 
 impl Route {
-    pub(super) fn evaluate(&self, ev: &dyn FieldSource, s: &mut Scratch, out: &mut Vec<Alert>) {
+    pub(super) fn evaluate(
+        &self,
+        ev: &dyn FieldSource,
+        s: &mut Scratch,
+        out: &mut Vec<Alert>,
+        mut hits: Option<&mut Vec<u32>>,
+    ) {
         if self.rules.is_empty() {
             return;
         }
@@ -177,7 +183,14 @@ impl Route {
                 if let Some(rule) = self.rules.get(r)
                     && self.eval(&rule.expr, ev, s)
                 {
-                    out.push(rule.alert.clone());
+                    if rule.standalone {
+                        out.push(rule.alert.clone());
+                    }
+                    if rule.feeds
+                        && let Some(h) = hits.as_deref_mut()
+                    {
+                        h.push(rule.index);
+                    }
                 }
             }
         }
@@ -201,8 +214,13 @@ impl Route {
         buf.clear();
         let mut ip = None;
         let mut int = None;
+        let value = match key {
+            SlotKey::Field(k) => source::lookup(ev, k),
+            SlotKey::Named(k, name) => ev.get_named(name).or_else(|| source::lookup(ev, k)),
+            SlotKey::Keywords => None,
+        };
         let present = match key {
-            SlotKey::Field(k) => match source::lookup(ev, k) {
+            SlotKey::Field(_) | SlotKey::Named(..) => match value {
                 Some(v) => {
                     match v {
                         FieldValue::Ip(a) => ip = Some(a),

@@ -25,6 +25,10 @@ use hashbrown::HashMap;
 use super::classify::{self, Observability};
 use super::rule::Rule;
 use super::value::{CidrSet, CmpOp, GlobTok, StrPat};
+use std::sync::Arc;
+
+use crate::detect::LoadFailure;
+use crate::detect::correlate::{self, Correlation, CorrelationSet, Correlator};
 use crate::detect::fields::{EventKind, FieldKey};
 use crate::detect::source::FieldSource;
 use crate::event::Alert;
@@ -33,6 +37,9 @@ use eval::SCRATCH;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum SlotKey {
     Field(FieldKey),
+    /// A field a rule names by an alias (`cs-uri`, `c-uri`): the event's own value
+    /// under that name (lower-cased) when it has one, else the mapped field.
+    Named(FieldKey, Box<str>),
     /// All values of the event joined by `\n`, for field-less keywords.
     Keywords,
 }
@@ -110,6 +117,20 @@ enum CExpr {
 struct CRule {
     alert: Alert,
     expr: CExpr,
+    /// Index of the rule in the slice the engine was built from.
+    index: u32,
+    /// Some correlation counts its matches.
+    feeds: bool,
+    /// Its matches alert on their own (false: a correlation's `generate: false` rule).
+    standalone: bool,
+}
+
+/// How a rule enters a route.
+pub(super) struct RouteRule<'a> {
+    pub rule: &'a Rule,
+    pub index: u32,
+    pub feeds: bool,
+    pub standalone: bool,
 }
 
 #[derive(Default)]
@@ -143,12 +164,28 @@ pub struct EngineStats {
     pub other_logsource: usize,
     /// Skipped: `status: deprecated` or `unsupported`.
     pub deprecated: usize,
+    /// Correlation rules compiled.
+    pub correlations: usize,
+}
+
+/// How an engine is built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Compile *never*-observable rules too (`rules test`: a host's own events carry
+    /// the host fields the sensor never sees).
+    pub include_never: bool,
+    /// A rule that names a field by an alias (`cs-uri`, `c-uri`) reads the event's own
+    /// value under that name when it has one (`rules test`: JSON events from several
+    /// vendors). Off for the sensor, whose events have only canonical names: every name
+    /// of a field then shares one slot (one read, one scan per field).
+    pub own_names: bool,
 }
 
 /// The compiled rule set.
 pub struct Engine {
     routes: [Route; EventKind::COUNT],
     stats: EngineStats,
+    correlations: Arc<CorrelationSet>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -162,10 +199,20 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Compiles the rules a network sensor can fire (full and partial) and counts the rest.
     pub fn new(rules: &[Rule]) -> Engine {
+        Engine::build(rules, &[], EngineOptions::default()).0
+    }
+
+    /// Compiles rules and correlations. Correlations that do not resolve are returned
+    /// as failures; the rest compile.
+    pub fn build(
+        rules: &[Rule],
+        correlations: &[Correlation],
+        opts: EngineOptions,
+    ) -> (Engine, Vec<LoadFailure>) {
         let mut routes: [Route; EventKind::COUNT] = Default::default();
         let mut stats = EngineStats::default();
-        let mut per_route: [Vec<&Rule>; EventKind::COUNT] = Default::default();
-        for r in rules {
+        let mut chosen: Vec<(usize, EventKind)> = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
             let Some(kind) = r.kind() else {
                 stats.other_logsource += 1;
                 continue;
@@ -177,20 +224,71 @@ impl Engine {
             match classify::classify(r) {
                 Observability::Never => {
                     stats.never += 1;
-                    continue;
+                    if !opts.include_never {
+                        continue;
+                    }
                 }
                 Observability::Full => stats.full += 1,
                 Observability::Partial => stats.partial += 1,
             }
             stats.active += 1;
+            chosen.push((i, kind));
+        }
+        let live: Vec<bool> = {
+            let mut v = vec![false; rules.len()];
+            for &(i, _) in &chosen {
+                if let Some(x) = v.get_mut(i) {
+                    *x = true;
+                }
+            }
+            v
+        };
+        let active_corrs: Vec<Correlation> = correlations
+            .iter()
+            .filter(|c| !c.is_deprecated())
+            .cloned()
+            .collect();
+        let (set, failures) = correlate::compile::compile(rules, &active_corrs, &|i| {
+            live.get(i as usize).copied().unwrap_or(false)
+        });
+        stats.correlations = set.corrs.len();
+        let mut per_route: [Vec<RouteRule<'_>>; EventKind::COUNT] = Default::default();
+        for (i, kind) in chosen {
+            let Some(rule) = rules.get(i) else { continue };
+            let index = i as u32;
+            let feeds = set.rule_feeds.contains_key(&index);
+            let standalone = !set.feed_only.get(&index).copied().unwrap_or(false);
             if let Some(v) = per_route.get_mut(kind.index()) {
-                v.push(r);
+                v.push(RouteRule {
+                    rule,
+                    index,
+                    feeds,
+                    standalone,
+                });
             }
         }
         for (route, rs) in routes.iter_mut().zip(per_route) {
-            build::build_route(route, &rs);
+            build::build_route(route, &rs, opts.own_names);
         }
-        Engine { routes, stats }
+        (
+            Engine {
+                routes,
+                stats,
+                correlations: Arc::new(set),
+            },
+            failures,
+        )
+    }
+
+    /// The compiled correlations.
+    pub fn correlations(&self) -> &Arc<CorrelationSet> {
+        &self.correlations
+    }
+
+    /// A fresh correlation state for one worker (or one `rules test` run); tables of
+    /// shared correlations are the engine's, so every correlator of an engine shares them.
+    pub fn correlator(&self) -> Correlator {
+        Correlator::new(self.correlations.clone())
     }
 
     pub fn stats(&self) -> &EngineStats {
@@ -205,17 +303,29 @@ impl Engine {
     /// Appends an alert for every rule the event matches, in rule order. Events of an
     /// unknown kind (JSON without `EventID` or telling fields) meet every route.
     pub fn evaluate(&self, ev: &dyn FieldSource, out: &mut Vec<Alert>) {
+        self.evaluate_hits(ev, out, None);
+    }
+
+    /// As [`Engine::evaluate`], and appends to `hits` the index of every matched rule
+    /// that feeds a correlation. Rules whose matches only feed correlations
+    /// (`generate: false`) give no alert in `out`.
+    pub fn evaluate_hits(
+        &self,
+        ev: &dyn FieldSource,
+        out: &mut Vec<Alert>,
+        mut hits: Option<&mut Vec<u32>>,
+    ) {
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             match ev.kind() {
                 Some(k) => {
                     if let Some(r) = self.routes.get(k.index()) {
-                        r.evaluate(ev, &mut s, out);
+                        r.evaluate(ev, &mut s, out, hits.as_deref_mut());
                     }
                 }
                 None => {
                     for r in &self.routes {
-                        r.evaluate(ev, &mut s, out);
+                        r.evaluate(ev, &mut s, out, hits.as_deref_mut());
                     }
                 }
             }
