@@ -434,7 +434,9 @@ mod tests {
         assert_eq!(resolve("c-uri-stem"), FieldKey::Virtual(Virtual::UriStem));
         assert_eq!(resolve("Image"), FieldKey::HostOnly("Image".into()));
         assert_eq!(resolve("process.name"), FieldKey::HostOnly("Image".into()));
-        assert_eq!(resolve("Z"), FieldKey::Other("Z".into()));
+        // Zeek's dns.log Z bits are a DNS event field now.
+        assert_eq!(resolve("Z"), FieldKey::Event(Field::Z));
+        assert_eq!(resolve("x-no-such"), FieldKey::Other("x-no-such".into()));
     }
 
     #[test]
