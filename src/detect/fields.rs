@@ -434,9 +434,21 @@ mod tests {
         assert_eq!(resolve("c-uri-stem"), FieldKey::Virtual(Virtual::UriStem));
         assert_eq!(resolve("Image"), FieldKey::HostOnly("Image".into()));
         assert_eq!(resolve("process.name"), FieldKey::HostOnly("Image".into()));
-        // Zeek's dns.log Z bits are a DNS event field now.
         assert_eq!(resolve("Z"), FieldKey::Event(Field::Z));
-        assert_eq!(resolve("x-no-such"), FieldKey::Other("x-no-such".into()));
+        assert_eq!(resolve("cs-cookie"), FieldKey::Event(Field::HttpCookie));
+        assert_eq!(
+            resolve("resp_mime_types"),
+            FieldKey::Unproduced("resp_mime_types".into())
+        );
+        assert_eq!(resolve("x-vendor"), FieldKey::Other("x-vendor".into()));
+        assert_eq!(
+            resolve_in("version", Some(EventKind::Connect)),
+            FieldKey::Event(Field::TlsVersion)
+        );
+        assert_eq!(
+            resolve_in("version", Some(EventKind::Http)),
+            FieldKey::Event(Field::HttpVersion)
+        );
     }
 
     #[test]
