@@ -131,6 +131,7 @@ impl Analytics {
             port: h.dst_port,
             transport: h.protocol,
             name,
+            held: None,
             at,
             bytes,
             new_connection,
@@ -151,6 +152,7 @@ impl Analytics {
             port: x.port,
             transport: x.transport,
             name: x.name.as_deref(),
+            held: x.name.as_ref(),
             at: x.at,
             bytes: x.client_bytes,
             new_connection: x.first,
@@ -166,7 +168,11 @@ impl Analytics {
             return None;
         }
         let server = match c.name {
-            Some(n) if !n.is_empty() && n != "-" => Server::Name(lowercase(n)),
+            Some(n) if !n.is_empty() && n != "-" => Server::Name(match c.held {
+                // An exchange's name is already an `Arc`: shared, not copied again.
+                Some(a) if !n.bytes().any(|b| b.is_ascii_uppercase()) => Arc::clone(a),
+                _ => lowercase(n),
+            }),
             _ => Server::Ip(c.server),
         };
         let key = PairKey {
@@ -252,6 +258,8 @@ struct CheckIn<'a> {
     port: u16,
     transport: Transport,
     name: Option<&'a str>,
+    /// `name` as an `Arc` the caller already holds (an exchange's), if any.
+    held: Option<&'a Arc<str>>,
     at: Timestamp,
     bytes: u64,
     new_connection: bool,
@@ -428,6 +436,13 @@ mod tests {
         a.observe(&end(2, 60, AppProtocol::Http, 460), &mut found);
         a.observe(&end(3, 130, AppProtocol::Dns, 0), &mut found);
         assert_eq!(checkins(&a), 4);
+        // An exchange whose name is already lowercase shares its `Arc`: the same pair.
+        let lower = ExchangeSeen {
+            name: Some(Arc::from("c2.example.test")),
+            ..exchange(190, false, 190)
+        };
+        assert_eq!(a.exchange(&lower), None);
+        assert_eq!(checkins(&a), 5);
         assert!(found.is_empty());
         assert_eq!(a.beacons.as_ref().map(|t| t.counters().pairs), Some(1));
     }
