@@ -280,7 +280,7 @@ NOTICE = """\
 attack-mappings.json: ATT&CK technique mappings shipped with c2tap
 ===================================================================
 
-Source: Mappings Explorer, Center for Threat-Informed Defense (MITRE Engenuity),
+Source: Mappings Explorer, Center for Threat-Informed Defense,
 https://github.com/center-for-threat-informed-defense/mappings-explorer (commit 2911162,
 mappings/...), licensed under the Apache License, Version 2.0
 (http://www.apache.org/licenses/LICENSE-2.0; the full text is in ../shared/mappings/LICENSE.txt

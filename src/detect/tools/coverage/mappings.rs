@@ -125,7 +125,8 @@ pub fn write_text(
         } else {
             format!(" {}", t.name)
         };
-        writeln!(out, "\n {}{name} ({} rules)", t.technique, t.rules)?;
+        let plural = if t.rules == 1 { "" } else { "s" };
+        writeln!(out, "\n {}{name} ({} rule{plural})", t.technique, t.rules)?;
         let empty = t.veris.is_empty()
             && t.nist_800_53.is_empty()
             && t.aws.is_empty()
