@@ -489,3 +489,26 @@ fn rules_test_adds_mappings_only_where_the_data_has_them() {
             .all(|a| a.get("Mappings").is_none())
     );
 }
+
+#[test]
+fn correlation_alerts_carry_their_own_mappings() {
+    // The built-in tunnel-service correlations fire on dns-tunnels.pcap; their alert
+    // (the Correlation event's first) is rendered like a rule's.
+    let evs = replay(&repo().join("pcaps/dns-tunnels.pcap"), &[]);
+    let corr: Vec<&Value> = evs.iter().filter(|e| e["EventID"] == 120).collect();
+    assert!(!corr.is_empty(), "no Correlation event");
+    for c in corr {
+        let a = &c["Alerts"][0];
+        assert_eq!(a["RuleId"], c["CorrelationId"]);
+        let ids: Vec<String> = a["RuleTags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t.as_str()?.strip_prefix("attack.t"))
+            .map(|t| format!("T{}", t.to_ascii_uppercase()))
+            .collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        assert!(!ids.is_empty());
+        assert_eq!(a["Mappings"], expected_mappings(&ids), "{}", a["RuleTitle"]);
+    }
+}
