@@ -148,7 +148,7 @@ pub fn write_text(
                     ]
                 })
                 .collect();
-            table(out, &["action", "versions", "description"], &rows)?;
+            table(out, &["enumeration", "versions", "description"], &rows)?;
         }
         if !t.nist_800_53.is_empty() {
             writeln!(out, "  NIST 800-53 rev 5")?;
