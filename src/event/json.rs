@@ -254,6 +254,10 @@ fn write_alerts(out: &mut Vec<u8>, alerts: &[Alert]) {
             write_str(o.out, t);
         }
         o.out.push(b']');
+        // Rendered (and checked to be JSON) at rule load: one copy per alert.
+        if let Some(m) = &a.mappings {
+            o.raw(key!("Mappings"), m);
+        }
         o.out.push(b'}');
     }
     out.push(b']');

@@ -319,6 +319,10 @@ pub struct Alert {
     pub rule_title: Arc<str>,
     pub rule_level: Arc<str>,
     pub rule_tags: Arc<[Arc<str>]>,
+    /// The `Mappings` object (ATT&CK technique → VERIS, NIST 800-53, cloud
+    /// capabilities) as compact JSON, rendered once per rule at load and copied into
+    /// each alert; `None` when no technique of the rule is mapped or mappings are off.
+    pub mappings: Option<Arc<str>>,
 }
 
 /// Sysmon-modular's `RuleName` for everything c2tap alerts on.
