@@ -188,19 +188,105 @@ pub const RESCORE_SHARE: usize = 4;
 
 /// The server side of a pair: its name where known (TLS SNI, HTTP Host, a DNS answer),
 /// else its address. A pair by name and a pair by address are different pairs.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Server {
     Name(Arc<str>),
     Ip(IpAddr),
 }
 
 /// What a beacon is counted by: one client, one server, one port, one transport.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PairKey {
     pub client: IpAddr,
     pub server: Server,
     pub port: u16,
     pub transport: Transport,
+}
+
+impl PairKey {
+    pub fn as_ref(&self) -> PairRef<'_> {
+        PairRef {
+            client: self.client,
+            server: match &self.server {
+                Server::Name(n) => ServerRef::Name(n, Some(n)),
+                Server::Ip(ip) => ServerRef::Ip(*ip),
+            },
+            port: self.port,
+            transport: self.transport,
+        }
+    }
+}
+
+/// A [`PairKey`] that borrows its name: most check-ins are of a pair already held, and
+/// looking one up must not copy the name (only a new pair owns one).
+#[derive(Clone, Copy, Debug)]
+pub struct PairRef<'a> {
+    pub client: IpAddr,
+    pub server: ServerRef<'a>,
+    pub port: u16,
+    pub transport: Transport,
+}
+
+/// A [`Server`] that borrows: the name (lowercase), and the caller's `Arc` of that same
+/// name when it holds one, for a new pair to share rather than copy.
+#[derive(Clone, Copy, Debug)]
+pub enum ServerRef<'a> {
+    Name(&'a str, Option<&'a Arc<str>>),
+    Ip(IpAddr),
+}
+
+impl PairRef<'_> {
+    /// The key a new pair owns.
+    pub fn to_key(self) -> PairKey {
+        PairKey {
+            client: self.client,
+            server: match self.server {
+                ServerRef::Name(_, Some(shared)) => Server::Name(Arc::clone(shared)),
+                ServerRef::Name(n, None) => Server::Name(Arc::from(n)),
+                ServerRef::Ip(ip) => Server::Ip(ip),
+            },
+            port: self.port,
+            transport: self.transport,
+        }
+    }
+
+    /// Whether `key` is this pair.
+    pub fn is(&self, key: &PairKey) -> bool {
+        let server = match (&key.server, self.server) {
+            (Server::Name(a), ServerRef::Name(b, _)) => **a == *b,
+            (Server::Ip(a), ServerRef::Ip(b)) => *a == b,
+            _ => false,
+        };
+        server
+            && key.client == self.client
+            && key.port == self.port
+            && key.transport == self.transport
+    }
+}
+
+/// One hash for a pair, borrowed or owned (the name hashes as its text).
+impl std::hash::Hash for PairRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.client.hash(h);
+        match self.server {
+            ServerRef::Name(n, _) => {
+                0u8.hash(h);
+                n.hash(h);
+            }
+            ServerRef::Ip(ip) => {
+                1u8.hash(h);
+                ip.hash(h);
+            }
+        }
+        self.port.hash(h);
+        self.transport.hash(h);
+    }
+}
+
+impl std::hash::Hash for PairKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.as_ref().hash(h);
+    }
 }
 
 /// A finding's severity, RITA v5's categories for a beacon score (from low to high).
@@ -501,6 +587,19 @@ impl BeaconTracker {
         new_connection: bool,
         open_for: Duration,
     ) -> Option<BeaconFinding> {
+        self.check_in_of(key.as_ref(), at, client_bytes, new_connection, open_for)
+    }
+
+    /// [`BeaconTracker::check_in_after`] of a borrowed key: the name is copied only when
+    /// the pair is new.
+    pub fn check_in_of(
+        &mut self,
+        key: PairRef<'_>,
+        at: Timestamp,
+        client_bytes: u64,
+        new_connection: bool,
+        open_for: Duration,
+    ) -> Option<BeaconFinding> {
         self.counters.checkins = self.counters.checkins.saturating_add(1);
         let now = self.now.map_or(at, |n| n.max(at));
         let window_start = Timestamp(now.0.saturating_sub(self.cfg.window.0));
@@ -517,7 +616,7 @@ impl BeaconTracker {
         self.expire_idle(window_start);
 
         let hash = self.hasher.hash_one(key);
-        let idx = match self.find(hash, key) {
+        let idx = match self.find(hash, &key) {
             Some(idx) => {
                 self.slab.touch(idx);
                 idx
@@ -558,7 +657,7 @@ impl BeaconTracker {
     /// Check-ins of a pair in the window, as of its last check-in; `None` for a pair
     /// not held.
     pub fn window_checkins(&self, key: &PairKey) -> Option<u64> {
-        let idx = self.find(self.hasher.hash_one(key), key)?;
+        let idx = self.find(self.hasher.hash_one(key), &key.as_ref())?;
         self.slab.get(idx).map(|n| n.pair.in_window())
     }
 

@@ -48,7 +48,7 @@
 //! validation, which our DNS parser already does, and refusing an odd name would drop
 //! the names a tunnel detector most wants to see.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 use psl::{List, Psl, Type};
 
@@ -157,9 +157,11 @@ pub fn split(name: &str) -> Split<'_> {
         return Split::whole(name, NameKind::IpAddress);
     }
 
-    // The list matches lowercase bytes; copy only when the name has an uppercase letter.
-    let mut buf = [0u8; MAX_NAME];
+    // The list matches lowercase bytes; copy only when the name has an uppercase letter
+    // (the buffer is not even zeroed otherwise: most names are lowercase).
+    let mut buf: [u8; MAX_NAME];
     let lower: &[u8] = if bytes.iter().any(u8::is_ascii_uppercase) {
+        buf = [0u8; MAX_NAME];
         let Some(copy) = buf.get_mut(..bytes.len()) else {
             return Split::whole(name, NameKind::TooLong);
         };
@@ -280,9 +282,10 @@ pub fn entropy(label: &[u8]) -> f64 {
 
 fn is_ip_like(name: &str) -> bool {
     let last = name.rsplit('.').next().unwrap_or(name);
+    // A dotted IPv4 address ends in digits, so the first test covers it; only a name
+    // with a colon can be an IPv6 address (parsing every name as one costs a parse).
     (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
-        || name.parse::<Ipv4Addr>().is_ok()
-        || name.parse::<Ipv6Addr>().is_ok()
+        || (name.contains(':') && name.parse::<Ipv6Addr>().is_ok())
 }
 
 #[cfg(test)]

@@ -504,10 +504,17 @@ impl DnsTunnelTracker {
             self.counters.skipped = self.counters.skipped.saturating_add(1);
             return None;
         };
-        let mut buf = [0u8; MAX_NAME];
-        let Some(domain) = lowercase(group.domain, &mut buf) else {
-            self.counters.skipped = self.counters.skipped.saturating_add(1);
-            return None;
+        // Entries are keyed by the lowercase domain; copied only when it has capitals.
+        let mut buf: [u8; MAX_NAME];
+        let domain = if group.domain.bytes().any(|b| b.is_ascii_uppercase()) {
+            buf = [0u8; MAX_NAME];
+            let Some(lower) = lowercase(group.domain, &mut buf) else {
+                self.counters.skipped = self.counters.skipped.saturating_add(1);
+                return None;
+            };
+            lower
+        } else {
+            group.domain
         };
         if self.is_allowed(obs.qname, domain) {
             self.counters.allowed = self.counters.allowed.saturating_add(1);

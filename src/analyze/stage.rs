@@ -22,7 +22,7 @@
 use std::sync::Arc;
 
 use super::allow::AllowList;
-use super::beacon::{BeaconFinding, BeaconTracker, PairKey, Server, TrackerConfig};
+use super::beacon::{BeaconFinding, BeaconTracker, PairRef, Server, ServerRef, TrackerConfig};
 use super::dns_tunnel::{DnsObservation, DnsTunnelFinding, DnsTunnelTracker, TunnelConfig};
 use crate::event::text::Short;
 use crate::event::{AppProtocol, BeaconAlert, Body, DnsTunnelAlert, Event, Header, Transport};
@@ -167,21 +167,28 @@ impl Analytics {
             self.allowed = self.allowed.saturating_add(1);
             return None;
         }
+        // Pairs are keyed by the lowercase name; a name with capitals (rare: clients
+        // send what the user typed) is lowercased into a copy first.
+        let lowered: String;
         let server = match c.name {
-            Some(n) if !n.is_empty() && n != "-" => Server::Name(match c.held {
-                // An exchange's name is already an `Arc`: shared, not copied again.
-                Some(a) if !n.bytes().any(|b| b.is_ascii_uppercase()) => Arc::clone(a),
-                _ => lowercase(n),
-            }),
-            _ => Server::Ip(c.server),
+            Some(n) if !n.is_empty() && n != "-" => {
+                if n.bytes().any(|b| b.is_ascii_uppercase()) {
+                    lowered = n.to_ascii_lowercase();
+                    ServerRef::Name(&lowered, None)
+                } else {
+                    // An exchange's name is already an `Arc`: a new pair shares it.
+                    ServerRef::Name(n, c.held)
+                }
+            }
+            _ => ServerRef::Ip(c.server),
         };
-        let key = PairKey {
+        let key = PairRef {
             client: c.client,
             server,
             port: c.port,
             transport: c.transport,
         };
-        tracker.check_in_after(&key, c.at, c.bytes, c.new_connection, c.open_for)
+        tracker.check_in_of(key, c.at, c.bytes, c.new_connection, c.open_for)
     }
 
     /// Whether an HTTP request at `at` opened its flow (the first request the cache
@@ -239,15 +246,6 @@ impl Analytics {
             c.set(Counter::DnsTunnelEvictions, t.evictions);
         }
         c.set(Counter::AnalyticsAllowed, self.allowed);
-    }
-}
-
-/// The name as pairs are keyed (names are compared byte for byte), copied once.
-fn lowercase(name: &str) -> Arc<str> {
-    if name.bytes().any(|b| b.is_ascii_uppercase()) {
-        Arc::from(name.to_ascii_lowercase().as_str())
-    } else {
-        Arc::from(name)
     }
 }
 
@@ -340,7 +338,7 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
 
     use super::*;
-    use crate::analyze::beacon::BeaconKind;
+    use crate::analyze::beacon::{BeaconKind, PairKey};
     use crate::event::{ConnNames, ConnectionEnd, HttpRequest};
 
     const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));

@@ -26,21 +26,21 @@ impl BeaconTracker {
         self.slab.get_mut(idx).map(|n| &mut n.pair)
     }
 
-    pub(super) fn find(&self, hash: u64, key: &PairKey) -> Option<u32> {
+    pub(super) fn find(&self, hash: u64, key: &PairRef<'_>) -> Option<u32> {
         let slab = &self.slab;
         self.table
-            .find(hash, |&i| slab.get(i).is_some_and(|n| n.key == *key))
+            .find(hash, |&i| slab.get(i).is_some_and(|n| key.is(&n.key)))
             .copied()
     }
 
     /// Makes a node for a new pair: a free slot, a new one while the slab may grow within
     /// both caps, else the least recently seen pair's. `None` when one pair cannot fit.
-    pub(super) fn insert(&mut self, key: &PairKey, hash: u64) -> Option<u32> {
+    pub(super) fn insert(&mut self, key: PairRef<'_>, hash: u64) -> Option<u32> {
         let idx = self.take_slot()?;
-        let name = match &key.server {
+        let name = match key.server {
             // The Arc's two counters and the bytes, as if this pair owned the name.
-            Server::Name(n) => n.len().saturating_add(size_of::<[usize; 2]>()),
-            Server::Ip(_) => 0,
+            ServerRef::Name(n, _) => n.len().saturating_add(size_of::<[usize; 2]>()),
+            ServerRef::Ip(_) => 0,
         };
         let heap = name.saturating_add(bytes_of::<Hit>(RING_MIN));
         if !self.ensure_room(heap, None) {
@@ -51,7 +51,7 @@ impl BeaconTracker {
         ring.reserve_exact(RING_MIN);
         let heap = name.saturating_add(bytes_of::<Hit>(ring.capacity()));
         let entry = Entry {
-            key: key.clone(),
+            key: key.to_key(),
             hash,
             pair: Pair {
                 ring,
