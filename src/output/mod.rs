@@ -7,6 +7,7 @@
 //! TLS backlog overflowing) are reported by [`Sink::drops`]. Imports nothing from the
 //! data path.
 
+mod backlog;
 mod file;
 pub mod tls;
 
