@@ -281,7 +281,7 @@ impl RuntimeConfig {
                 }
                 OutputTarget::Redis(
                     redis_target(s, &file.redis, RedisEnv::read())
-                        .with_context(|| format!("-o {s}"))?,
+                        .with_context(|| format!("-o {}", without_userinfo(s)))?,
                 )
             }
             Some(path) => OutputTarget::File {
@@ -526,6 +526,19 @@ fn redis_target(url: &str, f: &RedisFileConfig, env: RedisEnv) -> anyhow::Result
     })
 }
 
+/// `redis://user:pass@host/s` as `redis://…@host/s`: a URL that carries a password is
+/// refused, and the message that says so must not repeat it.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://…{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
 /// The config file (none: every key at its default) with the `--set` values over it.
 fn read_file(path: Option<&Path>, sets: &[String]) -> anyhow::Result<FileConfig> {
     let mut table = match path {
@@ -751,6 +764,15 @@ mod tests {
         let err = redis_target("redis://u:hunter2@h/s", &f, RedisEnv::default()).unwrap_err();
         assert!(err.to_string().contains("C2TAP_REDIS_PASSWORD"), "{err}");
         assert!(!err.to_string().contains("hunter2"), "{err}");
+        // Nor does the context that names the -o value.
+        let err = RuntimeConfig::load(Overrides {
+            output: Some("redis://u:hunter2@h:1/s".into()),
+            ..Overrides::default()
+        })
+        .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("redis://…@h:1/s"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
     }
 
     #[test]

@@ -342,7 +342,7 @@ fn classify_connect(e: &RedisError) -> Start {
     if e.kind() == redis::ErrorKind::AuthenticationFailed {
         return Start::Config(format!(
             "WRONGPASS: the server refused the credentials ([redis] username/password or \
-             {PASSWORD_ENV}): {reason}"
+             {PASSWORD_ENV})"
         ));
     }
     if e.kind() == redis::ErrorKind::InvalidClientConfig || is_tls_failure(e) {
@@ -396,9 +396,13 @@ fn is_tls_failure(e: &RedisError) -> bool {
             .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
 }
 
-/// The error for people: the library's text, with the server's code when there is one.
+/// The error for people: the library's text, with the server's code when there is one;
+/// a socket timeout says so (the OS calls it "Resource temporarily unavailable").
 fn describe(e: &RedisError) -> String {
     let text = e.to_string();
+    if e.is_timeout() {
+        return format!("no answer in time ({text})");
+    }
     match e.code() {
         Some(code) if !text.contains(code) => format!("{code}: {text}"),
         _ => text,
