@@ -223,6 +223,17 @@ impl RuntimeConfig {
     /// Reads the file (if any) and applies the flags. Errors here are usage errors
     /// (exit status 2).
     pub fn load(o: Overrides) -> anyhow::Result<RuntimeConfig> {
+        // Checked before the file is read, so that no message repeats the value.
+        if o.sets.iter().any(|set| {
+            set.split_once('=')
+                .is_some_and(|(key, _)| key.trim() == "redis.password")
+        }) {
+            bail!(
+                "--set redis.password: the Redis password is never a flag (the process list \
+                 shows flags); use [redis] password in the config file or {}",
+                redis::PASSWORD_ENV
+            );
+        }
         let file = read_file(o.config.as_deref(), &o.sets)?;
         let workers = o.workers.or(file.workers).unwrap_or_else(default_workers);
         if workers == 0 || workers > MAX_WORKERS {
@@ -772,6 +783,16 @@ mod tests {
         .unwrap_err();
         let msg = format!("{err:#}");
         assert!(msg.contains("redis://…@h:1/s"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+        // Nor is a password taken from --set.
+        let err = RuntimeConfig::load(Overrides {
+            output: Some("redis://h:1/s".into()),
+            sets: vec!["redis.password=hunter2".into()],
+            ..Overrides::default()
+        })
+        .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("never a flag"), "{msg}");
         assert!(!msg.contains("hunter2"), "{msg}");
     }
 
