@@ -8,7 +8,8 @@
 //! approximately (and exactly when asked); a password from the environment or an ACL
 //! user from the config file works, a wrong or missing one and a key of another type
 //! fail the start with status 2 and never print the password; a server restart in the
-//! middle of a replay loses nothing; no server at all: buffered, then counted drops;
+//! middle of a replay loses nothing, and a stalled one times out and gets the batch
+//! again; no server at all: buffered, then counted drops;
 //! `rediss://` with a CA and a client certificate made by `openssl`.
 
 mod common;
@@ -586,9 +587,15 @@ fn server_restart_in_the_middle_loses_nothing() {
     );
     assert!(!stderr.contains("dropped"), "{stderr}");
 
-    // At-least-once: the stream is the expected lines in order, where a buffer whose
-    // replies did not all come back may repeat; no line is ever skipped.
     let lines = read_stream(&mut server.client(None), "c2tap", "eve");
+    let repeated = assert_at_least_once(&expected, lines);
+    eprintln!("{repeated} lines repeated; c2tap said:\n{stderr}");
+}
+
+/// At-least-once: the stream is the expected lines in order, where a buffer whose
+/// replies did not all come back may repeat; no line is ever skipped. Returns the
+/// lines seen twice.
+fn assert_at_least_once(expected: &[String], lines: Vec<String>) -> usize {
     let all_states = states(&lines);
     assert_eq!(all_states.first().map(String::as_str), Some("start"));
     assert_eq!(all_states.last().map(String::as_str), Some("stop"));
@@ -610,8 +617,78 @@ fn server_restart_in_the_middle_loses_nothing() {
         }
         pos = pos.max(i + 1);
     }
-    eprintln!("{repeated} lines repeated; c2tap said:\n{stderr}");
     assert_eq!(pos, expected.len(), "lines missing at the end");
+    repeated
+}
+
+#[test]
+fn stalled_server_times_out_and_the_batch_is_sent_again() {
+    if !have_redis() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let pcap = dns_pcap(dir.path(), 20_000);
+    let expected = file_lines(dir.path(), std::slice::from_ref(&pcap));
+    let mut child = c2tap()
+        .args([
+            "replay",
+            "--events",
+            "all",
+            "-w",
+            "1",
+            "-o",
+            &url(server.port, "c2tap"),
+        ])
+        .args([
+            "--set",
+            "redis.stream_maxlen=0",
+            "--set",
+            "redis.buffer=256M",
+        ])
+        .arg(&pcap)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut conn = server.client(None);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while xlen(&mut conn, "c2tap") < 1000 {
+        assert!(Instant::now() < deadline, "the first 1000 lines never came");
+        sleep(Duration::from_millis(10));
+    }
+    drop(conn);
+    // Freeze the server under a sensor that is sending: its pipeline gets no replies,
+    // the reply timeout (10 s) gives up on it and the writer goes back to its queue;
+    // thawed, the server answers the next connection and the batch is sent again.
+    let redis_pid = server.child.as_ref().unwrap().id().to_string();
+    let signal = |sig: &str| {
+        assert!(
+            Command::new("kill")
+                .args([sig, &redis_pid])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+    signal("-STOP");
+    sleep(Duration::from_secs(12));
+    signal("-CONT");
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("no answer in time"), "{stderr}");
+    assert!(stderr.contains("connected, sending"), "{stderr}");
+    assert!(!stderr.contains("dropped"), "{stderr}");
+    let lines = read_stream(&mut server.client(None), "c2tap", "eve");
+    let repeated = assert_at_least_once(&expected, lines);
+    eprintln!("{repeated} lines repeated; c2tap said:\n{stderr}");
 }
 
 #[test]
