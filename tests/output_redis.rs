@@ -64,7 +64,7 @@ impl Server {
             args: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
         };
-        s.spawn();
+        s.spawn_on_free_ports();
         s
     }
 
@@ -87,11 +87,33 @@ impl Server {
             ],
             child: None,
         };
-        s.spawn();
+        s.spawn_on_free_ports();
         s
     }
 
+    /// Another test may take a "free" port before this server binds it: try others.
+    fn spawn_on_free_ports(&mut self) {
+        for _ in 0..4 {
+            match self.try_spawn() {
+                Ok(()) => return,
+                Err(why) => {
+                    eprintln!("redis-server on {} exited ({why}), another port", self.port);
+                    self.port = free_port();
+                    self.tls_port = self.tls_port.map(|_| free_port());
+                }
+            }
+        }
+        self.spawn();
+    }
+
+    /// Starts the server again on its own port and directory.
     fn spawn(&mut self) {
+        if let Err(why) = self.try_spawn() {
+            panic!("redis-server on {} did not start: {why}", self.port);
+        }
+    }
+
+    fn try_spawn(&mut self) -> Result<(), String> {
         let mut cmd = Command::new("redis-server");
         cmd.args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--dir", &self.dir.display().to_string()])
@@ -111,7 +133,9 @@ impl Server {
             .current_dir(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        self.child = Some(cmd.spawn().expect("starting redis-server"));
+        let child = self
+            .child
+            .insert(cmd.spawn().expect("starting redis-server"));
         // Ready when it answers (with a password set, NOAUTH is an answer too).
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -119,15 +143,16 @@ impl Server {
                 .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)))
                 .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
             match answered {
-                Ok(_) => return,
-                Err(e) if e.code() == Some("NOAUTH") => return,
+                Ok(_) => return Ok(()),
+                Err(e) if e.code() == Some("NOAUTH") => return Ok(()),
                 Err(e) => {
-                    assert!(
-                        Instant::now() < deadline,
-                        "redis-server on {} did not start: {e}\n{}",
-                        self.port,
-                        self.log()
-                    );
+                    if let Some(status) = child.try_wait().unwrap() {
+                        self.child = None;
+                        return Err(format!("{status}: {}", self.log()));
+                    }
+                    if Instant::now() > deadline {
+                        return Err(format!("{e}: {}", self.log()));
+                    }
                     sleep(Duration::from_millis(50));
                 }
             }
