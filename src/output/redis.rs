@@ -239,10 +239,14 @@ impl RedisSink {
             return;
         }
         if self.conn.is_none() {
-            if Instant::now() < self.next_attempt {
+            let now = Instant::now();
+            if now < self.next_attempt {
                 return;
             }
-            match self.client.get_connection_with_timeout(CONNECT_TIMEOUT) {
+            let limit = clamp(now + CONNECT_TIMEOUT, deadline)
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1));
+            match self.client.get_connection_with_timeout(limit) {
                 Ok(conn) => {
                     self.conn = Some(conn);
                     self.backoff = BACKOFF_MIN;
@@ -256,7 +260,7 @@ impl RedisSink {
                     }
                 }
                 Err(e) => {
-                    let reason = format!("cannot connect: {e}");
+                    let reason = format!("cannot connect: {}", describe(&e));
                     self.went_down(&reason);
                     return;
                 }
