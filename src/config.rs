@@ -15,6 +15,7 @@ use crate::analyze::allow::AllowList;
 use crate::analyze::beacon::TrackerConfig;
 use crate::analyze::dns_tunnel::TunnelConfig;
 use crate::analyze::stage::AnalyticsConfig;
+use crate::output::redis::{self, Password, RedisTarget, Trim};
 use crate::output::tls::{self, TlsTarget};
 use crate::output::{OutputTarget, Rotation};
 use crate::time::Duration;
@@ -69,6 +70,53 @@ pub struct FileConfig {
     pub live: LiveFileConfig,
     #[serde(default)]
     pub analytics: AnalyticsFileConfig,
+    #[serde(default)]
+    pub redis: RedisFileConfig,
+}
+
+/// `[redis]`: settings of `-o redis://` and `rediss://`. Names follow Suricata 8's
+/// eve-log redis options (`stream-maxlen`, `stream-trim-exact`, `username`,
+/// `password`) in this file's snake_case. There is no flag for the password: a flag
+/// shows in the process list.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisFileConfig {
+    /// ACL user; `C2TAP_REDIS_USERNAME` wins over it.
+    pub username: Option<String>,
+    /// `C2TAP_REDIS_PASSWORD` wins over it.
+    pub password: Option<Password>,
+    /// Entries the stream keeps (XADD MAXLEN); 0: no trimming.
+    pub stream_maxlen: Option<u64>,
+    /// `MAXLEN =` instead of `MAXLEN ~`.
+    pub stream_trim_exact: Option<bool>,
+    /// The entry field that holds the line (Suricata: `eve`).
+    pub field: Option<String>,
+    /// Memory for lines while the server is away (default 64M).
+    pub buffer: Option<String>,
+    /// `rediss://`: CA bundle (PEM); default the system store.
+    pub ca: Option<PathBuf>,
+    /// `rediss://`: client certificate chain and key (PEM), together.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// The credentials from the environment (`C2TAP_REDIS_USERNAME`, `C2TAP_REDIS_PASSWORD`),
+/// read once at load; a parameter of [`redis_target`] so that tests need no process
+/// environment.
+#[derive(Debug, Default, Clone)]
+pub struct RedisEnv {
+    pub username: Option<String>,
+    pub password: Option<Password>,
+}
+
+impl RedisEnv {
+    fn read() -> RedisEnv {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        RedisEnv {
+            username: var(redis::USERNAME_ENV),
+            password: var(redis::PASSWORD_ENV).map(Password),
+        }
+    }
 }
 
 /// `[analytics]`: behavioural detection (beacons, DNS tunnels).
@@ -180,6 +228,17 @@ impl RuntimeConfig {
     /// Reads the file (if any) and applies the flags. Errors here are usage errors
     /// (exit status 2).
     pub fn load(o: Overrides) -> anyhow::Result<RuntimeConfig> {
+        // Checked before the file is read, so that no message repeats the value.
+        if o.sets.iter().any(|set| {
+            set.split_once('=')
+                .is_some_and(|(key, _)| key.trim() == "redis.password")
+        }) {
+            bail!(
+                "--set redis.password: the Redis password is never a flag (the process list \
+                 shows flags); use [redis] password in the config file or {}",
+                redis::PASSWORD_ENV
+            );
+        }
         let file = read_file(o.config.as_deref(), &o.sets)?;
         let workers = o.workers.or(file.workers).unwrap_or_else(default_workers);
         if workers == 0 || workers > MAX_WORKERS {
@@ -214,7 +273,10 @@ impl RuntimeConfig {
                 || tls.server_name.is_some()
                 || tls.buffer.is_some())
         {
-            bail!("the --tls-* options need -o tls://HOST:PORT");
+            bail!(
+                "the --tls-* options need -o tls://HOST:PORT (rediss:// takes its \
+                 certificates from [redis] ca, cert and key)"
+            );
         }
         let output = match output_arg.as_deref() {
             None | Some("-") => {
@@ -228,6 +290,15 @@ impl RuntimeConfig {
                     bail!("--rotate-size needs -o FILE, not {s}");
                 }
                 OutputTarget::Tls(tls_target(s, tls).with_context(|| format!("-o {s}"))?)
+            }
+            Some(s) if s.starts_with("redis://") || s.starts_with("rediss://") => {
+                if rotate.is_some() {
+                    bail!("--rotate-size needs -o FILE, not {s}");
+                }
+                OutputTarget::Redis(
+                    redis_target(s, &file.redis, RedisEnv::read())
+                        .with_context(|| format!("-o {}", without_userinfo(s)))?,
+                )
             }
             Some(path) => OutputTarget::File {
                 path: PathBuf::from(path),
@@ -377,6 +448,112 @@ fn tls_target(url: &str, o: TlsOverrides) -> anyhow::Result<TlsTarget> {
         client_auth,
         buffer_bytes,
     })
+}
+
+/// `redis://HOST[:PORT]/STREAM` or `rediss://…` (IPv6 as `[::1]`), with the `[redis]`
+/// settings and the credentials from the environment over the file's.
+fn redis_target(url: &str, f: &RedisFileConfig, env: RedisEnv) -> anyhow::Result<RedisTarget> {
+    let (tls, rest) = match url.strip_prefix("rediss://") {
+        Some(rest) => (true, rest),
+        None => (false, url.strip_prefix("redis://").unwrap_or(url)),
+    };
+    const SHAPE: &str = "expected redis://HOST:PORT/STREAM";
+    let Some((authority, stream)) = rest.split_once('/') else {
+        bail!("no stream name ({SHAPE})");
+    };
+    if authority.contains('@') {
+        bail!(
+            "credentials do not go in the URL, where the process list shows them: set \
+             [redis] username/password in the config file or {} / {}",
+            redis::USERNAME_ENV,
+            redis::PASSWORD_ENV
+        );
+    }
+    if stream.is_empty() {
+        bail!("empty stream name ({SHAPE})");
+    }
+    if stream.contains(|c: char| c.is_control() || c.is_whitespace() || c == '?' || c == '#') {
+        bail!("bad stream name {stream:?}: no spaces, control characters, '?' or '#'");
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        // `[::1]` alone has colons but no port.
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.is_empty() || host.contains(['/', '[', ']']) {
+        bail!("bad host {host:?} ({SHAPE})");
+    }
+    let port: u16 = match port {
+        Some(p) => p
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .with_context(|| format!("bad port {p:?}"))?,
+        None => redis::DEFAULT_PORT,
+    };
+    if !tls && (f.ca.is_some() || f.cert.is_some() || f.key.is_some()) {
+        bail!("[redis] ca, cert and key need rediss:// (Redis over TLS)");
+    }
+    let client_auth = match (&f.cert, &f.key) {
+        (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+        (None, None) => None,
+        _ => bail!("[redis] cert and key go together"),
+    };
+    let maxlen = f.stream_maxlen.unwrap_or(redis::DEFAULT_MAXLEN);
+    let trim = match (maxlen, f.stream_trim_exact.unwrap_or(false)) {
+        (0, _) => Trim::None,
+        (n, false) => Trim::Approx(n),
+        (n, true) => Trim::Exact(n),
+    };
+    let field = f
+        .field
+        .clone()
+        .unwrap_or_else(|| redis::DEFAULT_FIELD.to_owned());
+    if field.is_empty() {
+        bail!("[redis] field must not be empty");
+    }
+    let buffer_bytes = match &f.buffer {
+        Some(s) => parse_size(s).with_context(|| format!("[redis] buffer {s:?}"))?,
+        None => redis::DEFAULT_BUFFER_BYTES,
+    };
+    let password = env.password.or_else(|| f.password.clone());
+    let username = env.username.or_else(|| f.username.clone());
+    if username.is_some() && password.is_none() {
+        bail!(
+            "a Redis username needs a password ([redis] password or {})",
+            redis::PASSWORD_ENV
+        );
+    }
+    Ok(RedisTarget {
+        host: host.to_owned(),
+        port,
+        stream: stream.to_owned(),
+        tls,
+        ca: f.ca.clone(),
+        client_auth,
+        username,
+        password,
+        trim,
+        field,
+        buffer_bytes,
+    })
+}
+
+/// `redis://user:pass@host/s` as `redis://…@host/s`: a URL that carries a password is
+/// refused, and the message that says so must not repeat it.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://…{}", &rest[at..]),
+        None => url.to_owned(),
+    }
 }
 
 /// The config file (none: every key at its default) with the `--set` values over it.
@@ -569,6 +746,102 @@ mod tests {
         assert_eq!(t.server_name, "collector");
         assert_eq!(t.ca, Some(PathBuf::from("/etc/c2tap/ca.pem")));
         assert_eq!(t.buffer_bytes, 16 << 20);
+    }
+
+    #[test]
+    fn redis_urls() {
+        let f = RedisFileConfig::default();
+        let t = redis_target("redis://10.0.0.5:6380/c2tap", &f, RedisEnv::default()).unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.stream.as_str()),
+            ("10.0.0.5", 6380, "c2tap")
+        );
+        assert!(!t.tls);
+        assert_eq!(t.trim, Trim::Approx(redis::DEFAULT_MAXLEN));
+        assert_eq!(t.field, "eve");
+        assert_eq!(t.buffer_bytes, redis::DEFAULT_BUFFER_BYTES);
+        let t = redis_target("rediss://[::1]/sensors:edge", &f, RedisEnv::default()).unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.stream.as_str()),
+            ("::1", 6379, "sensors:edge")
+        );
+        assert!(t.tls);
+        assert_eq!(t.endpoint(), "rediss://[::1]:6379/sensors:edge");
+        for bad in [
+            "redis://host",
+            "redis://host:6379/",
+            "redis://host:0/s",
+            "redis://:6379/s",
+            "redis://h:99999/s",
+            "redis://h/a b",
+            "redis://h/s?db=1",
+        ] {
+            assert!(redis_target(bad, &f, RedisEnv::default()).is_err(), "{bad}");
+        }
+        let err = redis_target("redis://u:hunter2@h/s", &f, RedisEnv::default()).unwrap_err();
+        assert!(err.to_string().contains("C2TAP_REDIS_PASSWORD"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        // Nor does the context that names the -o value.
+        let err = RuntimeConfig::load(Overrides {
+            output: Some("redis://u:hunter2@h:1/s".into()),
+            ..Overrides::default()
+        })
+        .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("redis://…@h:1/s"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+        // Nor is a password taken from --set.
+        let err = RuntimeConfig::load(Overrides {
+            output: Some("redis://h:1/s".into()),
+            sets: vec!["redis.password=hunter2".into()],
+            ..Overrides::default()
+        })
+        .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("never a flag"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+    }
+
+    #[test]
+    fn redis_settings_and_credentials() {
+        let f: FileConfig = toml::from_str(
+            "[redis]\nusername = \"sensor\"\npassword = \"from-file\"\n\
+             stream_maxlen = 5000\nstream_trim_exact = true\nfield = \"event\"\n\
+             buffer = \"16M\"\n",
+        )
+        .unwrap();
+        let t = redis_target("redis://h/s", &f.redis, RedisEnv::default()).unwrap();
+        assert_eq!(t.trim, Trim::Exact(5000));
+        assert_eq!(t.field, "event");
+        assert_eq!(t.buffer_bytes, 16 << 20);
+        assert_eq!(t.username.as_deref(), Some("sensor"));
+        assert_eq!(t.password, Some(Password("from-file".into())));
+        // The environment wins over the file.
+        let env = RedisEnv {
+            username: None,
+            password: Some(Password("from-env".into())),
+        };
+        let t = redis_target("redis://h/s", &f.redis, env).unwrap();
+        assert_eq!(t.password, Some(Password("from-env".into())));
+        // The file's Debug form (and so the config's) never shows the password.
+        assert!(!format!("{f:?}").contains("from-file"));
+        let off = RedisFileConfig {
+            stream_maxlen: Some(0),
+            ..RedisFileConfig::default()
+        };
+        let t = redis_target("redis://h/s", &off, RedisEnv::default()).unwrap();
+        assert_eq!(t.trim, Trim::None);
+        let tls_only = RedisFileConfig {
+            ca: Some("ca.pem".into()),
+            ..RedisFileConfig::default()
+        };
+        assert!(redis_target("redis://h/s", &tls_only, RedisEnv::default()).is_err());
+        assert!(redis_target("rediss://h/s", &tls_only, RedisEnv::default()).is_ok());
+        let user_only = RedisFileConfig {
+            username: Some("sensor".into()),
+            ..RedisFileConfig::default()
+        };
+        assert!(redis_target("redis://h/s", &user_only, RedisEnv::default()).is_err());
     }
 
     #[test]

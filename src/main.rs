@@ -124,8 +124,14 @@ struct Common {
     #[arg(short = 'r', long = "rules", value_name = "PATH")]
     rules: Vec<PathBuf>,
     /// Where events go: - (stdout), FILE (appended to, created if missing; its folder
-    /// must exist), or tls://HOST:PORT (JSON lines over TLS) [default: -]
-    #[arg(short = 'o', long = "output", value_name = "-|FILE|tls://HOST:PORT")]
+    /// must exist), tls://HOST:PORT (JSON lines over TLS), or redis://HOST:PORT/STREAM
+    /// (rediss:// for TLS; one XADD per line; password from [redis] in the config or
+    /// C2TAP_REDIS_PASSWORD) [default: -]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "-|FILE|tls://HOST:PORT|redis://HOST:PORT/STREAM"
+    )]
     output: Option<String>,
     /// Rotate the output file when it would pass this size (e.g. 100M) [default: never]
     #[arg(long, value_name = "SIZE")]

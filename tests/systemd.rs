@@ -62,8 +62,8 @@ fn unit_dir(destdir: &Path) -> PathBuf {
 /// The keys of `FileConfig` (top level) and `LiveFileConfig` ([live]), read from
 /// src/config.rs so that a key added there and not documented here fails this test.
 /// The keys of each section of the config file, read from the structs of
-/// src/config.rs: the top level, `[live]` and `[analytics]`.
-fn config_keys() -> (Vec<String>, Vec<String>, Vec<String>) {
+/// src/config.rs: the top level, `[live]`, `[analytics]` and `[redis]`.
+fn config_keys() -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
     let src = std::fs::read_to_string(repo().join("src/config.rs")).unwrap();
     let fields = |name: &str| -> Vec<String> {
         let start = src
@@ -79,9 +79,14 @@ fn config_keys() -> (Vec<String>, Vec<String>, Vec<String>) {
     };
     let top: Vec<String> = fields("FileConfig")
         .into_iter()
-        .filter(|k| k != "live" && k != "analytics")
+        .filter(|k| k != "live" && k != "analytics" && k != "redis")
         .collect();
-    (top, fields("LiveFileConfig"), fields("AnalyticsFileConfig"))
+    (
+        top,
+        fields("LiveFileConfig"),
+        fields("AnalyticsFileConfig"),
+        fields("RedisFileConfig"),
+    )
 }
 
 /// Keys set or shown (`#key = value`) in one section of the example (`""`: the top).
@@ -131,12 +136,17 @@ fn example_config_loads() {
 #[test]
 fn example_config_documents_every_key() {
     let text = std::fs::read_to_string(repo().join("etc/c2tap.toml")).unwrap();
-    let (top, live, analytics) = config_keys();
+    let (top, live, analytics, redis) = config_keys();
     assert!(
-        top.len() >= 10 && live.len() >= 5 && analytics.len() >= 3,
-        "parsed {top:?} {live:?} {analytics:?}"
+        top.len() >= 10 && live.len() >= 5 && analytics.len() >= 3 && redis.len() >= 5,
+        "parsed {top:?} {live:?} {analytics:?} {redis:?}"
     );
-    for (section, keys) in [("", &top), ("live", &live), ("analytics", &analytics)] {
+    for (section, keys) in [
+        ("", &top),
+        ("live", &live),
+        ("analytics", &analytics),
+        ("redis", &redis),
+    ] {
         let shown = example_keys(&text, section);
         for k in keys {
             assert!(

@@ -1,19 +1,23 @@
-//! Sinks for JSON lines: stdout, a file (append, SIGHUP reopen, rotation by size), and
-//! a TLS connection to a collector (bounded backlog, reconnect with backoff).
+//! Sinks for JSON lines: stdout, a file (append, SIGHUP reopen, rotation by size), a
+//! TLS connection to a collector, and a Redis stream (both with a bounded backlog and
+//! reconnect with backoff).
 //!
 //! Where it sits: the last stage. The writer thread owns one [`Sink`] and only writes
 //! bytes that workers already serialized, so a slow sink back-pressures the workers
 //! (replay) or is counted as output drops (live). Lines the sink itself has to drop (the
-//! TLS backlog overflowing) are reported by [`Sink::drops`]. Imports nothing from the
+//! TLS or Redis backlog overflowing) are reported by [`Sink::drops`]. Imports nothing from the
 //! data path.
 
+mod backlog;
 mod file;
+pub mod redis;
 pub mod tls;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 pub use file::FileSink;
+pub use redis::{RedisSink, RedisTarget};
 pub use tls::{TlsSink, TlsTarget};
 
 /// Where events go, as given by `-o`.
@@ -26,6 +30,8 @@ pub enum OutputTarget {
     },
     /// `tls://HOST:PORT`.
     Tls(TlsTarget),
+    /// `redis://HOST:PORT/STREAM`, `rediss://…`.
+    Redis(RedisTarget),
 }
 
 /// Built-in rotation: when the file would grow past `max_bytes`, it is renamed to
@@ -44,16 +50,19 @@ pub enum OutputError {
     Write(#[source] io::Error),
     #[error("tls output {endpoint}: {reason}")]
     Tls { endpoint: String, reason: String },
+    #[error("redis output {endpoint}: {reason}")]
+    Redis { endpoint: String, reason: String },
 }
 
 impl OutputError {
     /// True when the output cannot work as configured: its folder does not exist, or
-    /// the TLS settings (certificates, names) are wrong. The binary exits 2 for these
+    /// the TLS settings (certificates, names) are wrong, or the Redis server refuses our
+    /// credentials or holds the key as another type. The binary exits 2 for these
     /// (DESIGN §5); a write that fails later (disk full) is a runtime failure.
     pub fn is_usage(&self) -> bool {
         match self {
             OutputError::Open { source, .. } => source.kind() == io::ErrorKind::NotFound,
-            OutputError::Tls { .. } => true,
+            OutputError::Tls { .. } | OutputError::Redis { .. } => true,
             OutputError::Write(_) => false,
         }
     }
@@ -64,6 +73,7 @@ pub enum Sink {
     Stdout(io::BufWriter<io::Stdout>),
     File(FileSink),
     Tls(Box<TlsSink>),
+    Redis(Box<RedisSink>),
 }
 
 impl Sink {
@@ -74,6 +84,7 @@ impl Sink {
             }
             OutputTarget::File { path, rotate } => Sink::File(FileSink::open(path, *rotate)?),
             OutputTarget::Tls(t) => Sink::Tls(Box::new(TlsSink::open(t)?)),
+            OutputTarget::Redis(t) => Sink::Redis(Box::new(RedisSink::open(t)?)),
         })
     }
 
@@ -87,6 +98,10 @@ impl Sink {
                 t.write_lines(bytes);
                 Ok(())
             }
+            Sink::Redis(r) => {
+                r.write_lines(bytes);
+                Ok(())
+            }
         }
     }
 
@@ -98,25 +113,35 @@ impl Sink {
                 t.flush();
                 Ok(())
             }
+            Sink::Redis(r) => {
+                r.flush();
+                Ok(())
+            }
         }
     }
 
-    /// End of the run: the last flush. The TLS sink tries to deliver its backlog for a
-    /// bounded time ([`tls::SHUTDOWN_FLUSH`]) and counts what is left as dropped.
+    /// End of the run: the last flush. The TLS and Redis sinks try to deliver their
+    /// backlog for a bounded time ([`tls::SHUTDOWN_FLUSH`]) and count what is left as
+    /// dropped.
     pub fn close(&mut self) -> Result<(), OutputError> {
         match self {
             Sink::Tls(t) => {
                 t.close();
                 Ok(())
             }
+            Sink::Redis(r) => {
+                r.close();
+                Ok(())
+            }
             _ => self.flush(),
         }
     }
 
-    /// Lines this sink dropped so far (only the TLS sink drops).
+    /// Lines this sink dropped so far (only the TLS and Redis sinks drop).
     pub fn drops(&self) -> u64 {
         match self {
             Sink::Tls(t) => t.drops(),
+            Sink::Redis(r) => r.drops(),
             Sink::Stdout(_) | Sink::File(_) => 0,
         }
     }
@@ -124,7 +149,7 @@ impl Sink {
     /// SIGHUP: reopen the file by name so that logrotate's rename takes effect.
     pub fn reopen(&mut self) -> Result<(), OutputError> {
         match self {
-            Sink::Stdout(_) | Sink::Tls(_) => Ok(()),
+            Sink::Stdout(_) | Sink::Tls(_) | Sink::Redis(_) => Ok(()),
             Sink::File(f) => f.reopen(),
         }
     }

@@ -24,7 +24,6 @@
 //! configuration error and retrying will not fix it. Network errors at start, and any
 //! error later, are retried.
 
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -37,6 +36,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 
 use super::OutputError;
+use super::backlog::{Backlog, human_size};
 
 /// Backlog cap while the collector is away: at ~500 bytes a line, about 130k events, a
 /// few minutes of a busy sensor, at a memory cost a sensor host can always afford.
@@ -200,7 +200,7 @@ impl TlsSink {
 
     /// Lines waiting for the collector.
     pub fn buffered_lines(&self) -> u64 {
-        self.backlog.lines
+        self.backlog.lines()
     }
 
     fn pump(&mut self, deadline: Option<Instant>) {
@@ -219,7 +219,7 @@ impl TlsSink {
                         eprintln!(
                             "c2tap: tls output {}: connected, sending {} buffered lines",
                             self.target.endpoint(),
-                            self.backlog.lines
+                            self.backlog.lines()
                         );
                     }
                 }
@@ -264,7 +264,7 @@ impl TlsSink {
             eprintln!(
                 "c2tap: tls output {}: {reason}; buffering up to {}, retrying",
                 self.target.endpoint(),
-                human_size(self.backlog.cap)
+                human_size(self.backlog.cap())
             );
         }
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
@@ -452,81 +452,6 @@ impl Conn {
             }
         }
     }
-}
-
-/// Buffers of whole lines waiting to be sent, oldest first, capped in bytes.
-struct Backlog {
-    bufs: VecDeque<Vec<u8>>,
-    bytes: u64,
-    lines: u64,
-    cap: u64,
-}
-
-impl Backlog {
-    fn new(cap: u64) -> Backlog {
-        Backlog {
-            bufs: VecDeque::new(),
-            bytes: 0,
-            lines: 0,
-            cap,
-        }
-    }
-
-    /// Appends a buffer; returns the lines dropped (oldest buffers first) to stay under
-    /// the cap. A buffer bigger than the whole cap is itself dropped.
-    fn push(&mut self, buf: Vec<u8>) -> u64 {
-        self.bytes += buf.len() as u64;
-        self.lines += count_lines(&buf);
-        self.bufs.push_back(buf);
-        let mut dropped = 0;
-        while self.bytes > self.cap {
-            dropped += self.pop_front();
-        }
-        dropped
-    }
-
-    fn front(&self) -> Option<&[u8]> {
-        self.bufs.front().map(Vec::as_slice)
-    }
-
-    /// Removes the oldest buffer; returns its line count.
-    fn pop_front(&mut self) -> u64 {
-        let Some(buf) = self.bufs.pop_front() else {
-            return 0;
-        };
-        let n = count_lines(&buf);
-        self.bytes -= buf.len() as u64;
-        self.lines -= n;
-        n
-    }
-
-    fn is_empty(&self) -> bool {
-        self.bufs.is_empty()
-    }
-
-    /// Empties the backlog; returns the lines it held.
-    fn clear(&mut self) -> u64 {
-        let n = self.lines;
-        self.bufs.clear();
-        self.bytes = 0;
-        self.lines = 0;
-        n
-    }
-}
-
-/// `64 MiB`, `8 KiB`, `1500 bytes`: for messages.
-fn human_size(n: u64) -> String {
-    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
-        format!("{} MiB", n >> 20)
-    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
-        format!("{} KiB", n >> 10)
-    } else {
-        format!("{n} bytes")
-    }
-}
-
-fn count_lines(buf: &[u8]) -> u64 {
-    buf.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 fn client_config(t: &TlsTarget) -> Result<Arc<ClientConfig>, String> {
