@@ -7,7 +7,8 @@
 #   test   demo + what the tests and the conformance check run: tshark tcpdump dig iproute2
 #          python3 dnsmasq curl openssl, systemd (systemd-analyze checks the units) logrotate
 #          procps (/bin/kill, the units' ExecReload), and the compressors whose files replay
-#          reads: gzip zstd xz-utils lz4 (tests/compressed_replay.rs makes its files with them)
+#          reads: gzip zstd xz-utils lz4 (tests/compressed_replay.rs makes its files with them),
+#          and chromium (tests/report.rs renders the HTML report headless)
 #   pcaps  test + what pcaps/make.sh runs: ethtool chromium, iodine (iodine and iodined, for the
 #          DNS tunnel capture; it brings net-tools, whose ifconfig it calls)
 #   bench  demo + tcpdump (the speed reference in DESIGN section 6) tcpreplay hyperfine, time
@@ -28,7 +29,8 @@ set -euo pipefail
 DEMO=(libpcap-dev pkg-config build-essential)
 TEST=(tshark@tshark tcpdump@tcpdump "dnsutils|bind9-dnsutils@dig" iproute2@ip python3@python3
       "dnsmasq-base|dnsmasq@dnsmasq" curl@curl openssl@openssl systemd@systemd-analyze
-      logrotate@logrotate procps@/bin/kill gzip@gzip zstd@zstd xz-utils@xz lz4@lz4)
+      logrotate@logrotate procps@/bin/kill gzip@gzip zstd@zstd xz-utils@xz lz4@lz4
+      chromium@chromium)
 PCAPS=(ethtool@ethtool chromium@chromium iodine@iodined)
 # The bench also runs the peer, ../shared/peer/suricata (Suricata 8.0.6, built elsewhere):
 # its runtime libraries.
