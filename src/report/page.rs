@@ -15,6 +15,8 @@ use crate::detect::tools::coverage::Coverage;
 
 /// Rows shown per destination and fingerprint table; the rest is the "other" row.
 pub const TOP_ROWS: usize = 25;
+/// Sources (capture files) listed; the rest are one "(other)" row.
+pub const SOURCE_ROWS: usize = 12;
 /// Rules shown in "alerts by rule" (a SigmaHQ run can fire hundreds).
 pub const RULE_ROWS: usize = 100;
 /// Inputs, sensors and rules per coverage source listed one by one.
@@ -42,7 +44,8 @@ td{overflow-wrap:anywhere;max-width:420px}.note{color:#57606a;font-size:13px}\
 .lbl{font-size:10px;fill:#1d232a}.axis{stroke:#57606a}.track{fill:#eef1f4}.fill{fill:#2f6fb3}\
 .mark{stroke:#a40000;stroke-width:1.5}.legend span{margin-right:10px}\
 .swatch{display:inline-block;width:10px;height:10px;margin-right:4px}\
-code{font-size:12px;background:#f3f5f7;padding:0 3px}";
+code{font-size:12px;background:#f3f5f7;padding:0 3px}\
+.row{display:flex;flex-wrap:wrap;gap:0 28px;align-items:flex-start}.row>div{max-width:640px}";
 
 /// Renders the whole page.
 pub fn render(agg: &Aggregator, cov: &Coverage, origin: &Origin) -> String {
@@ -147,6 +150,7 @@ fn input(s: &mut String, a: &Aggregator, origin: &Origin) {
             .collect();
         table(s, "malformed", &["input", "line", "reason"], rows);
     }
+    s.push_str("<div class=\"row\"><div>");
     h3(s, "Events by kind");
     counter_table(
         s,
@@ -155,9 +159,11 @@ fn input(s: &mut String, a: &Aggregator, origin: &Origin) {
         &a.kinds,
         TOP_ROWS,
     );
+    s.push_str("</div><div>");
     h3(s, "Sources (captures, interfaces)");
-    counter_table(s, "sources", &["Source", "events"], &a.sources, TOP_ROWS);
-    h3(s, "Sensor counters (the last SensorState of each sensor)");
+    counter_table(s, "sources", &["Source", "events"], &a.sources, SOURCE_ROWS);
+    s.push_str("</div><div>");
+    h3(s, "Sensor counters (last SensorState per sensor)");
     if a.sensors.is_empty() {
         note(s, "No SensorState (EventID 4) line in the input.");
     }
@@ -167,16 +173,23 @@ fn input(s: &mut String, a: &Aggregator, origin: &Origin) {
             s,
             &format!(
                 "{name}: state {} at {} (wall clock), source {}; {} SensorState lines.",
-                i.state, i.time, i.source, e.count
+                i.state,
+                i.time,
+                super::aggregate::clip(&i.source, 160),
+                e.count
             ),
         );
-        let rows = i
-            .counters
-            .iter()
-            .filter(|(_, v)| *v > 0)
-            .map(|(k, v)| vec![Cell::text(k), Cell::num(v)])
+        // Two counters a row: the list is long and the values short.
+        let nonzero: Vec<&(String, u64)> = i.counters.iter().filter(|(_, v)| *v > 0).collect();
+        let rows = nonzero
+            .chunks(2)
+            .map(|pair| {
+                pair.iter()
+                    .flat_map(|(k, v)| [Cell::text(k), Cell::num(v)])
+                    .collect()
+            })
             .collect();
-        table(s, "", &["counter", "value"], rows);
+        table(s, "", &["counter", "value", "counter", "value"], rows);
         let zero: Vec<&str> = i
             .counters
             .iter()
@@ -193,6 +206,7 @@ fn input(s: &mut String, a: &Aggregator, origin: &Origin) {
             );
         }
     }
+    s.push_str("</div></div>");
     end_section(s);
 }
 
@@ -357,24 +371,34 @@ fn timeline(s: &mut String, a: &Aggregator) {
 
 fn destinations(s: &mut String, a: &Aggregator) {
     section(s, "destinations", "Top destinations by name");
-    h3(s, "DestinationHostname (connections, EventID 3)");
-    counter_table(
-        s,
-        "top-hostnames",
-        &["DestinationHostname", "connections"],
-        &a.hostnames,
-        TOP_ROWS,
-    );
-    h3(s, "QueryName (DNS queries, EventID 22)");
-    counter_table(
-        s,
-        "top-queries",
-        &["QueryName", "queries"],
-        &a.queries,
-        TOP_ROWS,
-    );
-    h3(s, "TlsSni (TLS and QUIC connections, EventID 3)");
-    counter_table(s, "top-snis", &["TlsSni", "connections"], &a.snis, TOP_ROWS);
+    let tables = [
+        (
+            "DestinationHostname (connections, EventID 3)",
+            "top-hostnames",
+            ["DestinationHostname", "connections"],
+            &a.hostnames,
+        ),
+        (
+            "QueryName (DNS queries, EventID 22)",
+            "top-queries",
+            ["QueryName", "queries"],
+            &a.queries,
+        ),
+        (
+            "TlsSni (TLS and QUIC connections, EventID 3)",
+            "top-snis",
+            ["TlsSni", "connections"],
+            &a.snis,
+        ),
+    ];
+    s.push_str("<div class=\"row\">");
+    for (title, id, head, t) in tables {
+        s.push_str("<div>");
+        h3(s, title);
+        counter_table(s, id, &head, t, TOP_ROWS);
+        s.push_str("</div>");
+    }
+    s.push_str("</div>");
     end_section(s);
 }
 
@@ -573,10 +597,13 @@ fn fingerprints(s: &mut String, a: &Aggregator) {
         s,
         "From NetworkConnect events (EventID 3) of TLS and QUIC connections.",
     );
+    s.push_str("<div class=\"row\"><div>");
     h3(s, "JA4");
     fingerprint_table(s, "ja4", "JA4", &a.ja4);
+    s.push_str("</div><div>");
     h3(s, "JA3 (hash)");
     fingerprint_table(s, "ja3", "JA3 hash", &a.ja3);
+    s.push_str("</div></div>");
     end_section(s);
 }
 
