@@ -572,10 +572,10 @@ impl Aggregator {
         // The thresholds of README "DNS tunnels": 50 distinct subdomains, 3.2
         // bits/byte, 20 NXDOMAIN domains (dga); the odd-type share is a fraction.
         c.figures = vec![
-            ("distinct subdomains", distinct, 50.0),
-            ("label entropy", get(l.LabelEntropy), 3.2),
-            ("odd query types", get(l.OddTypeShare), 1.0),
-            ("NXDOMAIN domains", get(l.NxdomainDomains), 20.0),
+            ("subdomains", distinct, 50.0),
+            ("entropy", get(l.LabelEntropy), 3.2),
+            ("odd types", get(l.OddTypeShare), 1.0),
+            ("NXDOMAIN", get(l.NxdomainDomains), 20.0),
         ];
         c.rank = (distinct / 50.0).max(get(l.NxdomainDomains) / 20.0);
         let num = |n: Num| n.get().map_or("-".to_string(), |v| format!("{v}"));

@@ -40,12 +40,13 @@ h3{font-size:15px;margin:16px 0 6px}nav a{margin-right:10px}\
 table{border-collapse:collapse;margin:6px 0 10px;font-size:13px}\
 th,td{border:1px solid #d0d7de;padding:2px 6px;text-align:left;vertical-align:top}\
 th{background:#f3f5f7}td.n{text-align:right;font-variant-numeric:tabular-nums}\
-td{overflow-wrap:anywhere;max-width:420px}.note{color:#57606a;font-size:13px}\
+td{overflow-wrap:break-word;max-width:420px}.note{color:#57606a;font-size:13px}\
 .lbl{font-size:10px;fill:#1d232a}.axis{stroke:#57606a}.track{fill:#eef1f4}.fill{fill:#2f6fb3}\
 .mark{stroke:#a40000;stroke-width:1.5}.legend span{margin-right:10px}\
 .swatch{display:inline-block;width:10px;height:10px;margin-right:4px}\
 code{font-size:12px;background:#f3f5f7;padding:0 3px}\
-.row{display:flex;flex-wrap:wrap;gap:0 28px;align-items:flex-start}.row>div{max-width:640px}";
+.row{display:flex;flex-wrap:wrap;gap:0 28px;align-items:flex-start}.row>div{max-width:640px}\
+#beacon-rows td:last-child,#tunnel-rows td:last-child{min-width:260px}";
 
 /// Renders the whole page.
 pub fn render(agg: &Aggregator, cov: &Coverage, origin: &Origin) -> String {
@@ -503,8 +504,8 @@ fn tunnels(s: &mut String, t: &Candidates) {
             s,
             "Each bar is a figure over the threshold that makes a tunnel (the red mark: 50 \
              distinct subdomains, 3.2 bits/byte of label entropy, 20 NXDOMAIN domains for a DGA; \
-             the odd-type share is a fraction); a bar ends at twice its threshold, the number \
-             beside it is exact.",
+             odd types is the share of TXT, NULL, CNAME and MX queries, a fraction); a bar ends \
+             at twice its threshold, the number beside it is exact.",
         );
         let rows = t
             .sorted()
@@ -520,7 +521,7 @@ fn tunnels(s: &mut String, t: &Candidates) {
                     Cell::text(&c.client),
                     Cell::text(&c.server),
                     Cell::text(&c.kind),
-                    Cell::num(figure("distinct subdomains")),
+                    Cell::num(figure("subdomains")),
                     Cell::Html(svg::bars(&c.figures, true)),
                     Cell::num(facts(c, "queries")),
                     Cell::num(facts(c, "mean name length")),
@@ -920,5 +921,21 @@ mod tests {
             !row.contains("<td class=\"n\">0</td><td class=\"n\">0</td><td class=\"n\">0</td>"),
             "{row}"
         );
+    }
+
+    #[test]
+    fn technique_rows_show_the_alerts_mappings() {
+        let line = r#"{"EventID":3,"UtcTime":"2026-11-22 11:21:40.608","Alerts":[{"RuleId":"r1","RuleTitle":"Tunnel","RuleLevel":"medium","RuleTags":["attack.t1071.001"],"Mappings":{"T1071.001":{"veris":["action.malware.variety.C2"],"nist_800_53":["SI-4","SC-7"],"aws":[{"capability":"Amazon GuardDuty","category":"detect","value":"partial"}],"azure":[],"gcp":[]}}}]}"#;
+        let html = page_of(&[line.to_string()], Caps::default());
+        let t = &html[html.find("id=\"alerts-by-technique\"").unwrap()..];
+        let row = &t[t.find("<td>T1071.001</td>").unwrap()..];
+        let row = &row[..row.find("</tr>").unwrap()];
+        assert_eq!(
+            row,
+            "<td>T1071.001</td><td class=\"n\">1</td><td>Tunnel</td>\
+             <td>action.malware.variety.C2</td><td>SI-4; SC-7</td>\
+             <td>Amazon GuardDuty (detect, partial)</td><td>-</td><td>-</td>"
+        );
+        assert!(!html.contains("No alert carried technique mappings"));
     }
 }

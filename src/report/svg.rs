@@ -136,8 +136,8 @@ pub fn legend() -> String {
 /// it is a threshold (a value past it draws up to twice the scale, then stops with
 /// an arrow-like cap: the number beside it is exact).
 pub fn bars(figures: &[(&str, f64, f64)], threshold_marks: bool) -> String {
-    let (label_w, bar_w, row_h) = (118.0_f64, 150.0_f64, 15.0_f64);
-    let w = label_w + bar_w + 64.0;
+    let (label_w, bar_w, row_h) = (66.0_f64, 110.0_f64, 15.0_f64);
+    let w = label_w + bar_w + 40.0;
     let h = row_h * figures.len() as f64 + 4.0;
     let mut s = String::new();
     let _ = write!(
