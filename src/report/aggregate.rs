@@ -243,6 +243,27 @@ pub fn clip(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
+/// Longest mapping name kept (a capability's name, a control id), in bytes.
+pub const MAX_MAPPING_TEXT: usize = 256;
+
+/// Cuts a mapping item's texts at [`MAX_MAPPING_TEXT`]: the lists are kept for the
+/// whole run, one per technique, so their size must not follow the input's.
+fn clip_item(item: &mut line::MappingItem) {
+    match item {
+        line::MappingItem::Name(n) => *n = clip(n, MAX_MAPPING_TEXT),
+        line::MappingItem::Capability {
+            capability,
+            category,
+            value,
+        } => {
+            for t in [capability, category, value] {
+                *t = clip(t, MAX_MAPPING_TEXT);
+            }
+        }
+        line::MappingItem::Other(_) => {}
+    }
+}
+
 /// The ATT&CK technique of a Sigma tag (`attack.t1071.001` → `T1071.001`).
 pub fn technique_of(tag: &str) -> Option<String> {
     let t = tag.strip_prefix("attack.")?;
@@ -390,8 +411,8 @@ impl Aggregator {
         let name = known(&l.Computer).unwrap_or("-");
         let e = self.sensors.add(name, 1);
         let s = &mut e.extra;
-        s.time = text(&l.UtcTime).to_string();
-        s.state = text(&l.State).to_string();
+        s.time = clip(text(&l.UtcTime), 64);
+        s.state = clip(text(&l.State), 64);
         s.source = clip(text(&l.Source), MAX_TEXT);
         s.counters.clear();
         s.counters_dropped = 0;
@@ -482,6 +503,9 @@ impl Aggregator {
                     &mut set.gcp,
                 ] {
                     list.truncate(MAX_MAPPING_ITEMS);
+                    for item in list.iter_mut() {
+                        clip_item(item);
+                    }
                 }
                 te.extra.mappings = Some(set);
             }

@@ -896,6 +896,10 @@ mod tests {
             "shown as text"
         );
         assert!(html.contains("c2tap report &lt;script&gt;"));
+        // The beacon's CheckInHistogram is drawn (three bins, three bars).
+        let hist = &html[html.find("<svg class=\"hist\"").unwrap()..];
+        let hist = &hist[..hist.find("</svg>").unwrap()];
+        assert_eq!(hist.matches("class=\"fill\"").count(), 3, "{hist}");
     }
 
     #[test]
