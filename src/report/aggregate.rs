@@ -14,7 +14,9 @@
 //! - SensorState (4) lines are the sensor's counters: the last one per `Computer` is
 //!   kept; their `UtcTime` is the wall clock, so they are left out of the time range.
 
-use super::line::{self, AlertIn, Line, MappingSet, Num, Text};
+use super::candidates;
+pub use super::candidates::{Candidate, Candidates};
+use super::line::{self, AlertIn, Line, MappingSet, Text};
 use super::timeline::{self, Timeline};
 use super::topn::TopCounter;
 use crate::time::{Timestamp, parse_utc};
@@ -108,67 +110,6 @@ pub struct SensorInfo {
     pub counters_dropped: usize,
 }
 
-/// A beacon (110) or DNS tunnel (111) alert, for its row.
-#[derive(Clone, Debug, Default)]
-pub struct Candidate {
-    pub time: String,
-    pub client: String,
-    pub server: String,
-    pub server_ip: String,
-    pub port: Option<u64>,
-    pub kind: String,
-    /// The score the rows are ranked by (beacons: `Score`; tunnels: distinct
-    /// subdomains over the 50 that make a tunnel, so rows order by strength).
-    pub rank: f64,
-    /// (name, value, threshold or scale) for the bars.
-    pub figures: Vec<(&'static str, f64, f64)>,
-    /// Plain facts (check-ins, median interval, queries, …).
-    pub facts: Vec<(&'static str, String)>,
-    pub reason: String,
-    pub histogram: Option<Vec<u64>>,
-    pub histogram_truncated: bool,
-    pub first_seen: String,
-    pub last_seen: String,
-}
-
-/// A table of candidates keeping the `cap` highest ranks.
-#[derive(Clone, Debug, Default)]
-pub struct Candidates {
-    pub rows: Vec<Candidate>,
-    pub seen: u64,
-    pub dropped: u64,
-}
-
-impl Candidates {
-    fn push(&mut self, c: Candidate, cap: usize) {
-        self.seen += 1;
-        if self.rows.len() < cap {
-            self.rows.push(c);
-            return;
-        }
-        self.dropped += 1;
-        let worst = self
-            .rows
-            .iter()
-            .enumerate()
-            .min_by(|a, b| a.1.rank.total_cmp(&b.1.rank))
-            .map(|(i, r)| (i, r.rank));
-        if let Some((i, rank)) = worst
-            && c.rank > rank
-            && let Some(slot) = self.rows.get_mut(i)
-        {
-            *slot = c;
-        }
-    }
-
-    /// Rows by rank, highest first.
-    pub fn sorted(&self) -> Vec<&Candidate> {
-        let mut v: Vec<&Candidate> = self.rows.iter().collect();
-        v.sort_by(|a, b| b.rank.total_cmp(&a.rank).then_with(|| a.time.cmp(&b.time)));
-        v
-    }
-}
-
 /// One input (a file, stdin, or a replay's output) and its line counts.
 #[derive(Clone, Debug, Default)]
 pub struct InputStat {
@@ -222,12 +163,12 @@ impl Default for Aggregator {
     }
 }
 
-fn text<'a>(t: &'a Text<'_>) -> &'a str {
+pub(super) fn text<'a>(t: &'a Text<'_>) -> &'a str {
     t.as_str().unwrap_or("")
 }
 
 /// A name worth counting: known (not `-`) and not empty.
-fn known<'a>(t: &'a Text<'_>) -> Option<&'a str> {
+pub(super) fn known<'a>(t: &'a Text<'_>) -> Option<&'a str> {
     t.as_str().filter(|s| !s.is_empty() && *s != "-")
 }
 
@@ -401,8 +342,12 @@ impl Aggregator {
                     self.queries.add(q, 1);
                 }
             }
-            Some(110) => self.beacon(l),
-            Some(111) => self.tunnel(l),
+            Some(110) => self
+                .beacons
+                .push(candidates::beacon(l), self.caps.candidates),
+            Some(111) => self
+                .tunnels
+                .push(candidates::tunnel(l), self.caps.candidates),
             _ => {}
         }
     }
@@ -539,79 +484,6 @@ impl Aggregator {
         }
     }
 
-    fn header(l: &Line, server: &str) -> Candidate {
-        Candidate {
-            time: clip(text(&l.UtcTime), 64),
-            client: clip(text(&l.SourceIp), 64),
-            server: clip(server, 256),
-            server_ip: clip(text(&l.DestinationIp), 64),
-            port: l.DestinationPort.count(),
-            reason: clip(text(&l.Reason), MAX_TEXT),
-            first_seen: clip(text(&l.FirstSeen), 64),
-            last_seen: clip(text(&l.LastSeen), 64),
-            ..Candidate::default()
-        }
-    }
-
-    fn histogram(c: &mut Candidate, h: &Option<Vec<Num>>) {
-        if let Some(h) = h {
-            c.histogram_truncated = h.len() > MAX_HISTOGRAM_BINS;
-            c.histogram = Some(
-                h.iter()
-                    .take(MAX_HISTOGRAM_BINS)
-                    .map(|n| n.count().unwrap_or(0))
-                    .collect(),
-            );
-        }
-    }
-
-    fn beacon(&mut self, l: &Line) {
-        let server = known(&l.DestinationHostname).or(known(&l.DestinationIp));
-        let mut c = Self::header(l, server.unwrap_or("-"));
-        c.kind = clip(known(&l.BeaconKind).unwrap_or("-"), 64);
-        let score = l.Score.get().unwrap_or(0.0);
-        c.rank = score;
-        c.figures = vec![
-            ("score", score, 0.9),
-            ("timing", l.TimingScore.get().unwrap_or(0.0), 1.0),
-            ("size", l.SizeScore.get().unwrap_or(0.0), 1.0),
-            ("histogram", l.HistogramScore.get().unwrap_or(0.0), 1.0),
-            ("duration", l.DurationScore.get().unwrap_or(0.0), 1.0),
-        ];
-        let num = |n: Num| n.get().map_or("-".to_string(), |v| format!("{v}"));
-        c.facts = vec![
-            ("check-ins", num(l.CheckIns)),
-            ("connections", num(l.Connections)),
-            ("median interval s", num(l.MedianInterval)),
-        ];
-        Self::histogram(&mut c, &l.CheckInHistogram);
-        self.beacons.push(c, self.caps.candidates);
-    }
-
-    fn tunnel(&mut self, l: &Line) {
-        let mut c = Self::header(l, known(&l.Domain).unwrap_or("-"));
-        c.kind = clip(known(&l.TunnelKind).unwrap_or("-"), 64);
-        let get = |n: Num| n.get().unwrap_or(0.0);
-        let distinct = get(l.DistinctSubdomains);
-        // The thresholds of README "DNS tunnels": 50 distinct subdomains, 3.2
-        // bits/byte, 20 NXDOMAIN domains (dga); the odd-type share is a fraction.
-        c.figures = vec![
-            ("subdomains", distinct, 50.0),
-            ("entropy", get(l.LabelEntropy), 3.2),
-            ("odd types", get(l.OddTypeShare), 1.0),
-            ("NXDOMAIN", get(l.NxdomainDomains), 20.0),
-        ];
-        c.rank = (distinct / 50.0).max(get(l.NxdomainDomains) / 20.0);
-        let num = |n: Num| n.get().map_or("-".to_string(), |v| format!("{v}"));
-        c.facts = vec![
-            ("queries", num(l.Queries)),
-            ("mean name length", num(l.MeanNameLength)),
-            ("name bytes/min", num(l.NameBytesPerMinute)),
-        ];
-        Self::histogram(&mut c, &l.QueryHistogram);
-        self.tunnels.push(c, self.caps.candidates);
-    }
-
     /// Rule matches in all.
     pub fn alert_matches(&self) -> u64 {
         self.rules.total()
@@ -637,119 +509,5 @@ impl Aggregator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn feed(a: &mut Aggregator, s: &str) {
-        assert_eq!(a.feed(s.as_bytes()), None, "{s}");
-    }
-
-    #[test]
-    fn counts_alerts_by_rule_level_and_technique() {
-        let mut a = Aggregator::default();
-        let alert = |id: &str, level: &str| {
-            format!(
-                r#"{{"RuleId":"{id}","RuleTitle":"t-{id}","RuleLevel":"{level}","RuleTags":["attack.command-and-control","attack.t1071.001"]}}"#
-            )
-        };
-        feed(
-            &mut a,
-            &format!(
-                r#"{{"EventID":22,"UtcTime":"2026-11-22 11:21:40.608","QueryName":"x.test","Alerts":[{},{}]}}"#,
-                alert("r1", "high"),
-                alert("r2", "medium")
-            ),
-        );
-        feed(
-            &mut a,
-            &format!(
-                r#"{{"EventID":3,"UtcTime":"2026-11-22 11:21:41.608","DestinationHostname":"x.test","TlsSni":"x.test","Ja4":"t13d","AppProtocol":"tls","Alerts":[{}]}}"#,
-                alert("r1", "high")
-            ),
-        );
-        assert_eq!(a.rules.get("r1").map(|e| e.count), Some(2));
-        assert_eq!(a.alert_matches(), 3);
-        assert_eq!(a.alert_events, 2);
-        assert_eq!(
-            a.levels_ordered(),
-            [("high".to_string(), 2), ("medium".to_string(), 1)]
-        );
-        assert_eq!(a.techniques.get("T1071.001").map(|e| e.count), Some(3));
-        assert_eq!(a.hostnames.get("x.test").map(|e| e.count), Some(1));
-        assert_eq!(a.queries.get("x.test").map(|e| e.count), Some(1));
-        let ja4 = a.ja4.get("t13d").unwrap();
-        assert_eq!(
-            (ja4.count, ja4.extra.snis.as_slice()),
-            (1, ["x.test".to_string()].as_slice())
-        );
-        let total: u64 = a.timeline.bins().map(|(_, c)| c.iter().sum::<u64>()).sum();
-        assert_eq!(total, 2);
-    }
-
-    #[test]
-    fn malformed_lines_are_counted_not_fatal() {
-        let mut a = Aggregator::default();
-        a.begin_input("f.jsonl");
-        assert!(a.feed(b"not json").is_some());
-        feed(&mut a, r#"{"EventID":22,"QueryName":"ok.test"}"#);
-        assert!(a.feed(b"{\"EventID\":").is_some());
-        assert_eq!(a.feed(b"   "), None);
-        assert_eq!((a.lines, a.malformed), (3, 2));
-        assert_eq!(a.malformed_samples[1].line, 3);
-        assert_eq!(a.inputs[0].malformed, 2);
-        assert_eq!(a.queries.total(), 1);
-    }
-
-    #[test]
-    fn candidate_rows_keep_the_highest_scores() {
-        let caps = Caps {
-            candidates: 3,
-            ..Caps::default()
-        };
-        let mut a = Aggregator::new(caps);
-        for i in 0..10 {
-            feed(
-                &mut a,
-                &format!(r#"{{"EventID":110,"Score":0.{i}5,"DestinationHostname":"b{i}.test"}}"#),
-            );
-        }
-        let rows: Vec<&str> = a
-            .beacons
-            .sorted()
-            .iter()
-            .map(|c| c.server.as_str())
-            .collect();
-        assert_eq!(rows, ["b9.test", "b8.test", "b7.test"]);
-        assert_eq!((a.beacons.seen, a.beacons.dropped), (10, 7));
-    }
-
-    #[test]
-    fn technique_ids_from_tags() {
-        assert_eq!(
-            technique_of("attack.t1071.001").as_deref(),
-            Some("T1071.001")
-        );
-        assert_eq!(technique_of("attack.T1572").as_deref(), Some("T1572"));
-        assert_eq!(technique_of("attack.command-and-control"), None);
-        assert_eq!(technique_of("attack.t10x1"), None);
-        assert_eq!(technique_of("cve.2021-1"), None);
-    }
-
-    #[test]
-    fn mappings_are_read_once_per_rule() {
-        let mut a = Aggregator::default();
-        let line = r#"{"EventID":3,"Alerts":[{"RuleId":"r","RuleLevel":"low","RuleTags":["attack.t1071.001"],
-            "Mappings":{"T1071.001":{"veris":["action.malware.variety.C2"],"aws":[{"capability":"Amazon GuardDuty","category":"detect","value":"partial"}]}}}]}"#;
-        let line = line.replace('\n', "");
-        feed(&mut a, &line);
-        feed(&mut a, &line.replace("variety.C2", "variety.Other"));
-        let m = a.techniques.get("T1071.001").unwrap();
-        assert_eq!(m.count, 2);
-        let set = m.extra.mappings.as_ref().unwrap();
-        assert_eq!(
-            set.veris,
-            [line::MappingItem::Name("action.malware.variety.C2".into())]
-        );
-        assert_eq!(set.aws.len(), 1);
-    }
-}
+#[path = "aggregate_tests.rs"]
+mod tests;

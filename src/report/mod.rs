@@ -15,6 +15,7 @@
 //! input (pipe it: `zstdcat events.jsonl.zst | c2tap report - -o r.html`).
 
 pub mod aggregate;
+pub mod candidates;
 pub mod html;
 pub mod line;
 pub mod page;

@@ -4,9 +4,12 @@
 //! `beacons`, `dns-tunnels`, `fingerprints`, `coverage`, `limits`) and each table
 //! too, so that tests and scripts find them.
 
+mod behaviour;
+mod coverage;
+
 use std::fmt::Write as _;
 
-use super::aggregate::{Aggregator, Candidates};
+use super::aggregate::Aggregator;
 use super::html::{Cell, end_section, esc, esc_into, h3, note, section, table};
 use super::line::{MappingItem, MappingSet};
 use super::svg;
@@ -23,6 +26,10 @@ pub const RULE_ROWS: usize = 100;
 pub const LIST_ROWS: usize = 50;
 /// Rows of the coverage view's field and indicator tables.
 pub const COVERAGE_ROWS: usize = 15;
+
+/// Bytes of the command line shown in the header (a replay of a folder's files lists
+/// them all; the Input section lists the captures).
+pub const COMMAND_SHOWN: usize = 300;
 
 /// What produced the lines, for the page's header.
 pub struct Origin<'a> {
@@ -59,7 +66,7 @@ pub fn render(agg: &Aggregator, cov: &Coverage, origin: &Origin) -> String {
     let _ = write!(
         s,
         "<p class=\"note\">Made by <code>{}</code> at {} UTC.</p>",
-        esc(&origin.command),
+        esc(&super::aggregate::clip(&origin.command, COMMAND_SHOWN)),
         esc(&origin.generated)
     );
     s.push_str("<nav>");
@@ -81,10 +88,10 @@ pub fn render(agg: &Aggregator, cov: &Coverage, origin: &Origin) -> String {
     alerts(&mut s, agg);
     timeline(&mut s, agg);
     destinations(&mut s, agg);
-    beacons(&mut s, &agg.beacons);
-    tunnels(&mut s, &agg.tunnels);
+    behaviour::beacons(&mut s, &agg.beacons);
+    behaviour::tunnels(&mut s, &agg.tunnels);
     fingerprints(&mut s, agg);
-    coverage(&mut s, cov);
+    coverage::coverage(&mut s, cov);
     limits(&mut s, agg);
     s.push_str("</main></body></html>\n");
     s
@@ -403,160 +410,6 @@ fn destinations(s: &mut String, a: &Aggregator) {
     end_section(s);
 }
 
-fn facts(c: &super::aggregate::Candidate, name: &str) -> String {
-    c.facts
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or("-".to_string(), |(_, v)| v.clone())
-}
-
-fn histogram_cell(c: &super::aggregate::Candidate, what: &str) -> Cell {
-    match &c.histogram {
-        Some(h) => {
-            let mut html = svg::histogram(h, what);
-            if c.histogram_truncated {
-                html.push_str("<br>(first bins only)");
-            }
-            Cell::Html(html)
-        }
-        None => Cell::text("-"),
-    }
-}
-
-fn dropped_note(s: &mut String, c: &Candidates, what: &str) {
-    if c.dropped > 0 {
-        note(
-            s,
-            &format!(
-                "{} {what} alerts in all; the {} highest are shown, {} were left out.",
-                c.seen,
-                c.rows.len(),
-                c.dropped
-            ),
-        );
-    }
-}
-
-fn beacons(s: &mut String, b: &Candidates) {
-    section(s, "beacons", "Beacon candidates (EventID 110)");
-    if b.rows.is_empty() {
-        note(s, "No Beacon event in the input.");
-    } else {
-        note(
-            s,
-            "Subscores in [0, 1], averaged into the score; the red mark on the score bar is the \
-             alert threshold (0.9 by default).",
-        );
-        let rows = b
-            .sorted()
-            .into_iter()
-            .map(|c| {
-                vec![
-                    Cell::text(&c.client),
-                    Cell::text(&c.server),
-                    Cell::text(&c.server_ip),
-                    Cell::text(c.port.map_or("-".into(), |p| p.to_string())),
-                    Cell::text(&c.kind),
-                    Cell::num(svg::format_value(c.rank)),
-                    Cell::Html(svg::bars(&c.figures, false)),
-                    Cell::num(facts(c, "check-ins")),
-                    Cell::num(facts(c, "connections")),
-                    Cell::num(facts(c, "median interval s")),
-                    histogram_cell(c, "check-ins"),
-                    Cell::text(&c.first_seen),
-                    Cell::text(&c.last_seen),
-                    Cell::text(&c.reason),
-                ]
-            })
-            .collect();
-        table(
-            s,
-            "beacon-rows",
-            &[
-                "client",
-                "server",
-                "server IP",
-                "port",
-                "kind",
-                "score",
-                "subscores",
-                "check-ins",
-                "connections",
-                "median interval s",
-                "check-in histogram",
-                "first seen",
-                "last seen",
-                "reason",
-            ],
-            rows,
-        );
-        dropped_note(s, b, "Beacon");
-    }
-    end_section(s);
-}
-
-fn tunnels(s: &mut String, t: &Candidates) {
-    section(s, "dns-tunnels", "DNS tunnel candidates (EventID 111)");
-    if t.rows.is_empty() {
-        note(s, "No DnsTunnel event in the input.");
-    } else {
-        note(
-            s,
-            "Each bar is a figure over the threshold that makes a tunnel (the red mark: 50 \
-             distinct subdomains, 3.2 bits/byte of label entropy, 20 NXDOMAIN domains for a DGA; \
-             odd types is the share of TXT, NULL, CNAME and MX queries, a fraction); a bar ends \
-             at twice its threshold, the number beside it is exact.",
-        );
-        let rows = t
-            .sorted()
-            .into_iter()
-            .map(|c| {
-                let figure = |name: &str| {
-                    c.figures
-                        .iter()
-                        .find(|f| f.0 == name)
-                        .map_or("-".to_string(), |f| svg::format_value(f.1))
-                };
-                vec![
-                    Cell::text(&c.client),
-                    Cell::text(&c.server),
-                    Cell::text(&c.kind),
-                    Cell::num(figure("subdomains")),
-                    Cell::Html(svg::bars(&c.figures, true)),
-                    Cell::num(facts(c, "queries")),
-                    Cell::num(facts(c, "mean name length")),
-                    Cell::num(facts(c, "name bytes/min")),
-                    histogram_cell(c, "queries"),
-                    Cell::text(&c.first_seen),
-                    Cell::text(&c.last_seen),
-                    Cell::text(&c.reason),
-                ]
-            })
-            .collect();
-        table(
-            s,
-            "tunnel-rows",
-            &[
-                "client",
-                "domain",
-                "kind",
-                "distinct subdomains",
-                "figures",
-                "queries",
-                "mean name length",
-                "name bytes/min",
-                "query histogram",
-                "first seen",
-                "last seen",
-                "reason",
-            ],
-            rows,
-        );
-        dropped_note(s, t, "DnsTunnel");
-    }
-    end_section(s);
-}
-
 fn fingerprint_table(
     s: &mut String,
     id: &str,
@@ -605,125 +458,6 @@ fn fingerprints(s: &mut String, a: &Aggregator) {
     h3(s, "JA3 (hash)");
     fingerprint_table(s, "ja3", "JA3 hash", &a.ja3);
     s.push_str("</div></div>");
-    end_section(s);
-}
-
-fn coverage(s: &mut String, c: &Coverage) {
-    section(s, "coverage", "Coverage of the loaded rules");
-    let obs: Vec<String> = c
-        .observability
-        .iter()
-        .map(|(k, v)| format!("{v} {k}"))
-        .collect();
-    note(
-        s,
-        &format!(
-            "{} rules loaded ({}){}; the same data as `c2tap rules coverage`.",
-            c.rules_loaded,
-            obs.join(", "),
-            if c.load_failures > 0 {
-                format!(", {} failed to load", c.load_failures)
-            } else {
-                String::new()
-            }
-        ),
-    );
-    h3(s, "Events covered");
-    let rows = c
-        .events
-        .iter()
-        .map(|e| {
-            vec![
-                Cell::text(&e.provider),
-                Cell::text(&e.event_id),
-                Cell::text(&e.title),
-                Cell::num(e.rules),
-                Cell::text(if e.c2tap { "yes" } else { "no (host)" }),
-            ]
-        })
-        .collect();
-    table(
-        s,
-        "coverage-events",
-        &["provider", "EventID", "title", "rules", "c2tap"],
-        rows,
-    );
-    h3(s, "Fields filtered most");
-    let rows = c
-        .fields
-        .iter()
-        .take(COVERAGE_ROWS)
-        .map(|f| {
-            let ops: Vec<String> = f
-                .operators
-                .iter()
-                .map(|(o, n)| format!("{o}:{n}"))
-                .collect();
-            vec![
-                Cell::text(if f.observable {
-                    f.field.clone()
-                } else {
-                    format!("{} (host)", f.field)
-                }),
-                Cell::num(f.rules),
-                Cell::text(ops.join(" ")),
-                Cell::text(f.samples.join(", ")),
-            ]
-        })
-        .collect();
-    table(
-        s,
-        "coverage-fields",
-        &["field", "rules", "operators", "sample values"],
-        rows,
-    );
-    h3(s, "Top indicator values");
-    let rows = c
-        .indicators
-        .iter()
-        .take(COVERAGE_ROWS)
-        .map(|i| {
-            vec![
-                Cell::text(&i.field),
-                Cell::text(&i.operator),
-                Cell::text(&i.value),
-                Cell::num(i.rules),
-                Cell::num(i.corpus_reach),
-            ]
-        })
-        .collect();
-    table(
-        s,
-        "coverage-indicators",
-        &["field", "operator", "value", "rules", "corpus reach"],
-        rows,
-    );
-    h3(s, "Rules");
-    let mut rows = Vec::new();
-    for g in &c.sources {
-        for r in g.rules.iter().take(LIST_ROWS) {
-            rows.push(vec![
-                Cell::text(&g.source),
-                Cell::text(&r.observability),
-                Cell::text(&r.level),
-                Cell::text(&r.title),
-            ]);
-        }
-        if g.rules.len() > LIST_ROWS {
-            rows.push(vec![
-                Cell::text(&g.source),
-                Cell::text(""),
-                Cell::text(""),
-                Cell::text(format!("and {} more", g.rules.len() - LIST_ROWS)),
-            ]);
-        }
-    }
-    table(
-        s,
-        "coverage-rules",
-        &["source", "observability", "level", "title"],
-        rows,
-    );
     end_section(s);
 }
 
@@ -807,139 +541,4 @@ fn limits(s: &mut String, a: &Aggregator) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::aggregate::Caps;
-    use super::*;
-    use crate::detect::tools::coverage;
-
-    fn page_of(lines: &[String], caps: Caps) -> String {
-        let mut a = Aggregator::new(caps);
-        for l in lines {
-            assert_eq!(a.feed(l.as_bytes()), None, "{l}");
-        }
-        let set = crate::detect::sigma::builtin();
-        let cov = coverage::compute(&set.rules, None, 0);
-        let origin = Origin {
-            command: "c2tap report <script>".into(),
-            generated: "now".into(),
-            captures: &[],
-        };
-        render(&a, &cov, &origin)
-    }
-
-    /// No script, and nothing the page would fetch: no element that loads, no `src`,
-    /// no address in an attribute, no `url(…)` or `@import` in the style. Checked on
-    /// the markup (the tags and the style), since a hostile name shown as text may
-    /// well read `src=http://…`, which is fine.
-    fn assert_self_contained(html: &str) {
-        let mut tags = String::new();
-        let mut in_tag = false;
-        for c in html.chars() {
-            match c {
-                '<' => {
-                    in_tag = true;
-                    tags.push('<');
-                }
-                '>' if in_tag => {
-                    in_tag = false;
-                    tags.push_str(">\n");
-                }
-                c if in_tag => tags.push(c.to_ascii_lowercase()),
-                _ => {}
-            }
-        }
-        for bad in [
-            "<script",
-            "<img",
-            "<link",
-            "<iframe",
-            "<object",
-            "<embed",
-            " src=",
-            "http:",
-            "https:",
-            "url(",
-            "javascript:",
-        ] {
-            assert!(!tags.contains(bad), "markup contains {bad:?}: {tags}");
-        }
-        let style = &html[html.find("<style>").unwrap()..html.find("</style>").unwrap()];
-        assert!(
-            !style.contains("url(") && !style.contains("@import"),
-            "{style}"
-        );
-    }
-
-    #[test]
-    fn hostile_values_are_text_and_the_page_fetches_nothing() {
-        let evil = r#"\"><img src=http://evil.example/x.png onerror=alert(1)><script src=https://evil.example/a.js></script>'"#;
-        let lines = vec![
-            format!(
-                r#"{{"EventID":3,"UtcTime":"2026-11-22 11:21:40.608","Computer":"{evil}","Source":"{evil}","DestinationHostname":"{evil}","TlsSni":"{evil}","Ja4":"{evil}","Ja3Hash":"{evil}","AppProtocol":"{evil}","Alerts":[{{"RuleId":"{evil}","RuleTitle":"{evil}","RuleLevel":"{evil}","RuleTags":["attack.t1071.001"],"Mappings":{{"T1071.001":{{"veris":["{evil}"],"aws":[{{"capability":"{evil}","category":"detect","value":"partial"}}]}}}}}}]}}"#
-            ),
-            format!(r#"{{"EventID":22,"QueryName":"{evil}","UtcTime":"{evil}"}}"#),
-            format!(
-                r#"{{"EventID":110,"SourceIp":"{evil}","DestinationHostname":"{evil}","BeaconKind":"{evil}","Score":0.95,"Reason":"{evil}","CheckInHistogram":[1,2,3]}}"#
-            ),
-            format!(
-                r#"{{"EventID":111,"Domain":"{evil}","TunnelKind":"{evil}","DistinctSubdomains":60}}"#
-            ),
-            format!(
-                r#"{{"EventID":4,"Computer":"{evil}","State":"{evil}","Counters":{{"{evil}":1}}}}"#
-            ),
-            format!(r#"{{"EventID":"{evil}","EventType":"{evil}"}}"#),
-        ];
-        let html = page_of(&lines, Caps::default());
-        assert_self_contained(&html);
-        assert!(
-            html.contains("&lt;img src=http://evil.example/x.png"),
-            "shown as text"
-        );
-        assert!(html.contains("c2tap report &lt;script&gt;"));
-        // The beacon's CheckInHistogram is drawn (three bins, three bars).
-        let hist = &html[html.find("<svg class=\"hist\"").unwrap()..];
-        let hist = &hist[..hist.find("</svg>").unwrap()];
-        assert_eq!(hist.matches("class=\"fill\"").count(), 3, "{hist}");
-    }
-
-    #[test]
-    fn an_overflowing_table_says_so() {
-        let caps = Caps {
-            names: 4,
-            ..Caps::default()
-        };
-        let lines: Vec<String> = (0..20)
-            .map(|i| format!(r#"{{"EventID":22,"QueryName":"n{i}.test"}}"#))
-            .collect();
-        let html = page_of(&lines, caps);
-        // 20 names through a table of 4: the rows shown plus (other) sum to 20.
-        assert!(html.contains("<td>(other)</td>"), "{html}");
-        let limits = &html[html.find("id=\"caps\"").unwrap()..];
-        let row = &limits[limits.find("<td>QueryName</td>").unwrap()..];
-        let row = &row[..row.find("</tr>").unwrap()];
-        assert!(
-            row.starts_with("<td>QueryName</td><td class=\"n\">4</td>"),
-            "{row}"
-        );
-        assert!(
-            !row.contains("<td class=\"n\">0</td><td class=\"n\">0</td><td class=\"n\">0</td>"),
-            "{row}"
-        );
-    }
-
-    #[test]
-    fn technique_rows_show_the_alerts_mappings() {
-        let line = r#"{"EventID":3,"UtcTime":"2026-11-22 11:21:40.608","Alerts":[{"RuleId":"r1","RuleTitle":"Tunnel","RuleLevel":"medium","RuleTags":["attack.t1071.001"],"Mappings":{"T1071.001":{"veris":["action.malware.variety.C2"],"nist_800_53":["SI-4","SC-7"],"aws":[{"capability":"Amazon GuardDuty","category":"detect","value":"partial"}],"azure":[],"gcp":[]}}}]}"#;
-        let html = page_of(&[line.to_string()], Caps::default());
-        let t = &html[html.find("id=\"alerts-by-technique\"").unwrap()..];
-        let row = &t[t.find("<td>T1071.001</td>").unwrap()..];
-        let row = &row[..row.find("</tr>").unwrap()];
-        assert_eq!(
-            row,
-            "<td>T1071.001</td><td class=\"n\">1</td><td>Tunnel</td>\
-             <td>action.malware.variety.C2</td><td>SI-4; SC-7</td>\
-             <td>Amazon GuardDuty (detect, partial)</td><td>-</td><td>-</td>"
-        );
-        assert!(!html.contains("No alert carried technique mappings"));
-    }
-}
+mod tests;
