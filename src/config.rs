@@ -63,6 +63,8 @@ pub struct FileConfig {
     pub dns_timeout_ms: Option<u64>,
     pub flow_table_cap: Option<usize>,
     pub connection_summaries: Option<bool>,
+    /// `mappings = false`: alerts without their techniques' `Mappings`.
+    pub mappings: Option<bool>,
     #[serde(default)]
     pub live: LiveFileConfig,
     #[serde(default)]
@@ -115,6 +117,7 @@ pub struct Overrides {
     pub no_promiscuous: bool,
     pub no_connection_summaries: bool,
     pub no_analytics: bool,
+    pub no_mappings: bool,
     /// `--set KEY=VALUE`: any key of the config file, applied over it
     /// (`analytics.beacon_window=3600`).
     pub sets: Vec<String>,
@@ -148,6 +151,8 @@ pub struct RuntimeConfig {
     pub connection_summaries: bool,
     /// Behavioural detection.
     pub analytics: AnalyticsConfig,
+    /// Alerts carry their techniques' mappings (VERIS, NIST 800-53, cloud).
+    pub mappings: bool,
     pub live: LiveSettings,
 }
 
@@ -259,6 +264,7 @@ impl RuntimeConfig {
             connection_summaries: !o.no_connection_summaries
                 && file.connection_summaries.unwrap_or(true),
             analytics: analytics_config(&file.analytics, o.no_analytics)?,
+            mappings: !o.no_mappings && file.mappings.unwrap_or(true),
             live: LiveSettings {
                 interface: o.interface.or(file.live.interface),
                 filter: o.filter.or(file.live.filter),

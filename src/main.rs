@@ -122,6 +122,9 @@ enum RulesCommand {
         /// JSON lines file, or - for standard input.
         #[arg(value_name = "EVENTS.jsonl|-")]
         events: PathBuf,
+        /// Alerts without their techniques' Mappings.
+        #[arg(long)]
+        no_mappings: bool,
     },
 }
 
@@ -184,6 +187,9 @@ struct Common {
     /// No behavioural detection (EventID 110 Beacon, 111 DnsTunnel).
     #[arg(long)]
     no_analytics: bool,
+    /// Alerts without their techniques' Mappings (VERIS, NIST 800-53, AWS/Azure/GCP).
+    #[arg(long)]
+    no_mappings: bool,
     /// Any config file key, over the file: analytics.beacon_window=3600,
     /// 'analytics.allow=["*.example.com"]' (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -220,6 +226,7 @@ impl Common {
             sensor_name: self.sensor_name,
             no_connection_summaries: self.no_connection_summaries,
             no_analytics: self.no_analytics,
+            no_mappings: self.no_mappings,
             sets: self.set,
             ..Overrides::default()
         }
@@ -308,7 +315,11 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 technique.as_deref(),
                 matches!(format, Format::Json),
             ),
-            RulesCommand::Test { rules, events } => c2tap_app::rules_test(&rules, &events),
+            RulesCommand::Test {
+                rules,
+                events,
+                no_mappings,
+            } => c2tap_app::rules_test(&rules, &events, !no_mappings),
         },
         Command::Report {
             inputs,
@@ -355,7 +366,7 @@ mod c2tap_app {
         if let Some(page) = report_page {
             c2tap::report::check_output(page).map_err(report_failure)?;
         }
-        let engine = load_engine(&cfg.rules)?;
+        let engine = load_engine(&cfg.rules, cfg.mappings)?;
         let mut source = Replay::open(inputs, LinkType::is_supported).map_err(capture_failure)?;
         let sink = Sink::open(&cfg.output).map_err(output_failure)?;
         let signals = Signals::install().map_err(|e| Failure::Runtime(e.into()))?;
@@ -457,7 +468,7 @@ mod c2tap_app {
             .map(Target::resolve)
             .transpose()
             .map_err(|e| Failure::Usage(e.into()))?;
-        let engine = load_engine(&cfg.rules)?;
+        let engine = load_engine(&cfg.rules, cfg.mappings)?;
         let signals = Signals::install().map_err(|e| Failure::Runtime(e.into()))?;
         let live = LiveConfig {
             interface,
@@ -483,8 +494,12 @@ mod c2tap_app {
     /// Loads the rules (the built-in set when none is given). A rule that fails to
     /// load is reported and skipped; rules given by the user that all fail are a
     /// usage error.
-    fn load_engine(rules: &[PathBuf]) -> Result<Arc<Engine>, Failure> {
-        let (engine, failures) = Engine::load(rules);
+    fn load_engine(rules: &[PathBuf], mappings: bool) -> Result<Arc<Engine>, Failure> {
+        let opts = c2tap::detect::EngineOptions {
+            mappings,
+            ..Default::default()
+        };
+        let (engine, failures) = Engine::load_with(rules, opts);
         for f in &failures {
             let _ = writeln!(
                 io::stderr(),
@@ -583,7 +598,11 @@ mod c2tap_app {
         }
     }
 
-    pub fn rules_test(rules: &[PathBuf], events: &Path) -> Result<ExitCode, Failure> {
+    pub fn rules_test(
+        rules: &[PathBuf],
+        events: &Path,
+        mappings: bool,
+    ) -> Result<ExitCode, Failure> {
         let mut out = io::stdout().lock();
         let mut input: Box<dyn io::BufRead> = if events == Path::new("-") {
             Box::new(io::stdin().lock())
@@ -593,7 +612,7 @@ mod c2tap_app {
                 .map_err(Failure::Usage)?;
             Box::new(io::BufReader::new(f))
         };
-        match c2tap::detect::tools::test(rules, &mut input, &mut out)
+        match c2tap::detect::tools::test_with(rules, mappings, &mut input, &mut out)
             .and_then(|s| flushed(&mut out, s))
         {
             Ok(status) => Ok(exit(status)),

@@ -34,6 +34,11 @@ fn num(ev: &serde_json::Value, key: &str) -> f64 {
     ev[key].as_f64().unwrap_or(f64::NAN)
 }
 
+fn histogram(ev: &serde_json::Value, key: &str) -> Vec<u64> {
+    let bins = ev[key].as_array().map(Vec::as_slice).unwrap_or_default();
+    bins.iter().filter_map(serde_json::Value::as_u64).collect()
+}
+
 /// (capture, server name, score, timing subscore, median interval): the scores as
 /// measured when these captures were made, to within 0.02.
 const BEACONS: &[(&str, &str, f64, f64, f64)] = &[
@@ -79,6 +84,19 @@ fn each_beacon_capture_gives_its_beacon_alert() {
             "{file}: {b}"
         );
         assert!(num(b, "CheckIns") >= 20.0, "{file}: {b}");
+        // The histogram the subscores read holds every check-in, the newest bin last.
+        let bins = histogram(b, "CheckInHistogram");
+        assert_eq!(bins.len(), 24, "{file}: {b}");
+        assert_eq!(
+            bins.iter().sum::<u64>() as f64,
+            num(b, "CheckIns"),
+            "{file}: {b}"
+        );
+        assert!(bins[23] > 0, "{file}: {b}");
+        assert!(
+            num(b, "HistogramBinSeconds") >= 150.0,
+            "bins span an hour at least: {b}"
+        );
         // The built-in rule makes it an alert, tagged with the techniques.
         let tags = b["Alerts"][0]["RuleTags"].to_string();
         assert!(
@@ -147,6 +165,10 @@ fn tunnel_captures_give_their_dns_tunnel_alerts() {
         assert_eq!(t["Domain"], "tunnel-example.test");
         assert_eq!(t["OddTypeShare"], 1.0, "iodine asks NULL records");
         assert!(num(t, "LabelEntropy") > 4.0, "{t}");
+        // The capture is shorter than a fifth of the window: all in the newest.
+        let bins = histogram(t, "QueryHistogram");
+        assert_eq!(bins.len(), 5, "{t}");
+        assert_eq!(bins[4] as f64, num(t, "Queries"), "{t}");
     }
     let exfil = behaviour(&pcap("dns-txt-exfil.pcap"), &[]);
     assert_eq!(exfil.len(), 1, "{exfil:#?}");

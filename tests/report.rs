@@ -111,6 +111,10 @@ struct Expected {
     beacon_scores: Vec<f64>,
     tunnels: usize,
     ja4: usize,
+    /// Technique → its VERIS and AWS cells, from the first alert whose `Mappings` has it.
+    mappings: BTreeMap<String, (String, String)>,
+    /// Beacon and DnsTunnel events that carry a histogram.
+    histograms: (usize, usize),
 }
 
 /// (name, count) ranked as the page ranks them: count down, then name up.
@@ -128,6 +132,8 @@ fn expected(lines: &str) -> Expected {
     let mut ja4 = BTreeMap::new();
     let mut beacon_scores = Vec::new();
     let mut tunnels = 0;
+    let mut mappings = BTreeMap::new();
+    let mut histograms = (0, 0);
     for l in lines.lines().filter(|l| !l.trim().is_empty()) {
         let v: Value = serde_json::from_str(l).unwrap();
         for a in v["Alerts"].as_array().into_iter().flatten() {
@@ -137,6 +143,32 @@ fn expected(lines: &str) -> Expected {
             *by_level
                 .entry(a["RuleLevel"].as_str().unwrap().to_string())
                 .or_insert(0) += 1;
+            for (t, m) in a["Mappings"].as_object().into_iter().flatten() {
+                let names = |k: &str| {
+                    let v: Vec<String> = m[k]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|i| match i.as_str() {
+                            Some(n) => n.to_string(),
+                            None => format!(
+                                "{} ({}, {})",
+                                i["capability"].as_str().unwrap(),
+                                i["category"].as_str().unwrap(),
+                                i["value"].as_str().unwrap()
+                            ),
+                        })
+                        .collect();
+                    if v.is_empty() {
+                        "-".to_string()
+                    } else {
+                        v.join("; ")
+                    }
+                };
+                mappings
+                    .entry(t.clone())
+                    .or_insert_with(|| (names("veris"), names("aws")));
+            }
         }
         let name = |k: &str| v[k].as_str().filter(|s| *s != "-" && !s.is_empty());
         match v["EventID"].as_u64() {
@@ -153,8 +185,14 @@ fn expected(lines: &str) -> Expected {
                     *queries.entry(q.to_string()).or_insert(0) += 1;
                 }
             }
-            Some(110) => beacon_scores.push(v["Score"].as_f64().unwrap()),
-            Some(111) => tunnels += 1,
+            Some(110) => {
+                beacon_scores.push(v["Score"].as_f64().unwrap());
+                histograms.0 += usize::from(v["CheckInHistogram"].is_array());
+            }
+            Some(111) => {
+                tunnels += 1;
+                histograms.1 += usize::from(v["QueryHistogram"].is_array());
+            }
             _ => {}
         }
     }
@@ -167,6 +205,8 @@ fn expected(lines: &str) -> Expected {
         beacon_scores,
         tunnels,
         ja4: ja4.len(),
+        mappings,
+        histograms,
     }
 }
 
@@ -245,6 +285,36 @@ fn check_page(dom: &str, want: &Expected) {
         !rows(dom, "coverage-rules").is_empty(),
         "coverage of the built-in rules"
     );
+    // Each technique's mapping cells are the alerts' Mappings.
+    let techniques = rows(dom, "alerts-by-technique");
+    for (t, (veris, aws)) in &want.mappings {
+        let row = techniques
+            .iter()
+            .find(|r| &r[0] == t)
+            .unwrap_or_else(|| panic!("technique {t}"));
+        assert_eq!((&row[3], &row[5]), (veris, aws), "mappings of {t}");
+    }
+    // The coverage view's Mappings: T1071.001 with GuardDuty and its finding types.
+    let cov = rows(dom, "coverage-mappings");
+    let web = cov
+        .iter()
+        .find(|r| r[0] == "T1071.001")
+        .expect("T1071.001 mappings");
+    assert!(
+        web[5].contains("Amazon GuardDuty (detect, partial): "),
+        "{web:?}"
+    );
+    // Histograms are drawn where the events carry them.
+    assert_eq!(
+        section("beacons").matches("<svg class=\"hist\"").count(),
+        want.histograms.0
+    );
+    assert_eq!(
+        section("dns-tunnels")
+            .matches("<svg class=\"hist\"")
+            .count(),
+        want.histograms.1
+    );
 }
 
 #[test]
@@ -275,6 +345,14 @@ fn report_of_the_demo_captures_renders_in_chromium() {
     assert!(
         !want.beacon_scores.is_empty() && want.tunnels > 0 && !want.by_rule.is_empty(),
         "the demo captures carry beacons, tunnels and alerts"
+    );
+    // With technique mappings and histograms on (the defaults), the page must show them.
+    assert!(
+        want.mappings["T1071.001"]
+            .0
+            .contains("action.malware.variety.C2")
+            && want.histograms.0 == want.beacon_scores.len(),
+        "alerts carry Mappings and beacons their histograms"
     );
     for p in [&page, &replay_page] {
         let html = std::fs::read_to_string(p).unwrap();

@@ -116,6 +116,7 @@ use crate::flow::Transport;
 use crate::time::{Duration, Timestamp};
 
 use super::beacon_score::{self, BeaconConfig, BeaconScore, CHECKIN_CAP, CheckIn, Scratch};
+use super::bins::BINS;
 use super::lru::LruSlab;
 
 mod judge;
@@ -383,6 +384,11 @@ pub struct BeaconFinding {
     /// prefixed `strobe: ` for strobes and `connection held 89 min: ` for long
     /// connections.
     pub reason: String,
+    /// Check-ins per 24th of the observation period (oldest first): what the histogram
+    /// and duration subscores read, for people to see.
+    pub histogram: [u32; BINS],
+    /// Length of one bin of `histogram`, in seconds.
+    pub bin_secs: f64,
 }
 
 /// The tracker's counters (DESIGN §6: evictions and drops are counted, never silent).

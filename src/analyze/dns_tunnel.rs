@@ -376,6 +376,9 @@ pub struct DnsTunnelFinding {
     pub last_seen: Timestamp,
     /// For people: the figures that crossed which threshold.
     pub reason: String,
+    /// Queries per fifth of the window ([`BUCKETS`] sub-windows, oldest first; for DGA,
+    /// all of the client's queries).
+    pub histogram: [u32; BUCKETS],
 }
 
 /// The tracker's state, for SensorState (DESIGN §6).
@@ -624,7 +627,9 @@ impl DnsTunnelTracker {
             });
         }
         let reason = reason(&w, &self.cfg, why);
-        Some(w.finding(obs.client, &entry.domain, kind, reason, self.window))
+        let mut f = w.finding(obs.client, &entry.domain, kind, reason, self.window);
+        f.histogram = queries_by_age(&entry.buckets, entry.epoch);
+        Some(f)
     }
 
     /// The doorkeeper: whether the pair was asked before (its tag is in its slot);
@@ -719,7 +724,9 @@ impl DnsTunnelTracker {
             vowel_share,
             self.cfg.dga_max_vowel_share,
         );
-        Some(w.finding(obs.client, domain, reason, self.window))
+        let mut f = w.finding(obs.client, domain, reason, self.window);
+        f.histogram = queries_by_age(&entry.buckets, entry.epoch);
+        Some(f)
     }
 
     fn epoch(&self, t: i64) -> i64 {

@@ -899,3 +899,19 @@ fn entry_sizes_are_what_the_caps_assume() {
     let per_client = size_of::<Option<Node<ClientEntry>>>() + 2 * INDEX_BYTES_PER_SLOT;
     assert!(per_client * cfg.max_clients <= cfg.max_memory_bytes / 8);
 }
+
+#[test]
+fn query_histogram_is_oldest_first_and_skips_cleared_sub_windows() {
+    let mut buckets = [DomainBucket::EMPTY; BUCKETS];
+    let mut current = 0i64;
+    // Sub-windows 10, 11 and 13 get 1, 2 and 4 queries; 12 none.
+    for (e, n) in [(10i64, 1u32), (11, 2), (13, 4)] {
+        let slot = advance(&mut buckets, &mut current, e, DomainBucket::EMPTY);
+        buckets[slot].queries = n;
+    }
+    assert_eq!(queries_by_age(&buckets, current), [0, 1, 2, 0, 4]);
+    // Seven sub-windows later only the newest holds queries.
+    let slot = advance(&mut buckets, &mut current, 20, DomainBucket::EMPTY);
+    buckets[slot].queries = 9;
+    assert_eq!(queries_by_age(&buckets, current), [0, 0, 0, 0, 9]);
+}

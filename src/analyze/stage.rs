@@ -287,6 +287,8 @@ pub fn beacon_event(header: Header, f: &BeaconFinding) -> Event {
         first_seen: f.first_seen,
         last_seen: f.last_seen,
         reason: f.reason.clone(),
+        check_in_histogram: f.histogram,
+        histogram_bin_seconds: Short::fixed(f.bin_secs, 1),
     };
     Event::new(header, Body::Beacon(Box::new(alert)))
 }
@@ -308,6 +310,7 @@ fn tunnel_event(ev: &Event, f: &DnsTunnelFinding) -> Event {
         first_seen: f.first_seen,
         last_seen: f.last_seen,
         reason: f.reason.clone(),
+        query_histogram: f.histogram,
     };
     Event::new(ev.header.clone(), Body::DnsTunnel(Box::new(alert)))
 }

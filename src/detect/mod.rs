@@ -8,11 +8,14 @@
 //! - [`fields`]: logsource → event kind, and field names across Sysmon, proxy, Zeek and
 //!   ECS → event fields (one table for rules and for JSON events).
 //! - [`source`]: the [`FieldSource`] trait, for [`crate::event::Event`] and [`JsonEvent`].
+//! - [`mappings`]: ATT&CK technique → VERIS, NIST 800-53, AWS/Azure/GCP (shipped data),
+//!   rendered once per rule into its alerts' `Mappings`.
 //! - [`tools`]: `rules check`, `rules test`, `rules coverage`.
 
 pub mod builtin;
 pub mod correlate;
 pub mod fields;
+pub mod mappings;
 pub mod sigma;
 pub mod source;
 pub mod tools;
@@ -29,9 +32,13 @@ impl Engine {
     /// that fail to load are returned with their path and reason; they never stop the
     /// others.
     pub fn load(paths: &[PathBuf]) -> (Engine, Vec<LoadFailure>) {
+        Engine::load_with(paths, EngineOptions::default())
+    }
+
+    /// [`Engine::load`] with options (`mappings: false` for `--no-mappings`).
+    pub fn load_with(paths: &[PathBuf], opts: EngineOptions) -> (Engine, Vec<LoadFailure>) {
         let set = sigma::load_or_builtin(paths);
-        let (engine, mut failures) =
-            Engine::build(&set.rules, &set.correlations, EngineOptions::default());
+        let (engine, mut failures) = Engine::build(&set.rules, &set.correlations, opts);
         let mut all = set.failures;
         all.append(&mut failures);
         (engine, all)

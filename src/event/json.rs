@@ -190,6 +190,11 @@ fn write_event_with(out: &mut Vec<u8>, ev: &Event, names: Option<&[u8]>) {
             o.time(key!("FirstSeen"), b.first_seen);
             o.time(key!("LastSeen"), b.last_seen);
             o.str(key!("Reason"), &b.reason);
+            o.counts(key!("CheckInHistogram"), &b.check_in_histogram);
+            o.raw(
+                key!("HistogramBinSeconds"),
+                b.histogram_bin_seconds.as_str(),
+            );
         }
         Body::DnsTunnel(t) => {
             o.plain(key!("TunnelKind"), t.kind);
@@ -206,6 +211,7 @@ fn write_event_with(out: &mut Vec<u8>, ev: &Event, names: Option<&[u8]>) {
             o.time(key!("FirstSeen"), t.first_seen);
             o.time(key!("LastSeen"), t.last_seen);
             o.str(key!("Reason"), &t.reason);
+            o.counts(key!("QueryHistogram"), &t.query_histogram);
         }
         Body::Correlation(c) => {
             o.str(key!("CorrelationId"), &c.rule_id);
@@ -248,6 +254,10 @@ fn write_alerts(out: &mut Vec<u8>, alerts: &[Alert]) {
             write_str(o.out, t);
         }
         o.out.push(b']');
+        // Rendered (and checked to be JSON) at rule load: one copy per alert.
+        if let Some(m) = &a.mappings {
+            o.raw(key!("Mappings"), m);
+        }
         o.out.push(b'}');
     }
     out.push(b']');
@@ -362,6 +372,19 @@ impl<'a> Obj<'a> {
     pub fn num(&mut self, k: impl Key, v: u64) {
         self.key(k);
         push_u64(self.out, v);
+    }
+
+    /// A JSON array of counts.
+    pub fn counts(&mut self, k: impl Key, v: &[u32]) {
+        self.key(k);
+        self.out.push(b'[');
+        for (i, &n) in v.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            push_u64(self.out, u64::from(n));
+        }
+        self.out.push(b']');
     }
 
     /// An address as a JSON string, in `Display` form (RFC 5952 for IPv6).

@@ -251,6 +251,10 @@ pub struct BeaconAlert {
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
     pub reason: String,
+    /// Check-ins per 24th of the observation period, oldest first.
+    pub check_in_histogram: [u32; 24],
+    /// Length of one bin of `check_in_histogram`, seconds, one decimal.
+    pub histogram_bin_seconds: text::Short,
 }
 
 /// EventID 111: a client whose queries to one registered domain carry data in their
@@ -277,6 +281,8 @@ pub struct DnsTunnelAlert {
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
     pub reason: String,
+    /// Queries per fifth of the window, oldest first.
+    pub query_histogram: [u32; 5],
 }
 
 /// EventID 120: a Sigma correlation rule fired. The header is the event that completed
@@ -313,6 +319,10 @@ pub struct Alert {
     pub rule_title: Arc<str>,
     pub rule_level: Arc<str>,
     pub rule_tags: Arc<[Arc<str>]>,
+    /// The `Mappings` object (ATT&CK technique → VERIS, NIST 800-53, cloud
+    /// capabilities) as compact JSON, rendered once per rule at load and copied into
+    /// each alert; `None` when no technique of the rule is mapped or mappings are off.
+    pub mappings: Option<Arc<str>>,
 }
 
 /// Sysmon-modular's `RuleName` for everything c2tap alerts on.

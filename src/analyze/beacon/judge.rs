@@ -15,6 +15,9 @@ pub(super) struct Evaluation {
     pub(super) samples: usize,
     pub(super) connections: u64,
     pub(super) first_seen: Option<Timestamp>,
+    /// The check-ins per bin of the observation period, and a bin's length.
+    pub(super) histogram: [u32; BINS],
+    pub(super) bin_secs: f64,
 }
 
 impl BeaconTracker {
@@ -164,6 +167,8 @@ impl BeaconTracker {
             samples: self.checkins.len(),
             connections,
             first_seen: first,
+            histogram: *bins.counts(),
+            bin_secs: obs.len().as_nanos() as f64 / 1e9 / BINS as f64,
         }
     }
 
@@ -209,6 +214,8 @@ impl BeaconTracker {
             last_seen: node.pair.last_seen,
             band,
             reason,
+            histogram: eval.histogram,
+            bin_secs: eval.bin_secs,
         })
     }
 

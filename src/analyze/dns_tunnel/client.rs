@@ -193,6 +193,7 @@ impl ClientWindow {
             first_seen: Timestamp(self.first),
             last_seen: Timestamp(self.last),
             reason,
+            histogram: [0; BUCKETS],
         }
     }
 }

@@ -227,6 +227,7 @@ impl DomainWindow {
             first_seen: Timestamp(self.first),
             last_seen: Timestamp(self.last),
             reason,
+            histogram: [0; BUCKETS],
         }
     }
 }

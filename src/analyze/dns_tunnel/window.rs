@@ -43,6 +43,17 @@ pub(super) fn file<B: Copy>(ring: Ring<'_, B>, t: i64, width: i64, empty: B) -> 
     (t, advance(ring.buckets, ring.epoch, epoch(t, width), empty))
 }
 
+/// Queries per sub-window of a ring at sub-window `current`, oldest first (the ring
+/// clears the sub-windows it passes, so every slot holds its own sub-window's count).
+pub(super) fn queries_by_age<B: SubWindow>(buckets: &[B; BUCKETS], current: i64) -> [u32; BUCKETS] {
+    let mut out = [0u32; BUCKETS];
+    for (age, q) in out.iter_mut().rev().enumerate() {
+        let e = current.saturating_sub(age as i64);
+        *q = buckets.get(slot_of(e)).map_or(0, SubWindow::queries);
+    }
+    out
+}
+
 /// An entry's ring of sub-windows, the sub-window it is at, and its last time.
 pub(super) struct Ring<'a, B> {
     pub(super) buckets: &'a mut [B; BUCKETS],

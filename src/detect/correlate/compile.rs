@@ -281,6 +281,8 @@ pub fn compile(
                 rule_title: Arc::from(c.title.as_str()),
                 rule_level: Arc::from(c.level.as_str()),
                 rule_tags: Arc::from(tags),
+                // Filled by `Engine::build` (see `detect::mappings`).
+                mappings: None,
             },
             kind: c.kind,
             span: c.timespan_secs.saturating_mul(1_000_000_000),

@@ -1,5 +1,10 @@
 //! `rules coverage` (DESIGN §4 "Coverage view"): the rule author's page for one ATT&CK
 //! technique, computed from whatever rules are loaded.
+//!
+//! Its "Mappings" section (VERIS, NIST 800-53, cloud capabilities per technique) is in
+//! [`mappings`].
+
+pub mod mappings;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -87,6 +92,11 @@ pub struct Coverage {
     pub indicators: Vec<IndicatorRow>,
     pub sources: Vec<SourceGroup>,
     pub load_failures: usize,
+    /// Per technique of the chosen rules (only the asked one and its sub-techniques
+    /// with `--technique`), what the shipped data maps to it, most rules first.
+    pub mappings: Vec<mappings::TechniqueMappings>,
+    /// Where the mappings come from.
+    pub mappings_source: String,
 }
 
 /// (provider, EventID, title, produced by c2tap) rows for a logsource.
@@ -282,7 +292,34 @@ pub fn compute(rules: &[Rule], technique: Option<&str>, load_failures: usize) ->
         indicators: indicator_rows(&chosen, &active),
         sources: rule_groups(&chosen),
         load_failures,
+        mappings: mappings::rows(&technique_counts(&chosen, technique)),
+        mappings_source: crate::detect::mappings::ATTRIBUTION.to_string(),
     }
+}
+
+/// Each technique the chosen rules tag (with `technique`, only it and its
+/// sub-techniques) and how many of them tag it.
+fn technique_counts(chosen: &[&Rule], technique: Option<&str>) -> BTreeMap<String, usize> {
+    let want = technique.map(|t| {
+        let t = t.to_ascii_uppercase();
+        t.strip_prefix("ATTACK.").unwrap_or(&t).to_string()
+    });
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for r in chosen {
+        let mut ids = r.techniques();
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            let keep = want.as_deref().is_none_or(|w| {
+                id == w
+                    || (!w.contains('.') && id.strip_prefix(w).is_some_and(|s| s.starts_with('.')))
+            });
+            if keep {
+                *counts.entry(id).or_default() += 1;
+            }
+        }
+    }
+    counts
 }
 
 /// Rules per observability class (full, partial, never).
@@ -626,7 +663,7 @@ fn write_text(c: &Coverage, out: &mut dyn Write) -> std::io::Result<()> {
             .collect();
         table(out, &["observability", "level", "title"], &rows)?;
     }
-    Ok(())
+    mappings::write_text(&c.mappings, TEXT_TOP, &c.mappings_source, out)
 }
 
 #[cfg(test)]

@@ -224,11 +224,25 @@ pub fn test(
     input: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> Result<ExitStatus, ToolError> {
+    test_with(rule_paths, true, input, out)
+}
+
+/// [`test`], with alerts carrying their technique `Mappings` or not (`--no-mappings`).
+pub fn test_with(
+    rule_paths: &[PathBuf],
+    mappings: bool,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<ExitStatus, ToolError> {
     let set = sigma::load_or_builtin(rule_paths);
     if !set.failures.is_empty() {
         return Err(ToolError::RuleLoad(set.failures));
     }
-    let (engine, failures) = Engine::build(&set.rules, &set.correlations, TEST_OPTIONS);
+    let opts = EngineOptions {
+        mappings,
+        ..TEST_OPTIONS
+    };
+    let (engine, failures) = Engine::build(&set.rules, &set.correlations, opts);
     if !failures.is_empty() {
         return Err(ToolError::RuleLoad(failures));
     }
@@ -282,6 +296,7 @@ pub fn test(
 pub const TEST_OPTIONS: EngineOptions = EngineOptions {
     include_never: true,
     own_names: true,
+    mappings: true,
 };
 
 /// What one input event gave.
@@ -422,12 +437,22 @@ impl<'a> Stream<'a> {
 }
 
 fn alert_json(a: &Alert) -> serde_json::Value {
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "RuleId": &*a.rule_id,
         "RuleTitle": &*a.rule_title,
         "RuleLevel": &*a.rule_level,
         "RuleTags": a.rule_tags.iter().map(|t| &**t).collect::<Vec<&str>>(),
-    })
+    });
+    // Rendered by c2tap at rule load, so it parses.
+    if let Some(m) = a
+        .mappings
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
+        && let Some(o) = v.as_object_mut()
+    {
+        o.insert("Mappings".into(), m);
+    }
+    v
 }
 
 /// An alert as events carry it, keys in the schema's order (`event::json` writes the
@@ -439,6 +464,8 @@ struct AlertJson<'a> {
     rule_title: &'a str,
     rule_level: &'a str,
     rule_tags: Vec<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mappings: Option<&'a serde_json::value::RawValue>,
 }
 
 fn alerts_json(alerts: &[Alert]) -> String {
@@ -449,6 +476,10 @@ fn alerts_json(alerts: &[Alert]) -> String {
             rule_title: &a.rule_title,
             rule_level: &a.rule_level,
             rule_tags: a.rule_tags.iter().map(|t| &**t).collect(),
+            mappings: a
+                .mappings
+                .as_deref()
+                .and_then(|m| serde_json::from_str::<&serde_json::value::RawValue>(m).ok()),
         })
         .collect();
     serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())

@@ -95,6 +95,7 @@ pub(super) fn coverage(s: &mut String, c: &Coverage) {
         &["field", "operator", "value", "rules", "corpus reach"],
         rows,
     );
+    mappings(s, c);
     h3(s, "Rules");
     let mut rows = Vec::new();
     for g in &c.sources {
@@ -122,4 +123,72 @@ pub(super) fn coverage(s: &mut String, c: &Coverage) {
         rows,
     );
     end_section(s);
+}
+
+/// A cloud capability as one cell line: `AWS Network Firewall (protect, significant)`,
+/// with GuardDuty's finding types when the data names them.
+fn capability(c: &crate::detect::mappings::Capability) -> String {
+    let mut s = format!("{} ({}, {})", c.capability, c.category, c.value);
+    if !c.finding_types.is_empty() {
+        s.push_str(": ");
+        s.push_str(&c.finding_types.join(", "));
+    }
+    s
+}
+
+/// The coverage view's "Mappings": per technique of the loaded rules, the shipped
+/// data in full (what the alerts' compact `Mappings` objects are drawn from).
+pub(super) fn mappings(s: &mut String, c: &Coverage) {
+    h3(s, "Mappings");
+    if c.mappings.is_empty() {
+        note(
+            s,
+            "No technique of the loaded rules has mappings in the shipped data.",
+        );
+        return;
+    }
+    note(s, &format!("Source: {}.", c.mappings_source));
+    let join = |v: Vec<String>| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join("; ")
+        }
+    };
+    let rows = c
+        .mappings
+        .iter()
+        .map(|m| {
+            vec![
+                Cell::text(&m.technique),
+                Cell::text(&m.name),
+                Cell::num(m.rules),
+                Cell::text(join(m.veris.iter().map(|v| v.id.clone()).collect())),
+                Cell::text(join(
+                    m.nist_800_53
+                        .iter()
+                        .map(|n| format!("{} {}", n.id, n.name))
+                        .collect(),
+                )),
+                Cell::text(join(m.aws.iter().map(capability).collect())),
+                Cell::text(join(m.azure.iter().map(capability).collect())),
+                Cell::text(join(m.gcp.iter().map(capability).collect())),
+            ]
+        })
+        .collect();
+    table(
+        s,
+        "coverage-mappings",
+        &[
+            "technique",
+            "name",
+            "rules",
+            "VERIS",
+            "NIST 800-53 rev 5",
+            "AWS",
+            "Azure",
+            "GCP",
+        ],
+        rows,
+    );
 }

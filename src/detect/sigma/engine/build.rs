@@ -334,6 +334,8 @@ pub(super) fn build_route(route: &mut Route, rules: &[RouteRule<'_>], own_names:
             rule_title: Arc::from(r.title.as_str()),
             rule_level: Arc::from(r.level.as_str()),
             rule_tags: Arc::from(tags),
+            // Filled by `Engine::build` for the whole rule set (shared renderings).
+            mappings: None,
         };
         let need = need(&expr, &b.route.bit_minlen);
         let idx = b.route.rules.len() as u32;

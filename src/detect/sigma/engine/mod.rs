@@ -30,6 +30,7 @@ use std::sync::Arc;
 use crate::detect::LoadFailure;
 use crate::detect::correlate::{self, Correlation, CorrelationSet, Correlator};
 use crate::detect::fields::{EventKind, FieldKey};
+use crate::detect::mappings::AlertMappings;
 use crate::detect::source::FieldSource;
 use crate::event::Alert;
 use eval::SCRATCH;
@@ -169,7 +170,7 @@ pub struct EngineStats {
 }
 
 /// How an engine is built.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EngineOptions {
     /// Compile *never*-observable rules too (`rules test`: a host's own events carry
     /// the host fields the sensor never sees).
@@ -179,6 +180,19 @@ pub struct EngineOptions {
     /// vendors). Off for the sensor, whose events have only canonical names: every name
     /// of a field then shares one slot (one read, one scan per field).
     pub own_names: bool,
+    /// Alerts carry their rule's technique mappings (`Mappings`), rendered once per
+    /// rule here. On by default; `--no-mappings` and `mappings = false` turn it off.
+    pub mappings: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> EngineOptions {
+        EngineOptions {
+            include_never: false,
+            own_names: false,
+            mappings: true,
+        }
+    }
 }
 
 /// The compiled rule set.
@@ -248,7 +262,7 @@ impl Engine {
             .filter(|c| !c.is_deprecated())
             .cloned()
             .collect();
-        let (set, failures) = correlate::compile::compile(rules, &active_corrs, &|i| {
+        let (mut set, failures) = correlate::compile::compile(rules, &active_corrs, &|i| {
             live.get(i as usize).copied().unwrap_or(false)
         });
         stats.correlations = set.corrs.len();
@@ -269,6 +283,17 @@ impl Engine {
         }
         for (route, rs) in routes.iter_mut().zip(per_route) {
             build::build_route(route, &rs, opts.own_names);
+        }
+        if opts.mappings {
+            let mut rendered = AlertMappings::new();
+            let rule_alerts = routes
+                .iter_mut()
+                .flat_map(|r| r.rules.iter_mut())
+                .map(|r| &mut r.alert);
+            let corr_alerts = set.corrs.iter_mut().map(|c| &mut c.alert);
+            for alert in rule_alerts.chain(corr_alerts) {
+                alert.mappings = rendered.for_tags(&alert.rule_tags);
+            }
         }
         (
             Engine {
