@@ -18,6 +18,8 @@ use crate::detect::tools::coverage::Coverage;
 
 /// Rows shown per destination and fingerprint table; the rest is the "other" row.
 pub const TOP_ROWS: usize = 25;
+/// Rule titles named per technique row (the rest counted).
+pub const TITLES_SHOWN: usize = 3;
 /// Sources (capture files) listed; the rest are one "(other)" row.
 pub const SOURCE_ROWS: usize = 12;
 /// Rules shown in "alerts by rule" (a SigmaHQ run can fire hundreds).
@@ -322,7 +324,15 @@ fn alerts(s: &mut String, a: &Aggregator) {
             vec![
                 Cell::text(t),
                 Cell::num(e.count),
-                Cell::text(titles.join("; ")),
+                Cell::text(if titles.len() > TITLES_SHOWN {
+                    format!(
+                        "{}; and {} more",
+                        titles[..TITLES_SHOWN].join("; "),
+                        titles.len() - TITLES_SHOWN
+                    )
+                } else {
+                    titles.join("; ")
+                }),
                 Cell::text(items(&m.veris)),
                 Cell::text(items(&m.nist_800_53)),
                 Cell::text(items(&m.aws)),
