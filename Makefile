@@ -29,7 +29,8 @@ CONFORMANCE ?= run
 .PHONY: help demo test deps-test lint unit selftest conformance pcaps bench bench-pcap bench-live install fuzz
 
 help:
-	@echo "make demo         build release, replay pcaps/ printing every event, then the alerts and a summary"
+	@echo "make demo         build release, replay pcaps/ printing every event, then the alerts and a summary;"
+	@echo "                  writes the analyst's report of it to demo-report.html"
 	@echo "make test         fmt, clippy, unit tests, conformance self-tests, conformance vs tshark"
 	@echo "make pcaps        regenerate pcaps/ with real clients in a network namespace (root)"
 	@echo "make bench        release build, bench-pcap, then c2tap vs tcpdump and Suricata 8 on both"
@@ -44,11 +45,13 @@ demo:
 	scripts/install-deps.sh demo
 	$(CARGO) build --release
 	@echo
-	@echo "=== Every event: c2tap replay --events all pcaps/*.pcap"
-	$(RELEASE_BIN) replay --events all $(PCAPS)
+	@echo "=== Every event: c2tap replay --events all --report demo-report.html pcaps/*.pcap"
+	$(RELEASE_BIN) replay --events all --report demo-report.html $(PCAPS)
 	@echo
 	@echo "=== Alerts: c2tap replay pcaps/*.pcap (default --events alerts: events that matched a rule)"
 	$(RELEASE_BIN) replay --summary $(PCAPS)
+	@echo
+	@echo "=== The analyst's report of every event: $(CURDIR)/demo-report.html (open it in a browser)"
 
 # The unit tests come last so that their summary closes the output.
 test: deps-test lint selftest conformance unit

@@ -8,8 +8,9 @@
 #          python3 dnsmasq curl openssl, systemd (systemd-analyze checks the units) logrotate
 #          procps (/bin/kill, the units' ExecReload), and the compressors whose files replay
 #          reads: gzip zstd xz-utils lz4 (tests/compressed_replay.rs makes its files with them),
-#          and redis-server (tests/output_redis.rs starts its own servers; it brings
-#          redis-tools, whose redis-cli the README shows)
+#          redis-server (tests/output_redis.rs starts its own servers; it brings
+#          redis-tools, whose redis-cli the README shows), and chromium (tests/report.rs
+#          renders the HTML report headless)
 #   pcaps  test + what pcaps/make.sh runs: ethtool chromium, iodine (iodine and iodined, for the
 #          DNS tunnel capture; it brings net-tools, whose ifconfig it calls)
 #   bench  demo + tcpdump (the speed reference in DESIGN section 6) tcpreplay hyperfine, time
@@ -31,7 +32,7 @@ DEMO=(libpcap-dev pkg-config build-essential)
 TEST=(tshark@tshark tcpdump@tcpdump "dnsutils|bind9-dnsutils@dig" iproute2@ip python3@python3
       "dnsmasq-base|dnsmasq@dnsmasq" curl@curl openssl@openssl systemd@systemd-analyze
       logrotate@logrotate procps@/bin/kill gzip@gzip zstd@zstd xz-utils@xz lz4@lz4
-      redis-server@redis-server)
+      redis-server@redis-server chromium@chromium)
 PCAPS=(ethtool@ethtool chromium@chromium iodine@iodined)
 # The bench also runs the peer, ../shared/peer/suricata (Suricata 8.0.6, built elsewhere):
 # its runtime libraries.

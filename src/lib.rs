@@ -21,5 +21,6 @@ pub mod output;
 pub mod pipeline;
 pub mod privdrop;
 pub mod proto;
+pub mod report;
 pub mod telemetry;
 pub mod time;

@@ -41,6 +41,10 @@ enum Command {
         /// Files, directories (every capture inside), or - for standard input.
         #[arg(required = true, value_name = "PCAP|DIR|-")]
         inputs: Vec<PathBuf>,
+        /// Also write the analyst's HTML report of the lines written (see `c2tap
+        /// report`) to this file at the end.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -72,6 +76,19 @@ enum Command {
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+    /// Write a self-contained HTML page for an analyst from event lines.
+    Report {
+        /// JSON lines files written by c2tap (or - for standard input).
+        #[arg(required = true, value_name = "EVENTS.jsonl|-")]
+        inputs: Vec<PathBuf>,
+        /// Sigma rules for the coverage view: a file or folder; repeatable. Default:
+        /// the built-in set.
+        #[arg(short = 'r', long = "rules", value_name = "PATH")]
+        rules: Vec<PathBuf>,
+        /// The HTML page to write (- for standard output).
+        #[arg(short = 'o', long = "output", value_name = "FILE.html")]
+        output: PathBuf,
     },
 }
 
@@ -265,10 +282,14 @@ fn message(e: &anyhow::Error) -> String {
 
 fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
-        Command::Replay { inputs, common } => {
+        Command::Replay {
+            inputs,
+            report,
+            common,
+        } => {
             let summary = common.summary_wanted();
             let cfg = RuntimeConfig::load(common.overrides()).map_err(Failure::Usage)?;
-            c2tap_app::replay(&cfg, &inputs, summary)
+            c2tap_app::replay(&cfg, &inputs, summary, report.as_deref())
         }
         Command::Live {
             interface,
@@ -306,7 +327,20 @@ fn run(cli: Cli) -> Result<ExitCode, Failure> {
                 no_mappings,
             } => c2tap_app::rules_test(&rules, &events, !no_mappings),
         },
+        Command::Report {
+            inputs,
+            rules,
+            output,
+        } => c2tap_app::report(&inputs, &rules, &output),
     }
+}
+
+/// The command line as typed, for the report's header.
+fn command_line() -> String {
+    std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The glue between the command line and the library, kept apart from parsing.
@@ -333,18 +367,77 @@ mod c2tap_app {
         cfg: &RuntimeConfig,
         inputs: &[PathBuf],
         summary: bool,
+        report_page: Option<&Path>,
     ) -> Result<ExitCode, Failure> {
+        if let Some(page) = report_page {
+            c2tap::report::check_output(page).map_err(report_failure)?;
+        }
         let engine = load_engine(&cfg.rules, cfg.mappings)?;
         let mut source = Replay::open(inputs, LinkType::is_supported).map_err(capture_failure)?;
         let sink = Sink::open(&cfg.output).map_err(output_failure)?;
         let signals = Signals::install().map_err(|e| Failure::Runtime(e.into()))?;
-        let report = pipeline::run(cfg, Mode::Replay, &mut source, engine, sink, &signals);
+        let aggregator = report_page.map(|_| {
+            let mut a = Box::new(c2tap::report::Aggregator::default());
+            a.begin_input("lines written by this replay");
+            a
+        });
+        let mut report = pipeline::run_with_report(
+            cfg,
+            Mode::Replay,
+            &mut source,
+            engine,
+            sink,
+            &signals,
+            aggregator,
+        );
         // A replay that decoded little of its input must say so: the events alone
         // cannot tell an empty capture from one c2tap could not walk.
         if let Some(notice) = c2tap::telemetry::undecoded_notice(&report.totals) {
             let _ = writeln!(io::stderr(), "c2tap: {notice}");
         }
-        finish(report, Mode::Replay, summary)
+        // The page is written even when the run failed: it shows what was parsed.
+        let page_result = match (report_page, report.report.take()) {
+            (Some(page), Some(agg)) => {
+                if agg.malformed > 0 {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "c2tap: the report skipped {} malformed lines of {}",
+                        agg.malformed,
+                        agg.lines
+                    );
+                }
+                let captures: Vec<String> =
+                    inputs.iter().map(|p| p.display().to_string()).collect();
+                c2tap::report::finish_replay(&agg, &cfg.rules, &captures, command_line(), page)
+            }
+            _ => Ok(()),
+        };
+        let status = finish(report, Mode::Replay, summary)?;
+        page_result.map_err(report_failure)?;
+        Ok(status)
+    }
+
+    fn report_failure(e: c2tap::report::ReportError) -> Failure {
+        match e {
+            c2tap::report::ReportError::Usage(_) => Failure::Usage(e.into()),
+            c2tap::report::ReportError::Io(_) => Failure::Runtime(e.into()),
+        }
+    }
+
+    /// `c2tap report`: exit 1 when lines were malformed or an input failed midway
+    /// (the page is written all the same), 2 when the command cannot work.
+    pub fn report(
+        inputs: &[PathBuf],
+        rules: &[PathBuf],
+        output: &Path,
+    ) -> Result<ExitCode, Failure> {
+        let outcome = c2tap::report::run(inputs, rules, output, command_line(), &mut io::stderr())
+            .map_err(report_failure)?;
+        Ok(if outcome.malformed > 0 || outcome.failed_inputs > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
     }
 
     /// A capture error at start: usage when the input named does not exist.

@@ -428,6 +428,7 @@ pub struct DnsTunnelTracker {
     clients: Table<ClientEntry>,
     /// The doorkeeper: tags of pairs asked once (0: none).
     admission: Box<[u32]>,
+    cuts: CutCache,
     counters: TunnelCounters,
 }
 
@@ -475,6 +476,7 @@ impl DnsTunnelTracker {
             allow_deep,
             keys: RandomState::default(),
             admission: vec![0; slots].into_boxed_slice(),
+            cuts: CutCache::new(),
             counters: TunnelCounters::default(),
             cfg,
         }
@@ -492,7 +494,8 @@ impl DnsTunnelTracker {
                 .domains
                 .memory_bytes()
                 .saturating_add(self.clients.memory_bytes())
-                .saturating_add(size_of_val(&*self.admission)) as u64,
+                .saturating_add(size_of_val(&*self.admission))
+                .saturating_add(self.cuts.memory_bytes()) as u64,
             ..self.counters
         }
     }
@@ -500,7 +503,7 @@ impl DnsTunnelTracker {
     /// Counts one question; returns a finding when this one made a pair or a client
     /// cross a threshold (or get [`TunnelConfig::worse_factor`] worse).
     pub fn observe(&mut self, obs: &DnsObservation) -> Option<DnsTunnelFinding> {
-        let Some(group) = group(obs.qname) else {
+        let Some(group) = self.cuts.group(obs.qname) else {
             self.counters.skipped = self.counters.skipped.saturating_add(1);
             return None;
         };

@@ -26,6 +26,7 @@ use crate::config::RuntimeConfig;
 use crate::detect::Engine;
 use crate::output::Sink;
 use crate::proto::dns::cache::DnsCache;
+use crate::report::Aggregator;
 use crate::telemetry::summary::{Summary, Tally};
 use crate::telemetry::{Counts, Registry};
 use dispatch::Dispatcher;
@@ -63,6 +64,8 @@ pub struct RunReport {
     pub run_name: Arc<str>,
     /// Wall time from start to the last event written.
     pub wall: Duration,
+    /// The report's aggregator, fed every line written ([`run_with_report`]).
+    pub report: Option<Box<Aggregator>>,
 }
 
 impl RunReport {
@@ -97,6 +100,20 @@ pub fn run(
     sink: Sink,
     signals: &Signals,
 ) -> RunReport {
+    run_with_report(cfg, mode, source, engine, sink, signals, None)
+}
+
+/// [`run`], with every line written also fed to the report's aggregator (on the
+/// writer thread: the workers' path is the same), which comes back in the report.
+pub fn run_with_report(
+    cfg: &RuntimeConfig,
+    mode: Mode,
+    source: &mut dyn Source,
+    engine: Arc<Engine>,
+    sink: Sink,
+    signals: &Signals,
+    report: Option<Box<Aggregator>>,
+) -> RunReport {
     let started = Instant::now();
     let run_name = source.run_name();
     let registry = Arc::new(Registry::default());
@@ -109,7 +126,7 @@ pub fn run(
         let slot = registry.slot();
         thread::Builder::new()
             .name("c2tap-writer".into())
-            .spawn(move || writer::run(sink, out_rx, signals, slot))
+            .spawn(move || writer::run(sink, out_rx, signals, slot, report))
     };
     let Ok(writer) = writer else {
         return RunReport {
@@ -123,6 +140,7 @@ pub fn run(
             capture: CaptureStats::default(),
             run_name,
             wall: started.elapsed(),
+            report: None,
         };
     };
 
@@ -183,6 +201,7 @@ pub fn run(
             "writer thread panicked",
         ))),
         lines: 0,
+        report: None,
     });
     RunReport {
         failed_inputs: end.map_or(0, |e| e.failed_inputs),
@@ -193,5 +212,6 @@ pub fn run(
         capture: source.stats(),
         run_name,
         wall: started.elapsed(),
+        report: writer.report,
     }
 }

@@ -1,7 +1,9 @@
 //! The writer thread: takes buffers of complete JSON lines from the workers and the
 //! capture thread and writes them to the sink. It never parses or formats anything, so
 //! its speed is the sink's. Lines the sink drops (TLS backlog overflow) are published
-//! as `output_drops` in the writer's own counter slot.
+//! as `output_drops` in the writer's own counter slot. With `replay --report` it also
+//! hands each buffer to the report's aggregator (the same lines the sink got); without
+//! it the loop is untouched but for one `None` check per buffer.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +12,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::shutdown::Signals;
 use crate::output::{OutputError, Sink, is_broken_pipe};
+use crate::report::Aggregator;
 use crate::telemetry::{Counter, CounterSlot, Counts};
 
 /// Buffers of lines in flight between workers and the writer. Each holds a batch's
@@ -33,6 +36,8 @@ pub enum WriterEnd {
 pub struct WriterReport {
     pub end: WriterEnd,
     pub lines: u64,
+    /// The report's aggregator, fed every line written (`replay --report`).
+    pub report: Option<Box<Aggregator>>,
 }
 
 pub fn run(
@@ -40,6 +45,7 @@ pub fn run(
     rx: Receiver<Vec<u8>>,
     signals: Signals,
     slot: Arc<CounterSlot>,
+    mut report: Option<Box<Aggregator>>,
 ) -> WriterReport {
     let mut lines = 0u64;
     let mut counts = Counts::default();
@@ -61,6 +67,9 @@ pub fn run(
             Ok(buf) => {
                 // Buffers hold whole lines: one newline each.
                 lines += buf.iter().filter(|&&b| b == b'\n').count() as u64;
+                if let Some(agg) = report.as_mut() {
+                    agg.feed_lines(&buf);
+                }
                 if let Err(e) = sink.write_lines(&buf) {
                     break classify(e);
                 }
@@ -91,7 +100,7 @@ pub fn run(
         signals.request_stop();
         while rx.recv().is_ok() {}
     }
-    WriterReport { end, lines }
+    WriterReport { end, lines, report }
 }
 
 fn classify(e: OutputError) -> WriterEnd {

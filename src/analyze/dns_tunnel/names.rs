@@ -183,3 +183,115 @@ pub(super) fn fingerprint(text: &str) -> u64 {
 pub(super) fn is_vowel(c: u8) -> bool {
     matches!(c.to_ascii_lowercase(), b'a' | b'e' | b'i' | b'o' | b'u')
 }
+
+/// Recent names and how [`group`] cut them: clients ask the same names again and again
+/// (a browser asks A, AAAA and HTTPS for each; a resolver's cache expires), and cutting
+/// a name at its registered domain is most of a query's cost. Direct-mapped by a hash
+/// of the name: a slot holds the name's hash, length and cut as offsets into it.
+pub(super) struct CutCache {
+    slots: Box<[CachedCut]>,
+    keys: RandomState,
+}
+
+/// Slots of the [`CutCache`]: 16 bytes each, 64 KiB per worker, about the distinct
+/// names a busy office asks in a few minutes.
+pub const CUT_CACHE_SLOTS: usize = 1 << 12;
+
+#[derive(Clone, Copy, Default)]
+struct CachedCut {
+    /// 0: empty (a name hashing to 0 is simply never cached).
+    hash: u64,
+    len: u16,
+    /// Offsets into the name: the domain's start and end, the subdomain's end (it
+    /// starts at 0 when not empty); `domain_end == 0` marks a skipped name.
+    domain: (u16, u16),
+    sub_end: u16,
+    real_tld: bool,
+}
+
+impl CutCache {
+    pub(super) fn new() -> CutCache {
+        CutCache {
+            slots: vec![CachedCut::default(); CUT_CACHE_SLOTS].into_boxed_slice(),
+            keys: RandomState::default(),
+        }
+    }
+
+    pub(super) fn memory_bytes(&self) -> usize {
+        size_of_val(&*self.slots)
+    }
+
+    /// [`group`], from the cache when the name was cut recently.
+    pub(super) fn group<'a>(&mut self, qname: &'a str) -> Option<Group<'a>> {
+        let Ok(len) = u16::try_from(qname.len()) else {
+            return group(qname);
+        };
+        let hash = self.keys.hash_one(qname.as_bytes());
+        let at = (hash as usize) & (CUT_CACHE_SLOTS - 1);
+        if let Some(slot) = self.slots.get(at)
+            && hash != 0
+            && slot.hash == hash
+            && slot.len == len
+        {
+            return slot.apply(qname);
+        }
+        let g = group(qname);
+        if let Some(slot) = self.slots.get_mut(at) {
+            *slot = CachedCut::of(hash, len, qname, g.as_ref());
+        }
+        g
+    }
+}
+
+impl CachedCut {
+    fn of(hash: u64, len: u16, qname: &str, g: Option<&Group<'_>>) -> CachedCut {
+        let skipped = CachedCut {
+            hash,
+            len,
+            ..CachedCut::default()
+        };
+        let Some(g) = g else {
+            return skipped;
+        };
+        let (Some(domain), Some(sub)) = (span(qname, g.domain), span(qname, g.subdomain)) else {
+            // Not a part of the name (cannot happen for `group`'s cuts): do not cache.
+            return CachedCut::default();
+        };
+        if domain.1 == 0 || (sub.1 > 0 && sub.0 != 0) {
+            return CachedCut::default();
+        }
+        CachedCut {
+            hash,
+            len,
+            domain,
+            sub_end: sub.1,
+            real_tld: g.real_tld,
+        }
+    }
+
+    fn apply<'a>(&self, qname: &'a str) -> Option<Group<'a>> {
+        let (start, end) = (usize::from(self.domain.0), usize::from(self.domain.1));
+        if end == 0 {
+            return None;
+        }
+        Some(Group {
+            domain: qname.get(start..end)?,
+            subdomain: qname.get(..usize::from(self.sub_end))?,
+            real_tld: self.real_tld,
+        })
+    }
+}
+
+/// Where `part` lies in `whole`, as offsets, when it is a slice of it; an empty part is
+/// `(0, 0)` wherever it points.
+fn span(whole: &str, part: &str) -> Option<(u16, u16)> {
+    if part.is_empty() {
+        return Some((0, 0));
+    }
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    if end > whole.len() {
+        return None;
+    }
+    Some((u16::try_from(start).ok()?, u16::try_from(end).ok()?))
+}
