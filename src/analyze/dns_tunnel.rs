@@ -458,13 +458,16 @@ impl DnsTunnelTracker {
                 .registered
                 .is_none_or(|r| r.len() != d.len())
         });
-        // A 32nd of the memory for the doorkeeper (4-byte slots: bytes / 128), the rest
-        // 1 : 7 for clients and domains.
+        // A 32nd of the memory for the doorkeeper (4-byte slots: bytes / 128), a 128th
+        // for the cut cache, the rest 1 : 7 for clients and domains.
         let slots = (cfg.max_memory_bytes >> 7).clamp(MIN_ADMISSION_SLOTS, ADMISSION_SLOTS);
         let slots = 1usize << slots.ilog2();
+        // A 128th for the cache of recent names' cuts.
+        let cuts = CutCache::new(cfg.max_memory_bytes >> 7);
         let tables = cfg
             .max_memory_bytes
-            .saturating_sub(slots.saturating_mul(size_of::<u32>()));
+            .saturating_sub(slots.saturating_mul(size_of::<u32>()))
+            .saturating_sub(cuts.memory_bytes());
         let client_budget = tables / 8;
         let domain_budget = tables.saturating_sub(client_budget);
         DnsTunnelTracker {
@@ -476,7 +479,7 @@ impl DnsTunnelTracker {
             allow_deep,
             keys: RandomState::default(),
             admission: vec![0; slots].into_boxed_slice(),
-            cuts: CutCache::new(),
+            cuts,
             counters: TunnelCounters::default(),
             cfg,
         }

@@ -186,33 +186,41 @@ pub(super) fn is_vowel(c: u8) -> bool {
 
 /// Recent names and how [`group`] cut them: clients ask the same names again and again
 /// (a browser asks A, AAAA and HTTPS for each; a resolver's cache expires), and cutting
-/// a name at its registered domain is most of a query's cost. Direct-mapped by a hash
-/// of the name: a slot holds the name's hash, length and cut as offsets into it.
+/// a name at its registered domain is most of a query's cost. Direct-mapped by a 64-bit
+/// hash of the name (seeded per process): a slot holds the hash, the length and the
+/// cut as offsets into the name, so a hit reads no list and copies nothing.
 pub(super) struct CutCache {
     slots: Box<[CachedCut]>,
     keys: RandomState,
 }
 
-/// Slots of the [`CutCache`]: 16 bytes each, 64 KiB per worker, about the distinct
-/// names a busy office asks in a few minutes.
+/// Most slots of a [`CutCache`]: 16 bytes each, 64 KiB per worker (a 128th of the
+/// default memory cap), about the distinct names a busy office asks in a few minutes.
 pub const CUT_CACHE_SLOTS: usize = 1 << 12;
+/// Fewest slots, for a tracker given very little memory.
+pub const MIN_CUT_CACHE_SLOTS: usize = 16;
+
+/// `sub_end`'s flag: the name ends in a real top-level domain.
+const REAL_TLD: u16 = 1 << 15;
 
 #[derive(Clone, Copy, Default)]
 struct CachedCut {
     /// 0: empty (a name hashing to 0 is simply never cached).
     hash: u64,
     len: u16,
-    /// Offsets into the name: the domain's start and end, the subdomain's end (it
-    /// starts at 0 when not empty); `domain_end == 0` marks a skipped name.
-    domain: (u16, u16),
+    /// Offsets into the name: the domain's start and end (`end == 0` marks a skipped
+    /// name), and the subdomain's end (it starts at 0) with the [`REAL_TLD`] flag.
+    domain_start: u16,
+    domain_end: u16,
     sub_end: u16,
-    real_tld: bool,
 }
 
 impl CutCache {
-    pub(super) fn new() -> CutCache {
+    /// A cache of at most `bytes` (rounded down to a power of two of slots).
+    pub(super) fn new(bytes: usize) -> CutCache {
+        let slots = (bytes / size_of::<CachedCut>()).clamp(MIN_CUT_CACHE_SLOTS, CUT_CACHE_SLOTS);
         CutCache {
-            slots: vec![CachedCut::default(); CUT_CACHE_SLOTS].into_boxed_slice(),
+            slots: vec![CachedCut::default(); 1usize << slots.ilog2()].into_boxed_slice(),
             keys: RandomState::default(),
         }
     }
@@ -223,11 +231,13 @@ impl CutCache {
 
     /// [`group`], from the cache when the name was cut recently.
     pub(super) fn group<'a>(&mut self, qname: &'a str) -> Option<Group<'a>> {
-        let Ok(len) = u16::try_from(qname.len()) else {
-            return group(qname);
+        let len = match u16::try_from(qname.len()) {
+            Ok(len) if len < REAL_TLD => len,
+            _ => return group(qname),
         };
         let hash = self.keys.hash_one(qname.as_bytes());
-        let at = (hash as usize) & (CUT_CACHE_SLOTS - 1);
+        let mask = self.slots.len().saturating_sub(1);
+        let at = (hash as usize) & mask;
         if let Some(slot) = self.slots.get(at)
             && hash != 0
             && slot.hash == hash
@@ -245,39 +255,35 @@ impl CutCache {
 
 impl CachedCut {
     fn of(hash: u64, len: u16, qname: &str, g: Option<&Group<'_>>) -> CachedCut {
-        let skipped = CachedCut {
-            hash,
-            len,
-            ..CachedCut::default()
-        };
         let Some(g) = g else {
-            return skipped;
+            return CachedCut {
+                hash,
+                len,
+                ..CachedCut::default()
+            };
         };
-        let (Some(domain), Some(sub)) = (span(qname, g.domain), span(qname, g.subdomain)) else {
-            // Not a part of the name (cannot happen for `group`'s cuts): do not cache.
-            return CachedCut::default();
-        };
-        if domain.1 == 0 || (sub.1 > 0 && sub.0 != 0) {
-            return CachedCut::default();
-        }
-        CachedCut {
-            hash,
-            len,
-            domain,
-            sub_end: sub.1,
-            real_tld: g.real_tld,
+        match (span(qname, g.domain), span(qname, g.subdomain)) {
+            (Some((start, end)), Some((0, sub_end))) if end > 0 => CachedCut {
+                hash,
+                len,
+                domain_start: start,
+                domain_end: end,
+                sub_end: sub_end | if g.real_tld { REAL_TLD } else { 0 },
+            },
+            // Not a prefix and a part of the name (not a cut `group` makes): not cached.
+            _ => CachedCut::default(),
         }
     }
 
     fn apply<'a>(&self, qname: &'a str) -> Option<Group<'a>> {
-        let (start, end) = (usize::from(self.domain.0), usize::from(self.domain.1));
-        if end == 0 {
+        if self.domain_end == 0 {
             return None;
         }
+        let domain = usize::from(self.domain_start)..usize::from(self.domain_end);
         Some(Group {
-            domain: qname.get(start..end)?,
-            subdomain: qname.get(..usize::from(self.sub_end))?,
-            real_tld: self.real_tld,
+            domain: qname.get(domain)?,
+            subdomain: qname.get(..usize::from(self.sub_end & !REAL_TLD))?,
+            real_tld: self.sub_end & REAL_TLD != 0,
         })
     }
 }
