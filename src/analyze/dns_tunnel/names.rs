@@ -218,7 +218,10 @@ struct CachedCut {
 impl CutCache {
     /// A cache of at most `bytes` (rounded down to a power of two of slots).
     pub(super) fn new(bytes: usize) -> CutCache {
-        let slots = (bytes / size_of::<CachedCut>()).clamp(MIN_CUT_CACHE_SLOTS, CUT_CACHE_SLOTS);
+        let slots = bytes
+            .checked_div(size_of::<CachedCut>())
+            .unwrap_or(0)
+            .clamp(MIN_CUT_CACHE_SLOTS, CUT_CACHE_SLOTS);
         CutCache {
             slots: vec![CachedCut::default(); 1usize << slots.ilog2()].into_boxed_slice(),
             keys: RandomState::default(),
