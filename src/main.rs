@@ -121,8 +121,13 @@ struct Common {
     #[arg(short = 'r', long = "rules", value_name = "PATH")]
     rules: Vec<PathBuf>,
     /// Where events go: - (stdout), FILE (appended to, created if missing; its folder
-    /// must exist), or tls://HOST:PORT (JSON lines over TLS) [default: -]
-    #[arg(short = 'o', long = "output", value_name = "-|FILE|tls://HOST:PORT")]
+    /// must exist), tls://HOST:PORT (JSON lines over TLS), or
+    /// kafka://BROKER:PORT[,BROKER:PORT...]/TOPIC (a Kafka message per line) [default: -]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "-|FILE|tls://HOST:PORT|kafka://BROKERS/TOPIC"
+    )]
     output: Option<String>,
     /// Rotate the output file when it would pass this size (e.g. 100M) [default: never]
     #[arg(long, value_name = "SIZE")]
@@ -145,6 +150,10 @@ struct Common {
     /// TLS output: memory for lines while the collector is away (default 64M).
     #[arg(long, value_name = "SIZE")]
     tls_buffer: Option<String>,
+    /// Kafka output: memory for lines the brokers have not acknowledged (default 64M);
+    /// when full, a replay waits and live drops (counted in output_drops).
+    #[arg(long, value_name = "SIZE")]
+    kafka_buffer: Option<String>,
     /// Which events to write: alerts (events that matched a rule, and SensorState) or
     /// all [default: alerts]
     #[arg(long, value_enum)]
@@ -198,6 +207,7 @@ impl Common {
                 server_name: self.tls_server_name,
                 buffer: self.tls_buffer,
             },
+            kafka_buffer: self.kafka_buffer,
             rules: self.rules,
             stats_interval: self.stats_interval,
             sensor_name: self.sensor_name,

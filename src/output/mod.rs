@@ -1,5 +1,6 @@
 //! Sinks for JSON lines: stdout, a file (append, SIGHUP reopen, rotation by size), and
-//! a TLS connection to a collector (bounded backlog, reconnect with backoff).
+//! a TLS connection to a collector (bounded backlog, reconnect with backoff), and Kafka
+//! (librdkafka: one message per line, keyed by CommunityId).
 //!
 //! Where it sits: the last stage. The writer thread owns one [`Sink`] and only writes
 //! bytes that workers already serialized, so a slow sink back-pressures the workers
@@ -8,12 +9,14 @@
 //! data path.
 
 mod file;
+pub mod kafka;
 pub mod tls;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 pub use file::FileSink;
+pub use kafka::{Fullness, KafkaSink, KafkaTarget};
 pub use tls::{TlsSink, TlsTarget};
 
 /// Where events go, as given by `-o`.
@@ -26,6 +29,8 @@ pub enum OutputTarget {
     },
     /// `tls://HOST:PORT`.
     Tls(TlsTarget),
+    /// `kafka://BROKER[,BROKER…]/TOPIC`.
+    Kafka(KafkaTarget),
 }
 
 /// Built-in rotation: when the file would grow past `max_bytes`, it is renamed to
@@ -44,6 +49,13 @@ pub enum OutputError {
     Write(#[source] io::Error),
     #[error("tls output {endpoint}: {reason}")]
     Tls { endpoint: String, reason: String },
+    /// `usage`: a setup error (bad property, unknown topic, authentication refused).
+    #[error("kafka output {url}: {reason}")]
+    Kafka {
+        url: String,
+        reason: String,
+        usage: bool,
+    },
 }
 
 impl OutputError {
@@ -54,6 +66,7 @@ impl OutputError {
         match self {
             OutputError::Open { source, .. } => source.kind() == io::ErrorKind::NotFound,
             OutputError::Tls { .. } => true,
+            OutputError::Kafka { usage, .. } => *usage,
             OutputError::Write(_) => false,
         }
     }
@@ -64,6 +77,7 @@ pub enum Sink {
     Stdout(io::BufWriter<io::Stdout>),
     File(FileSink),
     Tls(Box<TlsSink>),
+    Kafka(Box<KafkaSink>),
 }
 
 impl Sink {
@@ -74,6 +88,7 @@ impl Sink {
             }
             OutputTarget::File { path, rotate } => Sink::File(FileSink::open(path, *rotate)?),
             OutputTarget::Tls(t) => Sink::Tls(Box::new(TlsSink::open(t)?)),
+            OutputTarget::Kafka(t) => Sink::Kafka(Box::new(KafkaSink::open(t)?)),
         })
     }
 
@@ -87,6 +102,19 @@ impl Sink {
                 t.write_lines(bytes);
                 Ok(())
             }
+            Sink::Kafka(k) => {
+                k.write_lines(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// Live: a sink whose buffer is full drops lines (counted in [`Sink::drops`])
+    /// instead of waiting for room, which would stall the capture. Replay keeps the
+    /// default, waiting (back-pressure).
+    pub fn drop_when_full(&mut self) {
+        if let Sink::Kafka(k) = self {
+            k.set_fullness(Fullness::Drop);
         }
     }
 
@@ -98,6 +126,7 @@ impl Sink {
                 t.flush();
                 Ok(())
             }
+            Sink::Kafka(k) => k.flush(),
         }
     }
 
@@ -109,22 +138,36 @@ impl Sink {
                 t.close();
                 Ok(())
             }
+            Sink::Kafka(k) => {
+                k.close();
+                Ok(())
+            }
             _ => self.flush(),
         }
     }
 
-    /// Lines this sink dropped so far (only the TLS sink drops).
+    /// Lines this sink dropped so far (the TLS and Kafka sinks drop).
     pub fn drops(&self) -> u64 {
         match self {
             Sink::Tls(t) => t.drops(),
+            Sink::Kafka(k) => k.drops(),
             Sink::Stdout(_) | Sink::File(_) => 0,
+        }
+    }
+
+    /// Lines the output's server acknowledged, and lines it finally did not take: the
+    /// Kafka sink's delivery reports. `None` for outputs without acknowledgements.
+    pub fn delivery_reports(&self) -> Option<(u64, u64)> {
+        match self {
+            Sink::Kafka(k) => Some((k.delivered(), k.failed())),
+            _ => None,
         }
     }
 
     /// SIGHUP: reopen the file by name so that logrotate's rename takes effect.
     pub fn reopen(&mut self) -> Result<(), OutputError> {
         match self {
-            Sink::Stdout(_) | Sink::Tls(_) => Ok(()),
+            Sink::Stdout(_) | Sink::Tls(_) | Sink::Kafka(_) => Ok(()),
             Sink::File(f) => f.reopen(),
         }
     }

@@ -94,9 +94,12 @@ pub fn run(
     mode: Mode,
     source: &mut dyn Source,
     engine: Arc<Engine>,
-    sink: Sink,
+    mut sink: Sink,
     signals: &Signals,
 ) -> RunReport {
+    if mode == Mode::Live {
+        sink.drop_when_full();
+    }
     let started = Instant::now();
     let run_name = source.run_name();
     let registry = Arc::new(Registry::default());

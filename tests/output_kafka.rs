@@ -1,0 +1,522 @@
+//! `-o kafka://BROKERS/TOPIC` against a real Kafka-protocol broker: tansu (Apache-2.0, a
+//! Kafka-compatible broker written in Rust), started on 127.0.0.1 by each test, and read
+//! back with a real consumer (rdkafka's `BaseConsumer`, the same librdkafka c2tap uses).
+//!
+//! The broker is the `tansu` binary that `scripts/install-deps.sh test` installs in
+//! /usr/local/bin (see there for which build and why), or `$C2TAP_TANSU`; tests skip
+//! with a message when it is missing. Storage is tansu's SQLite engine in a temporary
+//! folder when the binary has it (the restart test needs a broker that keeps its data),
+//! else its memory engine.
+//!
+//! Covers: the project's pcaps arrive line for line, keyed by CommunityId, each key in
+//! order; zstd compression; a broker restart in the middle of a replay loses nothing;
+//! an unknown topic and a bad property fail the start with status 2; unreachable
+//! brokers are not fatal at start, and a run that delivered nothing fails.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use common::*;
+
+// ---------------------------------------------------------------- the broker
+
+/// The tansu binary: `$C2TAP_TANSU`, /usr/local/bin/tansu, or `tansu` on PATH.
+fn tansu_bin() -> Option<PathBuf> {
+    let candidates = std::env::var_os("C2TAP_TANSU")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from("/usr/local/bin/tansu")]);
+    for c in candidates {
+        if c.is_file() {
+            return Some(c);
+        }
+    }
+    have("tansu").then(|| PathBuf::from("tansu"))
+}
+
+fn broker_or_skip() -> Option<PathBuf> {
+    let bin = tansu_bin();
+    if bin.is_none() {
+        eprintln!(
+            "skipping: no tansu broker (scripts/install-deps.sh test installs it in \
+             /usr/local/bin; or set C2TAP_TANSU)"
+        );
+    }
+    bin
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Broker {
+    bin: PathBuf,
+    port: u16,
+    storage: String,
+    child: Option<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Broker {
+    /// A broker on a free port with its own storage.
+    fn start(bin: &Path) -> Broker {
+        let dir = tempfile::tempdir().unwrap();
+        // tansu reads a sqlite:// URL as a path relative to its working folder.
+        let storage = if supports_sqlite(bin) {
+            "sqlite://tansu.db".to_owned()
+        } else {
+            "memory://tansu/".to_owned()
+        };
+        let mut b = Broker {
+            bin: bin.to_owned(),
+            port: free_port(),
+            storage,
+            child: None,
+            _dir: dir,
+        };
+        b.restart();
+        b
+    }
+
+    fn persistent(&self) -> bool {
+        self.storage.starts_with("sqlite:")
+    }
+
+    /// Starts the process (again) and waits until it accepts connections.
+    fn restart(&mut self) {
+        assert!(self.child.is_none());
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(&self.bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", &self.storage])
+            .current_dir(self._dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting tansu");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not start listening");
+            sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self, topic: &str) -> String {
+        format!("kafka://127.0.0.1:{}/{topic}", self.port)
+    }
+
+    fn create_topic(&self, topic: &str, partitions: u32) {
+        let out = Command::new(&self.bin)
+            .args(["topic", "create", "--broker"])
+            .arg(format!("tcp://127.0.0.1:{}", self.port))
+            .args(["--partitions", &partitions.to_string(), topic])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tansu topic create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Every message of `topic` from its beginning, partition by partition, until
+    /// `want` messages came or nothing new arrived for `idle`.
+    fn consume(&self, topic: &str, want: usize, idle: Duration) -> Vec<Msg> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", format!("127.0.0.1:{}", self.port))
+            .set("group.id", "c2tap-test")
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .expect("consumer");
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("topic metadata");
+        let mut tpl = TopicPartitionList::new();
+        for t in metadata.topics().iter().filter(|t| t.name() == topic) {
+            for p in t.partitions() {
+                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                    .unwrap();
+            }
+        }
+        assert!(tpl.count() > 0, "topic {topic} has no partitions");
+        consumer.assign(&tpl).unwrap();
+        let mut out = Vec::new();
+        let mut last_new = Instant::now();
+        while out.len() < want && last_new.elapsed() < idle {
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    out.push(Msg {
+                        partition: m.partition(),
+                        key: m.key().map(|k| String::from_utf8(k.to_vec()).unwrap()),
+                        line: String::from_utf8(m.payload().unwrap_or_default().to_vec()).unwrap(),
+                    });
+                    last_new = Instant::now();
+                }
+                Some(Err(e)) => eprintln!("consumer: {e}"),
+                None => {}
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Whether this tansu build has the SQLite storage engine: it says so in its help, or
+/// refuses a sqlite:// URL at once.
+fn supports_sqlite(bin: &Path) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let mut child = Command::new(bin)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args(["--storage-engine", "sqlite://probe.db"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting tansu");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ok = loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break false;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        sleep(Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    ok
+}
+
+#[derive(Debug)]
+struct Msg {
+    partition: i32,
+    key: Option<String>,
+    line: String,
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn project_pcaps() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(repo().join("pcaps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn replay(inputs: &[PathBuf], output: &str, extra: &[&str]) -> Output {
+    run(c2tap()
+        .args(["replay", "--events", "all", "-w", "1", "-o", output])
+        .args(extra)
+        .args(inputs))
+}
+
+fn json(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}"))
+}
+
+fn is_state(line: &str) -> bool {
+    json(line)["EventID"] == 4
+}
+
+/// The lines of a replay to a file, SensorState left out, in order.
+fn file_lines(inputs: &[PathBuf], dir: &Path) -> Vec<String> {
+    let path = dir.join("events.json");
+    let out = replay(inputs, path.to_str().unwrap(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !is_state(l))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn multiset<'a>(lines: impl Iterator<Item = &'a str>) -> BTreeMap<&'a str, usize> {
+    let mut m = BTreeMap::new();
+    for l in lines {
+        *m.entry(l).or_insert(0) += 1;
+    }
+    m
+}
+
+/// `n` DNS queries, each answered: `2n` events with `--events all`.
+fn dns_pcap(dir: &Path, n: u32) -> PathBuf {
+    let frames = dns_exchange_frames("kafka-test.example", 0, n);
+    write(dir, "dns.pcap", &pcap_of(&frames))
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn project_pcaps_arrive_keyed_by_community_id_in_order() {
+    let Some(bin) = broker_or_skip() else { return };
+    let broker = Broker::start(&bin);
+    broker.create_topic("c2tap", 3);
+    let dir = tempfile::tempdir().unwrap();
+    let pcaps = project_pcaps();
+    let expected = file_lines(&pcaps, dir.path());
+    assert!(expected.len() > 500, "only {} lines", expected.len());
+
+    let out = replay(&pcaps, &broker.url("c2tap"), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let msgs = broker.consume("c2tap", expected.len() + 2, Duration::from_secs(10));
+
+    // The same lines: the events, plus the start and stop SensorState.
+    let events: Vec<&Msg> = msgs.iter().filter(|m| !is_state(&m.line)).collect();
+    assert_eq!(msgs.len() - events.len(), 2, "SensorState lines");
+    assert_eq!(
+        multiset(events.iter().map(|m| m.line.as_str())),
+        multiset(expected.iter().map(String::as_str)),
+        "the lines from kafka differ from -o FILE"
+    );
+
+    // Keyed by CommunityId (none for the lines without one), one partition per key, and
+    // each key's lines in the order of the file.
+    let mut partition_of: HashMap<&str, i32> = HashMap::new();
+    let mut by_key: HashMap<&str, Vec<&str>> = HashMap::new();
+    for m in &msgs {
+        let v = json(&m.line);
+        assert_eq!(m.key.as_deref(), v["CommunityId"].as_str(), "{}", m.line);
+        if let Some(k) = m.key.as_deref() {
+            let p = *partition_of.entry(k).or_insert(m.partition);
+            assert_eq!(p, m.partition, "key {k} in two partitions");
+            by_key.entry(k).or_default().push(&m.line);
+        }
+    }
+    assert!(by_key.len() > 50, "only {} keys", by_key.len());
+    let partitions: std::collections::HashSet<i32> = partition_of.values().copied().collect();
+    assert!(partitions.len() > 1, "every key in one partition");
+    let mut file_by_key: HashMap<&str, Vec<&str>> = HashMap::new();
+    for l in &expected {
+        if let Some(k) = json(l)["CommunityId"].as_str() {
+            // The key borrowed from the message map: same text.
+            let k = partition_of.get_key_value(k).map(|(k, _)| *k).unwrap();
+            file_by_key.entry(k).or_default().push(l);
+        }
+    }
+    assert_eq!(by_key, file_by_key, "a key's lines out of order");
+}
+
+#[test]
+fn zstd_compression_is_read_back() {
+    let Some(bin) = broker_or_skip() else { return };
+    let broker = Broker::start(&bin);
+    broker.create_topic("zstd", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dns_pcap(dir.path(), 300);
+    let expected = file_lines(std::slice::from_ref(&pcap), dir.path());
+    let out = replay(
+        std::slice::from_ref(&pcap),
+        &broker.url("zstd"),
+        &["--set", "kafka.compression.type=zstd"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let msgs = broker.consume("zstd", expected.len() + 2, Duration::from_secs(10));
+    let lines: Vec<&str> = msgs
+        .iter()
+        .map(|m| m.line.as_str())
+        .filter(|l| !is_state(l))
+        .collect();
+    // One partition: the order of the file exactly.
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn broker_restart_in_the_middle_loses_nothing() {
+    let Some(bin) = broker_or_skip() else { return };
+    let mut broker = Broker::start(&bin);
+    if !broker.persistent() {
+        eprintln!("skipping: this tansu build has no SQLite engine (its memory engine forgets)");
+        return;
+    }
+    broker.create_topic("restart", 3);
+    let dir = tempfile::tempdir().unwrap();
+    // 80k lines (~25 MB): long enough a replay to stop the broker in its middle.
+    let pcap = dns_pcap(dir.path(), 40_000);
+    let expected = file_lines(std::slice::from_ref(&pcap), dir.path());
+    let child = c2tap()
+        .args([
+            "replay",
+            "--events",
+            "all",
+            "-w",
+            "1",
+            "-o",
+            &broker.url("restart"),
+        ])
+        .arg(&pcap)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the broker holds some of the run, then take it away for 2 s.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while broker
+        .consume("restart", 1000, Duration::from_secs(1))
+        .len()
+        < 1000
+    {
+        assert!(Instant::now() < deadline, "the first 1000 lines never came");
+    }
+    broker.stop();
+    sleep(Duration::from_secs(2));
+    broker.restart();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("dropped"), "{stderr}");
+
+    let msgs = broker.consume("restart", usize::MAX, Duration::from_secs(10));
+    let got = multiset(
+        msgs.iter()
+            .map(|m| m.line.as_str())
+            .filter(|l| !is_state(l)),
+    );
+    let want = multiset(expected.iter().map(String::as_str));
+    let missing: Vec<&&str> = want.keys().filter(|l| !got.contains_key(*l)).collect();
+    let extra = got.keys().filter(|l| !want.contains_key(*l)).count();
+    let duplicates: usize = got
+        .iter()
+        .map(|(l, n)| n.saturating_sub(*want.get(l).unwrap_or(&0)))
+        .sum();
+    eprintln!(
+        "{} messages for {} lines: {duplicates} duplicates; c2tap said:\n{stderr}",
+        msgs.len(),
+        expected.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "{} lines lost, first {:?}",
+        missing.len(),
+        missing.first()
+    );
+    assert_eq!(extra, 0, "lines that were not in the replay");
+}
+
+#[test]
+fn unknown_topic_fails_the_start() {
+    let Some(bin) = broker_or_skip() else { return };
+    let broker = Broker::start(&bin);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dns_pcap(dir.path(), 10);
+    let out = replay(&[pcap], &broker.url("no-such-topic"), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("topic \"no-such-topic\" does not exist"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_property_fails_the_start() {
+    let Some(bin) = broker_or_skip() else { return };
+    let broker = Broker::start(&bin);
+    broker.create_topic("props", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dns_pcap(dir.path(), 10);
+    let out = replay(
+        &[pcap],
+        &broker.url("props"),
+        &["--set", "kafka.lingerr.ms=5"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("lingerr.ms"), "{stderr}");
+}
+
+#[test]
+fn bad_urls_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dns_pcap(dir.path(), 1);
+    for (url, says) in [
+        ("kafka://127.0.0.1:9092", "no topic"),
+        ("kafka://127.0.0.1/t", "has no port"),
+        ("kafka://127.0.0.1:9092/bad topic", "bad topic"),
+    ] {
+        let out = replay(std::slice::from_ref(&pcap), url, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {stderr}");
+        assert!(stderr.contains(says), "{url}: {stderr}");
+    }
+}
+
+#[test]
+fn unreachable_brokers_are_not_fatal_but_a_run_that_delivered_nothing_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dns_pcap(dir.path(), 20);
+    // 20 exchanges: 60 events (connection, query, connection end each), 2 SensorState.
+    // A port nobody listens on; messages expire after 2 s instead of 5 min.
+    let url = format!("kafka://127.0.0.1:{}/t", free_port());
+    let out = replay(
+        &[pcap],
+        &url,
+        &["--set", "kafka.message.timeout.ms=2000", "--summary"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("brokers not reachable"), "{stderr}");
+    assert!(
+        stderr.contains("delivered none of the 62 lines"),
+        "{stderr}"
+    );
+}
