@@ -128,6 +128,12 @@ pub enum Fullness {
 /// inside our own `poll` calls, on the writer thread).
 #[derive(Default)]
 struct Reports {
+    /// The output's URL, for messages.
+    url: String,
+    /// `[kafka] debug` was set: show librdkafka's log on stderr.
+    verbose: bool,
+    /// Every broker is down (reported on stderr once per outage; the recovery too).
+    down: AtomicBool,
     delivered: AtomicU64,
     failed: AtomicU64,
     /// The first failure's reason is printed once per outage.
@@ -137,11 +143,24 @@ struct Reports {
 }
 
 impl ClientContext for Reports {
-    fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, _fac: &str, _msg: &str) {
-        // librdkafka logs every reconnect attempt; the sink reports outages itself.
+    fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
+        // librdkafka logs every reconnect attempt; the sink reports outages itself, and
+        // shows the log only when asked to (`[kafka] debug = "broker,msg"`).
+        if self.verbose {
+            eprintln!("c2tap: librdkafka {fac}: {msg}");
+        }
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown)
+            && !self.down.swap(true, Ordering::Relaxed)
+        {
+            eprintln!(
+                "c2tap: kafka output {}: all brokers down ({reason}); lines wait in the \
+                 queue, retrying",
+                self.url
+            );
+        }
         if let (Some(code), Ok(mut last)) = (error.rdkafka_error_code(), self.last_error.lock()) {
             *last = Some((code, reason.to_owned()));
         }
@@ -155,6 +174,9 @@ impl ProducerContext for Reports {
         match result {
             Ok(_) => {
                 self.delivered.fetch_add(1, Ordering::Relaxed);
+                if self.down.swap(false, Ordering::Relaxed) {
+                    eprintln!("c2tap: kafka output {}: brokers back, delivering", self.url);
+                }
                 self.failure_reported.store(false, Ordering::Relaxed);
             }
             Err((e, _)) => {
@@ -173,7 +195,8 @@ pub struct KafkaSink {
     fullness: Fullness,
     /// Lines never queued: the queue was full (live), a line too large, a fatal error.
     refused: u64,
-    /// The queue-full condition was reported on stderr (once per episode).
+    /// The queue-full condition was reported on stderr (once a run: in a replay against
+    /// a slower broker it is the normal state).
     full_reported: bool,
 }
 
@@ -191,7 +214,11 @@ impl KafkaSink {
         };
         let producer: BaseProducer<Reports> = target
             .client_config()
-            .create_with_context(Reports::default())
+            .create_with_context(Reports {
+                url: target.url(),
+                verbose: target.properties.contains_key("debug"),
+                ..Reports::default()
+            })
             .map_err(|e| setup(client_creation_reason(&e)))?;
         let sink = KafkaSink {
             target: target.clone(),
@@ -218,6 +245,8 @@ impl KafkaSink {
         let metadata = match fetched {
             Ok(m) => m,
             Err(e) => {
+                // The outage is reported here; librdkafka's "all brokers down" is the same.
+                self.producer.context().down.store(true, Ordering::Relaxed);
                 eprintln!(
                     "c2tap: kafka output {}: brokers not reachable ({e}); buffering up to {} \
                      and retrying",
@@ -285,10 +314,7 @@ impl KafkaSink {
                 record = record.key(k);
             }
             let err = match self.producer.send(record) {
-                Ok(()) => {
-                    self.full_reported = false;
-                    return;
-                }
+                Ok(()) => return,
                 Err((e, _)) => e,
             };
             let full = err.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull);
