@@ -529,3 +529,33 @@ fn unreachable_brokers_are_not_fatal_but_a_run_that_delivered_nothing_fails() {
         "{stderr}"
     );
 }
+
+/// Live: a full queue drops the line (counted) instead of waiting; at close what is left
+/// is counted too. Through the library, against brokers that are not there: no root, no
+/// interface, no broker needed.
+#[test]
+fn live_drops_lines_when_the_queue_is_full() {
+    use c2tap::output::{Fullness, KafkaSink, KafkaTarget};
+    let target = KafkaTarget {
+        brokers: vec![format!("127.0.0.1:{}", free_port())],
+        topic: "t".into(),
+        properties: BTreeMap::from([("linger.ms".to_owned(), "5".to_owned())]),
+        // librdkafka's smallest queue: 1 KiB.
+        buffer_bytes: 1024,
+    };
+    let mut sink = KafkaSink::open(&target).expect("unreachable brokers are not fatal");
+    sink.set_fullness(Fullness::Drop);
+    let line = format!(
+        "{{\"CommunityId\":\"1:x=\",\"Pad\":\"{}\"}}\n",
+        "x".repeat(200)
+    );
+    let started = Instant::now();
+    sink.write_lines(line.repeat(100).as_bytes());
+    // Dropped at once, not after a wait.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let dropped = sink.drops();
+    assert!(dropped > 50 && dropped < 100, "{dropped} of 100 dropped");
+    sink.close();
+    assert_eq!(sink.drops(), 100, "the queued rest counted at close");
+    assert_eq!(sink.delivered(), 0);
+}
