@@ -10,8 +10,9 @@
 //!
 //! Covers: the project's pcaps arrive line for line, keyed by CommunityId, each key in
 //! order; zstd compression; a broker restart in the middle of a replay loses nothing;
-//! an unknown topic and a bad property fail the start with status 2; unreachable
-//! brokers are not fatal at start, and a run that delivered nothing fails.
+//! an unknown topic, refused authentication and a bad property fail the start with
+//! status 2; unreachable brokers are not fatal at start, and a run that delivered
+//! nothing fails; live drops lines at a full queue.
 
 mod common;
 
@@ -68,6 +69,8 @@ struct Broker {
     bin: PathBuf,
     port: u16,
     storage: String,
+    /// More `tansu broker` arguments (`--authentication`).
+    extra: Vec<&'static str>,
     child: Option<Child>,
     _dir: tempfile::TempDir,
 }
@@ -75,6 +78,10 @@ struct Broker {
 impl Broker {
     /// A broker on a free port with its own storage.
     fn start(bin: &Path) -> Broker {
+        Broker::start_with(bin, &[])
+    }
+
+    fn start_with(bin: &Path, extra: &[&'static str]) -> Broker {
         let dir = tempfile::tempdir().unwrap();
         // tansu reads a sqlite:// URL as a path relative to its working folder.
         let storage = if supports_sqlite(bin) {
@@ -86,6 +93,7 @@ impl Broker {
             bin: bin.to_owned(),
             port: free_port(),
             storage,
+            extra: extra.to_vec(),
             child: None,
             _dir: dir,
         };
@@ -110,6 +118,7 @@ impl Broker {
                 &url,
             ])
             .args(["--storage-engine", &self.storage])
+            .args(&self.extra)
             .current_dir(self._dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -474,6 +483,32 @@ fn unknown_topic_fails_the_start() {
         stderr.contains("topic \"no-such-topic\" does not exist"),
         "{stderr}"
     );
+}
+
+#[test]
+fn refused_authentication_fails_the_start() {
+    let Some(bin) = broker_or_skip() else { return };
+    // A broker that requires SASL and knows no user: every login is refused.
+    let broker = Broker::start_with(&bin, &["--authentication"]);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dns_pcap(dir.path(), 10);
+    let out = replay(
+        &[pcap],
+        &broker.url("c2tap"),
+        &[
+            "--set",
+            "kafka.security.protocol=SASL_PLAINTEXT",
+            "--set",
+            "kafka.sasl.mechanism=SCRAM-SHA-256",
+            "--set",
+            "kafka.sasl.username=sensor",
+            "--set",
+            "kafka.sasl.password=wrong",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("SASL authentication error"), "{stderr}");
 }
 
 #[test]

@@ -56,6 +56,8 @@ pub const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 /// End of the run: time given to deliver what is queued before it is counted as
 /// dropped: a broker restart (seconds) fits, a service manager's stop timeout (90 s) too.
 pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(15);
+/// At start, after the metadata request, time to take the client errors it raised.
+const ERROR_POLL: Duration = Duration::from_millis(200);
 /// A replay whose queue is full polls for delivery reports this long between tries.
 const FULL_POLL: Duration = Duration::from_millis(100);
 /// Longest a replay waits for room for one line. librdkafka fails messages older than
@@ -138,8 +140,9 @@ struct Reports {
     failed: AtomicU64,
     /// The first failure's reason is printed once per outage.
     failure_reported: AtomicBool,
-    /// The last client-level error (broker down, authentication, TLS) and its text.
-    last_error: Mutex<Option<(RDKafkaErrorCode, String)>>,
+    /// The first client error that retrying will not fix ([`is_setup_error`]), and its
+    /// text: later "all brokers down" errors must not hide it.
+    setup_error: Mutex<Option<(RDKafkaErrorCode, String)>>,
 }
 
 impl ClientContext for Reports {
@@ -161,8 +164,11 @@ impl ClientContext for Reports {
                 self.url
             );
         }
-        if let (Some(code), Ok(mut last)) = (error.rdkafka_error_code(), self.last_error.lock()) {
-            *last = Some((code, reason.to_owned()));
+        if let Some(code) = error.rdkafka_error_code().filter(|c| is_setup_error(*c))
+            && let Ok(mut first) = self.setup_error.lock()
+            && first.is_none()
+        {
+            *first = Some((code, reason.to_owned()));
         }
     }
 }
@@ -239,14 +245,20 @@ impl KafkaSink {
             .producer
             .client()
             .fetch_metadata(Some(topic), METADATA_TIMEOUT);
+        if fetched.is_err() {
+            // The start message below reports the outage; librdkafka's "all brokers
+            // down" would say it twice.
+            self.producer.context().down.store(true, Ordering::Relaxed);
+        }
+        // Client errors (authentication, TLS) reach the context in a poll, one event a
+        // turn: serve what is there.
+        self.producer.poll(ERROR_POLL);
         if let Some(reason) = self.fatal_client_error() {
             return Err(reason);
         }
         let metadata = match fetched {
             Ok(m) => m,
             Err(e) => {
-                // The outage is reported here; librdkafka's "all brokers down" is the same.
-                self.producer.context().down.store(true, Ordering::Relaxed);
                 eprintln!(
                     "c2tap: kafka output {}: brokers not reachable ({e}); buffering up to {} \
                      and retrying",
@@ -277,20 +289,8 @@ impl KafkaSink {
         if let Some((code, reason)) = self.producer.client().fatal_error() {
             return Some(format!("{code}: {reason}"));
         }
-        let last = self.producer.context().last_error.lock().ok()?.clone();
-        let (code, reason) = last?;
-        use RDKafkaErrorCode as E;
-        matches!(
-            code,
-            E::Authentication
-                | E::SaslAuthenticationFailed
-                | E::SSL
-                | E::ClusterAuthorizationFailed
-                | E::TopicAuthorizationFailed
-                | E::UnsupportedSASLMechanism
-                | E::IllegalSASLState
-        )
-        .then(|| format!("{code}: {reason}"))
+        let first = self.producer.context().setup_error.lock().ok()?.clone();
+        first.map(|(code, reason)| format!("{code}: {reason}"))
     }
 
     pub fn set_fullness(&mut self, fullness: Fullness) {
@@ -391,6 +391,22 @@ impl KafkaSink {
     pub fn failed(&self) -> u64 {
         self.producer.context().failed.load(Ordering::Relaxed)
     }
+}
+
+/// Client errors that retrying will not fix: refused authentication, TLS failures,
+/// missing authorization.
+fn is_setup_error(code: RDKafkaErrorCode) -> bool {
+    use RDKafkaErrorCode as E;
+    matches!(
+        code,
+        E::Authentication
+            | E::SaslAuthenticationFailed
+            | E::SSL
+            | E::ClusterAuthorizationFailed
+            | E::TopicAuthorizationFailed
+            | E::UnsupportedSASLMechanism
+            | E::IllegalSASLState
+    )
 }
 
 /// The text of a producer that could not be created: librdkafka names the property.
