@@ -12,7 +12,8 @@
 //! order; zstd compression; a broker restart in the middle of a replay loses nothing;
 //! an unknown topic, refused authentication and a bad property fail the start with
 //! status 2; unreachable brokers are not fatal at start, and a run that delivered
-//! nothing fails; live drops lines at a full queue.
+//! nothing fails; live drops lines at a full queue; `c2tap live` on a namespace's
+//! loopback delivers (root only).
 
 mod common;
 
@@ -160,43 +161,49 @@ impl Broker {
     /// Every message of `topic` from its beginning, partition by partition, until
     /// `want` messages came or nothing new arrived for `idle`.
     fn consume(&self, topic: &str, want: usize, idle: Duration) -> Vec<Msg> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", format!("127.0.0.1:{}", self.port))
-            .set("group.id", "c2tap-test")
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .create()
-            .expect("consumer");
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .expect("topic metadata");
-        let mut tpl = TopicPartitionList::new();
-        for t in metadata.topics().iter().filter(|t| t.name() == topic) {
-            for p in t.partitions() {
-                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
-                    .unwrap();
-            }
-        }
-        assert!(tpl.count() > 0, "topic {topic} has no partitions");
-        consumer.assign(&tpl).unwrap();
-        let mut out = Vec::new();
-        let mut last_new = Instant::now();
-        while out.len() < want && last_new.elapsed() < idle {
-            match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => {
-                    out.push(Msg {
-                        partition: m.partition(),
-                        key: m.key().map(|k| String::from_utf8(k.to_vec()).unwrap()),
-                        line: String::from_utf8(m.payload().unwrap_or_default().to_vec()).unwrap(),
-                    });
-                    last_new = Instant::now();
-                }
-                Some(Err(e)) => eprintln!("consumer: {e}"),
-                None => {}
-            }
-        }
-        out
+        consume_at(self.port, topic, want, idle)
     }
+}
+
+/// Every message of `topic` on the broker at 127.0.0.1:`port` from its beginning,
+/// partition by partition, until `want` messages came or nothing new for `idle`.
+fn consume_at(port: u16, topic: &str, want: usize, idle: Duration) -> Vec<Msg> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .set("group.id", "c2tap-test")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("topic metadata");
+    let mut tpl = TopicPartitionList::new();
+    for t in metadata.topics().iter().filter(|t| t.name() == topic) {
+        for p in t.partitions() {
+            tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                .unwrap();
+        }
+    }
+    assert!(tpl.count() > 0, "topic {topic} has no partitions");
+    consumer.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let mut last_new = Instant::now();
+    while out.len() < want && last_new.elapsed() < idle {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                out.push(Msg {
+                    partition: m.partition(),
+                    key: m.key().map(|k| String::from_utf8(k.to_vec()).unwrap()),
+                    line: String::from_utf8(m.payload().unwrap_or_default().to_vec()).unwrap(),
+                });
+                last_new = Instant::now();
+            }
+            Some(Err(e)) => eprintln!("consumer: {e}"),
+            None => {}
+        }
+    }
+    out
 }
 
 impl Drop for Broker {
@@ -593,4 +600,160 @@ fn live_drops_lines_when_the_queue_is_full() {
     sink.close();
     assert_eq!(sink.drops(), 100, "the queued rest counted at close");
     assert_eq!(sink.delivered(), 0);
+}
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `consume_at` from inside the network namespace `ns`: a thread of its own enters it
+/// (setns), and librdkafka's threads, started from there, are in it too.
+fn consume_in(ns: &Netns, port: u16, topic: &str, want: usize, idle: Duration) -> Vec<Msg> {
+    use std::os::fd::AsRawFd;
+    let path = format!("/var/run/netns/{}", ns.0);
+    let topic = topic.to_owned();
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).unwrap();
+        // SAFETY: setns on a namespace file this thread opened; it changes only the
+        // calling thread's network namespace.
+        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns {path}");
+        consume_at(port, &topic, want, idle)
+    })
+    .join()
+    .unwrap()
+}
+
+/// `c2tap live -i lo` in a fresh network namespace, with tansu and dnsmasq there too:
+/// the DNS events of `dig` reach the topic. Needs root, ip, dig and dnsmasq.
+#[test]
+fn live_capture_delivers_to_kafka() {
+    let Some(bin) = broker_or_skip() else { return };
+    if !is_root() || !["ip", "dig", "dnsmasq"].iter().all(|t| have(t)) {
+        eprintln!("skipping live kafka test: needs root, ip, dig and dnsmasq");
+        return;
+    }
+    let ns = Netns::new("c2tap-kafka");
+    let dir = tempfile::tempdir().unwrap();
+    let port = 9092;
+    let listener = format!("tcp://127.0.0.1:{port}");
+    let tansu = bin.to_str().unwrap();
+    let _broker = KillOnDrop(
+        ns.exec(&[tansu, "broker", "--listener-url", &listener])
+            .args(["--advertised-listener-url", &listener])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let probe = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
+    let listening = || {
+        ns.exec(&["bash", "-c", &probe])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    };
+    while !listening() {
+        assert!(Instant::now() < deadline, "tansu did not start listening");
+        sleep(Duration::from_millis(100));
+    }
+    let created = ns
+        .exec(&[tansu, "topic", "create", "--broker", &listener])
+        .args(["--partitions", "1", "live"])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let _dnsmasq = KillOnDrop(
+        ns.exec(&[
+            "dnsmasq",
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--user=root",
+            "--pid-file=",
+            "--address=/live-kafka.example/192.0.2.9",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    let url = format!("kafka://127.0.0.1:{port}/live");
+    let mut sensor = ns
+        .exec(&[
+            env!("CARGO_BIN_EXE_c2tap"),
+            "live",
+            "-i",
+            "lo",
+            "--events",
+            "all",
+        ])
+        .args(["-w", "1", "-o", &url, "--set", "live.filter=udp port 53"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The start SensorState is written once the capture is open.
+    let started = consume_in(&ns, port, "live", 1, Duration::from_secs(20));
+    assert_eq!(started.len(), 1, "no start SensorState on the topic");
+    let out = ns
+        .exec(&[
+            "dig",
+            "@127.0.0.1",
+            "+tries=1",
+            "+time=1",
+            "live-kafka.example",
+            "A",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "dig failed: {out:?}");
+    sleep(Duration::from_millis(500));
+    let pid = sensor.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = sensor.wait().unwrap();
+    let mut stderr = String::new();
+    use std::io::Read;
+    sensor
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "exit {status:?}: {stderr}");
+
+    let msgs = consume_in(&ns, port, "live", usize::MAX, Duration::from_secs(3));
+    let q = msgs
+        .iter()
+        .find(|m| {
+            let v = json(&m.line);
+            v["EventID"] == 22 && v["QueryName"] == "live-kafka.example"
+        })
+        .unwrap_or_else(|| panic!("no DNS event on the topic: {msgs:?}\n{stderr}"));
+    assert_eq!(q.key.as_deref(), json(&q.line)["CommunityId"].as_str());
+    let states: Vec<String> = msgs
+        .iter()
+        .filter(|m| is_state(&m.line))
+        .map(|m| json(&m.line)["State"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(states.first().map(String::as_str), Some("start"));
+    assert_eq!(states.last().map(String::as_str), Some("stop"));
 }
