@@ -58,6 +58,11 @@ pub const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(15);
 /// At start, after the metadata request, time to take the client errors it raised.
 const ERROR_POLL: Duration = Duration::from_millis(200);
+/// Delivery-report events served per write or flush. A poll serves one event (the
+/// reports of one batch) and librdkafka frees a message's room in the queue only once its
+/// report was served, so the sink serves what is ready, up to this many: more batches
+/// than a write produces (a few partitions per `linger.ms`), and a bound on the call.
+const SERVE_MAX_EVENTS: usize = 64;
 /// A replay whose queue is full polls for delivery reports this long between tries.
 const FULL_POLL: Duration = Duration::from_millis(100);
 /// Longest a replay waits for room for one line. librdkafka fails messages older than
@@ -302,7 +307,19 @@ impl KafkaSink {
         for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             self.send(line);
         }
-        self.producer.poll(Duration::ZERO);
+        self.serve_reports();
+    }
+
+    /// Serves the delivery reports that are ready, without waiting.
+    fn serve_reports(&self) {
+        let reports = |s: &Self| s.delivered() + s.failed();
+        for _ in 0..SERVE_MAX_EVENTS {
+            let before = reports(self);
+            self.producer.poll(Duration::ZERO);
+            if reports(self) == before {
+                break;
+            }
+        }
     }
 
     fn send(&mut self, line: &[u8]) {
@@ -347,7 +364,7 @@ impl KafkaSink {
     /// Serves delivery reports without waiting. librdkafka sends on its own threads
     /// (batching by `linger.ms`), so there is nothing to push.
     pub fn flush(&mut self) -> Result<(), OutputError> {
-        self.producer.poll(Duration::ZERO);
+        self.serve_reports();
         match self.producer.client().fatal_error() {
             Some((code, reason)) => Err(OutputError::Kafka {
                 url: self.target.url(),
