@@ -3,14 +3,17 @@
 #
 # usage: scripts/install-deps.sh [demo|test|pcaps|bench|fuzz]...   (default: demo)
 #
-#   demo   build c2tap and replay the project's pcaps: libpcap-dev pkg-config build-essential
+#   demo   build c2tap and replay the project's pcaps: libpcap-dev pkg-config build-essential,
+#          and libssl-dev zlib1g-dev for the Kafka output's librdkafka (built from the rdkafka
+#          crate's bundled sources by its configure script: no cmake)
 #   test   demo + what the tests and the conformance check run: tshark tcpdump dig iproute2
 #          python3 dnsmasq curl openssl, systemd (systemd-analyze checks the units) logrotate
 #          procps (/bin/kill, the units' ExecReload), and the compressors whose files replay
 #          reads: gzip zstd xz-utils lz4 (tests/compressed_replay.rs makes its files with them),
 #          redis-server (tests/output_redis.rs starts its own servers; it brings
-#          redis-tools, whose redis-cli the README shows), and chromium (tests/report.rs
-#          renders the HTML report headless)
+#          redis-tools, whose redis-cli the README shows), chromium (tests/report.rs
+#          renders the HTML report headless); and the tansu Kafka broker
+#          (tests/output_kafka.rs) from crates.io into /usr/local/bin
 #   pcaps  test + what pcaps/make.sh runs: ethtool chromium, iodine (iodine and iodined, for the
 #          DNS tunnel capture; it brings net-tools, whose ifconfig it calls)
 #   bench  demo + tcpdump (the speed reference in DESIGN section 6) tcpreplay hyperfine, time
@@ -28,7 +31,7 @@ set -euo pipefail
 # A requirement is "PKG[|ALT...][@CMD]": satisfied when any of the packages is installed or
 # CMD is on PATH (dig comes from dnsutils or bind9-dnsutils, python3 may be a pyenv one);
 # when missing, the first package the archive can install is installed.
-DEMO=(libpcap-dev pkg-config build-essential)
+DEMO=(libpcap-dev pkg-config build-essential libssl-dev zlib1g-dev)
 TEST=(tshark@tshark tcpdump@tcpdump "dnsutils|bind9-dnsutils@dig" iproute2@ip python3@python3
       "dnsmasq-base|dnsmasq@dnsmasq" curl@curl openssl@openssl systemd@systemd-analyze
       logrotate@logrotate procps@/bin/kill gzip@gzip zstd@zstd xz-utils@xz lz4@lz4
@@ -135,6 +138,19 @@ for level in "${@:-demo}"; do
     if [ "$level" = fuzz ] && ! command -v cargo-fuzz >/dev/null 2>&1; then
         log "cargo install cargo-fuzz"
         cargo install --locked cargo-fuzz
+    fi
+done
+
+# tansu, the Kafka-compatible broker tests/output_kafka.rs starts (Debian has no Kafka broker):
+# built from its crates.io source (Apache-2.0, tansu-io) with the SQLite storage engine, which
+# keeps the data across the broker restart the fault test makes. A pinned version, --locked to
+# its own Cargo.lock; built once, in a temporary folder, into /usr/local/bin.
+TANSU_VERSION=0.6.0
+for level in "${@:-demo}"; do
+    if [ "$level" = test ] && ! [ -x /usr/local/bin/tansu ]; then
+        log "cargo install tansu $TANSU_VERSION (the Kafka tests' broker; a few minutes, once)"
+        "${SUDO[@]}" env PATH="$PATH" cargo install --locked --root /usr/local \
+            --version "$TANSU_VERSION" tansu --no-default-features --features libsql
     fi
 done
 

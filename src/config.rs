@@ -5,6 +5,7 @@
 //! Two stages, as in ripgrep: raw values ([`FileConfig`], [`Overrides`]) are checked
 //! once here; everything after works with a config that cannot be wrong.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use crate::analyze::beacon::TrackerConfig;
 use crate::analyze::dns_tunnel::TunnelConfig;
 use crate::analyze::stage::AnalyticsConfig;
 use crate::output::redis::{self, Password, RedisTarget, Trim};
+use crate::output::kafka::{self, KafkaTarget};
 use crate::output::tls::{self, TlsTarget};
 use crate::output::{OutputTarget, Rotation};
 use crate::time::Duration;
@@ -59,6 +61,9 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     pub tls_server_name: Option<String>,
     pub tls_buffer: Option<String>,
+    pub kafka_buffer: Option<String>,
+    /// `[kafka]`: librdkafka properties for `-o kafka://…`, passed through verbatim.
+    pub kafka: Option<toml::Table>,
     pub rules: Option<Vec<PathBuf>>,
     pub stats_interval: Option<u64>,
     pub dns_timeout_ms: Option<u64>,
@@ -155,6 +160,8 @@ pub struct Overrides {
     pub rotate_size: Option<String>,
     pub rotate_keep: Option<u32>,
     pub tls: TlsOverrides,
+    /// `--kafka-buffer`.
+    pub kafka_buffer: Option<String>,
     pub rules: Vec<PathBuf>,
     pub stats_interval: Option<u64>,
     pub sensor_name: Option<String>,
@@ -278,6 +285,13 @@ impl RuntimeConfig {
                  certificates from [redis] ca, cert and key)"
             );
         }
+        let kafka_buffer = o.kafka_buffer.or(file.kafka_buffer);
+        let is_kafka = output_arg
+            .as_deref()
+            .is_some_and(|s| s.starts_with("kafka://"));
+        if !is_kafka && (kafka_buffer.is_some() || file.kafka.is_some()) {
+            bail!("--kafka-buffer and [kafka] need -o kafka://BROKER[,BROKER...]/TOPIC");
+        }
         let output = match output_arg.as_deref() {
             None | Some("-") => {
                 if rotate.is_some() {
@@ -298,6 +312,16 @@ impl RuntimeConfig {
                 OutputTarget::Redis(
                     redis_target(s, &file.redis, RedisEnv::read())
                         .with_context(|| format!("-o {}", without_userinfo(s)))?,
+                )
+            }
+            Some(s) if s.starts_with("kafka://") => {
+                if rotate.is_some() {
+                    bail!("--rotate-size needs -o FILE, not {s}");
+                }
+                let properties = kafka_properties(file.kafka.as_ref())?;
+                OutputTarget::Kafka(
+                    kafka_target(s, properties, kafka_buffer.as_deref())
+                        .with_context(|| format!("-o {s}"))?,
                 )
             }
             Some(path) => OutputTarget::File {
@@ -543,6 +567,60 @@ fn redis_target(url: &str, f: &RedisFileConfig, env: RedisEnv) -> anyhow::Result
     })
 }
 
+/// `kafka://BROKER[,BROKER…]/TOPIC` (IPv6 brokers as `[::1]:9092`), the `[kafka]`
+/// properties and `--kafka-buffer`.
+fn kafka_target(
+    url: &str,
+    properties: BTreeMap<String, String>,
+    buffer: Option<&str>,
+) -> anyhow::Result<KafkaTarget> {
+    const FORM: &str = "expected kafka://BROKER:PORT[,BROKER:PORT...]/TOPIC";
+    let rest = url.strip_prefix("kafka://").unwrap_or(url);
+    let Some((brokers, topic)) = rest.split_once('/') else {
+        bail!("no topic ({FORM})");
+    };
+    let mut list = Vec::new();
+    for broker in brokers.split(',') {
+        let Some((host, port)) = broker.rsplit_once(':') else {
+            bail!("broker {broker:?} has no port ({FORM})");
+        };
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        if bare.is_empty() || bare.contains(['/', '@', '[', ']', ' ']) {
+            bail!("bad broker host {host:?} ({FORM})");
+        }
+        if port.parse::<u16>().ok().filter(|p| *p != 0).is_none() {
+            bail!("bad port {port:?} of broker {broker:?}");
+        }
+        list.push(broker.to_owned());
+    }
+    // Kafka's own rule for topic names: 1 to 249 of [a-zA-Z0-9._-], not "." or "..".
+    let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if topic.is_empty()
+        || topic.len() > 249
+        || !topic.chars().all(valid)
+        || topic == "."
+        || topic == ".."
+    {
+        bail!("bad topic {topic:?} (1 to 249 letters, digits, '.', '_' or '-')");
+    }
+    if properties.contains_key("bootstrap.servers") {
+        bail!("[kafka] bootstrap.servers: the brokers come from -o kafka://BROKERS/TOPIC");
+    }
+    let buffer_bytes = match buffer {
+        Some(s) => parse_size(s).with_context(|| format!("--kafka-buffer {s:?}"))?,
+        None => kafka::DEFAULT_BUFFER_BYTES,
+    };
+    Ok(KafkaTarget {
+        brokers: list,
+        topic: topic.to_owned(),
+        properties,
+        buffer_bytes,
+    })
+}
+
 /// `redis://user:pass@host/s` as `redis://…@host/s`: a URL that carries a password is
 /// refused, and the message that says so must not repeat it.
 fn without_userinfo(url: &str) -> String {
@@ -554,6 +632,46 @@ fn without_userinfo(url: &str) -> String {
         Some(at) => format!("{scheme}://…{}", &rest[at..]),
         None => url.to_owned(),
     }
+}
+
+/// `[kafka]` as librdkafka properties. TOML reads `security.protocol = "SASL_SSL"` as a
+/// nested table: nested keys are joined back with dots. Values are strings, numbers or
+/// booleans (librdkafka parses them all from text).
+fn kafka_properties(table: Option<&toml::Table>) -> anyhow::Result<BTreeMap<String, String>> {
+    fn walk(
+        prefix: &str,
+        table: &toml::Table,
+        out: &mut BTreeMap<String, String>,
+    ) -> anyhow::Result<()> {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            let text = match v {
+                toml::Value::Table(t) => {
+                    walk(&key, t, out)?;
+                    continue;
+                }
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => bail!(
+                    "[kafka] {key}: {} is not a property value",
+                    other.type_str()
+                ),
+            };
+            out.insert(key, text);
+        }
+        Ok(())
+    }
+    let mut out = BTreeMap::new();
+    if let Some(t) = table {
+        walk("", t, &mut out)?;
+    }
+    Ok(out)
 }
 
 /// The config file (none: every key at its default) with the `--set` values over it.
@@ -842,6 +960,79 @@ mod tests {
             ..RedisFileConfig::default()
         };
         assert!(redis_target("redis://h/s", &user_only, RedisEnv::default()).is_err());
+    }
+
+    #[test]
+    fn kafka_urls() {
+        let t = kafka_target(
+            "kafka://k1:9092,[::1]:9093/c2tap.events",
+            BTreeMap::new(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(t.brokers, ["k1:9092", "[::1]:9093"]);
+        assert_eq!(t.topic, "c2tap.events");
+        assert_eq!(t.buffer_bytes, kafka::DEFAULT_BUFFER_BYTES);
+        let t = kafka_target("kafka://k1:9092/t", BTreeMap::new(), Some("8M")).unwrap();
+        assert_eq!(t.buffer_bytes, 8 << 20);
+        for bad in [
+            "kafka://k1:9092",
+            "kafka://k1:9092/",
+            "kafka://k1/t",
+            "kafka://k1:0/t",
+            "kafka://:9092/t",
+            "kafka://k1:9092,/t",
+            "kafka://k1:9092/a b",
+            "kafka://k1:9092/a/b",
+        ] {
+            assert!(kafka_target(bad, BTreeMap::new(), None).is_err(), "{bad}");
+        }
+        let servers = BTreeMap::from([("bootstrap.servers".into(), "x:1".into())]);
+        assert!(kafka_target("kafka://k1:9092/t", servers, None).is_err());
+    }
+
+    #[test]
+    fn kafka_table_in_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "output = \"kafka://k1:9092,k2:9092/c2tap\"\nkafka_buffer = \"16M\"\n\
+             [kafka]\nsecurity.protocol = \"SASL_SSL\"\n\"sasl.mechanism\" = \"SCRAM-SHA-512\"\n\
+             \"linger.ms\" = 50\nenable.idempotence = true\n",
+        )
+        .unwrap();
+        let cfg = RuntimeConfig::load(Overrides {
+            config: Some(path.clone()),
+            ..Overrides::default()
+        })
+        .unwrap();
+        let OutputTarget::Kafka(t) = cfg.output else {
+            panic!("not a Kafka output: {:?}", cfg.output)
+        };
+        assert_eq!(t.buffer_bytes, 16 << 20);
+        let props: Vec<(&str, &str)> = t
+            .properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            props,
+            [
+                ("enable.idempotence", "true"),
+                ("linger.ms", "50"),
+                ("sasl.mechanism", "SCRAM-SHA-512"),
+                ("security.protocol", "SASL_SSL"),
+            ]
+        );
+        // [kafka] without a Kafka output is a mistake, not a no-op.
+        let err = RuntimeConfig::load(Overrides {
+            config: Some(path),
+            output: Some("-".into()),
+            ..Overrides::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("kafka://"), "{err}");
     }
 
     #[test]

@@ -141,13 +141,14 @@ struct Common {
     #[arg(short = 'r', long = "rules", value_name = "PATH")]
     rules: Vec<PathBuf>,
     /// Where events go: - (stdout), FILE (appended to, created if missing; its folder
-    /// must exist), tls://HOST:PORT (JSON lines over TLS), or redis://HOST:PORT/STREAM
+    /// must exist), tls://HOST:PORT (JSON lines over TLS), redis://HOST:PORT/STREAM
     /// (rediss:// for TLS; one XADD per line; password from [redis] in the config or
-    /// C2TAP_REDIS_PASSWORD) [default: -]
+    /// C2TAP_REDIS_PASSWORD), or kafka://BROKER:PORT[,BROKER:PORT...]/TOPIC (a Kafka
+    /// message per line) [default: -]
     #[arg(
         short = 'o',
         long = "output",
-        value_name = "-|FILE|tls://HOST:PORT|redis://HOST:PORT/STREAM"
+        value_name = "-|FILE|tls://HOST:PORT|redis://HOST:PORT/STREAM|kafka://BROKERS/TOPIC"
     )]
     output: Option<String>,
     /// Rotate the output file when it would pass this size (e.g. 100M) [default: never]
@@ -171,6 +172,10 @@ struct Common {
     /// TLS output: memory for lines while the collector is away (default 64M).
     #[arg(long, value_name = "SIZE")]
     tls_buffer: Option<String>,
+    /// Kafka output: memory for lines the brokers have not acknowledged (default 64M);
+    /// when full, a replay waits and live drops (counted in output_drops).
+    #[arg(long, value_name = "SIZE")]
+    kafka_buffer: Option<String>,
     /// Which events to write: alerts (events that matched a rule, and SensorState) or
     /// all [default: alerts]
     #[arg(long, value_enum)]
@@ -227,6 +232,7 @@ impl Common {
                 server_name: self.tls_server_name,
                 buffer: self.tls_buffer,
             },
+            kafka_buffer: self.kafka_buffer,
             rules: self.rules,
             stats_interval: self.stats_interval,
             sensor_name: self.sensor_name,

@@ -1,6 +1,7 @@
 //! Sinks for JSON lines: stdout, a file (append, SIGHUP reopen, rotation by size), a
-//! TLS connection to a collector, and a Redis stream (both with a bounded backlog and
-//! reconnect with backoff).
+//! TLS connection to a collector, a Redis stream (both with a bounded backlog and
+//! reconnect with backoff), and Kafka (librdkafka: one message per line, keyed by
+//! CommunityId).
 //!
 //! Where it sits: the last stage. The writer thread owns one [`Sink`] and only writes
 //! bytes that workers already serialized, so a slow sink back-pressures the workers
@@ -11,6 +12,7 @@
 mod backlog;
 mod file;
 pub mod redis;
+pub mod kafka;
 pub mod tls;
 
 use std::io::{self, Write};
@@ -18,6 +20,7 @@ use std::path::PathBuf;
 
 pub use file::FileSink;
 pub use redis::{RedisSink, RedisTarget};
+pub use kafka::{Fullness, KafkaSink, KafkaTarget};
 pub use tls::{TlsSink, TlsTarget};
 
 /// Where events go, as given by `-o`.
@@ -32,6 +35,8 @@ pub enum OutputTarget {
     Tls(TlsTarget),
     /// `redis://HOST:PORT/STREAM`, `rediss://…`.
     Redis(RedisTarget),
+    /// `kafka://BROKER[,BROKER…]/TOPIC`.
+    Kafka(KafkaTarget),
 }
 
 /// Built-in rotation: when the file would grow past `max_bytes`, it is renamed to
@@ -52,6 +57,13 @@ pub enum OutputError {
     Tls { endpoint: String, reason: String },
     #[error("redis output {endpoint}: {reason}")]
     Redis { endpoint: String, reason: String },
+    /// `usage`: a setup error (bad property, unknown topic, authentication refused).
+    #[error("kafka output {url}: {reason}")]
+    Kafka {
+        url: String,
+        reason: String,
+        usage: bool,
+    },
 }
 
 impl OutputError {
@@ -63,6 +75,7 @@ impl OutputError {
         match self {
             OutputError::Open { source, .. } => source.kind() == io::ErrorKind::NotFound,
             OutputError::Tls { .. } | OutputError::Redis { .. } => true,
+            OutputError::Kafka { usage, .. } => *usage,
             OutputError::Write(_) => false,
         }
     }
@@ -74,6 +87,7 @@ pub enum Sink {
     File(FileSink),
     Tls(Box<TlsSink>),
     Redis(Box<RedisSink>),
+    Kafka(Box<KafkaSink>),
 }
 
 impl Sink {
@@ -85,6 +99,7 @@ impl Sink {
             OutputTarget::File { path, rotate } => Sink::File(FileSink::open(path, *rotate)?),
             OutputTarget::Tls(t) => Sink::Tls(Box::new(TlsSink::open(t)?)),
             OutputTarget::Redis(t) => Sink::Redis(Box::new(RedisSink::open(t)?)),
+            OutputTarget::Kafka(t) => Sink::Kafka(Box::new(KafkaSink::open(t)?)),
         })
     }
 
@@ -102,6 +117,19 @@ impl Sink {
                 r.write_lines(bytes);
                 Ok(())
             }
+            Sink::Kafka(k) => {
+                k.write_lines(bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// Live: a sink whose buffer is full drops lines (counted in [`Sink::drops`])
+    /// instead of waiting for room, which would stall the capture. Replay keeps the
+    /// default, waiting (back-pressure).
+    pub fn drop_when_full(&mut self) {
+        if let Sink::Kafka(k) = self {
+            k.set_fullness(Fullness::Drop);
         }
     }
 
@@ -117,6 +145,7 @@ impl Sink {
                 r.flush();
                 Ok(())
             }
+            Sink::Kafka(k) => k.flush(),
         }
     }
 
@@ -133,23 +162,37 @@ impl Sink {
                 r.close();
                 Ok(())
             }
+            Sink::Kafka(k) => {
+                k.close();
+                Ok(())
+            }
             _ => self.flush(),
         }
     }
 
-    /// Lines this sink dropped so far (only the TLS and Redis sinks drop).
+    /// Lines this sink dropped so far (the TLS, Redis and Kafka sinks drop).
     pub fn drops(&self) -> u64 {
         match self {
             Sink::Tls(t) => t.drops(),
             Sink::Redis(r) => r.drops(),
+            Sink::Kafka(k) => k.drops(),
             Sink::Stdout(_) | Sink::File(_) => 0,
+        }
+    }
+
+    /// Lines the output's server acknowledged, and lines it finally did not take: the
+    /// Kafka sink's delivery reports. `None` for outputs without acknowledgements.
+    pub fn delivery_reports(&self) -> Option<(u64, u64)> {
+        match self {
+            Sink::Kafka(k) => Some((k.delivered(), k.failed())),
+            _ => None,
         }
     }
 
     /// SIGHUP: reopen the file by name so that logrotate's rename takes effect.
     pub fn reopen(&mut self) -> Result<(), OutputError> {
         match self {
-            Sink::Stdout(_) | Sink::Tls(_) | Sink::Redis(_) => Ok(()),
+            Sink::Stdout(_) | Sink::Tls(_) | Sink::Redis(_) | Sink::Kafka(_) => Ok(()),
             Sink::File(f) => f.reopen(),
         }
     }

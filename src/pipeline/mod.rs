@@ -110,10 +110,13 @@ pub fn run_with_report(
     mode: Mode,
     source: &mut dyn Source,
     engine: Arc<Engine>,
-    sink: Sink,
+    mut sink: Sink,
     signals: &Signals,
     report: Option<Box<Aggregator>>,
 ) -> RunReport {
+    if mode == Mode::Live {
+        sink.drop_when_full();
+    }
     let started = Instant::now();
     let run_name = source.run_name();
     let registry = Arc::new(Registry::default());

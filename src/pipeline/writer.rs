@@ -1,9 +1,10 @@
 //! The writer thread: takes buffers of complete JSON lines from the workers and the
 //! capture thread and writes them to the sink. It never parses or formats anything, so
-//! its speed is the sink's. Lines the sink drops (TLS backlog overflow) are published
-//! as `output_drops` in the writer's own counter slot. With `replay --report` it also
-//! hands each buffer to the report's aggregator (the same lines the sink got); without
-//! it the loop is untouched but for one `None` check per buffer.
+//! its speed is the sink's. Lines the sink drops (TLS or Redis backlog overflow, Kafka) are
+//! published as `output_drops` in the writer's own counter slot, with Kafka's delivery
+//! reports. With `replay --report` it also hands each buffer to the report's aggregator
+//! (the same lines the sink got); without it the loop is untouched but for one `None`
+//! check per buffer.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,8 +52,14 @@ pub fn run(
     let mut counts = Counts::default();
     let mut publish = |sink: &Sink| {
         let drops = sink.drops();
-        if drops != counts.get(Counter::OutputDrops) {
+        let (delivered, failed) = sink.delivery_reports().unwrap_or_default();
+        if drops != counts.get(Counter::OutputDrops)
+            || delivered != counts.get(Counter::OutputDelivered)
+            || failed != counts.get(Counter::OutputDeliveryFailures)
+        {
             counts.set(Counter::OutputDrops, drops);
+            counts.set(Counter::OutputDelivered, delivered);
+            counts.set(Counter::OutputDeliveryFailures, failed);
             slot.publish(&counts);
         }
     };

@@ -78,7 +78,9 @@ counters! {
     CorrelationEvictions => "correlation_evictions": "Correlation groups evicted, least recently seen first, because a correlation's table was at its cap.",
     CorrelationDrops => "correlation_drops": "Events a correlation did not count: older than their group's window, or metric values past a group's cap.",
     CorrelationUngrouped => "correlation_ungrouped": "Events a correlation did not count because they lack a group-by field (or the numeric field of a value correlation).",
-    OutputDrops => "output_drops": "Events dropped because the output could not keep up (live workers; the TLS output's buffer while the collector is away).",
+    OutputDrops => "output_drops": "Events dropped because the output could not keep up (live workers; the TLS output's buffer while the collector is away; Kafka: queue full live, or finally not delivered).",
+    OutputDelivered => "output_delivered": "Lines the output's server acknowledged (Kafka delivery reports); 0 for outputs without acknowledgements.",
+    OutputDeliveryFailures => "output_delivery_failures": "Lines the Kafka brokers finally did not take (message.timeout.ms passed, refused, purged at shutdown); also counted in output_drops.",
 }
 
 const N: usize = Counter::ALL.len();
