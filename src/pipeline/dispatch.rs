@@ -1,5 +1,7 @@
 //! The capture thread's loop: read frames from a [`Source`], pick a worker by the
-//! symmetric flow hash, pack frames into per-worker batches and send them.
+//! symmetric flow hash, pack frames into per-worker batches and send them. An 802.11
+//! A-MSDU is split here into its subframes, each handed on as a frame of its own (its
+//! flow's worker may not be another subframe's).
 //!
 //! Replay is lossless: a full queue makes this thread wait. Live capture never blocks
 //! the kernel ring: a batch that finds its queue full is dropped and counted.
@@ -45,6 +47,19 @@ pub struct Dispatcher {
     window: Option<Arc<Window>>,
     counts: Counts,
     slot: Arc<CounterSlot>,
+    /// The subframes of the latest A-MSDU (reused: no allocation per frame).
+    subframes: Vec<std::ops::Range<usize>>,
+}
+
+/// LINKTYPE_ETHERNET: an A-MSDU subframe is handed on as an 802.3 frame.
+const LINKTYPE_ETHERNET: u32 = 1;
+
+/// One frame for a worker's batch.
+struct Unit<'a> {
+    ts: crate::time::Timestamp,
+    linktype: u32,
+    data: &'a [u8],
+    origlen: u32,
 }
 
 impl Dispatcher {
@@ -66,6 +81,7 @@ impl Dispatcher {
             window: None,
             counts: Counts::default(),
             slot,
+            subframes: Vec::new(),
         }
     }
 
@@ -89,28 +105,34 @@ impl Dispatcher {
                     if !Arc::ptr_eq(frame.source, &self.batches[0].source) {
                         self.switch_source(frame.source);
                     }
-                    let w = (decode::dispatch_hash(frame.linktype, frame.data) % workers) as usize;
-                    if self.batches[w].is_full_for(frame.data.len()) {
-                        self.send(w);
-                    }
-                    match frame.window {
-                        Some(window) => {
-                            self.enter_window(window);
-                            self.batches[w].push_shared(
-                                frame.ts,
-                                frame.linktype,
-                                window,
-                                frame.data,
-                                frame.origlen,
-                            );
+                    let mut subframes = std::mem::take(&mut self.subframes);
+                    if decode::amsdu_subframes(frame.linktype, frame.data, &mut subframes) {
+                        // Each subframe is an 802.3 frame of its own flow, to its own worker.
+                        self.counts.incr(Counter::WlanAmsdusSplit);
+                        for r in &subframes {
+                            let Some(sub) = frame.data.get(r.clone()) else {
+                                continue;
+                            };
+                            self.counts.incr(Counter::WlanAmsduSubframes);
+                            let origlen = u32::try_from(sub.len()).unwrap_or(u32::MAX);
+                            let unit = Unit {
+                                ts: frame.ts,
+                                linktype: LINKTYPE_ETHERNET,
+                                data: sub,
+                                origlen,
+                            };
+                            self.push_unit(&unit, frame.window, workers);
                         }
-                        None => self.batches[w].push(
-                            frame.ts,
-                            frame.linktype,
-                            frame.data,
-                            frame.origlen,
-                        ),
+                    } else {
+                        let unit = Unit {
+                            ts: frame.ts,
+                            linktype: frame.linktype,
+                            data: frame.data,
+                            origlen: frame.origlen,
+                        };
+                        self.push_unit(&unit, frame.window, workers);
                     }
+                    self.subframes = subframes;
                     self.counts.incr(Counter::Packets);
                     self.counts.add(Counter::Bytes, frame.data.len() as u64);
                     since_clock += 1;
@@ -138,6 +160,27 @@ impl Dispatcher {
         self.window = None;
         self.publish(source);
         CaptureEnd { failed_inputs }
+    }
+
+    /// Puts one frame (or A-MSDU subframe) in the batch of the worker its flow hash picks.
+    fn push_unit(&mut self, unit: &Unit<'_>, window: Option<&Arc<Window>>, workers: u64) {
+        let w = (decode::dispatch_hash(unit.linktype, unit.data) % workers) as usize;
+        if self.batches[w].is_full_for(unit.data.len()) {
+            self.send(w);
+        }
+        match window {
+            Some(window) => {
+                self.enter_window(window);
+                self.batches[w].push_shared(
+                    unit.ts,
+                    unit.linktype,
+                    window,
+                    unit.data,
+                    unit.origlen,
+                );
+            }
+            None => self.batches[w].push(unit.ts, unit.linktype, unit.data, unit.origlen),
+        }
     }
 
     /// Frames of a mapped window begin: every batch still holding an older window is
