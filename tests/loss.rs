@@ -296,6 +296,49 @@ fn other_transports_are_counted() {
     assert_accounted("icmp", &r.counters);
 }
 
+/// `pcaps/tunnel-gre-amsdu.pcap`: dns-benign's frames aggregated (up to 3 a frame) into
+/// 802.11 A-MSDUs in GRE 0x8200. Every subframe is decoded: the same events as the source,
+/// but for the times (an A-MSDU carries its last frame's time) and the wire bytes (each
+/// subframe has its LLC/SNAP header, not the source's Ethernet frame).
+#[test]
+fn amsdus_in_gre_give_the_events_of_their_source() {
+    let t = replay(Path::new("pcaps/tunnel-gre-amsdu.pcap"));
+    let s = replay(Path::new("pcaps/dns-benign.pcap"));
+    let timeless = |events: &[Value]| -> Vec<String> {
+        let mut out: Vec<String> = events
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                let o = e.as_object_mut().unwrap();
+                for k in [
+                    "Source",
+                    "FlowId",
+                    "UtcTime",
+                    "StartTime",
+                    "Duration",
+                    "SourceWireBytes",
+                    "DestinationWireBytes",
+                ] {
+                    o.remove(k);
+                }
+                serde_json::to_string(&e).unwrap()
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    assert!(!s.events.is_empty());
+    assert_eq!(timeless(&t.events), timeless(&s.events));
+    let (tc, sc) = (&t.counters, &s.counters);
+    assert_eq!(n(tc, "packets"), 8, "{tc:#}");
+    assert_eq!(n(tc, "wlan_amsdus_split"), 8, "{tc:#}");
+    assert_eq!(n(tc, "wlan_amsdu_subframes"), n(sc, "packets"), "{tc:#}");
+    assert_eq!(n(tc, "packets_decoded"), n(sc, "packets_decoded"));
+    assert_eq!(undecoded(tc), 0, "{tc:#}");
+    assert_accounted("tunnel-gre-amsdu", tc);
+    assert!(!t.stderr.contains("not decoded"), "{}", t.stderr);
+}
+
 /// An 802.11 QoS data frame to the AP whose body is an A-MSDU (QoS control bit 7) of
 /// `msdus` (each an IP packet, put behind LLC/SNAP), padded to 4 bytes but the last.
 fn amsdu_frame(msdus: &[&[u8]]) -> Vec<u8> {
