@@ -111,7 +111,11 @@ pub const UNDECODED_NOTICE_PER_MILLE: u64 = 10;
 /// The line for people when at least [`UNDECODED_NOTICE_PER_MILLE`] of the packets were
 /// not decoded: how many, the share, and each reason with its count, largest first.
 pub fn undecoded_notice(totals: &Counts) -> Option<String> {
-    let packets = totals.get(Counter::Packets);
+    // A split A-MSDU is decoded as its subframes: those are the packets here.
+    let packets = totals
+        .get(Counter::Packets)
+        .saturating_sub(totals.get(Counter::WlanAmsdusSplit))
+        .saturating_add(totals.get(Counter::WlanAmsduSubframes));
     let mut reasons: Vec<(u64, &str)> = Counter::UNDECODED
         .iter()
         .map(|&c| (totals.get(c), c.name()))
@@ -261,5 +265,15 @@ mod tests {
             )
         );
         assert_eq!(undecoded_notice(&Counts::default()), None);
+        // 1 A-MSDU frame read, split into 4 subframes, 2 of them not IP: 2 of 4.
+        let mut a = Counts::default();
+        a.add(Counter::Packets, 1);
+        a.add(Counter::WlanAmsdusSplit, 1);
+        a.add(Counter::WlanAmsduSubframes, 4);
+        a.add(Counter::UndecodedNotIp, 2);
+        assert_eq!(
+            undecoded_notice(&a).as_deref(),
+            Some("2 of 4 packets (50.0%) were not decoded: undecoded_not_ip 2")
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! QUIC, client→server: decrypt the client's Initial packets and read the TLS
-//! ClientHello they carry into [`HandshakeFacts`](crate::proto::handshake::HandshakeFacts)
+//! ClientHello they carry (Google QUIC Q050: its CHLO, [`chlo`]) into
+//! [`HandshakeFacts`](crate::proto::handshake::HandshakeFacts)
 //! — SNI, ALPN and the JA4 `q` fingerprint of QUIC connections (browsers' HTTP/3,
 //! Cloudflare's tunnel client on UDP 7844 with SNI `quic.cftunnel.com`).
 //!
