@@ -276,6 +276,7 @@ mod tests {
     /// `count` copies of one frame, then the end.
     struct Frames {
         frame: Vec<u8>,
+        linktype: u32,
         left: usize,
         name: Arc<str>,
     }
@@ -288,7 +289,7 @@ mod tests {
             self.left -= 1;
             Ok(Next::Frame(Frame {
                 ts: Timestamp::from_secs(1),
-                linktype: 1,
+                linktype: self.linktype,
                 data: &self.frame,
                 origlen: self.frame.len() as u32,
                 source: &self.name,
@@ -314,6 +315,7 @@ mod tests {
     fn frames(count: usize) -> Frames {
         Frames {
             frame: vec![0xff; 60],
+            linktype: 1,
             left: count,
             name: Arc::from("test"),
         }
@@ -342,6 +344,94 @@ mod tests {
             registry.totals().get(Counter::QueueDrops),
             d.counts().get(Counter::QueueDrops)
         );
+    }
+
+    /// A radiotap 802.11 A-MSDU of `n` subframes, each an IPv4/UDP packet from its own
+    /// host; and the subframes (DA, SA, length, LLC/SNAP, packet) as they are in it.
+    fn amsdu(n: u8) -> (Vec<u8>, Vec<Vec<u8>>) {
+        let mut f = vec![0, 0, 8, 0, 0, 0, 0, 0];
+        f.extend([0x88, 0x01, 0, 0]);
+        f.extend([2u8; 18]); // three addresses
+        f.extend([0, 0, 0x80, 0]); // sequence control, QoS control with the A-MSDU bit
+        let body_at = f.len();
+        let mut subs = Vec::new();
+        for host in 1..=n {
+            while (f.len() - body_at) % 4 != 0 {
+                f.push(0);
+            }
+            let mut ip = vec![0x45, 0, 0, 30, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, host];
+            ip.extend([10, 0, 0, 99, 0x30, 0x39, 0, 53, 0, 10, 0, 0, 0xab, 0xcd]);
+            let mut sub = vec![4u8; 12];
+            sub.extend(((ip.len() + 8) as u16).to_be_bytes());
+            sub.extend([0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+            sub.extend(ip);
+            f.extend(&sub);
+            subs.push(sub);
+        }
+        (f, subs)
+    }
+
+    #[test]
+    fn an_amsdu_goes_on_as_its_subframes() {
+        let (frame, subs) = amsdu(5);
+        let (tx0, rx0) = bounded(16);
+        let (tx1, rx1) = bounded(16);
+        let (_recycle, recycled) = bounded(4);
+        let mut d = Dispatcher::new(
+            Mode::Replay,
+            vec![tx0, tx1],
+            recycled,
+            Registry::default().slot(),
+        );
+        let mut src = Frames {
+            frame,
+            linktype: 127,
+            left: 1,
+            name: Arc::from("test"),
+        };
+        d.run(&mut src, &Signals::new(), &mut NoTicks);
+        assert_eq!(d.counts().get(Counter::Packets), 1);
+        assert_eq!(d.counts().get(Counter::WlanAmsdusSplit), 1);
+        assert_eq!(d.counts().get(Counter::WlanAmsduSubframes), 5);
+        drop(d);
+        let mut got: Vec<(u32, Vec<u8>)> = rx0
+            .try_iter()
+            .chain(rx1.try_iter())
+            .flat_map(|b| {
+                b.iter()
+                    .map(|(m, f)| (m.linktype, f.to_vec()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        got.sort();
+        let mut want: Vec<(u32, Vec<u8>)> = subs.into_iter().map(|s| (1, s)).collect();
+        want.sort();
+        assert_eq!(got, want);
+        // Not splittable (a length past the frame): the frame goes on whole.
+        let (mut bad, _) = amsdu(2);
+        let len_at = 8 + 26 + 12;
+        bad[len_at..len_at + 2].copy_from_slice(&3000u16.to_be_bytes());
+        let (tx, rx) = bounded(16);
+        let (_recycle, recycled) = bounded(4);
+        let mut d = Dispatcher::new(Mode::Replay, vec![tx], recycled, Registry::default().slot());
+        let mut src = Frames {
+            frame: bad.clone(),
+            linktype: 127,
+            left: 1,
+            name: Arc::from("test"),
+        };
+        d.run(&mut src, &Signals::new(), &mut NoTicks);
+        assert_eq!(d.counts().get(Counter::WlanAmsdusSplit), 0);
+        drop(d);
+        let whole: Vec<(u32, Vec<u8>)> = rx
+            .try_iter()
+            .flat_map(|b| {
+                b.iter()
+                    .map(|(m, f)| (m.linktype, f.to_vec()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(whole, vec![(127, bad)]);
     }
 
     #[test]
