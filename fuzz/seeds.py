@@ -14,6 +14,7 @@ Deterministic: the same captures give the same seeds.
 """
 import hashlib
 import os
+import re
 import struct
 import sys
 
@@ -109,6 +110,17 @@ class Seeds:
             f.write(data)
 
 
+def chlo(entries):
+    """Google QUIC's CHLO (QUIC Crypto): tag, entry count and padding (little-endian u16s),
+    then (tag, end offset u32 LE) sorted by tag as a little-endian u32, then the values."""
+    entries = sorted(entries, key=lambda e: int.from_bytes(e[0], "little"))
+    out, end = b"CHLO" + struct.pack("<HH", len(entries), 0), 0
+    for tag, value in entries:
+        end += len(value)
+        out += tag + struct.pack("<I", end)
+    return out + b"".join(v for _, v in entries)
+
+
 def from_capture(seeds, path):
     with open(path, "rb") as f:
         data = f.read()
@@ -155,6 +167,12 @@ def from_capture(seeds, path):
             two = (rec(2, b"\x06" + varint(half) + varint(len(hello) - half) + hello[half:])
                    + rec(6, b"\x06" + varint(0) + varint(half) + hello[:half]))
             seeds.add("quic_initial", two, path)
+            # The same name in a Q050 CHLO, in Google's CRYPTO frame (0x08), sealed by tag
+            # bit 3 under Q050's keys.
+            sni = re.search(rb"[a-z0-9-]+(?:\.[a-z0-9-]+)+", hello[40:]) if len(hello) > 40 else None
+            msg = chlo([(b"SNI\0", sni.group(0) if sni else b"example.com"), (b"VER\0", b"Q050"),
+                        (b"UAID", b"Chrome/80.0.3987.163 Linux x86_64"), (b"PAD\0", b"-" * 200)])
+            seeds.add("quic_initial", rec(10, b"\x08" + varint(0) + varint(len(msg)) + msg), path)
         if client[:4] in (b"GET ", b"POST", b"HEAD", b"PUT ", b"CONN", b"OPTI"):
             seeds.add("http", b"".join(c["http"]), path)
 

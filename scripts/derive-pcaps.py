@@ -612,6 +612,52 @@ def gre_wlan(src):
     return out
 
 
+def amsdu_subframe(f, from_client):
+    """The Ethernet frame f as an A-MSDU subframe (IEEE 802.11-2020 9.3.2.2.2): DA, SA,
+    the MSDU's length, then LLC/SNAP and the packet."""
+    da, sa = (WLAN_GATEWAY, WLAN_STATION) if from_client else (WLAN_STATION, WLAN_GATEWAY)
+    msdu = b"\xAA\xAA\x03\x00\x00\x00" + f[12:14] + f[ETH_LEN:]
+    return da + sa + struct.pack("!H", len(msdu)) + msdu
+
+
+def amsdu_frame(frames, from_client, seq):
+    """Ethernet frames sent the same way as one QoS data frame whose body is an A-MSDU
+    (QoS control bit 7), its subframes padded to 4 bytes but the last, no FCS."""
+    if from_client:
+        fc1, a1, a2, a3 = 0x01, WLAN_BSSID, WLAN_STATION, WLAN_BSSID
+    else:
+        fc1, a1, a2, a3 = 0x02, WLAN_STATION, WLAN_BSSID, WLAN_BSSID
+    h = struct.pack("!BBH", 0x88, fc1, 0x2C00) + a1 + a2 + a3 + struct.pack("<H", (seq & 0xFFF) << 4)
+    h += b"\x80\x00"  # QoS control: TID 0, A-MSDU present
+    body = b""
+    for i, f in enumerate(frames):
+        if i:
+            body += b"\x00" * (-len(body) % 4)
+        body += amsdu_subframe(f, from_client)
+    return h + body
+
+
+def gre_amsdu(src):
+    """802.11 A-MSDUs in GRE 0x8200: dns-benign's frames, each run of frames sent the same way
+    aggregated (up to 3) into one A-MSDU, as an AP aggregates small MSDUs; the A-MSDU takes
+    the time of its last frame."""
+    frames, client = real_frames(src, "dns-benign.pcap")
+    runs = []
+    for ts, f in frames:
+        from_client = f[ETH_LEN + 12:ETH_LEN + 16] == client
+        if runs and runs[-1][1] == from_client and len(runs[-1][2]) < 3:
+            runs[-1][0] = ts
+            runs[-1][2].append(f)
+        else:
+            runs.append([ts, from_client, [f]])
+    out = []
+    for i, (ts, from_client, fs) in enumerate(runs):
+        src_ip, dst_ip = (AP_IP, CONTROLLER_IP) if from_client else (CONTROLLER_IP, AP_IP)
+        body = gre_header(0x8200) + amsdu_frame(fs, from_client, i)
+        out.append(outer_gre(ts, src_ip, dst_ip, body, 0x3000 + i))
+    return out
+
+
 # ---------------------------------------------------------------- main
 
 CASES = {
@@ -634,6 +680,7 @@ TUNNEL_CASES = {
     "tunnel-erspan3": erspan3,
     "tunnel-gre-teb": gre_teb,
     "tunnel-gre-wlan": gre_wlan,
+    "tunnel-gre-amsdu": gre_amsdu,
 }
 # The real captures the cases are made from.
 SOURCES = ["chromium-tls.pcap", "tls-curl.pcap", "tls-h2-7844.pcap", "http-keepalive.pcap",

@@ -117,6 +117,16 @@ fn packets_and_wire_bytes_match_tshark_on_the_projects_captures() {
     assert!(pcaps.len() >= 20);
     let mut compared = 0;
     for pcap in &pcaps {
+        // tshark counts an 802.11 A-MSDU frame once, with all its bytes, in the
+        // conversation of its first subframe; c2tap counts each subframe in its own flow,
+        // with the subframe's bytes. tests/loss.rs holds that capture's per-flow packets
+        // and payload bytes to those of its source (dns-benign), which is compared here.
+        if pcap
+            .file_name()
+            .is_some_and(|n| n == "tunnel-gre-amsdu.pcap")
+        {
+            continue;
+        }
         let Some(want) = tshark_counts(pcap) else {
             panic!("tshark failed on {}", pcap.display());
         };

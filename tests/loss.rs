@@ -62,13 +62,16 @@ fn undecoded(c: &Value) -> u64 {
     UNDECODED.iter().map(|k| n(c, k)).sum()
 }
 
-/// packets = decoded + held fragments + queue drops + every undecoded reason, and the
+/// packets (a split A-MSDU counting as its subframes) = decoded + held fragments + queue
+/// drops + every undecoded reason, and the
 /// decode errors are the undecoded reasons but "other transport" (which did decode, to
 /// an IP packet that is neither TCP nor UDP).
 fn assert_accounted(what: &str, c: &Value) {
     let accounted =
         n(c, "packets_decoded") + n(c, "fragments_held") + n(c, "queue_drops") + undecoded(c);
-    assert_eq!(n(c, "packets"), accounted, "{what}: {c:#}");
+    // A split A-MSDU is not decoded itself: each of its subframes is, as a frame.
+    let units = n(c, "packets") - n(c, "wlan_amsdus_split") + n(c, "wlan_amsdu_subframes");
+    assert_eq!(units, accounted, "{what}: {c:#}");
     assert_eq!(
         n(c, "decode_errors"),
         undecoded(c) - n(c, "undecoded_other_transport"),
@@ -291,4 +294,162 @@ fn other_transports_are_counted() {
     assert_eq!(n(&r.counters, "packets_decoded"), 1);
     assert_eq!(n(&r.counters, "decode_errors"), 0);
     assert_accounted("icmp", &r.counters);
+}
+
+/// `pcaps/tunnel-gre-amsdu.pcap`: dns-benign's frames aggregated (up to 3 a frame) into
+/// 802.11 A-MSDUs in GRE 0x8200. Every subframe is decoded: the same events as the source,
+/// but for the times (an A-MSDU carries its last frame's time) and the wire bytes (each
+/// subframe has its LLC/SNAP header, not the source's Ethernet frame).
+#[test]
+fn amsdus_in_gre_give_the_events_of_their_source() {
+    let t = replay(Path::new("pcaps/tunnel-gre-amsdu.pcap"));
+    let s = replay(Path::new("pcaps/dns-benign.pcap"));
+    let timeless = |events: &[Value]| -> Vec<String> {
+        let mut out: Vec<String> = events
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                let o = e.as_object_mut().unwrap();
+                for k in [
+                    "Source",
+                    "FlowId",
+                    "UtcTime",
+                    "StartTime",
+                    "Duration",
+                    "SourceWireBytes",
+                    "DestinationWireBytes",
+                ] {
+                    o.remove(k);
+                }
+                serde_json::to_string(&e).unwrap()
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    assert!(!s.events.is_empty());
+    assert_eq!(timeless(&t.events), timeless(&s.events));
+    let (tc, sc) = (&t.counters, &s.counters);
+    assert_eq!(n(tc, "packets"), 8, "{tc:#}");
+    assert_eq!(n(tc, "wlan_amsdus_split"), 8, "{tc:#}");
+    assert_eq!(n(tc, "wlan_amsdu_subframes"), n(sc, "packets"), "{tc:#}");
+    assert_eq!(n(tc, "packets_decoded"), n(sc, "packets_decoded"));
+    assert_eq!(undecoded(tc), 0, "{tc:#}");
+    assert_accounted("tunnel-gre-amsdu", tc);
+    assert!(!t.stderr.contains("not decoded"), "{}", t.stderr);
+}
+
+/// An 802.11 QoS data frame to the AP whose body is an A-MSDU (QoS control bit 7) of
+/// `msdus` (each an IP packet, put behind LLC/SNAP), padded to 4 bytes but the last.
+fn amsdu_frame(msdus: &[&[u8]]) -> Vec<u8> {
+    let mut f = vec![0x88, 0x01, 0, 0];
+    f.extend([0x02, 0xaa, 0, 0, 0, 1]); // BSSID
+    f.extend([0x02, 0xbb, 0, 0, 0, 2]); // SA
+    f.extend([0x02, 0xcc, 0, 0, 0, 3]); // DA
+    f.extend([0x10, 0x00]); // sequence control
+    f.extend([0x80, 0x00]); // QoS control: A-MSDU present, TID 0
+    let body_at = f.len();
+    for (i, ip) in msdus.iter().enumerate() {
+        if i > 0 {
+            while !(f.len() - body_at).is_multiple_of(4) {
+                f.push(0);
+            }
+        }
+        f.extend([0x02, 0xcc, 0, 0, 0, 3, 0x02, 0xbb, 0, 0, 0, 2]);
+        f.extend(((ip.len() + 8) as u16).to_be_bytes());
+        f.extend([0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+        f.extend_from_slice(ip);
+    }
+    f
+}
+
+/// The IP packet of a UDP DNS query from 10.0.0.`host`.
+fn dns_ip(host: u8, id: u16, name: &str) -> Vec<u8> {
+    udp_frame(
+        [10, 0, 0, host],
+        40000 + id,
+        [10, 0, 0, 53],
+        53,
+        &dns_query(id, name, 1),
+    )[14..]
+        .to_vec()
+}
+
+/// Issue 14: an A-MSDU's subframes are split and each is decoded, under radiotap and in a
+/// WLAN-controller GRE tunnel; one that cannot be split is still counted. tshark, which
+/// dissects A-MSDUs, names the same queries.
+#[test]
+fn amsdu_subframes_are_split_and_decoded() {
+    let names = ["one.amsdu.test", "two.amsdu.test", "three.amsdu.test"];
+    let ips: Vec<Vec<u8>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| dns_ip(10 + i as u8, i as u16 + 1, n))
+        .collect();
+    let refs: Vec<&[u8]> = ips.iter().map(Vec::as_slice).collect();
+    let good = amsdu_frame(&refs);
+    // The second subframe's length runs past the frame: nothing of it can be split.
+    let mut bad = amsdu_frame(&refs[..2]);
+    let second = 26 + ((14 + refs[0].len() + 8 + 3) & !3);
+    bad[second + 12..second + 14].copy_from_slice(&2000u16.to_be_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let radiotap = |f: &[u8]| {
+        let mut r = vec![0, 0, 8, 0, 0, 0, 0, 0];
+        r.extend_from_slice(f);
+        r
+    };
+    let (rt_good, rt_bad) = (radiotap(&good), radiotap(&bad));
+    let (gre_good, gre_bad) = (gre_frame(0x8200, &good), gre_frame(0x8200, &bad));
+    for (name, linktype, frames) in [
+        ("radiotap", 127u32, [rt_good.as_slice(), rt_bad.as_slice()]),
+        ("gre-wlan", 1, [gre_good.as_slice(), gre_bad.as_slice()]),
+    ] {
+        let path = dir.path().join(format!("amsdu-{name}.pcap"));
+        let timed: Vec<(u32, &[u8])> = frames.iter().map(|f| (1_000, *f)).collect();
+        std::fs::write(&path, pcap(linktype, &timed)).unwrap();
+        let r = replay(&path);
+        let mut seen: Vec<String> = r
+            .events
+            .iter()
+            .filter(|e| e["EventID"] == 22)
+            .map(|e| e["QueryName"].as_str().unwrap().to_string())
+            .collect();
+        seen.sort();
+        let mut want: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(seen, want, "{name}: {:#?}", r.events);
+        let c = &r.counters;
+        assert_eq!(n(c, "wlan_amsdus_split"), 1, "{name}: {c:#}");
+        assert_eq!(n(c, "wlan_amsdu_subframes"), 3, "{name}: {c:#}");
+        assert_eq!(n(c, "undecoded_wlan_amsdu"), 1, "{name}: {c:#}");
+        assert_eq!(n(c, "packets_decoded"), 3, "{name}: {c:#}");
+        assert_accounted(name, c);
+        if have("tshark") {
+            // The well-formed A-MSDU only: tshark reads on into a subframe whose length
+            // runs past the frame, which c2tap refuses to split (and counts).
+            let t = std::process::Command::new("tshark")
+                .arg("-r")
+                .arg(&path)
+                .args([
+                    "-Y",
+                    "frame.number == 1",
+                    "-T",
+                    "fields",
+                    "-e",
+                    "dns.qry.name",
+                ])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&t.stdout);
+            let mut oracle: Vec<String> = text
+                .split([',', '\n'])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            oracle.sort();
+            assert_eq!(oracle, want, "{name}: tshark {text:?}");
+        } else {
+            eprintln!("tshark not installed: its values are not compared");
+        }
+    }
 }

@@ -128,11 +128,11 @@ fn quic_hellos(path: &Path, counters: &mut QuicCounters) -> (Vec<(usize, Obs)>, 
                 e.insert(QuicState::new())
             }
         };
-        if let QuicProgress::Done(QuicHello { facts, version }) =
+        if let QuicProgress::Done(QuicHello { hello, version }) =
             state.on_datagram(&payload, from_client, counters)
         {
             let (src, sport, dst, dport) = client;
-            match &facts.sni {
+            match hello.sni() {
                 Some(sni) => found.push((
                     frame,
                     Obs {

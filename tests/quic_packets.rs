@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use c2tap::proto::handshake::parse_client_hello;
 use c2tap::proto::quic::{
-    KeyVersion, MAX_AUTH_FAILURES, MAX_CRYPTO_BYTES, MAX_KEY_DERIVATIONS, QuicCounters, QuicHello,
-    QuicProgress, QuicState, probe, seal_client_initial,
+    ClientHello, KeyVersion, MAX_AUTH_FAILURES, MAX_CRYPTO_BYTES, MAX_KEY_DERIVATIONS,
+    QuicCounters, QuicHello, QuicProgress, QuicState, probe, seal_client_initial,
 };
 use proptest::prelude::*;
 
@@ -140,7 +140,10 @@ fn scattered_out_of_order_hello_is_reassembled() {
             let dgrams = scatter(&hello, kv, &[seed as u8; 8], packets, &mut rng);
             let mut c = QuicCounters::default();
             match run(&dgrams, &mut c) {
-                QuicProgress::Done(QuicHello { facts, version }) => {
+                QuicProgress::Done(QuicHello {
+                    hello: ClientHello::Tls(facts),
+                    version,
+                }) => {
                     assert_eq!(*facts, expected, "seed {seed}");
                     assert_eq!(facts.alpn, vec![b"argotunnel".to_vec()]);
                     assert_eq!(version, wire);

@@ -148,15 +148,17 @@ const DCID: [u8; 8] = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
 
 /// QUIC: each record is one datagram (tag bit 0: from the server). With tag bit 1 the
 /// record is CRYPTO/PADDING/... frames that are first sealed into a client Initial (v1,
-/// or v2 with bit 2), so the fuzzer reaches the frame walk and the CRYPTO reassembly
-/// behind the AEAD.
+/// v2 with bit 2, Google's Q050 with bit 3: Google frame types and a CHLO), so the fuzzer
+/// reaches the frame walk, the CRYPTO reassembly and the hello parsers behind the AEAD.
 pub fn quic_datagrams(data: &[u8]) {
     let mut st = QuicState::new();
     let mut c = QuicCounters::default();
     for (i, (tag, bytes)) in records(data).enumerate() {
         let sealed;
         let dgram = if tag & 2 != 0 {
-            let v = if tag & 4 == 0 {
+            let v = if tag & 8 != 0 {
+                KeyVersion::Q050
+            } else if tag & 4 == 0 {
                 KeyVersion::V1
             } else {
                 KeyVersion::V2

@@ -10,6 +10,7 @@ use crate::flow::history::HistoryText;
 use crate::proto::dns::DnsTransaction;
 use crate::proto::handshake::HandshakeFacts;
 use crate::proto::http::{HttpTransaction, RequestHead};
+use crate::proto::quic::chlo::ChloFacts;
 use crate::time::{Duration, Timestamp};
 
 /// One finding of the application stage.
@@ -137,6 +138,8 @@ pub struct ConnFacts {
     pub first_request: Option<RequestHead>,
     /// The ClientHello (over TLS, or in QUIC Initials).
     pub hello: Option<Hello>,
+    /// Google QUIC's client hello (a `Q050` Initial's CRYPTO stream), in place of `hello`.
+    pub chlo: Option<Box<ChloFacts>>,
     /// Version of the QUIC long header that completed the ClientHello, else of the
     /// first one seen.
     pub quic_version: Option<u32>,

@@ -271,6 +271,7 @@ static NOTHING: ConnFacts = ConnFacts {
     protocol: AppProtocol::Unknown,
     first_request: None,
     hello: None,
+    chlo: None,
     quic_version: None,
 };
 

@@ -7,7 +7,7 @@ use super::facts::{AppProtocol, Hello};
 use super::select::{self, Parser};
 use crate::flow::Direction;
 use crate::proto::Progress;
-use crate::proto::quic::{QuicHello, QuicState};
+use crate::proto::quic::{ClientHello, QuicHello, QuicState};
 
 /// What a UDP flow carries.
 #[derive(Default)]
@@ -57,10 +57,13 @@ pub(super) fn on_datagram(udp: &mut UdpApp, dir: Direction, payload: &[u8], cx: 
         UdpApp::Quic(quic) => {
             match quic.on_datagram(payload, from_client, &mut cx.shared.counters.quic) {
                 Progress::NeedMore => {}
-                Progress::Done(QuicHello { facts, version }) => {
+                Progress::Done(QuicHello { hello, version }) => {
                     *udp = UdpApp::Other;
                     let conn = cx.conn.facts_mut();
-                    conn.hello = Some(Hello { facts, quic: true });
+                    match hello {
+                        ClientHello::Tls(facts) => conn.hello = Some(Hello { facts, quic: true }),
+                        ClientHello::Chlo(chlo) => conn.chlo = Some(chlo),
+                    }
                     conn.quic_version = Some(version);
                     cx.connect_due();
                 }

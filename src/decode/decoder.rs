@@ -2,8 +2,10 @@
 //! [`dispatch_hash`] so that both always agree on which IP header is the innermost.
 
 use std::net::IpAddr;
+use std::ops::Range;
 
 use super::LinkType;
+use super::amsdu;
 use super::defrag::{DefragLimits, DefragPool, FragKey, Offer, Piece};
 use super::error::{DecodeCounters, DecodeError, FragDropReason};
 use super::fast;
@@ -236,6 +238,70 @@ fn inner_of<'a>(ip: &IpView<'a>) -> Next<'a> {
 
 fn to_ip(l2: L2<'_>) -> Option<IpView<'_>> {
     ip::parse(link::walk(l2).ok()?).ok()
+}
+
+/// The subframes of an 802.11 A-MSDU `frame` (directly under radiotap or plain 802.11, or
+/// in a WLAN-controller GRE tunnel), as ranges of `frame` into `out`, each an 802.3 frame
+/// of its own (see `amsdu.rs`). `false` (and `out` empty) for every other frame and for
+/// an A-MSDU that cannot be split: those are decoded whole, as they are. For the capture
+/// thread, before [`dispatch_hash`]; frames of the fast path cost one more fast-path read.
+pub fn amsdu_subframes(linktype: u32, frame: &[u8], out: &mut Vec<Range<usize>>) -> bool {
+    out.clear();
+    let Some(body) = amsdu_body(linktype, frame) else {
+        return false;
+    };
+    // `body` lies inside `frame`: its offset is the distance between their starts.
+    let Some(at) = (body.as_ptr() as usize).checked_sub(frame.as_ptr() as usize) else {
+        return false;
+    };
+    if !amsdu::split(body, out) {
+        return false;
+    }
+    for r in out.iter_mut() {
+        match (r.start.checked_add(at), r.end.checked_add(at)) {
+            (Some(s), Some(e)) if e <= frame.len() => *r = s..e,
+            _ => {
+                out.clear();
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The body of an A-MSDU data frame, wherever the walk finds its 802.11 header.
+fn amsdu_body(linktype: u32, frame: &[u8]) -> Option<&[u8]> {
+    if linktype == LINKTYPE_ETHERNET && fast::ethernet(frame).is_some() {
+        return None;
+    }
+    let wlan = match LinkType::from_linktype(linktype)? {
+        LinkType::Radiotap => frame.get(link::radiotap_len(frame).ok()?..)?,
+        LinkType::Ieee80211 => frame,
+        lt => {
+            let mut ip = ip::parse(link::walk(L2::Link(lt, frame)).ok()?).ok()?;
+            let mut found = None;
+            for _ in 0..MAX_TUNNEL_DEPTH {
+                if ip.frag.is_some() {
+                    return None;
+                }
+                if ip.proto == PROTO_GRE
+                    && let Ok(L2::Link(LinkType::Ieee80211, w)) = tunnel::gre(ip.payload)
+                {
+                    found = Some(w);
+                    break;
+                }
+                match inner_of(&ip) {
+                    Next::Inner(v) => ip = v,
+                    Next::Final | Next::NotTunnel | Next::Undecodable(_) => return None,
+                }
+            }
+            found?
+        }
+    };
+    match link::wlan_body(wlan).ok()? {
+        link::WlanBody::Amsdu(body) => Some(body),
+        link::WlanBody::Msdu(_) => None,
+    }
 }
 
 /// Symmetric hash of the innermost IP address pair (through VLAN/MPLS/PPPoE and every

@@ -245,14 +245,7 @@ fn link(lt: LinkType, b: &[u8]) -> Result<L2<'_>, DecodeError> {
         },
         LinkType::Nflog => L2::Ip(nflog(b)?),
         LinkType::Radiotap => {
-            use field::radiotap;
-            if u8_at(b, radiotap::VERSION).ok_or(trunc("radiotap"))? != 0 {
-                return Err(bad("radiotap"));
-            }
-            let len = usize::from(le16(b, radiotap::LENGTH).ok_or(trunc("radiotap"))?);
-            if len < radiotap::MIN_LEN {
-                return Err(bad("radiotap"));
-            }
+            let len = radiotap_len(b)?;
             ieee80211(b.get(len..).ok_or(trunc("radiotap"))?)?
         }
         LinkType::Ieee80211 => ieee80211(b)?,
@@ -394,8 +387,26 @@ fn nflog_payload(
 
 /// 802.11 MAC header (IEEE 802.11-2020 §9.2.3): data frames only, not protected, then
 /// LLC/SNAP. Management, control and null-data frames carry nothing to decode, protected
-/// ones are encrypted, A-MSDUs are not split: each is its own error, so each is counted.
+/// ones are encrypted: each is its own error, so each is counted. An A-MSDU reaching here
+/// is one the capture thread could not split (`amsdu.rs`): counted too.
 fn ieee80211(b: &[u8]) -> Result<L2<'_>, DecodeError> {
+    match wlan_body(b)? {
+        WlanBody::Msdu(msdu) => llc_snap(msdu),
+        WlanBody::Amsdu(_) => Err(DecodeError::WlanAmsdu),
+    }
+}
+
+/// What follows the MAC header of an 802.11 data frame.
+pub(crate) enum WlanBody<'a> {
+    /// One MSDU: LLC/SNAP and the packet.
+    Msdu(&'a [u8]),
+    /// An A-MSDU (QoS control bit 7): subframes of DA, SA, length and MSDU.
+    Amsdu(&'a [u8]),
+}
+
+/// Reads the MAC header of an 802.11 frame: the body of a data frame that is not
+/// protected, else why not.
+pub(crate) fn wlan_body(b: &[u8]) -> Result<WlanBody<'_>, DecodeError> {
     let fc0 = u8_at(b, 0).ok_or(trunc("802.11"))?;
     let fc1 = u8_at(b, 1).ok_or(trunc("802.11"))?;
     let ftype = (fc0 >> 2) & 3;
@@ -410,18 +421,35 @@ fn ieee80211(b: &[u8]) -> Result<L2<'_>, DecodeError> {
     if fc1 & 0x03 == 0x03 {
         hdr = hdr.saturating_add(6); // address 4 (ToDS and FromDS: a wireless bridge)
     }
+    let mut amsdu = false;
     if subtype & 0x8 != 0 {
-        // QoS data: QoS control; an A-MSDU (bit 7) holds subframes we do not split.
+        // QoS data: QoS control, whose bit 7 says the body is an A-MSDU.
         let qos = u8_at(b, hdr).ok_or(trunc("802.11"))?;
-        if qos & 0x80 != 0 {
-            return Err(DecodeError::WlanAmsdu);
-        }
+        amsdu = qos & 0x80 != 0;
         hdr = hdr.saturating_add(2);
         if fc1 & 0x80 != 0 {
             hdr = hdr.saturating_add(4); // +HTC: HT control field
         }
     }
-    llc_snap(b.get(hdr..).ok_or(trunc("802.11"))?)
+    let body = b.get(hdr..).ok_or(trunc("802.11"))?;
+    Ok(if amsdu {
+        WlanBody::Amsdu(body)
+    } else {
+        WlanBody::Msdu(body)
+    })
+}
+
+/// Radiotap's header length, checked (the 802.11 frame follows it).
+pub(crate) fn radiotap_len(b: &[u8]) -> Result<usize, DecodeError> {
+    use field::radiotap;
+    if u8_at(b, radiotap::VERSION).ok_or(trunc("radiotap"))? != 0 {
+        return Err(bad("radiotap"));
+    }
+    let len = usize::from(le16(b, radiotap::LENGTH).ok_or(trunc("radiotap"))?);
+    if len < radiotap::MIN_LEN {
+        return Err(bad("radiotap"));
+    }
+    Ok(len)
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //! What it decodes (each layer is hand-written over borrowed bytes, every read checked):
 //! - link layers ([`LinkType`]): Ethernet (with 802.3 LLC/SNAP), BSD null/loop, raw IP,
 //!   Linux cooked v1/v2, PPP (with or without HDLC address/control, Cisco HDLC), NFLOG
-//!   (TLV walk for `NFULA_PAYLOAD`), radiotap + 802.11 data frames (LLC/SNAP);
+//!   (TLV walk for `NFULA_PAYLOAD`), radiotap + 802.11 data frames (LLC/SNAP; an A-MSDU's
+//!   subframes are found by [`amsdu_subframes`] for the capture thread, which hands each
+//!   on as an 802.3 frame of its own);
 //! - below them: 802.1Q/802.1ad tags of any depth up to [`MAX_VLAN_TAGS`], MPLS label
 //!   stacks up to [`MAX_MPLS_LABELS`] (IPv4/IPv6 guessed from the first nibble after
 //!   the bottom of stack, Ethernet pseudo-wire after a zero control word, RFC 4385 §3),
@@ -31,7 +33,8 @@
 //! answers; every other frame takes the walk.
 //!
 //! What it does not do: checksums, TCP reassembly (that is `flow`), ICMP, IPsec ESP
-//! (encrypted: reported as `L4::Other`), 802.11 protected frames, A-MSDU.
+//! (encrypted: reported as `L4::Other`), 802.11 protected frames, an A-MSDU handed to
+//! [`Decoder::decode`] whole (counted `WlanAmsdu`: the capture thread splits those it can).
 //!
 //! The no-panic contract: every read goes through `get`/`first_chunk`, every offset
 //! through `checked_add`; the clippy lints below hold it.
@@ -48,6 +51,7 @@
     clippy::arithmetic_side_effects
 )]
 
+mod amsdu;
 mod bytes;
 mod decoder;
 mod defrag;
@@ -62,7 +66,8 @@ mod tunnel;
 #[cfg(test)]
 mod tests;
 
-pub use decoder::{Decoder, MAX_TUNNEL_DEPTH, dispatch_hash};
+pub use amsdu::{MAX_AMSDU_SUBFRAMES, MAX_MSDU_LEN};
+pub use decoder::{Decoder, MAX_TUNNEL_DEPTH, amsdu_subframes, dispatch_hash};
 pub use defrag::{
     DEFAULT_MAX_AGE, DEFAULT_MAX_BYTES, DEFAULT_MAX_DATAGRAM_SIZE, DEFAULT_MAX_DATAGRAMS,
     DEFAULT_MAX_FRAGMENTS, DefragLimits,

@@ -1,12 +1,12 @@
 //! EventID 3 (NetworkConnect) from what the application stage knew of a connection when
 //! its event was due: the protocol, the first HTTP request, the ClientHello (over TLS or
-//! QUIC), the QUIC version. `event::http` and `event::tls` fill their fields; the
+//! QUIC) or a Google QUIC CHLO, the QUIC version. `event::http` and `event::tls` fill their fields; the
 //! precedence between them (an SNI names the destination before a Host header does)
 //! lives there.
 
 use super::NetworkConnect;
 use super::http::apply_http;
-use super::quic::version_text;
+use super::quic::{apply_chlo, version_text};
 use super::tls::apply_tls;
 use crate::app::ConnFacts;
 
@@ -24,6 +24,9 @@ impl NetworkConnect {
         }
         if let Some(hello) = &facts.hello {
             apply_tls(&hello.facts, hello.quic, &mut conn);
+        }
+        if let Some(chlo) = &facts.chlo {
+            apply_chlo(chlo, &mut conn);
         }
         if let Some(version) = facts.quic_version {
             conn.quic_version = Some(version_text(version));

@@ -1,5 +1,7 @@
 //! The capture thread's loop: read frames from a [`Source`], pick a worker by the
-//! symmetric flow hash, pack frames into per-worker batches and send them.
+//! symmetric flow hash, pack frames into per-worker batches and send them. An 802.11
+//! A-MSDU is split here into its subframes, each handed on as a frame of its own (its
+//! flow's worker may not be another subframe's).
 //!
 //! Replay is lossless: a full queue makes this thread wait. Live capture never blocks
 //! the kernel ring: a batch that finds its queue full is dropped and counted.
@@ -45,6 +47,19 @@ pub struct Dispatcher {
     window: Option<Arc<Window>>,
     counts: Counts,
     slot: Arc<CounterSlot>,
+    /// The subframes of the latest A-MSDU (reused: no allocation per frame).
+    subframes: Vec<std::ops::Range<usize>>,
+}
+
+/// LINKTYPE_ETHERNET: an A-MSDU subframe is handed on as an 802.3 frame.
+const LINKTYPE_ETHERNET: u32 = 1;
+
+/// One frame for a worker's batch.
+struct Unit<'a> {
+    ts: crate::time::Timestamp,
+    linktype: u32,
+    data: &'a [u8],
+    origlen: u32,
 }
 
 impl Dispatcher {
@@ -66,6 +81,7 @@ impl Dispatcher {
             window: None,
             counts: Counts::default(),
             slot,
+            subframes: Vec::new(),
         }
     }
 
@@ -89,28 +105,34 @@ impl Dispatcher {
                     if !Arc::ptr_eq(frame.source, &self.batches[0].source) {
                         self.switch_source(frame.source);
                     }
-                    let w = (decode::dispatch_hash(frame.linktype, frame.data) % workers) as usize;
-                    if self.batches[w].is_full_for(frame.data.len()) {
-                        self.send(w);
-                    }
-                    match frame.window {
-                        Some(window) => {
-                            self.enter_window(window);
-                            self.batches[w].push_shared(
-                                frame.ts,
-                                frame.linktype,
-                                window,
-                                frame.data,
-                                frame.origlen,
-                            );
+                    let mut subframes = std::mem::take(&mut self.subframes);
+                    if decode::amsdu_subframes(frame.linktype, frame.data, &mut subframes) {
+                        // Each subframe is an 802.3 frame of its own flow, to its own worker.
+                        self.counts.incr(Counter::WlanAmsdusSplit);
+                        for r in &subframes {
+                            let Some(sub) = frame.data.get(r.clone()) else {
+                                continue;
+                            };
+                            self.counts.incr(Counter::WlanAmsduSubframes);
+                            let origlen = u32::try_from(sub.len()).unwrap_or(u32::MAX);
+                            let unit = Unit {
+                                ts: frame.ts,
+                                linktype: LINKTYPE_ETHERNET,
+                                data: sub,
+                                origlen,
+                            };
+                            self.push_unit(&unit, frame.window, workers);
                         }
-                        None => self.batches[w].push(
-                            frame.ts,
-                            frame.linktype,
-                            frame.data,
-                            frame.origlen,
-                        ),
+                    } else {
+                        let unit = Unit {
+                            ts: frame.ts,
+                            linktype: frame.linktype,
+                            data: frame.data,
+                            origlen: frame.origlen,
+                        };
+                        self.push_unit(&unit, frame.window, workers);
                     }
+                    self.subframes = subframes;
                     self.counts.incr(Counter::Packets);
                     self.counts.add(Counter::Bytes, frame.data.len() as u64);
                     since_clock += 1;
@@ -138,6 +160,27 @@ impl Dispatcher {
         self.window = None;
         self.publish(source);
         CaptureEnd { failed_inputs }
+    }
+
+    /// Puts one frame (or A-MSDU subframe) in the batch of the worker its flow hash picks.
+    fn push_unit(&mut self, unit: &Unit<'_>, window: Option<&Arc<Window>>, workers: u64) {
+        let w = (decode::dispatch_hash(unit.linktype, unit.data) % workers) as usize;
+        if self.batches[w].is_full_for(unit.data.len()) {
+            self.send(w);
+        }
+        match window {
+            Some(window) => {
+                self.enter_window(window);
+                self.batches[w].push_shared(
+                    unit.ts,
+                    unit.linktype,
+                    window,
+                    unit.data,
+                    unit.origlen,
+                );
+            }
+            None => self.batches[w].push(unit.ts, unit.linktype, unit.data, unit.origlen),
+        }
     }
 
     /// Frames of a mapped window begin: every batch still holding an older window is
@@ -233,6 +276,7 @@ mod tests {
     /// `count` copies of one frame, then the end.
     struct Frames {
         frame: Vec<u8>,
+        linktype: u32,
         left: usize,
         name: Arc<str>,
     }
@@ -245,7 +289,7 @@ mod tests {
             self.left -= 1;
             Ok(Next::Frame(Frame {
                 ts: Timestamp::from_secs(1),
-                linktype: 1,
+                linktype: self.linktype,
                 data: &self.frame,
                 origlen: self.frame.len() as u32,
                 source: &self.name,
@@ -271,6 +315,7 @@ mod tests {
     fn frames(count: usize) -> Frames {
         Frames {
             frame: vec![0xff; 60],
+            linktype: 1,
             left: count,
             name: Arc::from("test"),
         }
@@ -299,6 +344,94 @@ mod tests {
             registry.totals().get(Counter::QueueDrops),
             d.counts().get(Counter::QueueDrops)
         );
+    }
+
+    /// A radiotap 802.11 A-MSDU of `n` subframes, each an IPv4/UDP packet from its own
+    /// host; and the subframes (DA, SA, length, LLC/SNAP, packet) as they are in it.
+    fn amsdu(n: u8) -> (Vec<u8>, Vec<Vec<u8>>) {
+        let mut f = vec![0, 0, 8, 0, 0, 0, 0, 0];
+        f.extend([0x88, 0x01, 0, 0]);
+        f.extend([2u8; 18]); // three addresses
+        f.extend([0, 0, 0x80, 0]); // sequence control, QoS control with the A-MSDU bit
+        let body_at = f.len();
+        let mut subs = Vec::new();
+        for host in 1..=n {
+            while (f.len() - body_at) % 4 != 0 {
+                f.push(0);
+            }
+            let mut ip = vec![0x45, 0, 0, 30, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, host];
+            ip.extend([10, 0, 0, 99, 0x30, 0x39, 0, 53, 0, 10, 0, 0, 0xab, 0xcd]);
+            let mut sub = vec![4u8; 12];
+            sub.extend(((ip.len() + 8) as u16).to_be_bytes());
+            sub.extend([0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+            sub.extend(ip);
+            f.extend(&sub);
+            subs.push(sub);
+        }
+        (f, subs)
+    }
+
+    #[test]
+    fn an_amsdu_goes_on_as_its_subframes() {
+        let (frame, subs) = amsdu(5);
+        let (tx0, rx0) = bounded(16);
+        let (tx1, rx1) = bounded(16);
+        let (_recycle, recycled) = bounded(4);
+        let mut d = Dispatcher::new(
+            Mode::Replay,
+            vec![tx0, tx1],
+            recycled,
+            Registry::default().slot(),
+        );
+        let mut src = Frames {
+            frame,
+            linktype: 127,
+            left: 1,
+            name: Arc::from("test"),
+        };
+        d.run(&mut src, &Signals::new(), &mut NoTicks);
+        assert_eq!(d.counts().get(Counter::Packets), 1);
+        assert_eq!(d.counts().get(Counter::WlanAmsdusSplit), 1);
+        assert_eq!(d.counts().get(Counter::WlanAmsduSubframes), 5);
+        drop(d);
+        let mut got: Vec<(u32, Vec<u8>)> = rx0
+            .try_iter()
+            .chain(rx1.try_iter())
+            .flat_map(|b| {
+                b.iter()
+                    .map(|(m, f)| (m.linktype, f.to_vec()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        got.sort();
+        let mut want: Vec<(u32, Vec<u8>)> = subs.into_iter().map(|s| (1, s)).collect();
+        want.sort();
+        assert_eq!(got, want);
+        // Not splittable (a length past the frame): the frame goes on whole.
+        let (mut bad, _) = amsdu(2);
+        let len_at = 8 + 26 + 12;
+        bad[len_at..len_at + 2].copy_from_slice(&3000u16.to_be_bytes());
+        let (tx, rx) = bounded(16);
+        let (_recycle, recycled) = bounded(4);
+        let mut d = Dispatcher::new(Mode::Replay, vec![tx], recycled, Registry::default().slot());
+        let mut src = Frames {
+            frame: bad.clone(),
+            linktype: 127,
+            left: 1,
+            name: Arc::from("test"),
+        };
+        d.run(&mut src, &Signals::new(), &mut NoTicks);
+        assert_eq!(d.counts().get(Counter::WlanAmsdusSplit), 0);
+        drop(d);
+        let whole: Vec<(u32, Vec<u8>)> = rx
+            .try_iter()
+            .flat_map(|b| {
+                b.iter()
+                    .map(|(m, f)| (m.linktype, f.to_vec()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(whole, vec![(127, bad)]);
     }
 
     #[test]

@@ -46,9 +46,11 @@ counters! {
     UndecodedTooDeep => "undecoded_too_deep": "Frames with more nested VLAN tags, MPLS labels, link layers or tunnels than their caps.",
     UndecodedWlanNotData => "undecoded_wlan_not_data": "802.11 management, control and null-data frames (nothing to decode).",
     UndecodedWlanProtected => "undecoded_wlan_protected": "802.11 data frames with the Protected bit (encrypted).",
-    UndecodedWlanAmsdu => "undecoded_wlan_amsdu": "802.11 A-MSDU frames (subframes not split).",
+    UndecodedWlanAmsdu => "undecoded_wlan_amsdu": "802.11 A-MSDU frames that could not be split (a subframe length past the frame or the 2304-byte MSDU limit, more than 64 subframes).",
     UndecodedFragmentDropped => "undecoded_fragment_dropped": "Frames that were IP fragments dropped on arrival (caps, inconsistent lengths, nested); fragments_dropped also counts held ones dropped later.",
     UndecodedOtherTransport => "undecoded_other_transport": "IP packets that are neither TCP nor UDP (ICMP, ESP, OSPF, SCTP, ...).",
+    WlanAmsdusSplit => "wlan_amsdus_split": "802.11 A-MSDU frames split into their subframes: the frame is not decoded itself, each subframe is (so packets - wlan_amsdus_split + wlan_amsdu_subframes frames are decoded, held, dropped or undecoded).",
+    WlanAmsduSubframes => "wlan_amsdu_subframes": "Subframes split out of 802.11 A-MSDUs, each decoded as a frame of its own.",
     TunnelsDecapsulated => "tunnels_decapsulated": "Tunnel layers removed (GRE, ERSPAN, 802.11 in GRE, VXLAN, Geneve, GTP-U, IP-in-IP).",
     TunnelsUndecodable => "tunnels_undecodable": "GRE and IP-in-IP packets whose inner packet did not decode (counted again under its undecoded_* reason).",
     FragmentsReassembled => "fragments_reassembled": "IP datagrams rebuilt from fragments.",
@@ -111,7 +113,11 @@ pub const UNDECODED_NOTICE_PER_MILLE: u64 = 10;
 /// The line for people when at least [`UNDECODED_NOTICE_PER_MILLE`] of the packets were
 /// not decoded: how many, the share, and each reason with its count, largest first.
 pub fn undecoded_notice(totals: &Counts) -> Option<String> {
-    let packets = totals.get(Counter::Packets);
+    // A split A-MSDU is decoded as its subframes: those are the packets here.
+    let packets = totals
+        .get(Counter::Packets)
+        .saturating_sub(totals.get(Counter::WlanAmsdusSplit))
+        .saturating_add(totals.get(Counter::WlanAmsduSubframes));
     let mut reasons: Vec<(u64, &str)> = Counter::UNDECODED
         .iter()
         .map(|&c| (totals.get(c), c.name()))
@@ -261,5 +267,15 @@ mod tests {
             )
         );
         assert_eq!(undecoded_notice(&Counts::default()), None);
+        // 1 A-MSDU frame read, split into 4 subframes, 2 of them not IP: 2 of 4.
+        let mut a = Counts::default();
+        a.add(Counter::Packets, 1);
+        a.add(Counter::WlanAmsdusSplit, 1);
+        a.add(Counter::WlanAmsduSubframes, 4);
+        a.add(Counter::UndecodedNotIp, 2);
+        assert_eq!(
+            undecoded_notice(&a).as_deref(),
+            Some("2 of 4 packets (50.0%) were not decoded: undecoded_not_ip 2")
+        );
     }
 }

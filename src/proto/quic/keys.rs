@@ -14,7 +14,7 @@ use rustls::quic::{DirectionalKeys, Keys, Suite, Version};
 
 use super::QuicError;
 use super::parse::{DRAFT_28, KeyVersion, LongHeader, VERSION_1, VERSION_2};
-use super::salted::{SALT_DRAFT_27, SALT_T050, SALT_T051, SAMPLE_LEN, SaltedKeys};
+use super::salted::{SALT_DRAFT_27, SALT_Q050, SALT_T050, SALT_T051, SAMPLE_LEN, SaltedKeys};
 
 /// Bytes of packet number the header-protection sample is taken after (RFC 9001 §5.4.2:
 /// the sample starts 4 bytes after the start of the Packet Number field).
@@ -30,7 +30,7 @@ fn initial_suite() -> Option<Suite> {
 /// rustls' name of a version's key schedule; `None` for a salt rustls does not offer.
 fn rustls_version(v: KeyVersion) -> Option<Version> {
     match v {
-        KeyVersion::Draft27 | KeyVersion::T050 | KeyVersion::T051 => None,
+        KeyVersion::Draft27 | KeyVersion::T050 | KeyVersion::T051 | KeyVersion::Q050 => None,
         KeyVersion::Draft => Some(Version::V1Draft),
         KeyVersion::V1 => Some(Version::V1),
         KeyVersion::V2 => Some(Version::V2),
@@ -43,6 +43,7 @@ fn other_salt(v: KeyVersion) -> &'static [u8] {
         KeyVersion::Draft27 => &SALT_DRAFT_27,
         KeyVersion::T050 => &SALT_T050,
         KeyVersion::T051 => &SALT_T051,
+        KeyVersion::Q050 => &SALT_Q050,
         // rustls' versions never come here; a draft-29 salt would be as good as any.
         KeyVersion::Draft | KeyVersion::V1 | KeyVersion::V2 => &SALT_DRAFT_27,
     }
@@ -219,6 +220,7 @@ pub fn wire_version(v: KeyVersion) -> u32 {
         KeyVersion::Draft27 => DRAFT_28,
         KeyVersion::T050 => super::parse::VERSION_T050,
         KeyVersion::T051 => super::parse::VERSION_T051,
+        KeyVersion::Q050 => super::parse::VERSION_Q050,
         KeyVersion::Draft => super::parse::DRAFT_29,
         KeyVersion::V1 => VERSION_1,
         KeyVersion::V2 => VERSION_2,

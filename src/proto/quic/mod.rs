@@ -1,30 +1,33 @@
 //! QUIC, client→server: decrypt the client's Initial packets and read the TLS
-//! ClientHello they carry into [`HandshakeFacts`](crate::proto::handshake::HandshakeFacts)
+//! ClientHello they carry (Google QUIC Q050: its CHLO, [`chlo`]) into
+//! [`HandshakeFacts`](crate::proto::handshake::HandshakeFacts)
 //! — SNI, ALPN and the JA4 `q` fingerprint of QUIC connections (browsers' HTTP/3,
 //! Cloudflare's tunnel client on UDP 7844 with SNI `quic.cftunnel.com`).
 //!
 //! - [`probe`] (RFC 9000 §17.2, RFC 8999): long header with the fixed bit, a version
 //!   whose Initial keys are known — v1 `0x00000001` (RFC 9000), v2 `0x6b3343cf`
-//!   (RFC 9369), drafts 27–34, Google's T050/T051 —, connection IDs ≤ 20 bytes, a Length that fits. Used
+//!   (RFC 9369), drafts 27–34, Google's T050/T051 and Q050 —, connection IDs ≤ 20 bytes, a Length that fits. Used
 //!   on any UDP port; for other traffic it costs a few byte comparisons.
 //! - [`keys`]: client Initial keys from the DCID (RFC 9001 §5.2, RFC 9369 §3.3) by
 //!   rustls' QUIC key schedule; header protection removal and AEAD authentication
-//!   (RFC 9001 §5.3–5.4) by rustls/ring. Drafts 27–28 and T050/T051, whose salts
+//!   (RFC 9001 §5.3–5.4) by rustls/ring. Drafts 27–28, T050/T051 and Q050, whose salts
 //!   rustls does not offer, through ring's HKDF, AES-GCM and header mask (`salted.rs`).
 //!   No cryptography is written here.
 //! - [`parse`]: long headers, coalesced packets (RFC 9000 §12.2), the frames allowed
 //!   in an Initial (RFC 9000 §12.4: PADDING, PING, ACK, CRYPTO, CONNECTION_CLOSE).
+//! - [`chlo`]: Google QUIC `Q050`'s CRYPTO stream, a `CHLO` tag/value message, not TLS.
 //! - [`reassembly`]: the CRYPTO stream by offset, any order, duplicates (RFC 9000 §19.6).
 //! - [`state`]: [`QuicState`], one per UDP flow, with the per-flow caps.
 //!
 //! What it does not do: server packets (beyond counting Retries), 0-RTT, Handshake and
 //! 1-RTT packets (their keys are not public), a second ClientHello after a
-//! HelloRetryRequest, Google QUIC with its own handshake (`Q050` and older: a CHLO, not
-//! TLS; not recognised), drafts before 27 (counted `unsupported_versions`), Retry integrity tags (a
+//! HelloRetryRequest, Google QUIC before `Q050` (another header, no Initial protection;
+//! not recognised), drafts before 27 (counted `unsupported_versions`), Retry integrity tags (a
 //! sensor does not need to trust a Retry: the next Initial's keys authenticate it).
 //! Where it sits: after `flow` (UDP datagrams of one flow, with their direction),
 //! before `event::quic`. It may import `proto::handshake` and rustls, nothing else.
 
+pub mod chlo;
 pub mod keys;
 pub mod parse;
 pub mod reassembly;
@@ -38,8 +41,8 @@ pub use keys::{ClientInitialKeys, seal_client_initial, seal_client_initial_as};
 pub use parse::{KeyVersion, VERSION_1, VERSION_2, probe};
 pub use reassembly::{MAX_CRYPTO_BYTES, MAX_PIECES};
 pub use state::{
-    HelloLost, MAX_AUTH_FAILURES, MAX_KEY_DERIVATIONS, MIN_CLIENT_INITIAL_DATAGRAM, QuicHello,
-    QuicProgress, QuicState,
+    ClientHello, HelloLost, MAX_AUTH_FAILURES, MAX_KEY_DERIVATIONS, MIN_CLIENT_INITIAL_DATAGRAM,
+    QuicHello, QuicProgress, QuicState,
 };
 
 use crate::flow::Transport;

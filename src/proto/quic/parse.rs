@@ -26,9 +26,13 @@ pub const DRAFT_34: u32 = 0xff00_0022;
 /// Google QUIC with TLS 1.3 (Chromium's `T050`, `T051`): the IETF invariant long header,
 /// Initial protection with their own salts (`salted.rs`), but Google's frame types in
 /// the Initial (CRYPTO is 0x08, PING 0x07). Their CRYPTO stream is a TLS ClientHello.
-/// `Q050` carries Google's own CHLO instead, which c2tap does not read.
 pub const VERSION_T050: u32 = 0x5430_3530;
 pub const VERSION_T051: u32 = 0x5430_3531;
+/// Google QUIC `Q050` (QUIC Crypto): the same invariant long header, Initial protection
+/// with Chromium's `kQ050Salt` and Google's frame types, but its CRYPTO stream carries
+/// Google's own client hello, a `CHLO` tag/value message (`chlo.rs`), not TLS. Older
+/// `Q0xx` versions have another header format and no Initial protection: not read.
+pub const VERSION_Q050: u32 = 0x5130_3530;
 
 /// Longest connection ID a QUIC v1/v2 packet may carry (RFC 9000 §17.2: "MUST NOT
 /// exceed 20 bytes" in version 1; v2 keeps the rule).
@@ -52,12 +56,19 @@ pub enum KeyVersion {
     T050,
     /// Google QUIC T051 (salt `7a4edef4…`).
     T051,
+    /// Google QUIC Q050 (salt `504574ef…`), whose CRYPTO stream is a CHLO.
+    Q050,
 }
 
 impl KeyVersion {
     /// Google's frame types in the Initial, not RFC 9000's.
     pub fn google_frames(self) -> bool {
-        matches!(self, KeyVersion::T050 | KeyVersion::T051)
+        matches!(self, KeyVersion::T050 | KeyVersion::T051 | KeyVersion::Q050)
+    }
+
+    /// The CRYPTO stream holds Google's CHLO message, not a TLS ClientHello.
+    pub fn carries_chlo(self) -> bool {
+        matches!(self, KeyVersion::Q050)
     }
 }
 
@@ -70,6 +81,7 @@ pub fn key_version(version: u32) -> Option<KeyVersion> {
         DRAFT_27..=DRAFT_28 => Some(KeyVersion::Draft27),
         VERSION_T050 => Some(KeyVersion::T050),
         VERSION_T051 => Some(KeyVersion::T051),
+        VERSION_Q050 => Some(KeyVersion::Q050),
         _ => None,
     }
 }
@@ -298,7 +310,7 @@ mod frame_type {
     pub const CONNECTION_CLOSE: u64 = 0x1c;
 }
 
-/// Google QUIC's frame types in a T05x Initial (Chromium's `quic_framer.cc`): one byte,
+/// Google QUIC's frame types in a T05x or Q050 Initial (Chromium's `quic_framer.cc`): one byte,
 /// CRYPTO with a varint offset and length as in RFC 9000. Its ACK frames (0b01xxxxxx)
 /// come only in later Initials, after the hello; they end the walk of a packet.
 mod google_frame_type {
@@ -531,8 +543,11 @@ mod tests {
         assert!(!is_unreadable_ietf_draft(0xff00_001c));
         assert_eq!(key_version(VERSION_T051), Some(KeyVersion::T051));
         assert_eq!(key_version(VERSION_T050), Some(KeyVersion::T050));
-        // Q050 carries Google's CHLO, not TLS: not a version c2tap reads.
-        assert_eq!(key_version(0x5130_3530), None);
+        // Q050 carries Google's CHLO, read by `chlo.rs`; Q046 has another header.
+        assert_eq!(key_version(0x5130_3530), Some(KeyVersion::Q050));
+        assert!(KeyVersion::Q050.carries_chlo() && KeyVersion::Q050.google_frames());
+        assert!(!KeyVersion::T051.carries_chlo());
+        assert_eq!(key_version(0x5130_3436), None);
         assert!(!is_unreadable_ietf_draft(VERSION_1));
     }
 

@@ -1,5 +1,5 @@
 //! Initial keys of versions whose salt rustls does not offer (IETF drafts 27 and 28,
-//! Google's T050 and T051),
+//! Google's Q050, T050 and T051),
 //! from ring's building blocks: HKDF-SHA256 (RFC 5869) with TLS 1.3's HKDF-Expand-Label
 //! (RFC 8446 §7.1), AES-128-GCM, and QUIC's AES header-protection mask. The key schedule
 //! is RFC 9001 §5.2's — the drafts differ from it only in the salt — and the nonce and
@@ -24,6 +24,13 @@ pub const SALT_DRAFT_27: [u8; 20] = [
 pub const SALT_T050: [u8; 20] = [
     0x7f, 0xf5, 0x79, 0xe5, 0xac, 0xd0, 0x72, 0x91, 0x55, 0x80, 0x30, 0x4c, 0x43, 0xa2, 0x36, 0x7c,
     0x60, 0x48, 0x83, 0x10,
+];
+
+/// Chromium's `kQ050Salt` (`CreateInitialObfuscators`: the same HKDF labels and
+/// AES-128-GCM with a 16-byte tag as RFC 9001, only the salt differs).
+pub const SALT_Q050: [u8; 20] = [
+    0x50, 0x45, 0x74, 0xef, 0xd0, 0x66, 0xfe, 0x2f, 0x9d, 0x94, 0x5c, 0xfc, 0xdb, 0xd3, 0xa7, 0xf0,
+    0xd3, 0xb5, 0x6b, 0x45,
 ];
 
 /// Chromium's `kT051Salt`.

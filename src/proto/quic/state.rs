@@ -15,6 +15,7 @@
 //! tell these apart, so a packet under a new DCID is first tried with the cached keys
 //! and only then with keys derived from its own DCID; whichever authenticates is kept.
 
+use super::chlo::{ChloFacts, MAX_CHLO_LEN, chlo_len, parse_chlo};
 use super::keys::ClientInitialKeys;
 use super::parse::{
     Frame, Frames, KeyVersion, LongHeader, MAX_CID_LEN, PacketType, is_unreadable_ietf_draft,
@@ -55,10 +56,27 @@ pub const MAX_FRAMES_PER_PACKET: usize = 1024;
 /// stays small); for memory accounting only.
 pub const KEY_SET_BYTES: usize = 1024;
 
-/// The ClientHello of a QUIC connection, read once.
+/// The client's hello of a QUIC connection: a TLS ClientHello, or Google's CHLO (Q050).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientHello {
+    Tls(Box<HandshakeFacts>),
+    Chlo(Box<ChloFacts>),
+}
+
+impl ClientHello {
+    /// The server name the client asked for (TLS `server_name`, CHLO `SNI`).
+    pub fn sni(&self) -> Option<&[u8]> {
+        match self {
+            ClientHello::Tls(f) => f.sni.as_deref(),
+            ClientHello::Chlo(f) => f.sni.as_deref(),
+        }
+    }
+}
+
+/// The client hello of a QUIC connection, read once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuicHello {
-    pub facts: Box<HandshakeFacts>,
+    pub hello: ClientHello,
     /// The long-header version of the packet that completed it (as tshark reports it).
     pub version: u32,
 }
@@ -117,7 +135,7 @@ impl std::fmt::Debug for QuicState {
 /// What reading one Initial packet gave.
 enum Step {
     Continue,
-    Done(Box<HandshakeFacts>),
+    Done(ClientHello),
     Failed,
 }
 
@@ -190,9 +208,9 @@ impl QuicState {
             }
             match self.on_initial(&hdr, kv, packet, payload.len(), counters) {
                 Step::Continue => {}
-                Step::Done(facts) => {
+                Step::Done(hello) => {
                     return self.finish(QuicProgress::Done(QuicHello {
-                        facts,
+                        hello,
                         version: hdr.version,
                     }));
                 }
@@ -335,6 +353,9 @@ impl QuicState {
         if !stored_any {
             return Step::Continue;
         }
+        if kv.carries_chlo() {
+            return self.try_chlo(counters);
+        }
         // A stream that does not start with a ClientHello never will: give up now
         // rather than wait for a length read from garbage.
         if self
@@ -354,7 +375,32 @@ impl QuicState {
         match parse_client_hello(&msg) {
             Ok(facts) => {
                 counters.hellos = counters.hellos.saturating_add(1);
-                Step::Done(Box::new(facts))
+                Step::Done(ClientHello::Tls(Box::new(facts)))
+            }
+            Err(_) => {
+                counters.hello_errors = counters.hello_errors.saturating_add(1);
+                Step::Failed
+            }
+        }
+    }
+
+    /// A Q050 CRYPTO stream: Google's CHLO, read once its whole length is held. A stream
+    /// that is not a CHLO, or breaks a cap, is a hello error as soon as its first bytes
+    /// show it.
+    fn try_chlo(&mut self, counters: &mut QuicCounters) -> Step {
+        let held = usize::try_from(self.crypto.contiguous()).unwrap_or(usize::MAX);
+        let Some(head) = self.crypto.prefix(held.min(MAX_CHLO_LEN)) else {
+            return Step::Continue;
+        };
+        let parsed = match chlo_len(&head) {
+            Ok(Some(len)) if len <= head.len() => parse_chlo(&head),
+            Ok(_) => return Step::Continue,
+            Err(e) => Err(e),
+        };
+        match parsed {
+            Ok(facts) => {
+                counters.hellos = counters.hellos.saturating_add(1);
+                Step::Done(ClientHello::Chlo(Box::new(facts)))
             }
             Err(_) => {
                 counters.hello_errors = counters.hello_errors.saturating_add(1);

@@ -16,8 +16,11 @@ use crate::proto::quic::testdata::{
 
 fn done(p: QuicProgress) -> (Box<HandshakeFacts>, u32) {
     match p {
-        QuicProgress::Done(QuicHello { facts, version }) => (facts, version),
-        other => panic!("expected Done, got {other:?}"),
+        QuicProgress::Done(QuicHello {
+            hello: ClientHello::Tls(facts),
+            version,
+        }) => (facts, version),
+        other => panic!("expected a TLS Done, got {other:?}"),
     }
 }
 
@@ -398,4 +401,114 @@ fn draft_29_uses_the_draft_salt() {
     let mut c = QuicCounters::default();
     let (_, version) = done(QuicState::new().on_datagram(&pkt, true, &mut c));
     assert_eq!(version, 0xff00_001d);
+}
+
+/// Google's frames of a Q050 Initial: CRYPTO (0x08, varint offset and length) of `data`.
+fn google_crypto(offset: u16, data: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x08];
+    f.extend_from_slice(&(0x4000 | offset).to_be_bytes());
+    f.extend_from_slice(&(0x4000 | data.len() as u16).to_be_bytes());
+    f.extend_from_slice(data);
+    f
+}
+
+fn q050_chlo() -> Vec<u8> {
+    crate::proto::quic::chlo::build_chlo(&[
+        (*b"SNI\0", b"www.example.org"),
+        (*b"UAID", b"Chrome/80.0.3987.163 Linux x86_64"),
+        (*b"VER\0", b"Q050"),
+        (*b"PAD\0", &[b'-'; 400]),
+    ])
+}
+
+#[test]
+fn q050_chlo_in_two_initials_out_of_order() {
+    let chlo = q050_chlo();
+    let dcid = [0x51; 8];
+    let (a, b) = chlo.split_at(300);
+    let second = seal_client_initial(
+        KeyVersion::Q050,
+        &dcid,
+        &[],
+        2,
+        &google_crypto(300, b),
+        1200,
+    )
+    .unwrap();
+    let first =
+        seal_client_initial(KeyVersion::Q050, &dcid, &[], 1, &google_crypto(0, a), 1200).unwrap();
+    let mut c = QuicCounters::default();
+    let mut st = QuicState::new();
+    assert_eq!(
+        st.on_datagram(&second, true, &mut c),
+        QuicProgress::NeedMore
+    );
+    match st.on_datagram(&first, true, &mut c) {
+        QuicProgress::Done(QuicHello {
+            hello: ClientHello::Chlo(f),
+            version,
+        }) => {
+            assert_eq!(version, 0x5130_3530);
+            assert_eq!(f.sni.as_deref(), Some(&b"www.example.org"[..]));
+            assert_eq!(f.versions, vec![*b"Q050"]);
+        }
+        other => panic!("expected a CHLO, got {other:?}"),
+    }
+    assert_eq!((c.decrypted, c.hellos, c.hello_errors), (2, 1, 0));
+}
+
+#[test]
+fn q050_stream_that_is_not_a_chlo_is_a_hello_error() {
+    let dcid = [0x52; 8];
+    // A TLS ClientHello in a Q050 Initial is not what Q050 carries.
+    let p = seal_client_initial(
+        KeyVersion::Q050,
+        &dcid,
+        &[],
+        0,
+        &google_crypto(0, &a2_hello()),
+        1200,
+    )
+    .unwrap();
+    let mut c = QuicCounters::default();
+    assert_eq!(
+        QuicState::new().on_datagram(&p, true, &mut c),
+        QuicProgress::Invalid(HelloLost)
+    );
+    assert_eq!((c.hellos, c.hello_errors), (0, 1));
+    // A CHLO whose tags are out of order, whole in one packet.
+    let mut bad = q050_chlo();
+    let (t1, t2) = (bad[8..12].to_vec(), bad[16..20].to_vec());
+    bad[8..12].copy_from_slice(&t2);
+    bad[16..20].copy_from_slice(&t1);
+    let p = seal_client_initial(
+        KeyVersion::Q050,
+        &dcid,
+        &[],
+        0,
+        &google_crypto(0, &bad),
+        1200,
+    )
+    .unwrap();
+    assert_eq!(
+        QuicState::new().on_datagram(&p, true, &mut c),
+        QuicProgress::Invalid(HelloLost)
+    );
+    assert_eq!(c.hello_errors, 2);
+    // Sealed under T051's keys with a Q050 version: authentication fails, no hello.
+    let mut t = seal_client_initial(
+        KeyVersion::T051,
+        &dcid,
+        &[],
+        0,
+        &google_crypto(0, &q050_chlo()),
+        1200,
+    )
+    .unwrap();
+    t[1..5].copy_from_slice(&0x5130_3530u32.to_be_bytes());
+    assert_eq!(
+        QuicState::new().on_datagram(&t, true, &mut c),
+        QuicProgress::NeedMore
+    );
+    assert_eq!(c.auth_failures, 1);
 }
