@@ -11,16 +11,16 @@
 
 mod backlog;
 mod file;
-pub mod redis;
 pub mod kafka;
+pub mod redis;
 pub mod tls;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 pub use file::FileSink;
-pub use redis::{RedisSink, RedisTarget};
 pub use kafka::{Fullness, KafkaSink, KafkaTarget};
+pub use redis::{RedisSink, RedisTarget};
 pub use tls::{TlsSink, TlsTarget};
 
 /// Where events go, as given by `-o`.
