@@ -14,16 +14,19 @@
 #              the capture thread, the workers and the writer together.
 #   worker ns/pkt  c2tap only: the parser workers' CPU time (the `worker_cpu_us` counter
 #              of the final SensorState) / packets: the parse cost DESIGN section 6 caps.
+#   events/s   c2tap only: events produced (the `events` counter) / wall
 #   peak RSS   maximum resident set size (/usr/bin/time, as -v reports it)
 #   ×tcpdump   wall / tcpdump's wall (below 1: faster than just reading the file)
 #   ×Suricata  Suricata's wall / wall (how many times faster than Suricata)
 # The machine is shared: other jobs run beside these, so expect noise of 10-30%; the
-# load average is printed with the table.
+# load average is printed with the table. The analytics on/off pair runs ANALYTICS_PAIRS
+# times per turn (default 3): a 10% budget needs more samples than that noise allows in 5.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 PCAP=${1:-bench-data/mix.pcap}
 RUNS=${2:-5}
+ANALYTICS_PAIRS=${ANALYTICS_PAIRS:-3}
 C2TAP=${C2TAP:-${CARGO_TARGET_DIR:-target}/release/c2tap}
 TIME=/usr/bin/time
 
@@ -56,7 +59,7 @@ bench() {
     ORDER+=("$name")
 }
 
-# sample NAME: one run of NAME's command; appends "wall cpu rss_kib worker_cpu_s".
+# sample NAME: one run of NAME's command; appends "wall cpu rss_kib worker_cpu_s events".
 sample() {
     local name=$1 cmd
     eval "cmd=(${CMDS[$name]})"
@@ -68,15 +71,18 @@ sample() {
         die "$name failed: $(tail -3 "$TMP/err")"
     t1=$(date +%s%N)
     read -r _ user sys rss < <(tail -1 "$TMP/t")
-    local wall cpu worker="-"
+    local wall cpu worker="-" events="-"
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", (b - a) / 1e9}')
     cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN {print u + s}')
     if [ -f "$TMP/out.jsonl" ]; then
-        us=$(grep '"State":"stop"' "$TMP/out.jsonl" | tail -1 | sed -E 's/.*"worker_cpu_us":([0-9]+).*/\1/')
+        stop=$(grep '"State":"stop"' "$TMP/out.jsonl" | tail -1)
+        us=$(sed -E 's/.*"worker_cpu_us":([0-9]+).*/\1/' <<<"$stop")
         [[ $us =~ ^[0-9]+$ ]] || die "$name: no worker_cpu_us in its final SensorState"
         worker=$(awk -v u="$us" 'BEGIN {print u / 1e6}')
+        events=$(sed -E 's/.*"events":([0-9]+).*/\1/' <<<"$stop")
+        [[ $events =~ ^[0-9]+$ ]] || die "$name: no events counter in its final SensorState"
     fi
-    SAMPLES[$name]+="$wall $cpu $rss $worker"$'\n'
+    SAMPLES[$name]+="$wall $cpu $rss $worker $events"$'\n'
 }
 
 # column N of NAME's samples, median.
@@ -120,9 +126,13 @@ fi
 
 for ((i = 0; i < RUNS; i++)); do
     for n in "${ORDER[@]}"; do sample "$n"; done
+    for ((j = 1; j < ANALYTICS_PAIRS; j++)); do
+        sample "$ONE"
+        sample "$ONE_OFF"
+    done
 done
 for n in "${ORDER[@]}"; do
-    RES[$n]="$(column_median "$n" 1) $(column_median "$n" 2) $(column_median "$n" 3) $(column_median "$n" 4)"
+    RES[$n]="$(column_median "$n" 1) $(column_median "$n" 2) $(column_median "$n" 3) $(column_median "$n" 4) $(column_median "$n" 5)"
 done
 
 read -r TCPDUMP_WALL _ <<<"${RES["tcpdump -r FILE -w /dev/null"]}"
@@ -132,17 +142,18 @@ for n in "${ORDER[@]}"; do [[ $n == Suricata* ]] && read -r SURI_WALL _ <<<"${RE
 echo
 echo "### $(basename "$PCAP"): $PACKETS packets, $BYTES bytes of frames; medians of $RUNS runs"
 echo
-echo "| command | wall s | pkts/s | Gbit/s | CPU ns/pkt | worker ns/pkt | peak RSS MiB | ×tcpdump | ×Suricata |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| command | wall s | pkts/s | Gbit/s | CPU ns/pkt | worker ns/pkt | events/s | peak RSS MiB | ×tcpdump | ×Suricata |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in "${ORDER[@]}"; do
-    read -r wall cpu rss worker <<<"${RES[$n]}"
-    awk -v n="$n" -v w="$wall" -v c="$cpu" -v r="$rss" -v k="$worker" -v p="$PACKETS" \
-        -v b="$BYTES" -v t="$TCPDUMP_WALL" -v s="$SURI_WALL" 'BEGIN {
+    read -r wall cpu rss worker events <<<"${RES[$n]}"
+    awk -v n="$n" -v w="$wall" -v c="$cpu" -v r="$rss" -v k="$worker" -v e="$events" \
+        -v p="$PACKETS" -v b="$BYTES" -v t="$TCPDUMP_WALL" -v s="$SURI_WALL" 'BEGIN {
         w = (w > 0) ? w : 0.005
         sx = (s == "") ? "-" : sprintf("%.1f", s / w)
         kx = (k == "-") ? "-" : sprintf("%.0f", k * 1e9 / p)
-        printf "| %s | %.3f | %.0f | %.2f | %.0f | %s | %.0f | %.2f | %s |\n",
-            n, w, p / w, b * 8 / w / 1e9, c * 1e9 / p, kx, r / 1024, w / t, sx
+        ex = (e == "-") ? "-" : sprintf("%.0f", e / w)
+        printf "| %s | %.3f | %.0f | %.2f | %.0f | %s | %s | %.0f | %.2f | %s |\n",
+            n, w, p / w, b * 8 / w / 1e9, c * 1e9 / p, kx, ex, r / 1024, w / t, sx
     }'
 done
 echo
@@ -155,7 +166,7 @@ echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //
 ratios=$(paste <(awk 'NF {print $4}' <<<"${SAMPLES[$ONE]}") <(awk 'NF {print $4}' <<<"${SAMPLES[$ONE_OFF]}") |
     awk '$2 > 0 {printf "%.4f\n", $1 / $2}')
 echo "Analytics cost: worker CPU with analytics / without, 1 worker, --events all:" \
-    "$(median <<<"$ratios" | awk '{printf "%+.1f%%", ($1 - 1) * 100}') (median of $RUNS alternating pairs:" \
+    "$(median <<<"$ratios" | awk '{printf "%+.1f%%", ($1 - 1) * 100}') (median of $((RUNS * ANALYTICS_PAIRS)) alternating pairs:" \
     "$(tr '\n' ' ' <<<"$ratios"))"
 echo "CPU ns/pkt is the whole process's user+sys time / packets (capture, workers, writer);"
 echo "worker ns/pkt is the parser workers' CPU time / packets (SensorState worker_cpu_us)."
