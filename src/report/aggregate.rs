@@ -15,8 +15,9 @@
 //!   kept; their `UtcTime` is the wall clock, so they are left out of the time range.
 
 use super::candidates;
-pub use super::candidates::{Candidate, Candidates};
-use super::line::{self, AlertIn, Line, MappingSet, Text};
+pub use super::candidates::{Candidate, Candidates, MAX_HISTOGRAM_BINS, MAX_TEXT};
+pub use super::line::clip;
+use super::line::{self, AlertIn, Line, MappingSet, known, text};
 use super::timeline::{self, Timeline};
 use super::topn::TopCounter;
 use crate::time::{Timestamp, parse_utc};
@@ -69,12 +70,8 @@ pub const MAX_TAGS: usize = 32;
 pub const MAX_MAPPING_ITEMS: usize = 64;
 /// Counters kept per sensor (c2tap writes about 60).
 pub const MAX_COUNTERS: usize = 256;
-/// Bins kept per histogram (c2tap writes 24).
-pub const MAX_HISTOGRAM_BINS: usize = 96;
 /// Malformed lines remembered with their reason (the rest are only counted).
 pub const MALFORMED_SAMPLES: usize = 10;
-/// Longest text kept in a row's free-text field (a `Reason`), in bytes.
-pub const MAX_TEXT: usize = 1024;
 
 /// One rule that alerted.
 #[derive(Clone, Debug, Default)]
@@ -161,27 +158,6 @@ impl Default for Aggregator {
     fn default() -> Self {
         Aggregator::new(Caps::default())
     }
-}
-
-pub(super) fn text<'a>(t: &'a Text<'_>) -> &'a str {
-    t.as_str().unwrap_or("")
-}
-
-/// A name worth counting: known (not `-`) and not empty.
-pub(super) fn known<'a>(t: &'a Text<'_>) -> Option<&'a str> {
-    t.as_str().filter(|s| !s.is_empty() && *s != "-")
-}
-
-/// `s` cut at `max` bytes on a character boundary, marked with `…`.
-pub fn clip(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 /// Longest mapping name kept (a capability's name, a control id), in bytes.

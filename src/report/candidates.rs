@@ -1,8 +1,12 @@
 //! Beacon (110) and DNS tunnel (111) alerts as rows of the report: their figures for
 //! the bars, their facts, their histogram; a table keeps the highest-ranked rows.
 
-use super::aggregate::{MAX_HISTOGRAM_BINS, MAX_TEXT, clip, known, text};
-use super::line::{Line, Num};
+use super::line::{Line, Num, clip, known, text};
+
+/// Bins kept per histogram (c2tap writes 24).
+pub const MAX_HISTOGRAM_BINS: usize = 96;
+/// Longest text kept in a row's free-text field (a `Reason`), in bytes.
+pub const MAX_TEXT: usize = 1024;
 
 /// A beacon (110) or DNS tunnel (111) alert, for its row.
 #[derive(Clone, Debug, Default)]

@@ -248,6 +248,27 @@ pub fn parse_mappings(raw: &RawValue) -> Result<BTreeMap<String, MappingSet>, St
     serde_json::from_str(raw.get()).map_err(|e| e.to_string())
 }
 
+pub(super) fn text<'a>(t: &'a Text<'_>) -> &'a str {
+    t.as_str().unwrap_or("")
+}
+
+/// A name worth counting: known (not `-`) and not empty.
+pub(super) fn known<'a>(t: &'a Text<'_>) -> Option<&'a str> {
+    t.as_str().filter(|s| !s.is_empty() && *s != "-")
+}
+
+/// `s` cut at `max` bytes on a character boundary, marked with `…`.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
