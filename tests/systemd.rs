@@ -60,13 +60,13 @@ fn unit_dir(destdir: &Path) -> PathBuf {
 // The example configuration
 
 /// The keys of each section of the config file, read from the structs of
-/// src/config.rs: the top level, `[live]`, `[analytics]` and `[redis]`.
+/// src/config/mod.rs: the top level, `[live]`, `[analytics]` and `[redis]`.
 fn config_keys() -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
-    let src = std::fs::read_to_string(repo().join("src/config.rs")).unwrap();
+    let src = std::fs::read_to_string(repo().join("src/config/mod.rs")).unwrap();
     let fields = |name: &str| -> Vec<String> {
         let start = src
             .find(&format!("pub struct {name} {{"))
-            .unwrap_or_else(|| panic!("struct {name} not in src/config.rs"));
+            .unwrap_or_else(|| panic!("struct {name} not in src/config/mod.rs"));
         let body = &src[start..];
         let body = &body[..body.find("\n}").unwrap()];
         body.lines()
