@@ -8,6 +8,39 @@
 //! pipeline) and send it again whole when that delivery was not confirmed.
 
 use std::collections::VecDeque;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A sink that keeps a [`Backlog`] while its server is away and delivers it a step at
+/// a time: the drain at shutdown is the same for every such sink.
+pub(super) trait Redelivery {
+    /// Connects when the backoff allows and sends what it can, until `deadline`.
+    fn deliver(&mut self, deadline: Option<Instant>);
+    fn backlog(&self) -> &Backlog;
+    /// The next connection attempt is due now, the backoff back at its shortest.
+    fn retry_now(&mut self);
+    /// When the next connection attempt is due.
+    fn next_attempt(&self) -> Instant;
+
+    /// Delivers the backlog until it is empty or `deadline` has passed, trying again
+    /// right away and then often, whatever the backoff had grown to: a server back
+    /// within the window still gets the backlog.
+    fn drain_until(&mut self, deadline: Instant) {
+        self.retry_now();
+        loop {
+            self.deliver(Some(deadline));
+            let now = Instant::now();
+            if self.backlog().is_empty() || now >= deadline {
+                break;
+            }
+            let wake = self.next_attempt().min(deadline);
+            thread::sleep(
+                wake.saturating_duration_since(now)
+                    .max(Duration::from_millis(10)),
+            );
+        }
+    }
+}
 
 /// Buffers of whole lines waiting to be sent, oldest first, capped in bytes.
 pub(super) struct Backlog {

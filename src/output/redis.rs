@@ -30,7 +30,6 @@
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use redis::{
@@ -40,7 +39,7 @@ use redis::{
 use serde::Deserialize;
 
 use super::OutputError;
-use super::backlog::{Backlog, count_lines, human_size};
+use super::backlog::{Backlog, Redelivery, count_lines, human_size};
 use super::tls;
 
 /// Suricata's `stream-maxlen` default (`REDIS_MAX_STREAM_LENGTH_DEFAULT`): a stream
@@ -196,23 +195,7 @@ impl RedisSink {
     /// End of the run: tries to deliver the backlog for at most [`SHUTDOWN_FLUSH`], then
     /// counts what is left as dropped.
     pub fn close(&mut self) {
-        let deadline = Instant::now() + SHUTDOWN_FLUSH;
-        // Try again right away and then often, whatever the backoff had grown to: a
-        // server back within the window still gets the backlog.
-        self.next_attempt = Instant::now();
-        self.backoff = BACKOFF_MIN;
-        loop {
-            self.pump(Some(deadline));
-            let now = Instant::now();
-            if self.backlog.is_empty() || now >= deadline {
-                break;
-            }
-            let wake = self.next_attempt.min(deadline);
-            thread::sleep(
-                wake.saturating_duration_since(now)
-                    .max(Duration::from_millis(10)),
-            );
-        }
+        self.drain_until(Instant::now() + SHUTDOWN_FLUSH);
         self.conn = None;
         let left = self.backlog.clear();
         if left > 0 {
@@ -328,6 +311,25 @@ impl RedisSink {
             ))),
             Err(e) => Err(classify_reply(&e)),
         }
+    }
+}
+
+impl Redelivery for RedisSink {
+    fn deliver(&mut self, deadline: Option<Instant>) {
+        self.pump(deadline);
+    }
+
+    fn backlog(&self) -> &Backlog {
+        &self.backlog
+    }
+
+    fn retry_now(&mut self) {
+        self.next_attempt = Instant::now();
+        self.backoff = BACKOFF_MIN;
+    }
+
+    fn next_attempt(&self) -> Instant {
+        self.next_attempt
     }
 }
 

@@ -28,7 +28,6 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
@@ -36,7 +35,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 
 use super::OutputError;
-use super::backlog::{Backlog, human_size};
+use super::backlog::{Backlog, Redelivery, human_size};
 
 /// Backlog cap while the collector is away: at ~500 bytes a line, about 130k events, a
 /// few minutes of a busy sensor, at a memory cost a sensor host can always afford.
@@ -160,23 +159,7 @@ impl TlsSink {
     /// End of the run: tries to deliver the backlog for at most [`SHUTDOWN_FLUSH`],
     /// closes the connection cleanly, and counts what is left as dropped.
     pub fn close(&mut self) {
-        let deadline = Instant::now() + SHUTDOWN_FLUSH;
-        // Try again right away and then often, whatever the backoff had grown to: a
-        // collector back within the window still gets the backlog.
-        self.next_attempt = Instant::now();
-        self.backoff = BACKOFF_MIN;
-        loop {
-            self.pump(Some(deadline));
-            let now = Instant::now();
-            if self.backlog.is_empty() || now >= deadline {
-                break;
-            }
-            let wake = self.next_attempt.min(deadline);
-            thread::sleep(
-                wake.saturating_duration_since(now)
-                    .max(Duration::from_millis(10)),
-            );
-        }
+        self.drain_until(Instant::now() + SHUTDOWN_FLUSH);
         if let Some(mut conn) = self.conn.take() {
             conn.tls.send_close_notify();
             let _ = conn.sock.set_write_timeout(Some(Duration::from_secs(1)));
@@ -331,6 +314,25 @@ impl TlsSink {
         conn.write_out().map_err(ConnectError::Io)?;
         conn.sock.set_read_timeout(None).map_err(ConnectError::Io)?;
         Ok(conn)
+    }
+}
+
+impl Redelivery for TlsSink {
+    fn deliver(&mut self, deadline: Option<Instant>) {
+        self.pump(deadline);
+    }
+
+    fn backlog(&self) -> &Backlog {
+        &self.backlog
+    }
+
+    fn retry_now(&mut self) {
+        self.next_attempt = Instant::now();
+        self.backoff = BACKOFF_MIN;
+    }
+
+    fn next_attempt(&self) -> Instant {
+        self.next_attempt
     }
 }
 
