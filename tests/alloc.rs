@@ -163,6 +163,10 @@ fn batches(frames: &[(Timestamp, &[u8])], source: &Arc<str>) -> Vec<PacketBatch>
 
 /// Flows in the steady-state test, and bulk bytes each sends (~2000 segments of 1460).
 const FLOWS: usize = 32;
+/// Dense-path bound: heap allocations per new flow or event after warm-up. Measured
+/// 6.69 (35 928 for ~1 279 flows and ~4 089 events; the count is the same every run):
+/// one allocation more per event would make it 7.45, one more per packet 9.5.
+const MAX_ALLOCS_PER_FLOW_OR_EVENT: f64 = 7.2;
 const BULK_BYTES: usize = 1_000_000;
 /// Bulk segments of every flow that count as warm-up (buffers reach their size).
 const WARMUP_SEGMENTS: usize = 100;
@@ -297,13 +301,22 @@ fn run_worker(
     warm_batches: Vec<PacketBatch>,
     steady_batches: Vec<PacketBatch>,
 ) -> (usize, usize, Counts) {
+    run_worker_with(EventsMode::Alerts, warm_batches, steady_batches)
+}
+
+/// [`run_worker`] writing `events` (alerts only, or every event).
+fn run_worker_with(
+    events: EventsMode,
+    warm_batches: Vec<PacketBatch>,
+    steady_batches: Vec<PacketBatch>,
+) -> (usize, usize, Counts) {
     // The caller holds `one_at_a_time()`: the counts are global.
     if let Ok(mut t) = TRACES.lock() {
         t.clear();
     }
     let cfg = RuntimeConfig::load(Overrides {
         workers: Some(1),
-        events: Some(EventsMode::Alerts),
+        events: Some(events),
         output: Some("/dev/null".into()),
         ..Overrides::default()
     })
@@ -409,5 +422,47 @@ fn mixed_traffic_allocations_per_packet() {
     assert!(
         allocs < packets,
         "{allocs} allocations for {packets} packets"
+    );
+}
+
+/// The dense path (issue 16): many short flows, half of them DNS, one event per few
+/// packets, every event written. Allocations there come with new flows (their state,
+/// their reassembly, a DNS transaction) and with events (their strings, an alert's
+/// list); the guard bounds them per flow and per event, counted over the whole run
+/// after the worker's warm-up, so that a change that adds one allocation per packet or
+/// per event fails here rather than showing only in `make bench`.
+#[test]
+fn dense_traffic_allocates_per_flow_and_per_event_within_bounds() {
+    let _serial = one_at_a_time();
+    let mut buf = Vec::new();
+    mix::write_mix(&mut buf, 5, 10_000_000, mix::DENSE.concurrent, &mix::DENSE).expect("mix");
+    let frames = pcap_frames(&buf);
+    let warm_n = frames.len() / 5;
+    let source: Arc<str> = Arc::from("dense");
+    let warm = batches(&frames[..warm_n], &source);
+    let steady = batches(&frames[warm_n..], &source);
+    let packets = frames.len() - warm_n;
+    let (warm_allocs, allocs, totals) = run_worker_with(EventsMode::All, warm, steady);
+    // The steady part's share of the run's flows and events (both spread evenly over
+    // the capture: flows start at a steady rate).
+    let share = packets as f64 / frames.len() as f64;
+    let flows = totals.get(Counter::FlowsCreated) as f64 * share;
+    let events = totals.get(Counter::Events) as f64 * share;
+    let per_unit = allocs as f64 / (flows + events);
+    eprintln!(
+        "dense traffic: {packets} packets after warm-up ({warm_allocs} allocations in the \
+         warm-up), {allocs} allocations for ~{flows:.0} new flows and ~{events:.0} events: \
+         {per_unit:.2} per flow-or-event, {:.3} per packet",
+        allocs as f64 / packets as f64
+    );
+    print_sites();
+    assert!(
+        packets > 5_000 && flows > 500.0 && events > 1_000.0,
+        "{packets} {flows} {events}"
+    );
+    assert!(
+        per_unit <= MAX_ALLOCS_PER_FLOW_OR_EVENT,
+        "{per_unit:.2} allocations per new flow or event (bound {MAX_ALLOCS_PER_FLOW_OR_EVENT}; \
+         rerun with C2TAP_ALLOC_TRACE=1 --nocapture for the sites)"
     );
 }
