@@ -2,6 +2,8 @@
 //! small captures built byte by byte.
 #![allow(dead_code)]
 
+pub mod certs;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
